@@ -1,0 +1,163 @@
+"""`gatesweep` command line. `main(argv) -> int`; bad input is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_spec
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message is the one line to print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gatesweep", description="GRU or LSTM? A Ray Tune + Optuna sweep with a statistical verdict.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
+                        help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI or {DEFAULT_TRACKING_URI})")
+        sp.add_argument("--out", type=Path, help="output directory (default ./gatesweep-output/<sweep name>)")
+
+    v = sub.add_parser("validate", help="check a sweep file and print its plan")
+    v.add_argument("space", type=Path)
+    t = sub.add_parser("train", help="run one trial in this process (no Ray, no MLflow) and print its metrics")
+    t.add_argument("space", type=Path)
+    t.add_argument("--dataset")
+    t.add_argument("--arch", choices=("gru", "lstm"))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fix a hyperparameter")
+    r = sub.add_parser("run", help="tune + confirm + report; prints the parent run id and the report path")
+    r.add_argument("space", type=Path)
+    r.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
+    common(r)
+    rep = sub.add_parser("report", help="rebuild the report of a sweep from MLflow alone")
+    rep.add_argument("parent_run_id")
+    common(rep)
+    return p
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from pipeline.config import SearchSpace
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in HPARAM_TYPES:
+            raise UsageError(f"(command line): --set {pair}: expected NAME=VALUE with NAME one of "
+                             f"{', '.join(HPARAM_TYPES)}")
+        kind = HPARAM_TYPES[name]
+        try:
+            out[name] = kind(float(value)) if kind is int and float(value).is_integer() else kind(value)
+        except ValueError:
+            raise UsageError(f"(command line): --set {name}: {value!r} is not a valid {kind.__name__}") from None
+    try:
+        SearchSpace(**out)
+    except ValidationError as exc:
+        raise UsageError(f"(command line): --set {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    return out
+
+
+def _plan(spec: SweepSpec, path: Path) -> str:
+    n_cells = len(spec.cells())
+    trials = spec.budget.trials_per_cell * n_cells
+    confirm = spec.confirm.top_k * spec.confirm.seeds * n_cells if trials else spec.confirm.seeds * n_cells
+    searched = spec.search_space.searched()
+    lines = [f"{path}: valid sweep {spec.name!r}",
+             f"  cells: {n_cells} ({', '.join(f'{d}/{a}' for d, a in spec.cells())})",
+             f"  tune phase: {spec.budget.trials_per_cell} trials per cell, {trials} in all; sampler {spec.sampler}; "
+             f"searching {', '.join(searched) if searched else 'nothing (all fixed)'}",
+             f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs",
+             f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
+    return "\n".join(lines)
+
+
+def _out_dir(args: argparse.Namespace, name: str) -> Path:
+    return args.out if args.out else Path("gatesweep-output") / name
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.sweep import run_sweep
+    from pipeline.tracking import TrackingError
+
+    spec = load_spec(args.space)
+    try:
+        outcome = run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
+                            out_dir=_out_dir(args, spec.name))
+    except TrackingError as exc:
+        raise UsageError(str(exc)) from None
+    for v in outcome.verdict["datasets"]:
+        print(v["sentence"])
+    print(f"overall verdict: {outcome.verdict['overall']['label']}")
+    print(f"parent run: {outcome.parent_run_id}")
+    print(f"report: {outcome.report_dir / 'report' / 'report.html'}")
+    print("seconds: " + json.dumps({k: round(v, 1) for k, v in outcome.seconds.items()}))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from reports import build_report
+
+    client = MlflowClient(tracking_uri=args.tracking_uri)
+    try:
+        run = client.get_run(args.parent_run_id)
+    except MlflowException as exc:
+        raise UsageError(f"{args.tracking_uri}: run {args.parent_run_id}: "
+                         f"{str(exc).splitlines()[0][:200]}") from None
+    if run.data.tags.get("gatesweep.role") != "sweep":
+        raise UsageError(f"{args.tracking_uri}: run {args.parent_run_id}: not a gatesweep parent run "
+                         "(tag gatesweep.role != sweep)")
+    name = client.get_experiment(run.info.experiment_id).name
+    out = _out_dir(args, name)
+    verdict = build_report(client, args.parent_run_id, out)
+    for v in verdict["datasets"]:
+        print(v["sentence"])
+    print(f"report: {out / 'report' / 'report.html'}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "validate":
+            print(_plan(load_spec(args.space), args.space))
+            return EXIT_OK
+        if args.command == "train":
+            from pipeline.sweep import train_once
+
+            spec = load_spec(args.space)
+            if args.dataset and args.dataset not in [d.name for d in spec.datasets]:
+                raise UsageError(f"{args.space}: --dataset: no dataset named {args.dataset!r}")
+            metrics = train_once(spec, dataset=args.dataset, arch=args.arch, overrides=_overrides(args.set),
+                                 seed=args.seed)
+            print(json.dumps(metrics, indent=2))
+            return EXIT_OK
+        if args.command == "run":
+            return _cmd_run(args)
+        return _cmd_report(args)
+    except (SpecError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Sweep files: YAML -> typed, frozen `SweepSpec`, validated once at the edge.
+
+Every rule that can be checked before anything starts is checked here, so a typo or an impossible
+setting is a one-line error naming the file and the field, never a failed trial an hour later.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ARCHITECTURES = ("gru", "lstm")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+BUILTIN_SOURCES = ("damped_oscillation", "sunspots", "nile", "co2", "elnino")
+# Hyperparameters in the search space, with the Python type each one takes.
+HPARAM_TYPES: dict[str, type] = {
+    "hidden_size": int,
+    "num_layers": int,
+    "window": int,
+    "optimizer": str,
+    "learning_rate": float,
+    "batch_size": int,
+    "epochs": int,
+}
+
+
+class SpecError(Exception):
+    """A sweep file is unusable. `str()` is the one line the CLI prints: `file: field: problem`."""
+
+    def __init__(self, path: str | Path, field: str, problem: str) -> None:
+        self.path, self.field, self.problem = str(path), field, problem
+        super().__init__(f"{self.path}: {field or '(top level)'}: {problem}")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ChoiceParam(_Frozen):
+    """`{choice: [a, b, ...]}`: Optuna picks one of the listed values."""
+
+    choice: list[Union[int, float, str]] = Field(min_length=1)
+
+
+class RangeParam(_Frozen):
+    """`{low: a, high: b, log: bool}`: an int or float range, depending on the hyperparameter."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeParam:
+        if not self.low <= self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+Param = Annotated[Union[int, float, str, ChoiceParam, RangeParam], Field(union_mode="left_to_right")]
+
+
+class SearchSpace(_Frozen):
+    """One entry per hyperparameter: a fixed value, a choice list, or a range. Same for GRU and LSTM."""
+
+    hidden_size: Param = 40
+    num_layers: Param = 1
+    window: Param = 20
+    optimizer: Param = "sgd"
+    learning_rate: Param = 0.01
+    batch_size: Param = 10
+    epochs: Param = 100
+
+    @model_validator(mode="after")
+    def _domains(self) -> SearchSpace:
+        for name, kind in HPARAM_TYPES.items():
+            _check_domain(name, kind, getattr(self, name))
+        return self
+
+    def values(self, name: str) -> list[Any]:
+        """Every value a hyperparameter can take (the range ends for ranges)."""
+        p = getattr(self, name)
+        if isinstance(p, ChoiceParam):
+            return list(p.choice)
+        if isinstance(p, RangeParam):
+            return [p.low, p.high]
+        return [p]
+
+    def searched(self) -> list[str]:
+        """Names of the hyperparameters Optuna searches over (not fixed)."""
+        return [n for n in HPARAM_TYPES if isinstance(getattr(self, n), ChoiceParam | RangeParam)]
+
+
+def _check_domain(name: str, kind: type, p: Any) -> None:
+    values = p.choice if isinstance(p, ChoiceParam) else [p.low, p.high] if isinstance(p, RangeParam) else [p]
+    if isinstance(p, RangeParam) and kind is str:
+        raise ValueError(f"{name}: a range is not allowed here; use choice")
+    for v in values:
+        if kind is str:
+            if v not in OPTIMIZERS:
+                raise ValueError(f"{name}: unknown optimizer {v!r}; expected one of {', '.join(OPTIMIZERS)}")
+            continue
+        if isinstance(v, str | bool) or (kind is int and not float(v).is_integer()):
+            raise ValueError(f"{name}: expected {'an integer' if kind is int else 'a number'}, got {v!r}")
+        if not math.isfinite(float(v)) or v <= 0:
+            raise ValueError(f"{name}: must be > 0, got {v!r}")
+    if name == "num_layers" and max(values) > 4:
+        raise ValueError("num_layers: at most 4 layers are supported")
+
+
+class SplitSpec(_Frozen):
+    """Chronological fractions; validation is the tuning objective, test is only seen when confirming."""
+
+    train: float = Field(0.7, gt=0, lt=1)
+    validation: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSpec:
+        if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
+            raise ValueError("train + validation + test must sum to 1")
+        return self
+
+
+class DatasetSpec(_Frozen):
+    """A built-in series. `damped_oscillation` is the seed's `exp(-x/tau)·cos(x)` on [0, span·π]."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    source: Literal["damped_oscillation", "sunspots", "nile", "co2", "elnino"]
+    tau: float = Field(5.0, gt=0)
+    points: int = Field(200, ge=10)
+    span_pi: float = Field(5.0, gt=0)
+    noise: float = Field(0.0, ge=0)
+    missing: Literal["reject", "interpolate"] = "reject"
+    season: int | None = Field(None, ge=2)
+
+
+class Budget(_Frozen):
+    """Tune-phase trials per (dataset, architecture) cell; 0 means no search (every param fixed)."""
+
+    trials_per_cell: int = Field(8, ge=0)
+
+
+class ConfirmSpec(_Frozen):
+    top_k: int = Field(1, ge=1)
+    seeds: int = Field(5, ge=2)
+
+
+class Resources(_Frozen):
+    cpus: float = Field(1, gt=0)
+    gpus: float = Field(0, ge=0)
+
+
+class ReportSpec(_Frozen):
+    equivalence_margin: float = Field(0.02, gt=0, lt=1)
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
+class SweepSpec(_Frozen):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    architectures: list[Literal["gru", "lstm"]] = Field(default=["gru", "lstm"], min_length=1)
+    split: SplitSpec = SplitSpec()
+    search_space: SearchSpace = SearchSpace()
+    budget: Budget = Budget()
+    confirm: ConfirmSpec = ConfirmSpec()
+    resources: Resources = Resources()
+    sampler: Literal["tpe", "random", "qmc"] = "tpe"
+    seed: int = 0
+    report: ReportSpec = ReportSpec()
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> SweepSpec:
+        names = [d.name for d in self.datasets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate dataset name {dupes[0]!r}")
+        if len(set(self.architectures)) != len(self.architectures):
+            raise ValueError("architectures: listed twice")
+        searched = self.search_space.searched()
+        if self.budget.trials_per_cell == 0 and searched:
+            raise ValueError(f"budget.trials_per_cell: 0 means no search, but {searched[0]} is searched")
+        return self
+
+    def cells(self) -> list[tuple[str, str]]:
+        return [(d.name, a) for d in self.datasets for a in self.architectures]
+
+    def dataset(self, name: str) -> DatasetSpec:
+        return next(d for d in self.datasets if d.name == name)
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep file, including the checks that need the data (window vs length).
+
+    Raises:
+        SpecError: with the file, the field path and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(path, "", f"cannot read file ({exc.__class__.__name__}: {exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(path, "", f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise SpecError(path, "", "expected a mapping of sweep settings, got " + type(raw).__name__)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(path, *_first_error(exc)) from None
+    _check_against_data(path, spec)
+    return spec
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    # Union members and model-level validators add noise to the location; keep the user's field path.
+    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "int", "float", "str"))]
+    loc = [p for p in loc if p not in ("ChoiceParam", "RangeParam", "bool")]
+    msg = err["msg"].removeprefix("Value error, ")
+    if ": " in msg and msg.split(": ", 1)[0] in HPARAM_TYPES:  # validator names its own field
+        field, msg = msg.split(": ", 1)
+        loc = [*loc, field]
+    path = ".".join(p if not p.isdigit() else f"[{p}]" for p in loc).replace(".[", "[")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return path, msg
+
+
+def _check_against_data(path: Path, spec: SweepSpec) -> None:
+    from pipeline.data import DataError, load_series, split_bounds
+
+    windows = [int(w) for w in spec.search_space.values("window")]
+    for i, ds in enumerate(spec.datasets):
+        try:
+            series = load_series(ds)
+        except DataError as exc:
+            raise SpecError(path, f"datasets[{i}]", str(exc)) from None
+        n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
+        limit = min(n_train - 1, n_val, n_test)
+        if max(windows) > limit:
+            raise SpecError(
+                path,
+                "search_space.window",
+                f"window {max(windows)} too long for dataset {ds.name!r} ({len(series)} points: "
+                f"{n_train}/{n_val}/{n_test} train/validation/test); at most {limit}",
+            )

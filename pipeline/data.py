@@ -1,0 +1,145 @@
+"""Series, chronological splits, scaling and windows. Pure numpy/pandas; no Ray, no MLflow.
+
+Conventions used everywhere:
+- A split is a half-open index range `[a, b)` of the series.
+- A *training window* is the seed's pair `x = y[i : i+W]`, `target = y[i+1 : i+W+1]` (the model
+  predicts the next value at every position). A split's windows have **all their targets inside the
+  split**, so no training target is a validation value and no validation target is a test value.
+- A *one-step forecast* of point `t` reads the `W` points before `t` (the past, whatever split it lies
+  in) and uses the model's last output. Every point of a split gets one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pipeline.config import DatasetSpec, SplitSpec
+
+
+class DataError(ValueError):
+    """A series cannot be used as given (missing values, too short, not numeric)."""
+
+
+def damped_oscillation(points: int = 200, tau: float = 5.0, span_pi: float = 5.0, noise: float = 0.0,
+                       seed: int = 0) -> np.ndarray:
+    """The seed's series `exp(-x/tau)·cos(x)` sampled at `points` points on `[0, span_pi·π]`."""
+    x = np.linspace(0, span_pi * np.pi, points)
+    y = np.exp(-x / tau) * np.cos(x)
+    if noise > 0:
+        y = y + np.random.default_rng(seed).normal(0.0, noise, size=points)
+    return y
+
+
+def _statsmodels_series(source: str) -> np.ndarray:
+    from statsmodels import datasets
+
+    frame = getattr(datasets, source).load_pandas().data
+    if source == "sunspots":
+        return frame["SUNACTIVITY"].to_numpy(float)
+    if source == "nile":
+        return frame["volume"].to_numpy(float)
+    if source == "co2":
+        return frame["co2"].to_numpy(float)
+    # elnino: one row per year, one column per month -> one monthly series
+    return frame.drop(columns="YEAR").to_numpy(float).reshape(-1)
+
+
+def load_series(spec: DatasetSpec) -> np.ndarray:
+    """The dataset's values as a 1-D float array, missing values handled per `spec.missing`."""
+    if spec.source == "damped_oscillation":
+        y = damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise)
+    else:
+        y = _statsmodels_series(spec.source)
+    return handle_missing(y, spec.missing, spec.name)
+
+
+def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
+    missing = ~np.isfinite(y)
+    if not missing.any():
+        return y
+    if policy == "reject":
+        raise DataError(f"{name}: {int(missing.sum())} missing values; set missing: interpolate to fill them")
+    idx = np.arange(len(y))
+    if missing[0] or missing[-1]:  # interpolation would extrapolate; trim the ends instead
+        keep = np.flatnonzero(~missing)
+        y, missing, idx = y[keep[0]: keep[-1] + 1], missing[keep[0]: keep[-1] + 1], idx[: keep[-1] - keep[0] + 1]
+    y = y.copy()
+    y[missing] = np.interp(idx[missing], idx[~missing], y[~missing])
+    return y
+
+
+def split_bounds(n: int, split: SplitSpec) -> list[tuple[int, int]]:
+    """Chronological `[a, b)` ranges for train, validation and test."""
+    a = int(round(n * split.train))
+    b = a + int(round(n * split.validation))
+    return [(0, a), (a, b), (b, n)]
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Standardisation fitted on the training part only."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, y: np.ndarray) -> Scaler:
+        std = float(np.std(y))
+        return cls(float(np.mean(y)), std if std > 0 else 1.0)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y) - self.mean) / self.std
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z) * self.std + self.mean
+
+
+def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-style windows whose targets all lie in `[lo, hi)`: x `(n, W, 1)`, targets `(n, W, 1)`."""
+    hi = len(series) if hi is None else hi
+    starts = np.arange(max(lo - 1, 0), hi - window)
+    if len(starts) == 0:
+        raise DataError(f"window {window} does not fit in [{lo}, {hi})")
+    idx = starts[:, None] + np.arange(window)[None, :]
+    x = series[idx][..., None].astype(np.float32)
+    y = series[idx + 1][..., None].astype(np.float32)
+    return x, y
+
+
+def forecast_inputs(series: np.ndarray, window: int, lo: int, hi: int) -> np.ndarray:
+    """Inputs for one-step forecasts of every point `t` in `[lo, hi)`: `series[t-W : t]`, shape `(n, W, 1)`."""
+    if lo < window:
+        raise DataError(f"window {window} longer than the history before index {lo}")
+    idx = np.arange(lo, hi)[:, None] + np.arange(-window, 0)[None, :]
+    return series[idx][..., None].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A series made ready for one window length: scaled, split, windowed."""
+
+    raw: np.ndarray  # original units
+    scaled: np.ndarray
+    scaler: Scaler
+    bounds: list[tuple[int, int]]
+    window: int
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+
+    def split(self, name: str) -> tuple[int, int]:
+        return self.bounds[("train", "validation", "test").index(name)]
+
+
+def prepare(raw: np.ndarray, split: SplitSpec, window: int) -> PreparedData:
+    bounds = split_bounds(len(raw), split)
+    (a0, a1), (b0, b1), _ = bounds
+    scaler = Scaler.fit(raw[a0:a1])
+    scaled = scaler.transform(raw)
+    return PreparedData(
+        raw=np.asarray(raw, float), scaled=scaled, scaler=scaler, bounds=bounds, window=window,
+        train=make_windows(scaled, window, a0, a1), validation=make_windows(scaled, window, b0, b1),
+    )

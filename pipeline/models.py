@@ -1,0 +1,63 @@
+"""Keras GRU/LSTM models as in the seed: recurrent layer(s) with `return_sequences=True` + `Dense(1)`.
+
+Layer settings stay cuDNN-eligible on GPU (tanh/sigmoid, no recurrent dropout, no unroll,
+`reset_after=True` for GRU), and both architectures are built by the same code path.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+_configured: tuple[int, bool] | None = None
+
+
+def configure_tensorflow(cpus: float = 1, gpus: float = 0) -> None:
+    """Size TensorFlow's thread pools to the CPUs this trial owns; enable GPU memory growth.
+
+    Must run before TensorFlow initialises its runtime; a process that already did (a reused Ray
+    actor) keeps its first setting, which is the same for every trial of a sweep.
+    """
+    global _configured
+    threads = max(1, int(cpus))
+    if _configured is not None:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError as exc:
+        # TensorFlow was initialised before us (e.g. by user code in the same process): its pools
+        # are already sized and cannot change. Training still works; say so instead of hiding it.
+        warnings.warn(f"TensorFlow thread pools not resized to {threads}: {exc}", RuntimeWarning, stacklevel=2)
+    _configured = (threads, gpus > 0)
+
+
+def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1) -> keras.Model:
+    """The seed's network; at hidden 40 it has 5,201 (GRU) or 6,761 (LSTM) parameters."""
+    import keras
+
+    cell = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[arch]
+    layers: list[Any] = [keras.Input((window, 1))]
+    layers += [cell(hidden_size, return_sequences=True, name=f"{arch}_{i}") for i in range(num_layers)]
+    layers.append(keras.layers.Dense(1, name="dense"))
+    return keras.Sequential(layers, name=arch)
+
+
+def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    import keras
+
+    cls = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+    return cls[name](learning_rate=learning_rate)
+
+
+def count_params(model: keras.Model) -> int:
+    return int(model.count_params())

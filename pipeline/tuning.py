@@ -1,0 +1,218 @@
+"""Ray Tune orchestration: the only module that imports Ray.
+
+All (dataset, architecture) cells share one Tuner, so the cluster stays busy until the last trial,
+while `CellSearcher` keeps a separate Optuna study and an equal trial budget per cell.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray import tune
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from pipeline.config import ChoiceParam, RangeParam, SearchSpace, SweepSpec
+
+METRIC, MODE = "val_loss", "min"
+REPORT_EVERY_S = 1.0  # intermediate results: often enough for schedulers, rare enough to cost nothing
+
+
+def optuna_space(space: SearchSpace) -> dict[str, Any]:
+    """Optuna distributions for the searched hyperparameters (fixed ones are left out)."""
+    import optuna.distributions as od
+
+    from pipeline.config import HPARAM_TYPES
+
+    out: dict[str, Any] = {}
+    for name in space.searched():
+        p = getattr(space, name)
+        if isinstance(p, ChoiceParam):
+            out[name] = od.CategoricalDistribution(p.choice)
+        elif isinstance(p, RangeParam) and HPARAM_TYPES[name] is int:
+            out[name] = od.IntDistribution(int(p.low), int(p.high), log=p.log)
+        elif isinstance(p, RangeParam):
+            out[name] = od.FloatDistribution(p.low, p.high, log=p.log)
+    return out
+
+
+def fixed_params(space: SearchSpace) -> dict[str, Any]:
+    return {n: getattr(space, n) for n in type(space).model_fields if n not in space.searched()}
+
+
+def make_sampler(kind: str, seed: int) -> Any:
+    import optuna
+
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+class CellSearcher(Searcher):
+    """Round-robin over cells; each cell asks its own OptunaSearch and gets exactly `budget` trials."""
+
+    def __init__(self, spec: SweepSpec) -> None:
+        super().__init__(metric=METRIC, mode=MODE)
+        self.cells = spec.cells()
+        self.budget = spec.budget.trials_per_cell
+        self.fixed = fixed_params(spec.search_space)
+        self.base_seed = spec.seed
+        space = optuna_space(spec.search_space)
+        self.subs = {
+            cell: OptunaSearch(space=space, metric=METRIC, mode=MODE,
+                               sampler=make_sampler(spec.sampler, spec.seed * 1000 + i))
+            for i, cell in enumerate(self.cells)
+        }
+        self.issued = {cell: 0 for cell in self.cells}
+        self.owner: dict[str, tuple[str, str]] = {}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        return True  # metric, mode and space were fixed at construction
+
+    def suggest(self, trial_id: str) -> dict | None:
+        open_cells = [c for c in self.cells if self.issued[c] < self.budget]
+        if not open_cells:
+            return Searcher.FINISHED
+        cell = min(open_cells, key=lambda c: self.issued[c])  # stable: the first cell wins ties
+        params = self.subs[cell].suggest(trial_id) or {}
+        index = self.issued[cell]
+        self.issued[cell] += 1
+        self.owner[trial_id] = cell
+        return {**self.fixed, **params, "dataset": cell[0], "arch": cell[1], "phase": "trial",
+                "index": index, "seed": self.base_seed * 100_000 + index}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if METRIC in result:
+            self.subs[self.owner[trial_id]].on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self.owner:
+            self.subs[self.owner[trial_id]].on_trial_complete(trial_id, result, error)
+
+    # Ray checkpoints the searcher so an interrupted sweep resumes with its Optuna state. The file is
+    # written by this process into the sweep's own storage directory, never taken from users.
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as fh:
+            pickle.dump(self.__dict__, fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as fh:
+            self.__dict__.update(pickle.load(fh))
+
+
+def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the tune-phase seeds)."""
+    jobs = []
+    for (dataset, arch), configs in best.items():
+        for rank, cfg in enumerate(configs):
+            for s in range(spec.confirm.seeds):
+                jobs.append({**cfg, "dataset": dataset, "arch": arch, "phase": "confirm", "rank": rank,
+                             "index": s, "seed": 1_000_000_000 + spec.seed * 100_000 + s})
+    return jobs
+
+
+def job_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The flat job description, whether it came from the searcher or the confirm grid."""
+    return config["job"] if "job" in config else config
+
+
+def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.ndarray]) -> None:
+    from pipeline.models import configure_tensorflow
+
+    spec = SweepSpec.model_validate_json(spec_json)
+    configure_tensorflow(spec.resources.cpus, spec.resources.gpus)
+    from pipeline.training import HParams, fit_and_score
+
+    job = job_config(config)
+    ds = spec.dataset(job["dataset"])
+    pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
+    last = [time.monotonic()]
+
+    def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
+        for k, v in zip(pending, (epoch, loss, val_loss)):
+            pending[k].append(v)
+        if time.monotonic() - last[0] >= REPORT_EVERY_S:
+            tune.report({"epoch": epoch, "loss": loss, "val_loss": val_loss, "history": _drain(pending)})
+            last[0] = time.monotonic()
+
+    result = fit_and_score(HParams.from_dict(job), series[ds.name], spec.split, seed=int(job["seed"]),
+                           evaluate_test=job["phase"] == "confirm", season=ds.season, on_epoch=on_epoch)
+    tune.report({**result.metrics, "epoch": len(result.loss) - 1, "loss": result.loss[-1],
+                 "val_loss": result.val_loss[-1], "history": _drain(pending), "closed_loop": result.closed_loop,
+                 "node": os.uname().nodename, "final": True})
+
+
+def _drain(pending: dict[str, list[float]]) -> dict[str, list[float]]:
+    out = {k: list(v) for k, v in pending.items()}
+    for v in pending.values():
+        v.clear()
+    return out
+
+
+def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, name: str,
+              callbacks: list[Any], jobs: list[dict[str, Any]] | None = None) -> tune.ResultGrid:
+    """Run the tune phase (`jobs is None`: CellSearcher) or the confirm phase (the given jobs)."""
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, spec_json=spec.model_dump_json(), series=series),
+        {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
+    )
+    if jobs is None:
+        total = spec.budget.trials_per_cell * len(spec.cells())
+        tune_config = tune.TuneConfig(search_alg=CellSearcher(spec), num_samples=total, metric=METRIC, mode=MODE)
+        param_space: dict[str, Any] = {}
+    else:
+        tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE)
+        param_space = {"job": tune.grid_search(jobs)}
+    run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
+                                failure_config=tune.FailureConfig(max_failures=1), verbose=0)
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
+
+
+class MlflowCallback(tune.Callback):
+    """Driver-side: buffers each trial's per-epoch history, writes one child run when it ends."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+        self.history: dict[str, dict[str, list[float]]] = {}
+        self.started: dict[str, int] = {}
+        self.logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = []
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.started.setdefault(trial.trial_id, int(time.time() * 1000))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        hist = self.history.setdefault(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
+        for k, v in result.get("history", {}).items():
+            hist[k].extend(v)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.history.pop(trial.trial_id, None)  # the retry starts from epoch 0 again
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._log(trial, "FINISHED", None)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._log(trial, "FAILED", _error_text(trial))
+
+    def _log(self, trial: Any, status: str, error: str | None) -> None:
+        job = job_config(trial.config)
+        result = trial.last_result if trial.last_result.get("final") else None
+        hist = self.history.pop(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
+        self.tracker.log_child(job, hist, result, status=status, error=error,
+                               start_ms=self.started.get(trial.trial_id))
+        self.logged.append((job, result, status))
+
+
+def _error_text(trial: Any) -> str:
+    path = getattr(trial, "error_file", None)
+    if path and os.path.exists(path):
+        lines = [ln for ln in Path(path).read_text(errors="replace").strip().splitlines() if ln.strip()]
+        return lines[-1] if lines else "unknown error"
+    return "unknown error"

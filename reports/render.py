@@ -1,0 +1,108 @@
+"""verdict.json, summary.md and a self-contained report.html (images embedded as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from typing import Any
+
+
+def verdict_json(verdict: dict[str, Any]) -> str:
+    """Canonical form: sorted keys, fixed float formatting, so identical inputs give identical bytes."""
+    return json.dumps(_round(verdict), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _round(x: Any) -> Any:
+    if isinstance(x, float):
+        return None if x != x else float(f"{x:.10g}")
+    if isinstance(x, dict):
+        return {k: _round(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_round(v) for v in x]
+    return x
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "NO"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+_COLUMNS = [("dataset", "dataset"), ("label", "verdict"), ("n_gru", "GRU seeds"), ("n_lstm", "LSTM seeds"),
+            ("mean_mase_gru", "GRU mean test MASE"), ("mean_mase_lstm", "LSTM mean test MASE"),
+            ("ratio", "ratio GRU/LSTM"), ("ratio_ci", "95% CI"), ("p_holm", "p (Holm)"),
+            ("prob_gru_better", "P(GRU seed beats LSTM seed)"), ("naive_mase", "naive MASE"),
+            ("ar_mase", "AR MASE"), ("beats_naive", "beats naive")]
+
+
+def _rows(verdict: dict[str, Any]) -> list[list[str]]:
+    import math
+
+    rows = []
+    for v in verdict["datasets"]:
+        cells = dict(v, ratio=math.exp(v["effect"]),
+                     ratio_ci=f"{math.exp(v['ci_low']):.3f}–{math.exp(v['ci_high']):.3f}")
+        rows.append([_fmt(cells[k]) for k, _ in _COLUMNS])
+    return rows
+
+
+def _counts_lines(verdict: dict[str, Any]) -> list[str]:
+    out = []
+    for phase, by_arch in sorted(verdict["counts"].items()):
+        parts = [f"{arch.upper()} {c['finished']} finished, {c['failed']} failed" for arch, c in sorted(by_arch.items())]
+        out.append(f"{phase}: " + "; ".join(parts))
+    return out
+
+
+def summary_md(verdict: dict[str, Any]) -> str:
+    lines = [f"# gatesweep report: {verdict['sweep']}", "", f"**Overall: {verdict['overall']['label']}** — "
+             f"{verdict['overall']['note']}.", ""]
+    lines += [f"- {v['sentence']}" for v in verdict["datasets"]]
+    flags = [v["dataset"] for v in verdict["datasets"] if v["beats_naive"] is False]
+    if flags:
+        lines += ["", f"**Warning:** neither architecture beats the naive baseline on: {', '.join(flags)}."]
+    lines += ["", "| " + " | ".join(h for _, h in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    lines += ["| " + " | ".join(r) + " |" for r in _rows(verdict)]
+    lines += ["", "## Cost", ""]
+    for arch, c in sorted(verdict["cost"].items()):
+        ci = c.get("seconds_per_epoch_ci")
+        ci_txt = f" (95% CI {ci[0] * 1000:.2f}–{ci[1] * 1000:.2f})" if ci else ""
+        lines.append(f"- {arch.upper()}: {c['n_params_mean']:.0f} parameters, "
+                     f"{c['seconds_per_epoch_mean'] * 1000:.2f} ms per epoch{ci_txt}")
+    lines += ["", "## Runs", ""] + [f"- {ln}" for ln in _counts_lines(verdict)]
+    lines += ["", f"Parent run `{verdict['parent_run_id']}`; alpha {verdict['settings']['alpha']}, "
+              f"equivalence margin ±{100 * verdict['settings']['equivalence_margin']:g}%."]
+    return "\n".join(lines) + "\n"
+
+
+def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]]) -> str:
+    e = html.escape
+    head = (f"<h1>gatesweep: GRU or LSTM? — {e(verdict['sweep'])}</h1>"
+            f"<p class='overall'>Overall: <b id='overall-label'>{e(verdict['overall']['label'])}</b> — "
+            f"{e(verdict['overall']['note'])}.</p><ul class='verdicts'>"
+            + "".join(f"<li class='{e(v['label'])}'>{e(v['sentence'])}</li>" for v in verdict["datasets"]) + "</ul>")
+    flags = [v["dataset"] for v in verdict["datasets"] if v["beats_naive"] is False]
+    if flags:
+        head += f"<p class='warn'>Neither architecture beats the naive baseline on: {e(', '.join(flags))}.</p>"
+    table = ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in _COLUMNS) + "</tr>"
+             + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in _rows(verdict))
+             + "</table>")
+    cost = "<ul>" + "".join(
+        f"<li>{e(a.upper())}: {c['n_params_mean']:.0f} parameters, {c['seconds_per_epoch_mean'] * 1000:.2f} ms/epoch</li>"
+        for a, c in sorted(verdict["cost"].items())) + "</ul>"
+    counts = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _counts_lines(verdict)) + "</ul>"
+    figs = "".join(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+                   f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+             "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .5em}"
+             "li.gru,li.lstm{font-weight:bold}.warn{color:#a00;font-weight:bold}img{max-width:100%}"
+             "figure{margin:1.5em 0}")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gatesweep report: "
+            f"{e(verdict['sweep'])}</title><style>{style}</style></head><body>{head}<h2>Per dataset</h2>{table}"
+            f"<h2>Cost</h2>{cost}<h2>Runs</h2>{counts}<h2>Figures</h2>{figs}"
+            f"<p><small>Parent run {e(verdict['parent_run_id'])}</small></p></body></html>\n")
