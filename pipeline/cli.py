@@ -117,6 +117,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from reports import build_report
 
+    if args.tracking_uri.startswith("sqlite:///") and not Path(args.tracking_uri.removeprefix("sqlite:///")).exists():
+        raise UsageError(f"{args.tracking_uri}: --tracking-uri: no such database (run a sweep first, or point "
+                         "--tracking-uri at the store that holds the run)")
     client = MlflowClient(tracking_uri=args.tracking_uri)
     try:
         run = client.get_run(args.parent_run_id)
@@ -135,7 +138,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quiet_libraries() -> None:
+    """MLflow and alembic log schema creation at INFO; users need our lines, not theirs."""
+    import logging
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
     try:
         args = _parser().parse_args(argv)
         if args.command == "validate":

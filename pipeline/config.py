@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 ARCHITECTURES = ("gru", "lstm")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -43,7 +43,7 @@ class _Frozen(BaseModel):
 class ChoiceParam(_Frozen):
     """`{choice: [a, b, ...]}`: Optuna picks one of the listed values."""
 
-    choice: list[Union[int, float, str]] = Field(min_length=1)
+    choice: list[int | float | str] = Field(min_length=1)
 
 
 class RangeParam(_Frozen):
@@ -62,7 +62,21 @@ class RangeParam(_Frozen):
         return self
 
 
-Param = Annotated[Union[int, float, str, ChoiceParam, RangeParam], Field(union_mode="left_to_right")]
+def _param_kind(v: Any) -> str:
+    if isinstance(v, ChoiceParam) or (isinstance(v, dict) and "choice" in v):
+        return "choice"
+    return "range" if isinstance(v, RangeParam | dict) else "fixed"
+
+
+# A mapping with `choice` is a choice list, any other mapping a range, anything else a fixed value;
+# discriminating up front gives errors about the form the user wrote, not about every union member.
+Param = Annotated[
+    Annotated[ChoiceParam, Tag("choice")]
+    | Annotated[RangeParam, Tag("range")]
+    | Annotated[int | float | str, Tag("fixed")],
+    Discriminator(_param_kind),
+]
+_TAGS = {"choice", "range", "fixed"}
 
 
 class SearchSpace(_Frozen):
@@ -222,8 +236,15 @@ def load_spec(path: str | Path) -> SweepSpec:
 def _first_error(exc: ValidationError) -> tuple[str, str]:
     err = exc.errors()[0]
     # Union members and model-level validators add noise to the location; keep the user's field path.
-    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "int", "float", "str"))]
-    loc = [p for p in loc if p not in ("ChoiceParam", "RangeParam", "bool")]
+    raw_loc = [str(p) for p in err["loc"]]
+    loc: list[str] = []
+    for i, part in enumerate(raw_loc):
+        # drop pydantic's names for union members and discriminator tags; keep the user's keys
+        if part in ("int", "float", "str", "bool") or part.startswith("function-"):
+            continue
+        if part in _TAGS and i > 0 and raw_loc[i - 1] in HPARAM_TYPES:
+            continue
+        loc.append(part)
     msg = err["msg"].removeprefix("Value error, ")
     if ": " in msg and msg.split(": ", 1)[0] in HPARAM_TYPES:  # validator names its own field
         field, msg = msg.split(": ", 1)

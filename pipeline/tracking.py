@@ -108,7 +108,7 @@ class SweepTracker:
         params = [Param(k, str(job[k])) for k in HPARAM_TYPES if k in job]
         now = _now_ms()
         metrics = [Metric(name, float(v), now, int(step))
-                   for name in ("loss", "val_loss") for step, v in zip(history["epoch"], history[name])]
+                   for name in ("loss", "val_loss") for step, v in zip(history["epoch"], history[name], strict=True)]
         if result:
             metrics += [Metric(k, float(result[k]), now, 0) for k in FINAL_METRICS if k in result]
         for chunk in _chunks(params, _MAX_PARAMS):

@@ -136,7 +136,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
     last = [time.monotonic()]
 
     def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
-        for k, v in zip(pending, (epoch, loss, val_loss)):
+        for k, v in zip(pending, (epoch, loss, val_loss), strict=True):
             pending[k].append(v)
         if time.monotonic() - last[0] >= REPORT_EVERY_S:
             tune.report({"epoch": epoch, "loss": loss, "val_loss": val_loss, "history": _drain(pending)})

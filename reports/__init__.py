@@ -71,7 +71,8 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], pd
     return verdict, confirm, verdicts
 
 
-def _figures(client: Any, confirm: pd.DataFrame, verdict: dict[str, Any], verdicts: list[Any]) -> list[tuple[str, bytes]]:
+def _figures(client: Any, confirm: pd.DataFrame, verdict: dict[str, Any],
+             verdicts: list[Any]) -> list[tuple[str, bytes]]:
     images = [("Effect per dataset with 95% CI", plots.effects(verdicts, verdict["settings"]["equivalence_margin"]))]
     for v in verdict["datasets"]:
         ds = v["dataset"]

@@ -37,7 +37,7 @@ _COLUMNS = [("dataset", "dataset"), ("label", "verdict"), ("n_gru", "GRU seeds")
             ("mean_mase_gru", "GRU mean test MASE"), ("mean_mase_lstm", "LSTM mean test MASE"),
             ("ratio", "ratio GRU/LSTM"), ("ratio_ci", "95% CI"), ("p_holm", "p (Holm)"),
             ("prob_gru_better", "P(GRU seed beats LSTM seed)"), ("naive_mase", "naive MASE"),
-            ("ar_mase", "AR MASE"), ("beats_naive", "beats naive")]
+            ("ar_mase", "AR MASE"), ("beats_naive", "beats naive"), ("beats_ar", "beats AR")]
 
 
 def _rows(verdict: dict[str, Any]) -> list[list[str]]:
@@ -54,8 +54,19 @@ def _rows(verdict: dict[str, Any]) -> list[list[str]]:
 def _counts_lines(verdict: dict[str, Any]) -> list[str]:
     out = []
     for phase, by_arch in sorted(verdict["counts"].items()):
-        parts = [f"{arch.upper()} {c['finished']} finished, {c['failed']} failed" for arch, c in sorted(by_arch.items())]
+        parts = [f"{arch.upper()} {c['finished']} finished, {c['failed']} failed"
+                 for arch, c in sorted(by_arch.items())]
         out.append(f"{phase}: " + "; ".join(parts))
+    return out
+
+
+def baseline_warnings(verdict: dict[str, Any]) -> list[str]:
+    """A winner that loses to a naive or linear forecaster is no winner worth reporting."""
+    out = []
+    for key, what in (("beats_naive", "the naive (last value) forecast"), ("beats_ar", "a linear AR model")):
+        flagged = [v["dataset"] for v in verdict["datasets"] if v[key] is False]
+        if flagged:
+            out.append(f"Neither GRU nor LSTM beats {what} on: {', '.join(flagged)}.")
     return out
 
 
@@ -63,9 +74,7 @@ def summary_md(verdict: dict[str, Any]) -> str:
     lines = [f"# gatesweep report: {verdict['sweep']}", "", f"**Overall: {verdict['overall']['label']}** — "
              f"{verdict['overall']['note']}.", ""]
     lines += [f"- {v['sentence']}" for v in verdict["datasets"]]
-    flags = [v["dataset"] for v in verdict["datasets"] if v["beats_naive"] is False]
-    if flags:
-        lines += ["", f"**Warning:** neither architecture beats the naive baseline on: {', '.join(flags)}."]
+    lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
     lines += ["", "| " + " | ".join(h for _, h in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in _rows(verdict)]
     lines += ["", "## Cost", ""]
@@ -86,15 +95,13 @@ def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]]) -> str
             f"<p class='overall'>Overall: <b id='overall-label'>{e(verdict['overall']['label'])}</b> — "
             f"{e(verdict['overall']['note'])}.</p><ul class='verdicts'>"
             + "".join(f"<li class='{e(v['label'])}'>{e(v['sentence'])}</li>" for v in verdict["datasets"]) + "</ul>")
-    flags = [v["dataset"] for v in verdict["datasets"] if v["beats_naive"] is False]
-    if flags:
-        head += f"<p class='warn'>Neither architecture beats the naive baseline on: {e(', '.join(flags))}.</p>"
+    head += "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict))
     table = ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in _COLUMNS) + "</tr>"
              + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in _rows(verdict))
              + "</table>")
     cost = "<ul>" + "".join(
-        f"<li>{e(a.upper())}: {c['n_params_mean']:.0f} parameters, {c['seconds_per_epoch_mean'] * 1000:.2f} ms/epoch</li>"
-        for a, c in sorted(verdict["cost"].items())) + "</ul>"
+        f"<li>{e(a.upper())}: {c['n_params_mean']:.0f} parameters, "
+        f"{c['seconds_per_epoch_mean'] * 1000:.2f} ms/epoch</li>" for a, c in sorted(verdict["cost"].items())) + "</ul>"
     counts = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _counts_lines(verdict)) + "</ul>"
     figs = "".join(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)

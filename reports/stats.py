@@ -66,7 +66,8 @@ def _prob_better(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return less + 0.5 * ties
 
 
-def _bootstrap_ci(stat: Any, g: np.ndarray, l: np.ndarray, rng: np.random.Generator, method: str) -> tuple[float, float]:
+def _bootstrap_ci(stat: Any, g: np.ndarray, l: np.ndarray, rng: np.random.Generator,
+                  method: str) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BCa on tiny or tied samples warns and returns NaN: handled below
         res = stats.bootstrap((g, l), stat, vectorized=True, paired=False, n_resamples=N_BOOT,
@@ -142,7 +143,7 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
         raw.append(compare_dataset(dataset, g, l, seed=seed))
     adjusted = holm([r["p"] for r in raw])
     out = []
-    for r, p_adj in zip(raw, adjusted):
+    for r, p_adj in zip(raw, adjusted, strict=True):
         g, l = r["g"], r["l"]
         base = baselines.get(r["dataset"], {})
         best = min(g.mean(), l.mean())
@@ -184,7 +185,8 @@ def cost_summary(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
     for arch in sorted(confirm["arch"].unique()):
         d = confirm[confirm["arch"] == arch]
         spe = d["seconds_per_epoch"].dropna().to_numpy(float)
-        entry: dict[str, Any] = {"n_params_mean": float(d["n_params"].mean()), "seconds_per_epoch_mean": float(spe.mean())}
+        entry: dict[str, Any] = {"n_params_mean": float(d["n_params"].mean()),
+                                 "seconds_per_epoch_mean": float(spe.mean())}
         if len(spe) >= 2 and np.ptp(spe) > 0:
             ci = stats.bootstrap((spe,), np.mean, n_resamples=N_BOOT, method="percentile", random_state=rng)
             entry["seconds_per_epoch_ci"] = [float(ci.confidence_interval.low), float(ci.confidence_interval.high)]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_tensorflow() -> None:
+    """Tests share two cores with Ray workers; size TensorFlow once, before it initialises."""
+    from pipeline.models import configure_tensorflow
+
+    configure_tensorflow(1)
+
+
+def gatesweep_cmd() -> list[str]:
+    """The installed console script next to this interpreter (what users run)."""
+    script = Path(sys.executable).with_name("gatesweep")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline"]

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, ROOT, gatesweep_cmd
+
+
+def _run(args: list[str], cwd: Path, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("name", ["negative_hidden.yaml", "unknown_key.yaml", "window_too_long.yaml"])
+def test_bad_input_is_one_line_exit_2_and_nothing_started(tmp_path: Path, command: str, name: str) -> None:
+    path = DATA / "invalid" / name
+    proc = _run([command, str(path)], tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # no mlflow.db, no output directory, no Ray results
+
+
+def test_validate_prints_the_plan(tmp_path: Path) -> None:
+    proc = _run(["validate", str(ROOT / "search_spaces" / "quickstart.yaml")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "16 in all" in proc.stdout and "10 runs" in proc.stdout
+
+
+def test_bad_override_is_rejected_before_training(tmp_path: Path) -> None:
+    proc = _run(["train", str(DATA / "valid" / "minimal.yaml"), "--set", "hidden_size=-3"], tmp_path)
+    assert proc.returncode == 2 and "hidden_size" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_command_line_option_is_one_line(tmp_path: Path) -> None:
+    proc = _run(["run", "--no-such-flag"], tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_train_runs_one_trial_in_process(tmp_path: Path) -> None:
+    proc = _run(["train", str(DATA / "valid" / "minimal.yaml"), "--arch", "lstm", "--set", "epochs=2",
+                 "--set", "hidden_size=8"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["arch"] == "lstm" and metrics["hidden_size"] == 8 and metrics["epochs"] == 2
+    assert metrics["n_params"] == 4 * (8 * 8 + 8 * 1 + 8) + 9 and metrics["test_mase"] > 0
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_report_of_unknown_run_is_bad_input(tmp_path: Path) -> None:
+    proc = _run(["report", "0123456789abcdef0123456789abcdef"], tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.config import DatasetSpec, SplitSpec
+from pipeline.data import (
+    DataError,
+    damped_oscillation,
+    forecast_inputs,
+    handle_missing,
+    load_series,
+    make_windows,
+    prepare,
+    split_bounds,
+)
+
+
+def test_damped_oscillation_is_the_seeds_series() -> None:
+    y = damped_oscillation()
+    assert y.shape == (200,)
+    # values printed in the seed article
+    np.testing.assert_allclose(y[:4], [1.0, 0.98127212, 0.9568705, 0.92712705], atol=1e-8)
+    x = np.linspace(0, 5 * np.pi, 200)
+    np.testing.assert_allclose(y, np.exp(-x / 5) * np.cos(x))
+
+
+def test_seed_windows_predict_the_next_value_at_every_position() -> None:
+    y = np.arange(30, dtype=float)
+    x, t = make_windows(y, 5)
+    assert x.shape == t.shape == (25, 5, 1)
+    np.testing.assert_array_equal(t[:, :, 0], x[:, :, 0] + 1)
+
+
+def test_window_targets_never_leave_their_split() -> None:
+    y = np.arange(100, dtype=float)
+    (a0, a1), (b0, b1), _ = split_bounds(100, SplitSpec())
+    _, train_t = make_windows(y, 10, a0, a1)
+    _, val_t = make_windows(y, 10, b0, b1)
+    assert train_t.max() < a1
+    assert val_t.min() >= b0 and val_t.max() < b1
+
+
+def test_forecast_inputs_are_the_points_just_before_each_target() -> None:
+    y = np.arange(50, dtype=float)
+    x = forecast_inputs(y, 4, 40, 43)
+    np.testing.assert_array_equal(x[:, :, 0], [[36, 37, 38, 39], [37, 38, 39, 40], [38, 39, 40, 41]])
+
+
+def test_scaler_sees_only_the_training_part() -> None:
+    y = damped_oscillation()
+    changed = y.copy()
+    _, _, (t0, t1) = split_bounds(len(y), SplitSpec())
+    _, (v0, v1), _ = split_bounds(len(y), SplitSpec())
+    changed[v0:] += 1000.0  # validation and test values wildly different
+    a, b = prepare(y, SplitSpec(), 10), prepare(changed, SplitSpec(), 10)
+    assert a.scaler == b.scaler
+    np.testing.assert_array_equal(a.train[0], b.train[0])
+
+
+def test_missing_values_rejected_by_default_and_interpolated_on_request() -> None:
+    y = np.array([1.0, np.nan, 3.0, 4.0])
+    with pytest.raises(DataError, match="missing: interpolate"):
+        handle_missing(y, "reject", "d")
+    np.testing.assert_allclose(handle_missing(y, "interpolate", "d"), [1, 2, 3, 4])
+
+
+def test_builtin_statsmodels_series_load_without_download() -> None:
+    co2 = load_series(DatasetSpec(name="co2", source="co2", missing="interpolate"))
+    assert np.isfinite(co2).all() and len(co2) > 2000
+    assert len(load_series(DatasetSpec(name="n", source="nile"))) == 100
+    assert len(load_series(DatasetSpec(name="e", source="elnino"))) == 61 * 12

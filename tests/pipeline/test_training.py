@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.config import SplitSpec
+from pipeline.data import damped_oscillation
+from pipeline.training import HParams, TrainingDiverged, fit_and_score
+
+SERIES = damped_oscillation(points=80)
+TINY = dict(hidden_size=8, window=6, batch_size=10, epochs=3, optimizer="adam", learning_rate=0.01)
+
+
+def test_one_trial_reports_every_contract_metric() -> None:
+    seen: list[int] = []
+    result = fit_and_score(HParams(arch="gru", **TINY), SERIES, SplitSpec(), seed=1, evaluate_test=True,
+                           on_epoch=lambda e, loss, val: seen.append(e))
+    assert seen == [0, 1, 2] and len(result.loss) == len(result.val_loss) == 3
+    for key in ("val_rmse", "test_rmse", "test_mase", "closed_loop_rmse", "n_params", "seconds_per_epoch",
+                "train_seconds"):
+        assert np.isfinite(result.metrics[key]), key
+    assert result.closed_loop is not None
+    assert len(result.closed_loop["generated"]) == len(SERIES) - TINY["window"]
+
+
+def test_tune_phase_never_scores_the_test_split() -> None:
+    result = fit_and_score(HParams(arch="lstm", **TINY), SERIES, SplitSpec(), seed=1, evaluate_test=False)
+    assert not any(k.startswith("test_") or k == "closed_loop_rmse" for k in result.metrics)
+    assert result.closed_loop is None
+
+
+def test_same_seed_same_metrics_on_cpu() -> None:
+    hp = HParams(arch="gru", **TINY)
+    a = fit_and_score(hp, SERIES, SplitSpec(), seed=7, evaluate_test=True)
+    b = fit_and_score(hp, SERIES, SplitSpec(), seed=7, evaluate_test=True)
+    c = fit_and_score(hp, SERIES, SplitSpec(), seed=8, evaluate_test=True)
+    assert a.val_loss == b.val_loss and a.metrics["test_mase"] == b.metrics["test_mase"]
+    assert a.val_loss != c.val_loss
+
+
+def test_training_learns_the_seed_series() -> None:
+    hp = HParams(arch="lstm", hidden_size=16, window=10, batch_size=10, epochs=60, optimizer="adam",
+                 learning_rate=0.01)
+    result = fit_and_score(hp, damped_oscillation(), SplitSpec(), seed=0, evaluate_test=True)
+    assert result.loss[-1] < result.loss[0] / 10
+
+
+def test_divergence_is_an_error_not_a_silent_nan() -> None:
+    hp = HParams(arch="gru", **{**TINY, "optimizer": "sgd", "learning_rate": 1e8, "epochs": 20})
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        fit_and_score(hp, SERIES, SplitSpec(), seed=0, evaluate_test=False)

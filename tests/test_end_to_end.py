@@ -1,0 +1,104 @@
+"""A tiny real sweep: `gatesweep run` with real Ray, real Keras and an embedded SQLite MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, gatesweep_cmd
+
+SPACE = DATA / "valid" / "tiny_e2e.yaml"
+EPOCHS, TRIALS, SEEDS = 6, 2, 3
+HPARAMS = {"hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs"}
+
+
+def _gatesweep(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    cwd = tmp_path_factory.mktemp("sweep")
+    proc = _gatesweep(["run", str(SPACE)], cwd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout)
+    assert parent, proc.stdout
+    return cwd, parent.group(1)
+
+
+def _client(cwd: Path):  # noqa: ANN202
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+
+
+@pytest.mark.slow
+def test_one_parent_with_children_for_both_architectures_and_phases(sweep: tuple[Path, str]) -> None:
+    cwd, parent_id = sweep
+    client = _client(cwd)
+    exp = client.get_experiment_by_name("tiny-e2e")
+    parents = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
+    assert [p.info.run_id for p in parents] == [parent_id]
+    children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    counts: dict[tuple[str, str], int] = {}
+    for run in children:
+        key = (run.data.tags["gatesweep.arch"], run.data.tags["gatesweep.role"])
+        counts[key] = counts.get(key, 0) + 1
+        assert run.info.status == "FINISHED"
+    assert counts == {("gru", "trial"): TRIALS, ("lstm", "trial"): TRIALS,
+                      ("gru", "confirm"): SEEDS, ("lstm", "confirm"): SEEDS}
+
+
+@pytest.mark.slow
+def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
+    cwd, parent_id = sweep
+    client = _client(cwd)
+    exp = client.get_experiment_by_name("tiny-e2e")
+    for run in client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'"):
+        tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+        assert tags["gatesweep.dataset"] == "damped" and tags["gatesweep.seed"].isdigit()
+        assert HPARAMS <= set(params)
+        assert int(params["epochs"]) == EPOCHS
+        for key in ("val_rmse", "n_params", "seconds_per_epoch", "train_seconds"):
+            assert key in metrics, key
+        if tags["gatesweep.role"] == "confirm":
+            for key in ("test_rmse", "test_mase", "closed_loop_rmse"):
+                assert key in metrics, key
+        else:
+            assert "test_mase" not in metrics  # the tune phase never sees the test split
+        for name in ("loss", "val_loss"):
+            history = client.get_metric_history(run.info.run_id, name)
+            assert sorted(m.step for m in history) == list(range(EPOCHS))
+        expected = {"gru": 3 * (h := int(params["hidden_size"])) * (h + 1 + 2), "lstm": 4 * h * (h + 1 + 1)}
+        assert metrics["n_params"] == expected[tags["gatesweep.arch"]] + h + 1
+
+
+@pytest.mark.slow
+def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
+    cwd, parent_id = sweep
+    client = _client(cwd)
+    names = {a.path for a in client.list_artifacts(parent_id, "report")}
+    assert names == {"report/report.html", "report/summary.md", "report/verdict.json"}
+    tags = client.get_run(parent_id).data.tags
+    verdict = json.loads((cwd / "gatesweep-output" / "tiny-e2e" / "report" / "verdict.json").read_text())
+    assert tags["gatesweep.verdict.damped"] == verdict["datasets"][0]["label"]
+    assert tags["gatesweep.verdict"] == verdict["overall"]["label"]
+    assert verdict["datasets"][0]["label"] in {"gru", "lstm", "equivalent", "inconclusive"}
+    html = (cwd / "gatesweep-output" / "tiny-e2e" / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3 and "closed-loop generation" in html
+
+
+@pytest.mark.slow
+def test_report_command_rebuilds_the_same_verdict_from_mlflow_alone(sweep: tuple[Path, str]) -> None:
+    cwd, parent_id = sweep
+    proc = _gatesweep(["report", parent_id, "--out", "rebuilt"], cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    original = (cwd / "gatesweep-output" / "tiny-e2e" / "report" / "verdict.json").read_bytes()
+    assert (cwd / "rebuilt" / "report" / "verdict.json").read_bytes() == original
