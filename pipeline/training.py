@@ -82,6 +82,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     """
     import keras
 
+    keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
     data = prepare(raw, split, hp.window)
     model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers)

@@ -167,9 +167,10 @@ def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, min_datasets
     labels = sorted({v.label for v in verdicts})
     if len(verdicts) < min_datasets:
         lab = labels[0] if len(labels) == 1 else "inconclusive"
+        agree = ("the overall label is that dataset's" if len(verdicts) == 1 else
+                 "every dataset agrees" if len(labels) == 1 else "datasets disagree or are undecided")
         return {"label": lab, "test": None,
-                "note": f"not enough datasets for an overall test ({len(verdicts)} < {min_datasets}); "
-                        + ("every dataset agrees" if len(labels) == 1 else "datasets disagree or are undecided")}
+                "note": f"not enough datasets for an overall test ({len(verdicts)} < {min_datasets}); {agree}"}
     g = np.array([v.mean_mase_gru for v in verdicts])
     l = np.array([v.mean_mase_lstm for v in verdicts])
     p = float(stats.wilcoxon(g, l).pvalue)
