@@ -121,7 +121,7 @@ def train_once(spec: SweepSpec, *, dataset: str | None, arch: str | None, overri
 
     ds = spec.dataset(dataset) if dataset else spec.datasets[0]
     params = {name: _default(spec, name) for name in spec.search_space.searched()}
-    from pipeline.tuning import fixed_params
+    from pipeline.space import fixed_params
 
     params = {**fixed_params(spec.search_space), **params, **overrides, "arch": arch or spec.architectures[0]}
     hp = HParams.from_dict(params)

@@ -115,7 +115,7 @@ class SweepTracker:
             self.client.log_batch(run_id, params=chunk)
         for chunk in _chunks(metrics, _MAX_METRICS):
             self.client.log_batch(run_id, metrics=chunk)
-        if result and result.get("closed_loop"):
-            self.client.log_dict(run_id, result["closed_loop"], "closed_loop.json")
+        if result and result.get("forecasts"):
+            self.client.log_dict(run_id, result["forecasts"], "forecasts.json")
         self.client.set_terminated(run_id, status=status, end_time=_now_ms())
         return run_id

@@ -57,7 +57,7 @@ class TrialResult:
     loss: list[float]
     val_loss: list[float]
     metrics: dict[str, float]
-    closed_loop: dict[str, list[float]] | None = field(default=None)
+    forecasts: dict[str, list[float]] | None = field(default=None)
 
 
 EpochCallback = Callable[[int, float, float], None]
@@ -78,7 +78,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
 
     Returns:
         Per-epoch losses (scaled MSE, as the seed plots them), final metrics in original units, and
-        for confirm runs the seed's free-running generation over the whole series.
+        for confirm runs the test forecasts and the seed's free-running generation over the whole series.
     """
     import keras
 
@@ -114,7 +114,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         "seconds_per_epoch": train_seconds / hp.epochs if hp.epochs < 3 else _steady(loop.epoch_times),
         "compile_seconds": loop.epoch_times[0] - _steady(loop.epoch_times) if hp.epochs >= 3 else 0.0,
     }
-    closed = None
+    forecasts = None
     if evaluate_test:
         test_pred = loop.forecast(data, s0, s1)
         free = loop.generate(data.scaled[s0 - hp.window: s0], s1 - s0)
@@ -126,9 +126,10 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         }
         # the seed's figure: start from the first window and feed predictions back to the end
         gen = loop.generate(data.scaled[: hp.window], len(raw) - hp.window)
-        closed = {"truth": raw.tolist(), "generated": data.scaler.inverse(gen).tolist(),
-                  "start": [float(hp.window)], "test_start": [float(s0)]}
-    return TrialResult(losses, val_losses, metrics, closed)
+        # stored with the run so the report can test forecasts (Diebold-Mariano) from MLflow alone
+        forecasts = {"truth": raw.tolist(), "generated": data.scaler.inverse(gen).tolist(),
+                     "start": [float(hp.window)], "test_start": [float(s0)], "test_pred": test_pred.tolist()}
+    return TrialResult(losses, val_losses, metrics, forecasts)
 
 
 def _steady(times: list[float]) -> float:

@@ -17,42 +17,11 @@ from ray import tune
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from pipeline.config import ChoiceParam, RangeParam, SearchSpace, SweepSpec
+from pipeline.config import SweepSpec
+from pipeline.space import fixed_params, make_sampler, optuna_space
 
 METRIC, MODE = "val_loss", "min"
 REPORT_EVERY_S = 1.0  # intermediate results: often enough for schedulers, rare enough to cost nothing
-
-
-def optuna_space(space: SearchSpace) -> dict[str, Any]:
-    """Optuna distributions for the searched hyperparameters (fixed ones are left out)."""
-    import optuna.distributions as od
-
-    from pipeline.config import HPARAM_TYPES
-
-    out: dict[str, Any] = {}
-    for name in space.searched():
-        p = getattr(space, name)
-        if isinstance(p, ChoiceParam):
-            out[name] = od.CategoricalDistribution(p.choice)
-        elif isinstance(p, RangeParam) and HPARAM_TYPES[name] is int:
-            out[name] = od.IntDistribution(int(p.low), int(p.high), log=p.log)
-        elif isinstance(p, RangeParam):
-            out[name] = od.FloatDistribution(p.low, p.high, log=p.log)
-    return out
-
-
-def fixed_params(space: SearchSpace) -> dict[str, Any]:
-    return {n: getattr(space, n) for n in type(space).model_fields if n not in space.searched()}
-
-
-def make_sampler(kind: str, seed: int) -> Any:
-    import optuna
-
-    if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
-    return optuna.samplers.TPESampler(seed=seed)
 
 
 class CellSearcher(Searcher):
@@ -145,7 +114,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
     result = fit_and_score(HParams.from_dict(job), series[ds.name], spec.split, seed=int(job["seed"]),
                            evaluate_test=job["phase"] == "confirm", season=ds.season, on_epoch=on_epoch)
     tune.report({**result.metrics, "epoch": len(result.loss) - 1, "loss": result.loss[-1],
-                 "val_loss": result.val_loss[-1], "history": _drain(pending), "closed_loop": result.closed_loop,
+                 "val_loss": result.val_loss[-1], "history": _drain(pending), "forecasts": result.forecasts,
                  "node": os.uname().nodename, "final": True})
 
 

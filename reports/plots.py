@@ -90,3 +90,18 @@ def effects(verdicts: list[Any], margin: float) -> bytes:
     ax.set_xlabel("mean test MASE ratio GRU / LSTM (<1: GRU better)")
     ax.legend(loc="best", fontsize=8)
     return _png(fig)
+
+
+def budget(curves: dict[str, dict[str, list[float]]], dataset: str, sampler: str) -> bytes:
+    """Expected best validation loss after k trials per architecture, with 95% bootstrap bands."""
+    fig, ax = _figure()
+    for arch, c in sorted(curves.items()):
+        ax.plot(c["k"], c["mean"], color=COLORS.get(arch), label=arch.upper())
+        ax.fill_between(c["k"], c["low"], c["high"], color=COLORS.get(arch), alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("trials")
+    ax.set_ylabel("expected best validation loss")
+    note = "" if sampler == "random" else f" ({sampler} sampler: approximate)"
+    ax.set_title(f"{dataset}: expected best score vs budget{note}")
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)

@@ -70,6 +70,45 @@ def baseline_warnings(verdict: dict[str, Any]) -> list[str]:
     return out
 
 
+def _dm_lines(verdict: dict[str, Any]) -> list[str]:
+    out = []
+    for v in verdict["datasets"]:
+        dm = v.get("dm", {})
+        if dm.get("available"):
+            side = "GRU" if dm["statistic"] < 0 else "LSTM"
+            out.append(f"{v['dataset']}: DM statistic {dm['statistic']:.3f} (HLN-corrected), p = {dm['p_value']:.3g}, "
+                       f"on {int(dm['n'])} seed-averaged test forecasts; the sign favours {side}. This tests the "
+                       "seed ensemble's forecasts, not a random seed, so it can disagree with the verdict above; "
+                       "one-step errors of smooth series are autocorrelated, which makes its p-value optimistic.")
+        else:
+            out.append(f"{v['dataset']}: not available ({dm.get('note', 'no forecasts')}).")
+    return out
+
+
+def _importance_lines(verdict: dict[str, Any]) -> list[str]:
+    out = []
+    for ds, by_arch in sorted(verdict.get("importance", {}).items()):
+        for arch, imp in sorted(by_arch.items()):
+            if imp:
+                ranked = sorted(imp.items(), key=lambda kv: -kv[1])
+                out.append(f"{ds} / {arch.upper()}: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
+            else:
+                out.append(f"{ds} / {arch.upper()}: too few trials or nothing searched")
+    return out
+
+
+def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The report's secondary sections, shared by the Markdown and HTML renderings."""
+    cost = [c["sentence"] for _, c in sorted(verdict["cost"].items()) if "sentence" in c]
+    return [
+        ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
+        ("Cost (the seeds' \"GRU is faster\" claim)", cost or ["not enough confirm runs to compare"]),
+        ("Hyperparameter importance (fANOVA over the tune phase)", _importance_lines(verdict) or ["no tune phase"]),
+        ("Budget", [verdict["budget"]["note"]]),
+        ("Runs", _counts_lines(verdict)),
+    ]
+
+
 def summary_md(verdict: dict[str, Any]) -> str:
     lines = [f"# gatesweep report: {verdict['sweep']}", "", f"**Overall: {verdict['overall']['label']}** — "
              f"{verdict['overall']['note']}.", ""]
@@ -77,13 +116,8 @@ def summary_md(verdict: dict[str, Any]) -> str:
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
     lines += ["", "| " + " | ".join(h for _, h in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in _rows(verdict)]
-    lines += ["", "## Cost", ""]
-    for arch, c in sorted(verdict["cost"].items()):
-        ci = c.get("seconds_per_epoch_ci")
-        ci_txt = f" (95% CI {ci[0] * 1000:.2f}–{ci[1] * 1000:.2f})" if ci else ""
-        lines.append(f"- {arch.upper()}: {c['n_params_mean']:.0f} parameters, "
-                     f"{c['seconds_per_epoch_mean'] * 1000:.2f} ms per epoch{ci_txt}")
-    lines += ["", "## Runs", ""] + [f"- {ln}" for ln in _counts_lines(verdict)]
+    for title, items in _sections(verdict):
+        lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
     lines += ["", f"Parent run `{verdict['parent_run_id']}`; alpha {verdict['settings']['alpha']}, "
               f"equivalence margin ±{100 * verdict['settings']['equivalence_margin']:g}%."]
     return "\n".join(lines) + "\n"
@@ -99,10 +133,8 @@ def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]]) -> str
     table = ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in _COLUMNS) + "</tr>"
              + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in _rows(verdict))
              + "</table>")
-    cost = "<ul>" + "".join(
-        f"<li>{e(a.upper())}: {c['n_params_mean']:.0f} parameters, "
-        f"{c['seconds_per_epoch_mean'] * 1000:.2f} ms/epoch</li>" for a, c in sorted(verdict["cost"].items())) + "</ul>"
-    counts = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _counts_lines(verdict)) + "</ul>"
+    sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
+                       for title, items in _sections(verdict))
     figs = "".join(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
@@ -111,5 +143,5 @@ def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]]) -> str
              "figure{margin:1.5em 0}")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gatesweep report: "
             f"{e(verdict['sweep'])}</title><style>{style}</style></head><body>{head}<h2>Per dataset</h2>{table}"
-            f"<h2>Cost</h2>{cost}<h2>Runs</h2>{counts}<h2>Figures</h2>{figs}"
+            f"{sections}<h2>Figures</h2>{figs}"
             f"<p><small>Parent run {e(verdict['parent_run_id'])}</small></p></body></html>\n")

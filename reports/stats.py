@@ -162,8 +162,14 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
     return out
 
 
-def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, min_datasets: int = 5) -> dict[str, Any]:
-    """Across datasets: a paired Wilcoxon signed-rank test when there are enough datasets."""
+def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, margin: float = 0.02,
+            min_datasets: int = 5) -> dict[str, Any]:
+    """Across datasets: paired Wilcoxon signed-rank and a Bayesian signed-rank test with a ROPE.
+
+    Both need at least `min_datasets` datasets; with fewer, the report says why there is no overall test.
+    """
+    from reports.bayes import bayesian_signed_rank
+
     labels = sorted({v.label for v in verdicts})
     if len(verdicts) < min_datasets:
         lab = labels[0] if len(labels) == 1 else "inconclusive"
@@ -174,9 +180,15 @@ def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, min_datasets
     g = np.array([v.mean_mase_gru for v in verdicts])
     l = np.array([v.mean_mase_lstm for v in verdicts])
     p = float(stats.wilcoxon(g, l).pvalue)
+    bayes = bayesian_signed_rank(np.array([v.effect for v in verdicts]), float(np.log1p(margin)))
     lab = "inconclusive" if p >= alpha else ("gru" if np.median(g - l) < 0 else "lstm")
+    if lab == "inconclusive" and bayes["p_rope"] > 0.95:
+        lab = "equivalent"
     return {"label": lab, "test": {"name": "wilcoxon", "p_value": p, "n_datasets": len(verdicts)},
-            "note": f"paired Wilcoxon signed-rank over {len(verdicts)} datasets"}
+            "bayesian_signed_rank": {"rope": float(np.log1p(margin)), **bayes},
+            "note": (f"paired Wilcoxon signed-rank over {len(verdicts)} datasets, p = {p:.3g}; Bayesian signed-rank "
+                     f"(ROPE ±{100 * margin:g}%): P(GRU better) {bayes['p_left']:.2f}, P(equivalent) "
+                     f"{bayes['p_rope']:.2f}, P(LSTM better) {bayes['p_right']:.2f}")}
 
 
 def cost_summary(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
@@ -197,3 +209,38 @@ def cost_summary(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
 
 def to_dict(v: DatasetVerdict) -> dict[str, Any]:
     return asdict(v)
+
+
+def _differing_params(d: pd.DataFrame) -> list[str]:
+    cols = [c for c in ("hidden_size", "num_layers", "window", "batch_size", "epochs") if c in d]
+    return [c for c in cols if d.groupby("arch")[c].agg(lambda s: frozenset(s.dropna())).nunique() > 1]
+
+
+def cost_comparison(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
+    """The seeds' "GRU is faster" claim per dataset: ratio of mean seconds per epoch, bootstrap 95% CI."""
+    out: dict[str, Any] = {}
+    for dataset in sorted(confirm["dataset"].unique()):
+        d = confirm[confirm["dataset"] == dataset]
+        g = d.loc[d["arch"] == "gru", "seconds_per_epoch"].dropna().to_numpy(float)
+        l = d.loc[d["arch"] == "lstm", "seconds_per_epoch"].dropna().to_numpy(float)
+        entry: dict[str, Any] = {
+            "n_params_gru": float(d.loc[d["arch"] == "gru", "n_params"].mean()),
+            "n_params_lstm": float(d.loc[d["arch"] == "lstm", "n_params"].mean()),
+        }
+        if len(g) >= 2 and len(l) >= 2:
+            ratio = float(np.exp(_log_ratio(g, l)))
+            lo, hi = _bootstrap_ci(_log_ratio, g, l, np.random.default_rng(seed), "percentile")
+            entry |= {"spe_ratio_gru_lstm": ratio, "spe_ratio_ci": [float(np.exp(lo)), float(np.exp(hi))]}
+            faster = "GRU" if hi < 0 else "LSTM" if lo > 0 else None
+            differ = _differing_params(d)
+            entry["differing_hyperparameters"] = differ
+            entry["sentence"] = (
+                f"{dataset}: seconds per epoch GRU/LSTM = {ratio:.2f} (95% CI {np.exp(lo):.2f}–{np.exp(hi):.2f}); "
+                + (f"{faster} is faster per epoch" if faster else "no clear speed difference")
+                + f"; parameters GRU {entry['n_params_gru']:.0f}, LSTM {entry['n_params_lstm']:.0f}. "
+                + (f"The confirmed configurations also differ in {', '.join(differ)}, so this compares tuned "
+                   "configurations, not the cells at equal size" if differ
+                   else "Same configuration apart from the cell")
+                + " (at equal hidden size GRU has 3/4 of the LSTM's recurrent weights).")
+        out[dataset] = entry
+    return out

@@ -19,14 +19,16 @@ def test_one_trial_reports_every_contract_metric() -> None:
     for key in ("val_rmse", "test_rmse", "test_mase", "closed_loop_rmse", "n_params", "seconds_per_epoch",
                 "train_seconds"):
         assert np.isfinite(result.metrics[key]), key
-    assert result.closed_loop is not None
-    assert len(result.closed_loop["generated"]) == len(SERIES) - TINY["window"]
+    assert result.forecasts is not None
+    assert len(result.forecasts["generated"]) == len(SERIES) - TINY["window"]
+    test_start = int(result.forecasts["test_start"][0])
+    assert len(result.forecasts["test_pred"]) == len(SERIES) - test_start
 
 
 def test_tune_phase_never_scores_the_test_split() -> None:
     result = fit_and_score(HParams(arch="lstm", **TINY), SERIES, SplitSpec(), seed=1, evaluate_test=False)
     assert not any(k.startswith("test_") or k == "closed_loop_rmse" for k in result.metrics)
-    assert result.closed_loop is None
+    assert result.forecasts is None
 
 
 def test_same_seed_same_metrics_on_cpu() -> None:

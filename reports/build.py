@@ -1,0 +1,185 @@
+"""Assemble the report from MLflow: verdict, secondary analyses, figures, files, tags."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports import plots
+from reports.budget import budget_curve
+from reports.dm import diebold_mariano
+from reports.render import report_html, summary_md, verdict_json
+from reports.runs import parent_info, runs_table
+from reports.stats import compare_architectures, cost_comparison, overall, to_dict
+
+
+class Forecasts:
+    """`forecasts.json` of confirm runs, downloaded once per run (DM test and figures share them)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self._cache = client, {}
+
+    def get(self, run_id: str) -> dict[str, list[float]] | None:
+        if run_id not in self._cache:
+            names = {a.path for a in self.client.list_artifacts(run_id)}
+            if "forecasts.json" not in names:  # e.g. runs logged by hand without forecasts
+                self._cache[run_id] = None
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = self.client.download_artifacts(run_id, "forecasts.json", tmp)
+                    self._cache[run_id] = json.loads(Path(path).read_text())
+        return self._cache[run_id]
+
+
+def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """Finished confirm runs of each cell's best config, chosen by mean validation RMSE (never test)."""
+    confirm = table[(table["role"] == "confirm") & (table["status"] == "FINISHED")]
+    keep = []
+    for _, cell in confirm.groupby(["dataset", "arch"], sort=True):
+        has_val = "val_rmse" in cell and cell["val_rmse"].notna().any()
+        best_rank = cell.groupby("rank")["val_rmse"].mean().idxmin() if has_val else cell["rank"].min()
+        keep.append(cell[cell["rank"] == best_rank])
+    return pd.concat(keep) if keep else confirm
+
+
+def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for key, value in parent_metrics.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "baseline":
+            out.setdefault(parts[1], {})[parts[2]] = value
+    return out
+
+
+def _counts(table: pd.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for (role, arch), d in table.groupby(["role", "arch"], sort=True):
+        out.setdefault(str(role), {})[str(arch)] = {"finished": int((d["status"] == "FINISHED").sum()),
+                                                    "failed": int((d["status"] == "FAILED").sum())}
+    return out
+
+
+def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, Any]:
+    """DM test on the seed-averaged test forecasts of the two architectures (squared-error loss)."""
+    mean_pred, truth = {}, None
+    for arch in ("gru", "lstm"):
+        runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
+        preds = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
+        if not preds:
+            return {"available": False, "note": f"no test forecasts stored for {arch.upper()}"}
+        mean_pred[arch] = np.mean([p["test_pred"] for p in preds], axis=0)
+        truth = np.asarray(preds[0]["truth"])[int(preds[0]["test_start"][0]):]
+    res = diebold_mariano(mean_pred["gru"] - truth, mean_pred["lstm"] - truth)
+    return {"available": True, **res}
+
+
+def _importance(table: pd.DataFrame, space: Any) -> dict[str, dict[str, dict[str, float] | None]]:
+    from reports.importance import fanova_importance
+
+    trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
+    out: dict[str, dict[str, dict[str, float] | None]] = {}
+    for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
+        out.setdefault(str(dataset), {})[str(arch)] = fanova_importance(d, space) if space else None
+    return out
+
+
+def _budget(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[float]]]]:
+    trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
+    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
+        if d["val_loss"].notna().sum() >= 2:
+            out.setdefault(str(dataset), {})[str(arch)] = budget_curve(d["val_loss"].to_numpy(float))
+    return out
+
+
+def _search_space(client: Any, parent_run_id: str) -> Any:
+    """The sweep's search space from the parent's `sweep.yaml`; None for runs made by hand."""
+    import yaml
+
+    from pipeline.config import SweepSpec
+
+    if "sweep.yaml" not in {a.path for a in client.list_artifacts(parent_run_id)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = yaml.safe_load(Path(client.download_artifacts(parent_run_id, "sweep.yaml", tmp)).read_text())
+    return SweepSpec.model_validate(raw).search_space
+
+
+def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The verdict dictionary (what `verdict.json` holds) and what the figures need."""
+    parent = parent_info(client, parent_run_id)
+    table = runs_table(client, parent_run_id)
+    if table.empty:
+        raise ValueError(f"parent run {parent_run_id} has no child runs")
+    alpha = float(parent["params"].get("alpha", 0.05))
+    margin = float(parent["params"].get("equivalence_margin", 0.02))
+    sampler = parent["params"].get("sampler", "unknown")
+    confirm = chosen_confirm_runs(table)
+    verdicts = compare_architectures(confirm, _baselines(parent["metrics"]), alpha=alpha, margin=margin)
+    forecasts = Forecasts(client)
+    datasets = []
+    for v in verdicts:
+        entry = to_dict(v)
+        entry["dm"] = _dm(confirm, v.dataset, forecasts)
+        datasets.append(entry)
+    has_trials = (table["role"] == "trial").any()
+    verdict = {
+        "sweep": client.get_experiment(parent["experiment_id"]).name, "parent_run_id": parent_run_id,
+        "datasets": datasets,
+        "overall": overall(verdicts, alpha=alpha, margin=margin),
+        "cost": cost_comparison(confirm),
+        "counts": _counts(table),
+        "budget": {"sampler": sampler, "curves": _budget(table) if has_trials else {},
+                   "note": "expected best validation loss after k trials; exact for random sampling"
+                           + ("" if sampler == "random" else f" — this sweep used {sampler}, so trials are not "
+                              "exchangeable and the curve is an approximation")},
+        "importance": _importance(table, _search_space(client, parent_run_id)) if has_trials else {},
+        "settings": {"alpha": alpha, "equivalence_margin": margin, "test": "two-sided permutation, Holm",
+                     "ci": "bootstrap BCa 95%", "confirm_runs_used": int(len(confirm))},
+    }
+    return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts}
+
+
+def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
+    confirm, forecasts = ctx["confirm"], ctx["forecasts"]
+    images = [("Effect per dataset with 95% CI",
+               plots.effects(ctx["verdicts"], verdict["settings"]["equivalence_margin"]))]
+    for v in verdict["datasets"]:
+        ds = v["dataset"]
+        images.append((f"{ds}: test MASE per seed", plots.mase_strip(confirm, ds, v["naive_mase"])))
+        curves, histories = {}, {}
+        for arch, d in confirm[confirm["dataset"] == ds].groupby("arch", sort=True):
+            run_id = d.sort_values("seed").iloc[0]["run_id"]
+            if (f := forecasts.get(run_id)) is not None:
+                curves[arch] = f
+            histories[arch] = {k: [m.value for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
+                               for k in ("loss", "val_loss")}
+        if curves:
+            images.append((f"{ds}: closed-loop generation", plots.closed_loop(curves, ds)))
+        images.append((f"{ds}: loss curves", plots.loss_curves(histories, ds)))
+        if ds in verdict["budget"]["curves"]:
+            images.append((f"{ds}: expected best validation loss vs trials",
+                           plots.budget(verdict["budget"]["curves"][ds], ds, verdict["budget"]["sampler"])))
+    return images
+
+
+def build_report(client: Any, parent_run_id: str, out_dir: Path) -> dict[str, Any]:
+    """Compute the verdict, write report.html / summary.md / verdict.json, log them and the tags."""
+    from mlflow.entities import RunTag
+
+    verdict, ctx = compute_verdict(client, parent_run_id)
+    report_dir = Path(out_dir) / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "verdict.json").write_text(verdict_json(verdict), encoding="utf-8")
+    (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
+    (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx)), encoding="utf-8")
+    client.log_artifacts(parent_run_id, str(report_dir), "report")
+    tags = [RunTag("gatesweep.verdict", verdict["overall"]["label"])]
+    tags += [RunTag(f"gatesweep.verdict.{v['dataset']}", v["label"]) for v in verdict["datasets"]]
+    client.log_batch(parent_run_id, tags=tags)
+    return verdict

@@ -1,0 +1,50 @@
+"""Hyperparameter importance per architecture: Optuna's fANOVA over the tune-phase runs in MLflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pipeline.config import HPARAM_TYPES, SearchSpace
+
+
+def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0) -> dict[str, float] | None:
+    """Importance of each searched hyperparameter for the final validation loss.
+
+    Args:
+        trials: finished tune-phase runs of one architecture (params as strings, `val_loss`).
+        space: the sweep's search space (read back from the parent run's `sweep.yaml`).
+
+    Returns:
+        name -> importance (sums to 1), or None when fewer than 3 trials or nothing is searched.
+    """
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    from pipeline.space import optuna_space
+
+    dists = optuna_space(space)
+    trials = trials.dropna(subset=["val_loss"])
+    if len(trials) < 3 or not dists:
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize")
+    for _, row in trials.iterrows():
+        params = {name: _typed(name, row[name], dist) for name, dist in dists.items()}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row["val_loss"])))
+    if all(len({t.params[n] for t in study.trials}) < 2 for n in dists):
+        return None
+    result = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=seed))
+    return {k: float(v) for k, v in sorted(result.items())}
+
+
+def _typed(name: str, value: Any, dist: Any) -> Any:
+    import optuna.distributions as od
+
+    kind = HPARAM_TYPES[name]
+    if isinstance(dist, od.CategoricalDistribution):  # match the choice's own type (int 16, not "16")
+        for choice in dist.choices:
+            if str(choice) == str(value):
+                return choice
+    return kind(float(value)) if kind is int else kind(value)
