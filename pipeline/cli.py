@@ -78,12 +78,14 @@ def _plan(spec: SweepSpec, path: Path) -> str:
     n_cells = len(spec.cells())
     trials = spec.budget.trials_per_cell * n_cells
     confirm = spec.confirm.top_k * spec.confirm.seeds * n_cells if trials else spec.confirm.seeds * n_cells
+    matched = spec.confirm.seeds * len(spec.datasets) if spec.confirm.param_matched else 0
     searched = spec.search_space.searched()
     lines = [f"{path}: valid sweep {spec.name!r}",
              f"  cells: {n_cells} ({', '.join(f'{d}/{a}' for d, a in spec.cells())})",
              f"  tune phase: {spec.budget.trials_per_cell} trials per cell, {trials} in all; sampler {spec.sampler}; "
              f"searching {', '.join(searched) if searched else 'nothing (all fixed)'}",
-             f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs",
+             f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs"
+             + (f" + {matched} parameter-matched GRU runs" if matched else ""),
              f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
     return "\n".join(lines)
 

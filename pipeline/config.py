@@ -7,6 +7,7 @@ setting is a one-line error naming the file and the field, never a failed trial 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -142,16 +143,37 @@ class SplitSpec(_Frozen):
 
 
 class DatasetSpec(_Frozen):
-    """A built-in series. `damped_oscillation` is the seed's `exp(-x/tau)·cos(x)` on [0, span·π]."""
+    """A built-in series or a CSV file.
+
+    `damped_oscillation` is the seed's `exp(-x/tau)·cos(x)` sampled at `points` points on [0, span_pi·π];
+    `sunspots`, `nile`, `co2` and `elnino` ship inside statsmodels; `csv` reads `path` (relative to the
+    sweep file), column `value_column`, optionally ordered by `time_column`.
+    """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
-    source: Literal["damped_oscillation", "sunspots", "nile", "co2", "elnino"]
+    source: Literal["damped_oscillation", "sunspots", "nile", "co2", "elnino", "csv"]
     tau: float = Field(5.0, gt=0)
     points: int = Field(200, ge=10)
     span_pi: float = Field(5.0, gt=0)
     noise: float = Field(0.0, ge=0)
+    path: str | None = None
+    value_column: str | None = None
+    time_column: str | None = None
     missing: Literal["reject", "interpolate"] = "reject"
     season: int | None = Field(None, ge=2)
+
+    @model_validator(mode="after")
+    def _csv_fields(self) -> DatasetSpec:
+        csv_only = ("path", "value_column", "time_column")
+        if self.source == "csv":
+            for name in ("path", "value_column"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"{name}: required when source is csv")
+        else:
+            for name in csv_only:
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: only allowed when source is csv")
+        return self
 
 
 class Budget(_Frozen):
@@ -161,8 +183,21 @@ class Budget(_Frozen):
 
 
 class ConfirmSpec(_Frozen):
+    """Retrain each cell's `top_k` configs with `seeds` fresh seeds; with `param_matched`, also a GRU
+    whose hidden size brings its parameter count closest to the confirmed LSTM's (a secondary check)."""
+
     top_k: int = Field(1, ge=1)
     seeds: int = Field(5, ge=2)
+    param_matched: bool = False
+
+
+class EvaluationSpec(_Frozen):
+    """`closed_loop_horizon`: free-running steps scored from the start of the test split (None: all of it).
+    `patience`: stop after this many epochs without a better validation loss and keep the best weights
+    (None: train every epoch). Both apply to GRU and LSTM alike."""
+
+    closed_loop_horizon: int | None = Field(None, ge=1)
+    patience: int | None = Field(None, ge=1)
 
 
 class Resources(_Frozen):
@@ -184,6 +219,7 @@ class SweepSpec(_Frozen):
     budget: Budget = Budget()
     confirm: ConfirmSpec = ConfirmSpec()
     resources: Resources = Resources()
+    evaluation: EvaluationSpec = EvaluationSpec()
     sampler: Literal["tpe", "random", "qmc"] = "tpe"
     seed: int = 0
     report: ReportSpec = ReportSpec()
@@ -193,12 +229,19 @@ class SweepSpec(_Frozen):
         names = [d.name for d in self.datasets]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"duplicate dataset name {dupes[0]!r}")
+            raise ValueError(f"datasets: duplicate dataset name {dupes[0]!r}")
         if len(set(self.architectures)) != len(self.architectures):
             raise ValueError("architectures: listed twice")
+        if self.confirm.param_matched and set(self.architectures) != {"gru", "lstm"}:
+            raise ValueError("confirm.param_matched: needs both gru and lstm in architectures")
         searched = self.search_space.searched()
         if self.budget.trials_per_cell == 0 and searched:
             raise ValueError(f"budget.trials_per_cell: 0 means no search, but {searched[0]} is searched")
+        if not searched and self.budget.trials_per_cell > 0:
+            if "budget" in self.model_fields_set:
+                raise ValueError("budget.trials_per_cell: every hyperparameter is fixed, so there is nothing to "
+                                 "search; set 0 (confirm seeds only) or search something")
+            object.__setattr__(self, "budget", Budget(trials_per_cell=0))  # default budget, nothing to search
         return self
 
     def cells(self) -> list[tuple[str, str]]:
@@ -229,8 +272,15 @@ def load_spec(path: str | Path) -> SweepSpec:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(path, *_first_error(exc)) from None
+    spec = _resolve_paths(spec, path.parent)
     _check_against_data(path, spec)
     return spec
+
+
+def _resolve_paths(spec: SweepSpec, base: Path) -> SweepSpec:
+    """CSV paths are relative to the sweep file; the driver reads them, workers never do."""
+    datasets = [d.model_copy(update={"path": str((base / d.path).resolve())}) if d.path else d for d in spec.datasets]
+    return spec.model_copy(update={"datasets": datasets})
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:
@@ -246,9 +296,9 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
             continue
         loc.append(part)
     msg = err["msg"].removeprefix("Value error, ")
-    if ": " in msg and msg.split(": ", 1)[0] in HPARAM_TYPES:  # validator names its own field
-        field, msg = msg.split(": ", 1)
-        loc = [*loc, field]
+    head, sep, rest = msg.partition(": ")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):  # our validators name the field they reject
+        loc, msg = [*loc, head], rest
     path = ".".join(p if not p.isdigit() else f"[{p}]" for p in loc).replace(".[", "[")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -263,8 +313,12 @@ def _check_against_data(path: Path, spec: SweepSpec) -> None:
         try:
             series = load_series(ds)
         except DataError as exc:
-            raise SpecError(path, f"datasets[{i}]", str(exc)) from None
+            raise SpecError(path, f"datasets[{i}]" + (f".{exc.field}" if exc.field else ""), str(exc)) from None
         n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
+        horizon = spec.evaluation.closed_loop_horizon
+        if horizon is not None and horizon > n_test:
+            raise SpecError(path, "evaluation.closed_loop_horizon",
+                            f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)")
         limit = min(n_train - 1, n_val, n_test)
         if max(windows) > limit:
             raise SpecError(

@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     from pipeline.config import DatasetSpec, SplitSpec
 
 
+MIN_POINTS = 20
+
+
 class DataError(ValueError):
-    """A series cannot be used as given (missing values, too short, not numeric)."""
+    """A series cannot be used as given. `field` names the dataset setting at fault, if one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def damped_oscillation(points: int = 200, tau: float = 5.0, span_pi: float = 5.0, noise: float = 0.0,
@@ -48,13 +55,51 @@ def _statsmodels_series(source: str) -> np.ndarray:
     return frame.drop(columns="YEAR").to_numpy(float).reshape(-1)
 
 
+def read_csv_series(path: str, value_column: str, time_column: str | None = None) -> np.ndarray:
+    """A numeric column of a CSV file, in time order when a time column is given. Missing values stay NaN."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"no such file: {path}", "path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path} ({exc.__class__.__name__})", "path") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty", "path") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path} is not valid CSV ({str(exc).splitlines()[0]})", "path") from None
+    for field, column in (("value_column", value_column), ("time_column", time_column)):
+        if column is not None and column not in frame.columns:
+            raise DataError(f"column {column!r} not in {path} (columns: {', '.join(map(str, frame.columns))})", field)
+    if time_column is not None:
+        times = frame[time_column]
+        if times.duplicated().any():
+            raise DataError(f"duplicate time {times[times.duplicated()].iloc[0]!r} in {path}", "time_column")
+        frame = frame.sort_values(time_column, kind="stable")
+    values = pd.to_numeric(frame[value_column], errors="coerce")
+    bad = values.isna() & frame[value_column].notna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header line
+        raise DataError(f"non-numeric value {frame[value_column][bad].iloc[0]!r} at line {row} of {path}",
+                        "value_column")
+    return values.to_numpy(float)
+
+
 def load_series(spec: DatasetSpec) -> np.ndarray:
     """The dataset's values as a 1-D float array, missing values handled per `spec.missing`."""
     if spec.source == "damped_oscillation":
         y = damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise)
+    elif spec.source == "csv":
+        assert spec.path is not None and spec.value_column is not None  # enforced by DatasetSpec
+        y = read_csv_series(spec.path, spec.value_column, spec.time_column)
     else:
         y = _statsmodels_series(spec.source)
-    return handle_missing(y, spec.missing, spec.name)
+    y = handle_missing(y, spec.missing, spec.name)
+    if len(y) < MIN_POINTS:
+        raise DataError(f"{spec.name}: only {len(y)} values; at least {MIN_POINTS} are needed",
+                        "path" if spec.source == "csv" else "points")
+    return y
 
 
 def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
@@ -62,7 +107,8 @@ def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
     if not missing.any():
         return y
     if policy == "reject":
-        raise DataError(f"{name}: {int(missing.sum())} missing values; set missing: interpolate to fill them")
+        raise DataError(f"{name}: {int(missing.sum())} missing values; set missing: interpolate to fill them",
+                        "missing")
     idx = np.arange(len(y))
     if missing[0] or missing[-1]:  # interpolation would extrapolate; trim the ends instead
         keep = np.flatnonzero(~missing)

@@ -61,3 +61,23 @@ def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimiz
 
 def count_params(model: keras.Model) -> int:
     return int(model.count_params())
+
+
+def param_count(arch: str, hidden_size: int, num_layers: int = 1) -> int:
+    """Parameters of `build_model` without building it: gates x (input + recurrent weights + biases) + Dense.
+
+    GRU with `reset_after=True` (Keras' default, cuDNN-compatible) has two bias vectors per gate.
+    """
+    gates, biases = (3, 2) if arch == "gru" else (4, 1)
+    h = hidden_size
+    total = 0
+    for layer in range(num_layers):
+        inputs = 1 if layer == 0 else h
+        total += gates * (h * inputs + h * h + biases * h)
+    return total + h + 1
+
+
+def matched_gru_hidden(lstm_hidden: int, num_layers: int = 1) -> int:
+    """The GRU hidden size whose parameter count is closest to an LSTM's (ties: the smaller size)."""
+    target = param_count("lstm", lstm_hidden, num_layers)
+    return min(range(1, 4 * lstm_hidden + 2), key=lambda h: (abs(param_count("gru", h, num_layers) - target), h))

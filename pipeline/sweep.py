@@ -43,13 +43,13 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[st
 
 def best_configs(logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]], spec: SweepSpec,
                  ) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Each cell's top-k finished trials by final validation loss (the test split is never used)."""
+    """Each cell's top-k finished trials by their validation objective (the test split is never used)."""
     from pipeline.config import HPARAM_TYPES
 
     best: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for cell in spec.cells():
         done = [(r["val_loss"], job) for job, r, status in logged
-                if status == "FINISHED" and r and (job["dataset"], job["arch"]) == cell]
+                if status == "FINISHED" and r and job["phase"] == "trial" and (job["dataset"], job["arch"]) == cell]
         done.sort(key=lambda t: (t[0], t[1]["index"]))
         best[cell] = [{k: job[k] for k in HPARAM_TYPES} for _, job in done[: spec.confirm.top_k]]
         if not best[cell]:
@@ -111,6 +111,7 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
     return SweepOutcome(parent, out_dir, verdict, seconds)
 
 
+
 def train_once(spec: SweepSpec, *, dataset: str | None, arch: str | None, overrides: dict[str, str],
                seed: int) -> dict[str, Any]:
     """`gatesweep train`: one trial in this process, no Ray, no MLflow; confirm-style scoring."""
@@ -125,7 +126,8 @@ def train_once(spec: SweepSpec, *, dataset: str | None, arch: str | None, overri
 
     params = {**fixed_params(spec.search_space), **params, **overrides, "arch": arch or spec.architectures[0]}
     hp = HParams.from_dict(params)
-    result = fit_and_score(hp, load_series(ds), spec.split, seed=seed, evaluate_test=True, season=ds.season)
+    result = fit_and_score(hp, load_series(ds), spec.split, seed=seed, evaluate_test=True, season=ds.season,
+                           patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon)
     return {"dataset": ds.name, **hp.params(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 

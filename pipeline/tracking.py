@@ -18,7 +18,8 @@ from pipeline.config import HPARAM_TYPES, SweepSpec
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
-                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds")
+                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch",
+                 "objective_val_loss")
 
 
 class TrackingError(RuntimeError):
@@ -65,6 +66,8 @@ class SweepTracker:
                   "trials_per_cell": spec.budget.trials_per_cell, "confirm_top_k": spec.confirm.top_k,
                   "confirm_seeds": spec.confirm.seeds, "seed": spec.seed,
                   "equivalence_margin": spec.report.equivalence_margin, "alpha": spec.report.alpha,
+                  "param_matched": spec.confirm.param_matched, "patience": spec.evaluation.patience,
+                  "closed_loop_horizon": spec.evaluation.closed_loop_horizon,
                   "cpus_per_trial": spec.resources.cpus, "gpus_per_trial": spec.resources.gpus}
         self.client.log_batch(self.parent_id, params=[Param(k, str(v)) for k, v in params.items()])
         self.client.log_text(self.parent_id, spec_text, "sweep.yaml")
@@ -87,7 +90,8 @@ class SweepTracker:
         prefix = f"{job['dataset']}-" if self.multi_dataset else ""
         if job["phase"] == "confirm":
             rank = f"top{job['rank'] + 1}-" if job.get("rank", 0) else ""
-            return f"{prefix}{job['arch']}-confirm-{rank}seed-{job['index']}"
+            variant = "matched-" if job.get("variant") == "param_matched" else ""
+            return f"{prefix}{job['arch']}-{variant}confirm-{rank}seed-{job['index']}"
         return f"{prefix}{job['arch']}-trial-{job['index']:03d}"
 
     def log_child(self, job: dict[str, Any], history: dict[str, list[float]], result: dict[str, Any] | None,
@@ -98,6 +102,8 @@ class SweepTracker:
                 "gatesweep.seed": str(job["seed"]), "gatesweep.index": str(job["index"])}
         if job["phase"] == "confirm":
             tags["gatesweep.rank"] = str(job.get("rank", 0))
+        if job.get("variant"):
+            tags["gatesweep.variant"] = job["variant"]
         if result and result.get("node"):
             tags["gatesweep.node"] = result["node"]
         if error:

@@ -64,7 +64,8 @@ EpochCallback = Callable[[int, float, float], None]
 
 
 def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, evaluate_test: bool,
-                  season: int | None = None, on_epoch: EpochCallback | None = None) -> TrialResult:
+                  season: int | None = None, patience: int | None = None, horizon: int | None = None,
+                  on_epoch: EpochCallback | None = None) -> TrialResult:
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
@@ -74,6 +75,9 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         seed: sets weight initialisation and data order; the same seed gives the same metrics on CPU.
         evaluate_test: score on the test split (confirm phase only; the tune phase never sees it).
         season: seasonal period for MASE scaling, if any.
+        patience: stop after this many epochs without a better validation loss and restore the best
+            weights (None: train all `hp.epochs`).
+        horizon: closed-loop steps scored from the start of the test split (None: the whole split).
         on_epoch: called with (epoch, loss, val_loss) after each epoch.
 
     Returns:
@@ -91,6 +95,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     rng = np.random.default_rng(seed)
     losses: list[float] = []
     val_losses: list[float] = []
+    best = (np.inf, -1, None)  # (val_loss, epoch, weights) for early stopping
     t0 = time.perf_counter()
     for epoch in range(hp.epochs):
         loss, val_loss = loop.epoch(rng.permutation(len(data.train[0])))
@@ -100,7 +105,14 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         val_losses.append(val_loss)
         if on_epoch is not None:
             on_epoch(epoch, loss, val_loss)
+        if patience is not None:
+            if val_loss < best[0]:
+                best = (val_loss, epoch, model.get_weights())
+            elif epoch - best[1] >= patience:
+                break
     train_seconds = time.perf_counter() - t0
+    if patience is not None and best[2] is not None:
+        model.set_weights(best[2])
 
     (a0, a1), (v0, v1), (s0, s1) = data.bounds
     scale = mase_scale(raw[a0:a1], season)
@@ -111,18 +123,22 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         "n_params": float(count_params(model)),
         "train_seconds": train_seconds,
         # the first epoch includes tracing and XLA compilation; report the steady state
-        "seconds_per_epoch": train_seconds / hp.epochs if hp.epochs < 3 else _steady(loop.epoch_times),
-        "compile_seconds": loop.epoch_times[0] - _steady(loop.epoch_times) if hp.epochs >= 3 else 0.0,
+        "seconds_per_epoch": _steady(loop.epoch_times),
+        "compile_seconds": loop.epoch_times[0] - _steady(loop.epoch_times) if len(losses) >= 3 else 0.0,
+        "epochs_trained": float(len(losses)),
+        "best_epoch": float(best[1] if patience is not None else len(losses) - 1),
+        "objective_val_loss": float(best[0] if patience is not None else val_losses[-1]),
     }
     forecasts = None
     if evaluate_test:
         test_pred = loop.forecast(data, s0, s1)
-        free = loop.generate(data.scaled[s0 - hp.window: s0], s1 - s0)
+        steps = min(horizon or s1 - s0, s1 - s0)
+        free = loop.generate(data.scaled[s0 - hp.window: s0], steps)
         metrics |= {
             "test_rmse": rmse(test_pred, raw[s0:s1]),
             "test_mase": mase(test_pred, raw[s0:s1], scale),
             "test_smape": smape(test_pred, raw[s0:s1]),
-            "closed_loop_rmse": rmse(data.scaler.inverse(free), raw[s0:s1]),
+            "closed_loop_rmse": rmse(data.scaler.inverse(free), raw[s0:s0 + steps]),
         }
         # the seed's figure: start from the first window and feed predictions back to the end
         gen = loop.generate(data.scaled[: hp.window], len(raw) - hp.window)
@@ -133,7 +149,8 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
 
 
 def _steady(times: list[float]) -> float:
-    return float(np.median(times[1:]))
+    """Median epoch time after the first (which includes tracing and XLA compilation)."""
+    return float(np.median(times[1:] if len(times) > 1 else times))
 
 
 class _CompiledLoop:

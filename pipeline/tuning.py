@@ -77,13 +77,25 @@ class CellSearcher(Searcher):
 
 
 def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the tune-phase seeds)."""
+    """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the tune-phase seeds).
+
+    With `confirm.param_matched`, also a GRU with the LSTM's best config except its hidden size, chosen
+    so that its parameter count is closest to that LSTM's (same seeds; tag `gatesweep.variant`).
+    """
+    from pipeline.models import matched_gru_hidden
+
+    seeds = [1_000_000_000 + spec.seed * 100_000 + s for s in range(spec.confirm.seeds)]
     jobs = []
     for (dataset, arch), configs in best.items():
         for rank, cfg in enumerate(configs):
-            for s in range(spec.confirm.seeds):
+            for s, seed in enumerate(seeds):
                 jobs.append({**cfg, "dataset": dataset, "arch": arch, "phase": "confirm", "rank": rank,
-                             "index": s, "seed": 1_000_000_000 + spec.seed * 100_000 + s})
+                             "index": s, "seed": seed})
+        if spec.confirm.param_matched and arch == "lstm":
+            lstm = configs[0]
+            matched = {**lstm, "hidden_size": matched_gru_hidden(int(lstm["hidden_size"]), int(lstm["num_layers"]))}
+            jobs += [{**matched, "dataset": dataset, "arch": "gru", "phase": "confirm", "rank": 0, "index": s,
+                      "seed": seed, "variant": "param_matched"} for s, seed in enumerate(seeds)]
     return jobs
 
 
@@ -112,9 +124,12 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
             last[0] = time.monotonic()
 
     result = fit_and_score(HParams.from_dict(job), series[ds.name], spec.split, seed=int(job["seed"]),
-                           evaluate_test=job["phase"] == "confirm", season=ds.season, on_epoch=on_epoch)
+                           evaluate_test=job["phase"] == "confirm", season=ds.season,
+                           patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon,
+                           on_epoch=on_epoch)
     tune.report({**result.metrics, "epoch": len(result.loss) - 1, "loss": result.loss[-1],
-                 "val_loss": result.val_loss[-1], "history": _drain(pending), "forecasts": result.forecasts,
+                 "val_loss": result.metrics["objective_val_loss"], "history": _drain(pending),
+                 "forecasts": result.forecasts,
                  "node": os.uname().nodename, "final": True})
 
 

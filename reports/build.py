@@ -38,7 +38,7 @@ class Forecasts:
 
 def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
     """Finished confirm runs of each cell's best config, chosen by mean validation RMSE (never test)."""
-    confirm = table[(table["role"] == "confirm") & (table["status"] == "FINISHED")]
+    confirm = table[(table["role"] == "confirm") & (table["status"] == "FINISHED") & table["variant"].isna()]
     keep = []
     for _, cell in confirm.groupby(["dataset", "arch"], sort=True):
         has_val = "val_rmse" in cell and cell["val_rmse"].notna().any()
@@ -62,6 +62,24 @@ def _counts(table: pd.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
         out.setdefault(str(role), {})[str(arch)] = {"finished": int((d["status"] == "FINISHED").sum()),
                                                     "failed": int((d["status"] == "FAILED").sum())}
     return out
+
+
+def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, *, alpha: float, margin: float) -> dict[str, Any]:
+    """The verdict recomputed with the parameter-matched GRU in place of the tuned GRU."""
+    matched = table[(table["variant"] == "param_matched") & (table["status"] == "FINISHED")]
+    if matched.empty:
+        return {"param_matched": None, "note": "no parameter-matched runs in this sweep (confirm.param_matched)"}
+    swapped = pd.concat([matched, confirm[confirm["arch"] == "lstm"]])
+    swapped = swapped[swapped["dataset"].isin(matched["dataset"].unique())]
+    verdicts = compare_architectures(swapped, {}, alpha=alpha, margin=margin)
+    out = {}
+    for v in verdicts:
+        d = matched[matched["dataset"] == v.dataset]
+        out[v.dataset] = {"label": v.label, "effect": v.effect, "ci_low": v.ci_low, "ci_high": v.ci_high,
+                          "p_holm": v.p_holm, "gru_hidden_size": str(d["hidden_size"].iloc[0]),
+                          "n_params_gru": float(d["n_params"].mean()), "sentence": v.sentence}
+    return {"param_matched": out, "note": "GRU with the confirmed LSTM's configuration, hidden size set so the "
+                                          "parameter counts are closest"}
 
 
 def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, Any]:
@@ -133,8 +151,9 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "datasets": datasets,
         "overall": overall(verdicts, alpha=alpha, margin=margin),
         "cost": cost_comparison(confirm),
+        "sensitivity": _sensitivity(table, confirm, alpha=alpha, margin=margin),
         "counts": _counts(table),
-        "budget": {"sampler": sampler, "curves": _budget(table) if has_trials else {},
+        "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
                    "note": "expected best validation loss after k trials; exact for random sampling"
                            + ("" if sampler == "random" else f" — this sweep used {sampler}, so trials are not "
                               "exchangeable and the curve is an approximation")},

@@ -97,12 +97,23 @@ def _importance_lines(verdict: dict[str, Any]) -> list[str]:
     return out
 
 
+def _sensitivity_lines(verdict: dict[str, Any]) -> list[str]:
+    sens = verdict.get("sensitivity", {})
+    if not sens.get("param_matched"):
+        return [sens.get("note", "not run")]
+    lines = [sens["note"] + "."]
+    for _, s in sorted(sens["param_matched"].items()):
+        lines.append(f"GRU at hidden size {s['gru_hidden_size']} ({s['n_params_gru']:.0f} parameters): {s['sentence']}")
+    return lines
+
+
 def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c["sentence"] for _, c in sorted(verdict["cost"].items()) if "sentence" in c]
     return [
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the seeds' \"GRU is faster\" claim)", cost or ["not enough confirm runs to compare"]),
+        ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),
         ("Hyperparameter importance (fANOVA over the tune phase)", _importance_lines(verdict) or ["no tune phase"]),
         ("Budget", [verdict["budget"]["note"]]),
         ("Runs", _counts_lines(verdict)),

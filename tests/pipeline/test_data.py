@@ -70,3 +70,23 @@ def test_builtin_statsmodels_series_load_without_download() -> None:
     assert np.isfinite(co2).all() and len(co2) > 2000
     assert len(load_series(DatasetSpec(name="n", source="nile"))) == 100
     assert len(load_series(DatasetSpec(name="e", source="elnino"))) == 61 * 12
+
+
+def test_csv_series_is_read_in_time_order() -> None:
+    from tests.conftest import DATA
+
+    spec = DatasetSpec(name="s", source="csv", path=str(DATA / "csv" / "good.csv"), value_column="sales",
+                       time_column="date")
+    y = load_series(spec)
+    unsorted = load_series(spec.model_copy(update={"time_column": None}))
+    assert len(y) == 120
+    np.testing.assert_allclose(y, unsorted[::-1])  # the file is stored newest first
+
+
+def test_csv_errors_name_the_setting_at_fault() -> None:
+    from tests.conftest import DATA
+
+    spec = DatasetSpec(name="s", source="csv", path=str(DATA / "csv" / "good.csv"), value_column="nope")
+    with pytest.raises(DataError) as info:
+        load_series(spec)
+    assert info.value.field == "value_column" and "'nope'" in str(info.value)

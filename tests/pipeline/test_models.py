@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.models import build_model, count_params
+from pipeline.models import build_model, count_params, matched_gru_hidden, param_count
 
 
 @pytest.mark.parametrize(("arch", "rnn", "total"), [("gru", 5160, 5201), ("lstm", 6720, 6761)])
@@ -16,3 +16,16 @@ def test_parameter_counts_match_the_seed(arch: str, rnn: int, total: int) -> Non
 def test_output_is_one_value_per_position() -> None:
     model = build_model("lstm", hidden_size=8, window=12, num_layers=2)
     assert model.output_shape == (None, 12, 1)
+
+
+@pytest.mark.parametrize(("arch", "hidden", "layers"),
+                         [("gru", 40, 1), ("lstm", 40, 1), ("gru", 7, 2), ("lstm", 13, 3)])
+def test_param_count_formula_matches_keras(arch: str, hidden: int, layers: int) -> None:
+    assert param_count(arch, hidden, layers) == count_params(build_model(arch, hidden, 10, layers))
+
+
+def test_matched_gru_is_the_closest_parameter_count() -> None:
+    h = matched_gru_hidden(40)
+    target = param_count("lstm", 40)
+    assert abs(param_count("gru", h) - target) <= min(abs(param_count("gru", h + d) - target) for d in (-1, 1))
+    assert h > 40  # a GRU needs more units than an LSTM for the same parameter budget

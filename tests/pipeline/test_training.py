@@ -51,3 +51,20 @@ def test_divergence_is_an_error_not_a_silent_nan() -> None:
     hp = HParams(arch="gru", **{**TINY, "optimizer": "sgd", "learning_rate": 1e8, "epochs": 20})
     with pytest.raises(TrainingDiverged, match="loss became"):
         fit_and_score(hp, SERIES, SplitSpec(), seed=0, evaluate_test=False)
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch() -> None:
+    hp = HParams(arch="gru", **{**TINY, "epochs": 200, "learning_rate": 0.05})
+    result = fit_and_score(hp, SERIES, SplitSpec(), seed=3, evaluate_test=False, patience=3)
+    trained = int(result.metrics["epochs_trained"])
+    best = int(result.metrics["best_epoch"])
+    assert trained < 200 and trained - 1 - best == 3
+    assert result.metrics["objective_val_loss"] == min(result.val_loss)
+
+
+def test_closed_loop_horizon_limits_the_free_run() -> None:
+    hp = HParams(arch="lstm", **TINY)
+    short = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True, horizon=2)
+    full = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True)
+    assert short.metrics["test_mase"] == full.metrics["test_mase"]
+    assert short.metrics["closed_loop_rmse"] != full.metrics["closed_loop_rmse"]
