@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("space", type=Path)
     r.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
     common(r)
+    b = sub.add_parser("bench", help="time the seed's Keras loop, gatesweep's loop and a minimal XLA step")
+    b.add_argument("--epochs", type=int, default=100, help="timed epochs per loop (default 100)")
+    b.add_argument("--arch", choices=("gru", "lstm"), action="append", help="default: both")
+    b.add_argument("--points", type=int, default=180, help="closed-loop points to generate (default 180)")
+    b.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     rep = sub.add_parser("report", help="rebuild the report of a sweep from MLflow alone")
     rep.add_argument("parent_run_id")
     common(rep)
@@ -113,6 +118,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline.bench import format_benchmark, run_benchmark
+
+    if args.epochs < 2 or args.points < 1:
+        raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
+    result = run_benchmark(args.arch or ["gru", "lstm"], args.epochs, args.points)
+    print(format_benchmark(result, args.epochs, args.points))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return EXIT_OK
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -168,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
         return _cmd_report(args)
     except (SpecError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

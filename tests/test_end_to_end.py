@@ -47,13 +47,15 @@ def test_one_parent_with_children_for_both_architectures_and_phases(sweep: tuple
     parents = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
     assert [p.info.run_id for p in parents] == [parent_id]
     children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[str, ...], int] = {}
     for run in children:
         key = (run.data.tags["gatesweep.arch"], run.data.tags["gatesweep.role"])
+        key += (run.data.tags["gatesweep.variant"],) if "gatesweep.variant" in run.data.tags else ()
         counts[key] = counts.get(key, 0) + 1
         assert run.info.status == "FINISHED"
     assert counts == {("gru", "trial"): TRIALS, ("lstm", "trial"): TRIALS,
-                      ("gru", "confirm"): SEEDS, ("lstm", "confirm"): SEEDS}
+                      ("gru", "confirm"): SEEDS, ("lstm", "confirm"): SEEDS,
+                      ("gru", "confirm", "param_matched"): SEEDS}
 
 
 @pytest.mark.slow
@@ -73,9 +75,9 @@ def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
                 assert key in metrics, key
         else:
             assert "test_mase" not in metrics  # the tune phase never sees the test split
-        for name in ("loss", "val_loss"):
+        for name in ("loss", "val_loss"):  # early stopping (patience 4) may end a run before EPOCHS
             history = client.get_metric_history(run.info.run_id, name)
-            assert sorted(m.step for m in history) == list(range(EPOCHS))
+            assert sorted(m.step for m in history) == list(range(int(metrics["epochs_trained"])))
         expected = {"gru": 3 * (h := int(params["hidden_size"])) * (h + 1 + 2), "lstm": 4 * h * (h + 1 + 1)}
         assert metrics["n_params"] == expected[tags["gatesweep.arch"]] + h + 1
 
@@ -91,6 +93,10 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
     assert tags["gatesweep.verdict.damped"] == verdict["datasets"][0]["label"]
     assert tags["gatesweep.verdict"] == verdict["overall"]["label"]
     assert verdict["datasets"][0]["label"] in {"gru", "lstm", "equivalent", "inconclusive"}
+    assert verdict["datasets"][0]["n_gru"] == SEEDS  # the parameter-matched GRU runs stay out of the verdict
+    matched = verdict["sensitivity"]["param_matched"]["damped"]
+    assert matched["label"] in {"gru", "lstm", "equivalent", "inconclusive"}
+    assert verdict["datasets"][0]["dm"]["available"] is True
     html = (cwd / "gatesweep-output" / "tiny-e2e" / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "closed-loop generation" in html
 

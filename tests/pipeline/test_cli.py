@@ -57,3 +57,24 @@ def test_train_runs_one_trial_in_process(tmp_path: Path) -> None:
 def test_report_of_unknown_run_is_bad_input(tmp_path: Path) -> None:
     proc = _run(["report", "0123456789abcdef0123456789abcdef"], tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "invalid").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_invalid_file_exits_2_with_one_line(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: ") and "Traceback" not in err[0]
+
+
+@pytest.mark.slow
+def test_bench_prints_the_three_loops_side_by_side(tmp_path: Path) -> None:
+    proc = _run(["bench", "--epochs", "2", "--arch", "gru", "--points", "3", "--json", str(tmp_path / "b.json")],
+                tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    figures = json.loads((tmp_path / "b.json").read_text())["gru"]
+    for loop in ("seed_keras_fit", "gatesweep", "minimal_xla"):
+        assert figures[loop]["ms_per_epoch"] > 0 and f"gru   {loop}" in proc.stdout
+    assert figures["speedup_vs_seed"] == pytest.approx(
+        figures["seed_keras_fit"]["ms_per_epoch"] / figures["gatesweep"]["ms_per_epoch"])

@@ -1,0 +1,154 @@
+"""`gatesweep bench`: the seed's plain-Keras loop vs the project's trial loop vs a minimal XLA step.
+
+All three do the same work on the seed's data: 180 windows of 20, the last 10% for validation
+(`validation_split=0.1`), batch 10, SGD, MSE, validation every epoch; then 180 closed-loop points.
+Figures are measured in this process, side by side; nothing is hard-coded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+WINDOW, HIDDEN, BATCH = 20, 40, 10
+
+
+def _seed_data() -> tuple[np.ndarray, np.ndarray]:
+    from pipeline.data import damped_oscillation, make_windows
+
+    return make_windows(damped_oscillation(), WINDOW)  # (180, 20, 1) each, as in the seed
+
+
+def _model(arch: str, seed: int) -> Any:
+    import keras
+
+    from pipeline.models import build_model
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    return build_model(arch, HIDDEN, WINDOW)
+
+
+def _per_epoch(times: list[float]) -> float:
+    return float(np.median(times))
+
+
+def seed_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, float]:
+    """The article's code: `model.fit(validation_split=0.1)`, then one `model.predict` per generated point."""
+    import keras
+
+    x, y = _seed_data()
+    model = _model(arch, seed)
+    model.compile(loss="mean_squared_error", optimizer=keras.optimizers.SGD(0.01))
+    model.fit(x, y, epochs=1, batch_size=BATCH, validation_split=0.1, verbose=0)  # warm-up: tracing
+
+    times: list[float] = []
+
+    class _Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            times.append(time.perf_counter() - self.t0)
+
+    hist = model.fit(x, y, epochs=epochs, batch_size=BATCH, validation_split=0.1, verbose=0, callbacks=[_Timer()])
+    res = y[0].reshape(-1)
+    t0 = time.perf_counter()
+    for _ in range(points):
+        nxt = model.predict(res[-WINDOW:].reshape(1, WINDOW, 1), verbose=0)
+        res = np.append(res, nxt[0][WINDOW - 1][0])
+    return {"ms_per_epoch": 1000 * _per_epoch(times), "final_val_loss": float(hist.history["val_loss"][-1]),
+            "closed_loop_s": time.perf_counter() - t0}
+
+
+def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, float]:
+    """The project's trial loop (`pipeline.training._CompiledLoop`) on the same windows and split."""
+    import keras
+
+    from pipeline.training import _CompiledLoop
+
+    x, y = _seed_data()
+    n_train = len(x) - int(len(x) * 0.1)  # Keras' validation_split takes the last 10%
+    loop = _CompiledLoop(_model(arch, seed), keras.optimizers.SGD(0.01), (x[:n_train], y[:n_train]),
+                         (x[n_train:], y[n_train:]), BATCH)
+    rng = np.random.default_rng(seed)
+    val = np.nan
+    for _ in range(epochs + 1):  # the first epoch compiles; it is excluded like the seed's warm-up
+        _, val = loop.epoch(rng.permutation(n_train))
+    loop.generate(y[0].reshape(-1), 1)  # compile the generation step
+    t0 = time.perf_counter()
+    loop.generate(y[0].reshape(-1), points)
+    return {"ms_per_epoch": 1000 * _per_epoch(loop.epoch_times[1:]), "final_val_loss": float(val),
+            "closed_loop_s": time.perf_counter() - t0}
+
+
+def minimal_xla(arch: str, epochs: int, seed: int) -> dict[str, float]:
+    """The smallest hand-written equivalent: one XLA-compiled train step per batch, an XLA val step."""
+    import keras
+    import tensorflow as tf
+
+    x, y = _seed_data()
+    n_train = len(x) - int(len(x) * 0.1)
+    model = _model(arch, seed)
+    opt = keras.optimizers.SGD(0.01)
+    opt.build(model.trainable_variables)
+    xt, yt = tf.constant(x[:n_train]), tf.constant(y[:n_train])
+    xv, yv = tf.constant(x[n_train:]), tf.constant(y[n_train:])
+
+    @tf.function(jit_compile=True)
+    def step(idx: Any) -> Any:
+        xb, yb = tf.gather(xt, idx), tf.gather(yt, idx)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(xb, training=True) - yb))
+        opt.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    @tf.function(jit_compile=True)
+    def validate() -> Any:
+        return tf.reduce_mean(tf.square(model(xv, training=False) - yv))
+
+    rng = np.random.default_rng(seed)
+    times, val = [], np.nan
+    for epoch in range(epochs + 1):
+        t0 = time.perf_counter()
+        perm = rng.permutation(n_train).astype(np.int32)
+        for start in range(0, n_train, BATCH):
+            step(tf.constant(perm[start:start + BATCH]))
+        val = float(validate())
+        if epoch:  # the first epoch compiles
+            times.append(time.perf_counter() - t0)
+    return {"ms_per_epoch": 1000 * _per_epoch(times), "final_val_loss": val}
+
+
+def run_benchmark(archs: list[str], epochs: int, points: int = 180, seed: int = 0) -> dict[str, dict[str, Any]]:
+    from pipeline.models import configure_tensorflow
+
+    configure_tensorflow(1)
+    out: dict[str, dict[str, Any]] = {}
+    for arch in archs:
+        seed_r = seed_loop(arch, epochs, points, seed)
+        proj = project_loop(arch, epochs, points, seed)
+        mini = minimal_xla(arch, epochs, seed)
+        out[arch] = {"seed_keras_fit": seed_r, "gatesweep": proj, "minimal_xla": mini,
+                     "speedup_vs_seed": seed_r["ms_per_epoch"] / proj["ms_per_epoch"],
+                     "ratio_vs_minimal_xla": proj["ms_per_epoch"] / mini["ms_per_epoch"]}
+    return out
+
+
+def format_benchmark(result: dict[str, dict[str, Any]], epochs: int, points: int) -> str:
+    lines = [f"seed setting: window {WINDOW}, hidden {HIDDEN}, batch {BATCH}, SGD(0.01), validation_split 0.1, "
+             f"{epochs} timed epochs, {points} closed-loop points; 1 TensorFlow thread", ""]
+    head = f"{'arch':5} {'loop':15} {'ms/epoch':>9} {'final val_loss':>15} {'closed loop s':>14}"
+    lines.append(head)
+    for arch, r in result.items():
+        for name in ("seed_keras_fit", "gatesweep", "minimal_xla"):
+            m = r[name]
+            cl = f"{m['closed_loop_s']:14.3f}" if "closed_loop_s" in m else f"{'-':>14}"
+            lines.append(f"{arch:5} {name:15} {m['ms_per_epoch']:9.2f} {m['final_val_loss']:15.3e} {cl}")
+        lines.append(f"{arch:5} gatesweep is {r['speedup_vs_seed']:.1f}x faster per epoch than the seed's loop "
+                     f"(target >= 5x) and {r['ratio_vs_minimal_xla']:.2f}x the minimal XLA step (target <= 1.5x); "
+                     f"closed loop {r['gatesweep']['closed_loop_s']:.3f} s "
+                     f"vs {r['seed_keras_fit']['closed_loop_s']:.1f} s (target < 1 s)")
+    return "\n".join(lines)
