@@ -111,7 +111,11 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[float]]]]
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
     for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
         if d["val_loss"].notna().sum() >= 2:
-            out.setdefault(str(dataset), {})[str(arch)] = budget_curve(d["val_loss"].to_numpy(float))
+            curve = budget_curve(d["val_loss"].to_numpy(float))
+            # wall-time axis: k trials cost k mean trial times (one worker slot)
+            mean_s = float(d["train_seconds"].mean()) if "train_seconds" in d else float("nan")
+            curve["seconds"] = [k * mean_s for k in curve["k"]]
+            out.setdefault(str(dataset), {})[str(arch)] = curve
     return out
 
 

@@ -94,14 +94,17 @@ def effects(verdicts: list[Any], margin: float) -> bytes:
 
 def budget(curves: dict[str, dict[str, list[float]]], dataset: str, sampler: str) -> bytes:
     """Expected best validation loss after k trials per architecture, with 95% bootstrap bands."""
-    fig, ax = _figure()
-    for arch, c in sorted(curves.items()):
-        ax.plot(c["k"], c["mean"], color=COLORS.get(arch), label=arch.upper())
-        ax.fill_between(c["k"], c["low"], c["high"], color=COLORS.get(arch), alpha=0.2)
-    ax.set_yscale("log")
-    ax.set_xlabel("trials")
-    ax.set_ylabel("expected best validation loss")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, xkey, xlabel in ((axes[0], "k", "trials"), (axes[1], "seconds", "training seconds (one worker)")):
+        for arch, c in sorted(curves.items()):
+            ax.plot(c[xkey], c["mean"], color=COLORS.get(arch), label=arch.upper())
+            ax.fill_between(c[xkey], c["low"], c["high"], color=COLORS.get(arch), alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="best", fontsize=8)
+    axes[0].set_ylabel("expected best validation loss")
     note = "" if sampler == "random" else f" ({sampler} sampler: approximate)"
-    ax.set_title(f"{dataset}: expected best score vs budget{note}")
-    ax.legend(loc="best", fontsize=8)
+    fig.suptitle(f"{dataset}: expected best score vs budget{note}")
     return _png(fig)
