@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("space", type=Path)
     r.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
     common(r)
+    sy = sub.add_parser("sync", help="write a sweep's results that never reached MLflow, then its report")
+    sy.add_argument("out_dir", type=Path, help="the sweep's output directory (holds sweep_state.json)")
+    sy.add_argument("--tracking-uri", default=None, help="default: the one the sweep used")
+    ex = sub.add_parser("export", help="one row per child run of a sweep, as CSV or Parquet")
+    ex.add_argument("parent_run_id")
+    ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>)")
+    ex.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
     b = sub.add_parser("bench", help="time the seed's Keras loop, gatesweep's loop and a minimal XLA step")
     b.add_argument("--epochs", type=int, default=100, help="timed epochs per loop (default 100)")
     b.add_argument("--arch", choices=("gru", "lstm"), action="append", help="default: both")
@@ -100,7 +108,7 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.sweep import run_sweep
+    from pipeline.sweep import StoreUnavailable, run_sweep
     from pipeline.tracking import TrackingError
 
     spec = load_spec(args.space)
@@ -109,12 +117,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
                             out_dir=_out_dir(args, spec.name))
     except TrackingError as exc:
         raise UsageError(str(exc)) from None
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return _print_outcome(outcome)
+
+
+def _print_outcome(outcome: Any) -> int:
     for v in outcome.verdict["datasets"]:
         print(v["sentence"])
     print(f"overall verdict: {outcome.verdict['overall']['label']}")
     print(f"parent run: {outcome.parent_run_id}")
     print(f"report: {outcome.report_dir / 'report' / 'report.html'}")
-    print("seconds: " + json.dumps({k: round(v, 1) for k, v in outcome.seconds.items()}))
+    rounded = {k: round(v, 3 if k.endswith("share") else 1) for k, v in outcome.seconds.items()}
+    print("seconds: " + json.dumps(rounded))
+    return EXIT_OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from pipeline.sweep import STATE_FILE, StoreUnavailable, sync
+    from pipeline.tracking import TrackingError
+
+    if not (args.out_dir / STATE_FILE).exists():
+        raise UsageError(f"{args.out_dir}: out_dir: no {STATE_FILE} here; pass the sweep's --out directory")
+    try:
+        return _print_outcome(sync(args.out_dir, args.tracking_uri))
+    except TrackingError as exc:
+        raise UsageError(str(exc)) from None
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from reports.runs import runs_table
+
+    client = _parent_client(args)
+    table = runs_table(client, args.parent_run_id)
+    out = args.output or Path(f"{args.parent_run_id}.{args.format}")
+    if args.format == "csv":
+        table.to_csv(out, index=False)
+    else:
+        table.to_parquet(out, index=False)
+    print(f"{len(table)} runs -> {out}")
     return EXIT_OK
 
 
@@ -130,11 +175,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
+def _parent_client(args: argparse.Namespace) -> Any:
+    """A client for `args.tracking_uri` after checking that `args.parent_run_id` is a sweep's parent run."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
-
-    from reports import build_report
 
     if args.tracking_uri.startswith("sqlite:///") and not Path(args.tracking_uri.removeprefix("sqlite:///")).exists():
         raise UsageError(f"{args.tracking_uri}: --tracking-uri: no such database (run a sweep first, or point "
@@ -148,7 +192,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if run.data.tags.get("gatesweep.role") != "sweep":
         raise UsageError(f"{args.tracking_uri}: run {args.parent_run_id}: not a gatesweep parent run "
                          "(tag gatesweep.role != sweep)")
-    name = client.get_experiment(run.info.experiment_id).name
+    return client
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reports import build_report
+
+    client = _parent_client(args)
+    name = client.get_experiment(client.get_run(args.parent_run_id).info.experiment_id).name
     out = _out_dir(args, name)
     verdict = build_report(client, args.parent_run_id, out)
     for v in verdict["datasets"]:
@@ -167,6 +218,10 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per run is noise
+    # MLflow retries a failing HTTP call for minutes by default; gatesweep's outbox retries instead
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     _quiet_libraries()
     try:
         args = _parser().parse_args(argv)
@@ -187,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "sync":
+            return _cmd_sync(args)
+        if args.command == "export":
+            return _cmd_export(args)
         return _cmd_report(args)
     except (SpecError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -57,9 +58,34 @@ def best_configs(logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]]
     return best
 
 
+class StoreUnavailable(RuntimeError):
+    """The sweep finished on Ray but MLflow did not take every result; they are kept on disk."""
+
+
+FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
+STATE_FILE = "sweep_state.json"
+
+
+def _save_state(out_dir: Path, state: dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    os.replace(tmp, out_dir / STATE_FILE)
+
+
+def load_state(out_dir: Path) -> dict[str, Any]:
+    return json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+
+
 def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: str | None,
               out_dir: Path) -> SweepOutcome:
-    """Run the whole sweep and its report. The tracking store is checked before Ray starts."""
+    """Run the whole sweep and its report. The tracking store is checked before Ray starts.
+
+    Raises:
+        StoreUnavailable: MLflow went away and did not come back within the flush timeout; the results
+            are in `out_dir/outbox` and `gatesweep sync out_dir` writes them later.
+    """
+    from pipeline.outbox import Outbox
     from pipeline.tracking import SweepTracker
 
     t_start = time.perf_counter()
@@ -68,6 +94,11 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
     series = {d.name: load_series(d) for d in spec.datasets}
     parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
+    state = {"tracking_uri": tracking_uri, "experiment": spec.name, "parent_run_id": parent, "phase": "tune",
+             "spec_path": str(spec_path.resolve())}
+    _save_state(out_dir, state)
+    outbox = Outbox(out_dir / "outbox", tracker.push_record)
+    outbox.start()
     seconds: dict[str, float] = {}
     try:
         tracker.log_parent_metrics(dataset_baselines(spec, series))
@@ -81,7 +112,7 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
                      runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
         seconds["ray_start"] = time.perf_counter() - t0
         storage = out_dir / "ray_results"
-        callback = tuning.MlflowCallback(tracker)
+        callback = tuning.MlflowCallback(outbox)
         if spec.budget.trials_per_cell > 0:
             t0 = time.perf_counter()
             tuning.run_phase(spec, series, storage=storage, name=f"{spec.name}-tune-{parent[:8]}",
@@ -89,27 +120,90 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
             seconds["tune"] = time.perf_counter() - t0
             best = best_configs(callback.logged, spec)
         else:
-            fixed = tuning.fixed_params(spec.search_space)
-            best = {cell: [fixed] for cell in spec.cells()}
+            best = {cell: [tuning.fixed_params(spec.search_space)] for cell in spec.cells()}
+        _save_state(out_dir, state | {"phase": "confirm"})
         t0 = time.perf_counter()
-        jobs = tuning.confirm_jobs(spec, best)
         tuning.run_phase(spec, series, storage=storage, name=f"{spec.name}-confirm-{parent[:8]}",
-                         callbacks=[callback], jobs=jobs)
+                         callbacks=[callback], jobs=tuning.confirm_jobs(spec, best))
         seconds["confirm"] = time.perf_counter() - t0
-
-        from reports import build_report
-
         t0 = time.perf_counter()
-        verdict = build_report(tracker.client, parent, out_dir)
-        seconds["report"] = time.perf_counter() - t0
-        seconds["total"] = time.perf_counter() - t_start
-        tracker.log_parent_metrics({f"seconds.{k}": v for k, v in seconds.items()})
-        tracker.finish_parent("FINISHED")
-    except BaseException:
-        tracker.finish_parent("FAILED")
+        remaining = outbox.flush(FLUSH_TIMEOUT_S)
+        seconds["mlflow_flush_wait"] = time.perf_counter() - t0
+        state |= {"phase": "trained", "seconds": seconds}
+        _save_state(out_dir, state)
+        if remaining:
+            raise StoreUnavailable(f"{tracking_uri}: {remaining} finished runs not yet in MLflow "
+                                   f"({outbox.last_error}); they are kept in {out_dir / 'outbox'}: "
+                                   f"run `gatesweep sync {out_dir}` when the tracking store is back")
+        verdict = _finish(tracker, out_dir, state, t_start)
+    except StoreUnavailable:
         raise
-    return SweepOutcome(parent, out_dir, verdict, seconds)
+    except BaseException:
+        _mark_failed(tracker)
+        raise
+    finally:
+        outbox.close()
+    return SweepOutcome(parent, out_dir, verdict, state["seconds"])
 
+
+def _mark_failed(tracker: Any) -> None:
+    try:
+        tracker.finish_parent("FAILED")
+    except Exception as exc:  # the store may be the reason we are failing; the original error matters more
+        log.warning("could not mark the parent run FAILED: %s", exc)
+
+
+def _finish(tracker: Any, out_dir: Path, state: dict[str, Any], t_start: float | None) -> dict[str, Any]:
+    """Report, timing metrics and the parent's final status: the last steps, once MLflow has every run."""
+    from reports import build_report
+
+    seconds = state["seconds"]
+    t0 = time.perf_counter()
+    verdict = build_report(tracker.client, state["parent_run_id"], out_dir)
+    seconds["report"] = time.perf_counter() - t0
+    if t_start is not None:
+        seconds["total"] = time.perf_counter() - t_start
+        seconds["mlflow_calls"] = tracker.client.seconds
+        seconds["mlflow_share"] = tracker.client.seconds / seconds["total"]
+        # what the sweep waited for: calls on the main thread plus the final flush of the outbox
+        seconds["mlflow_blocking"] = tracker.client.blocking_seconds + seconds.get("mlflow_flush_wait", 0.0)
+        seconds["mlflow_blocking_share"] = seconds["mlflow_blocking"] / seconds["total"]
+        state["mlflow_calls_by_method"] = tracker.client.by_method
+    tracker.log_parent_metrics({f"seconds.{k}": v for k, v in seconds.items()})
+    tracker.finish_parent("FINISHED")
+    _save_state(out_dir, state | {"phase": "done", "seconds": seconds})
+    return verdict
+
+
+def sync(out_dir: Path, tracking_uri: str | None = None) -> SweepOutcome:
+    """Write a sweep's results that never reached MLflow, then finish its report. Idempotent."""
+    from pipeline.outbox import Outbox
+    from pipeline.tracking import SweepTracker
+
+    state = load_state(out_dir)
+    tracker = SweepTracker(tracking_uri or state["tracking_uri"], state["experiment"])
+    tracker.check()
+    tracker.attach(state["parent_run_id"])
+    outbox = Outbox(out_dir / "outbox", tracker.push_record)
+    outbox.load_pending()
+    outbox.start()
+    try:
+        remaining = outbox.flush(FLUSH_TIMEOUT_S)
+    finally:
+        outbox.close()
+    if remaining:
+        raise StoreUnavailable(f"{tracker.tracking_uri}: {remaining} runs still not written "
+                               f"({outbox.last_error}); nothing lost, try again")
+    if state["phase"] == "trained":
+        verdict = _finish(tracker, out_dir, state, None)
+    elif state["phase"] == "done":
+        from reports import compute_verdict
+
+        verdict = compute_verdict(tracker.client, state["parent_run_id"])[0]
+    else:
+        raise RuntimeError(f"{out_dir}: the sweep stopped in its {state['phase']} phase; its finished runs are "
+                           "now in MLflow, but there is no verdict to report until it completes")
+    return SweepOutcome(state["parent_run_id"], out_dir, verdict, state.get("seconds", {}))
 
 
 def train_once(spec: SweepSpec, *, dataset: str | None, arch: str | None, overrides: dict[str, str],

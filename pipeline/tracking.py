@@ -6,6 +6,8 @@ the tracking store and an embedded SQLite store works on a multi-node cluster.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,6 +28,44 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be reached or refuses writes."""
 
 
+class _TimedClient:
+    """An `MlflowClient` that adds up the seconds spent inside its calls (any thread)."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client, self.seconds, self.calls = client, 0.0, 0
+        self.blocking_seconds = 0.0  # spent in calls on the main thread: time the sweep itself waited
+        self.by_method: dict[str, list[float]] = {}  # name -> [calls, seconds]
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                with self._lock:
+                    dt = time.perf_counter() - t0
+                    self.seconds += dt
+                    if threading.current_thread() is threading.main_thread():
+                        self.blocking_seconds += dt
+                    self.calls += 1
+                    entry = self.by_method.setdefault(name, [0, 0.0])
+                    entry[0] += 1
+                    entry[1] += dt
+
+        return timed
+
+
+def record_key(job: dict[str, Any]) -> str:
+    """A child run's identity within its sweep: the same job always gets the same key."""
+    variant = f"-{job['variant']}" if job.get("variant") else ""
+    return f"{job['phase']}-{job['dataset']}-{job['arch']}{variant}-r{job.get('rank', 0)}-{int(job['index']):04d}"
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -39,21 +79,39 @@ class SweepTracker:
     """One sweep's parent run and its children in one experiment."""
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.client: Any = _TimedClient(MlflowClient(tracking_uri=tracking_uri))
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.experiment_id: str | None = None
         self.parent_id: str | None = None
         self.multi_dataset = False
 
-    def check(self) -> None:
-        """Fail fast if the store is unreachable; creates the experiment if it does not exist yet."""
+    def check(self, timeout_s: float = 5.0) -> None:
+        """Fail fast (well within 15 s) if the store is unreachable; creates the experiment if needed.
+
+        MLflow's own HTTP retries (minutes by default) are switched off for this one probe.
+        """
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(timeout_s))
         try:
             exp = self.client.get_experiment_by_name(self.experiment)
             self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(self.experiment)
         except Exception as exc:  # any transport or store error means the same thing to the user
-            raise TrackingError(f"tracking store {self.tracking_uri} unusable: "
-                                f"{str(exc).splitlines()[0][:300]}") from exc
+            first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
+            raise TrackingError(f"{self.tracking_uri}: --tracking-uri: tracking store unusable ({first})") from None
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def attach(self, parent_run_id: str) -> None:
+        """Continue writing to an existing sweep (sync, resume)."""
+        run = self.client.get_run(parent_run_id)
+        self.parent_id, self.experiment_id = parent_run_id, run.info.experiment_id
+        self.multi_dataset = "," in run.data.params.get("datasets", "")
 
     def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
@@ -94,8 +152,27 @@ class SweepTracker:
             return f"{prefix}{job['arch']}-{variant}confirm-{rank}seed-{job['index']}"
         return f"{prefix}{job['arch']}-trial-{job['index']:03d}"
 
+    def push_record(self, record: dict[str, Any], maybe_partial: bool) -> str:
+        """Write one outbox record as a child run, idempotently (see `pipeline.outbox`).
+
+        A run with the record's key and a terminal status is complete (the status is written last):
+        nothing to do. A non-terminal one is the remains of an interrupted push: deleted, then redone.
+        """
+        if maybe_partial:
+            existing = self.client.search_runs(
+                [self.experiment_id], f"tags.mlflow.parentRunId = '{self.parent_id}' and "
+                                      f"tags.`gatesweep.key` = '{record['key']}'")
+            for run in existing:
+                if run.info.status in ("FINISHED", "FAILED", "KILLED"):
+                    return run.info.run_id
+                self.client.delete_run(run.info.run_id)
+        return self.log_child(record["job"], record["history"], record["result"], status=record["status"],
+                              error=record.get("error"), start_ms=record.get("start_ms"),
+                              end_ms=record.get("end_ms"), key=record["key"])
+
     def log_child(self, job: dict[str, Any], history: dict[str, list[float]], result: dict[str, Any] | None,
-                  *, status: str, error: str | None = None, start_ms: int | None = None) -> str:
+                  *, status: str, error: str | None = None, start_ms: int | None = None,
+                  end_ms: int | None = None, key: str | None = None) -> str:
         """One child run with the contract's tags, params, per-epoch and final metrics, in batches."""
         tags = {"mlflow.parentRunId": self.parent_id, "gatesweep.role": job["phase"],
                 "gatesweep.arch": job["arch"], "gatesweep.dataset": job["dataset"],
@@ -108,20 +185,22 @@ class SweepTracker:
             tags["gatesweep.node"] = result["node"]
         if error:
             tags["gatesweep.error"] = error[:5000]
+        tags["gatesweep.key"] = key or record_key(job)
         run = self.client.create_run(self.experiment_id, start_time=start_ms or _now_ms(), tags=tags,
                                      run_name=self.run_name(job))
         run_id = run.info.run_id
         params = [Param(k, str(job[k])) for k in HPARAM_TYPES if k in job]
-        now = _now_ms()
+        now = end_ms or _now_ms()
         metrics = [Metric(name, float(v), now, int(step))
                    for name in ("loss", "val_loss") for step, v in zip(history["epoch"], history[name], strict=True)]
         if result:
             metrics += [Metric(k, float(result[k]), now, 0) for k in FINAL_METRICS if k in result]
-        for chunk in _chunks(params, _MAX_PARAMS):
-            self.client.log_batch(run_id, params=chunk)
-        for chunk in _chunks(metrics, _MAX_METRICS):
+        # one log_batch carries up to 100 params and 1000 entities in all: usually the whole run
+        room = 1000 - len(params)
+        self.client.log_batch(run_id, params=params, metrics=metrics[:room])
+        for chunk in _chunks(metrics[room:], _MAX_METRICS):
             self.client.log_batch(run_id, metrics=chunk)
         if result and result.get("forecasts"):
             self.client.log_dict(run_id, result["forecasts"], "forecasts.json")
-        self.client.set_terminated(run_id, status=status, end_time=_now_ms())
+        self.client.set_terminated(run_id, status=status, end_time=end_ms or _now_ms())  # last: marks it complete
         return run_id

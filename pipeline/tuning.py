@@ -165,13 +165,19 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
 
 
 class MlflowCallback(tune.Callback):
-    """Driver-side: buffers each trial's per-epoch history, writes one child run when it ends."""
+    """Driver-side: buffers each trial's per-epoch history; when the trial ends, one record goes to the
+    outbox (on disk at once, in MLflow as soon as the store takes it). Tune never waits on HTTP."""
 
-    def __init__(self, tracker: Any) -> None:
-        self.tracker = tracker
+    def __init__(self, outbox: Any) -> None:
+        self.outbox = outbox
         self.history: dict[str, dict[str, list[float]]] = {}
         self.started: dict[str, int] = {}
         self.logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray pickles the run config (callbacks included) into tuner.pkl; the live outbox (a thread and
+        # its locks) stays out, and a restored sweep attaches its own
+        return {**self.__dict__, "outbox": None}
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started.setdefault(trial.trial_id, int(time.time() * 1000))
@@ -191,12 +197,20 @@ class MlflowCallback(tune.Callback):
         self._log(trial, "FAILED", _error_text(trial))
 
     def _log(self, trial: Any, status: str, error: str | None) -> None:
+        from pipeline.tracking import record_key
+
         job = job_config(trial.config)
         result = trial.last_result if trial.last_result.get("final") else None
         hist = self.history.pop(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
-        self.tracker.log_child(job, hist, result, status=status, error=error,
-                               start_ms=self.started.get(trial.trial_id))
+        keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
+        self.outbox.put(record_key(job), {"job": job, "history": hist, "result": keep or None, "status": status,
+                                          "error": error, "start_ms": self.started.get(trial.trial_id),
+                                          "end_ms": int(time.time() * 1000)})
         self.logged.append((job, result, status))
+
+
+def _json_safe(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | list | dict) or value is None
 
 
 def _error_text(trial: Any) -> str:

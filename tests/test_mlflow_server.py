@@ -1,0 +1,174 @@
+"""gatesweep against a real `mlflow server`: the contract over HTTP, fail-fast checks, and outages."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.conftest import DATA, gatesweep_cmd
+from tests.servers import MlflowServer, free_port
+
+SPACE = DATA / "valid" / "tiny_e2e.yaml"
+OUT = Path("gatesweep-output") / "tiny-e2e"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", **extra}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def _gatesweep(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=900,
+                          env=_env(**env))
+
+
+def _children(url: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(url)
+    exp = client.get_experiment_by_name("tiny-e2e")
+    parent = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")[0]
+    return client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+
+
+def _tune_results(cwd: Path) -> dict[str, dict[str, Any]]:
+    """Ray Tune's own record of every finished trial, keyed like the MLflow runs."""
+    from ray.tune import ExperimentAnalysis
+
+    from pipeline.tracking import record_key
+    from pipeline.tuning import job_config
+
+    out = {}
+    for exp_dir in sorted((cwd / OUT / "ray_results").iterdir()):
+        for trial in ExperimentAnalysis(str(exp_dir.resolve())).trials:
+            job = job_config(trial.config)
+            out[record_key(job)] = {"job": job, "result": trial.last_result, "status": trial.status}
+    return out
+
+
+def _assert_mlflow_matches_tune(cwd: Path, url: str) -> None:
+    tune_results = _tune_results(cwd)
+    runs = _children(url)
+    keys = [r.data.tags["gatesweep.key"] for r in runs]
+    assert len(keys) == len(set(keys)), "a child run was written twice"
+    by_key = {r.data.tags["gatesweep.key"]: r for r in runs}
+    assert set(by_key) == set(tune_results)
+    for key, tuned in tune_results.items():
+        run = by_key[key]
+        assert tuned["status"] == "TERMINATED" and run.info.status == "FINISHED", key
+        for name in ("hidden_size", "learning_rate", "window", "epochs"):
+            assert run.data.params[name] == str(tuned["job"][name]), (key, name)
+        for name in ("val_loss", "n_params", "train_seconds"):
+            mlflow_name = "objective_val_loss" if name == "val_loss" else name
+            assert run.data.metrics[mlflow_name] == pytest.approx(tuned["result"][name]), (key, name)
+        assert run.data.tags["gatesweep.seed"] == str(tuned["job"]["seed"])
+
+
+def _stop_after_children(server: MlflowServer, n: int, then: Any = None) -> threading.Thread:
+    """Stop the server once it holds `n` child runs (read from its own SQLite file), then call `then`."""
+    def watch() -> None:
+        db = server.root / "server.db"
+        while True:
+            time.sleep(0.5)
+            try:
+                with sqlite3.connect(db) as con:
+                    count = con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
+            except sqlite3.Error:
+                continue
+            if count >= n:
+                server.stop()
+                if then:
+                    then()
+                return
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow
+def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
+    server = MlflowServer(tmp_path / "server").start()
+    try:
+        proc = _gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "View run" not in proc.stdout  # MLflow's per-run URL lines are suppressed
+        seconds = json.loads(re.search(r"seconds: (\{.*\})", proc.stdout).group(1))
+        assert 0 < seconds["mlflow_calls"] < seconds["total"]
+        _assert_mlflow_matches_tune(tmp_path, server.url)
+        parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout).group(1)
+        for fmt in ("csv", "parquet"):
+            out = tmp_path / f"runs.{fmt}"
+            exp = _gatesweep(["export", parent, "--format", fmt, "--output", str(out),
+                              "--tracking-uri", server.url], tmp_path)
+            assert exp.returncode == 0, exp.stderr
+            table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+            assert len(table) == len(_children(server.url))
+            assert {"run_name", "role", "arch", "dataset", "seed", "hidden_size", "val_rmse"} <= set(table.columns)
+    finally:
+        server.stop()
+
+
+def test_unreachable_store_exits_fast_with_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    t0 = time.monotonic()
+    proc = _gatesweep(["run", str(SPACE), "--tracking-uri", url], tmp_path)
+    assert time.monotonic() - t0 < 15
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and url in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "gatesweep-output").exists()  # no Ray trial started, nothing written
+
+
+@pytest.mark.slow
+def test_server_stopped_mid_sweep_and_restarted_loses_nothing(tmp_path: Path) -> None:
+    server = MlflowServer(tmp_path / "server").start()
+
+    def restart_later() -> None:
+        time.sleep(8)
+        server.start()
+
+    watcher = _stop_after_children(server, 2, restart_later)
+    try:
+        proc = _gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
+        watcher.join(timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "retrying" in proc.stderr  # the outage really happened while the sweep ran
+        _assert_mlflow_matches_tune(tmp_path, server.url)
+        assert (tmp_path / OUT / "report" / "verdict.json").exists()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> None:
+    server = MlflowServer(tmp_path / "server").start()
+    watcher = _stop_after_children(server, 2)
+    try:
+        proc = _gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path,
+                          GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S="5")
+        watcher.join(timeout=60)
+        assert proc.returncode == 1
+        assert f"gatesweep sync {OUT}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        pending = list((tmp_path / OUT / "outbox" / "pending").glob("*.json"))
+        assert pending, "the unwritten runs must be on disk"
+        server.start()
+        for _ in range(2):  # a second sync must not duplicate anything
+            sync = _gatesweep(["sync", str(OUT)], tmp_path)
+            assert sync.returncode == 0, sync.stderr[-3000:]
+            _assert_mlflow_matches_tune(tmp_path, server.url)
+        assert not list((tmp_path / OUT / "outbox" / "pending").glob("*.json"))
+        assert (tmp_path / OUT / "report" / "verdict.json").exists()
+    finally:
+        server.stop()
