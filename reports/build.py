@@ -132,6 +132,15 @@ def _search_space(client: Any, parent_run_id: str) -> Any:
     return SweepSpec.model_validate(raw).search_space
 
 
+def _budget_note(sampler: str, has_trials: bool) -> str:
+    if not has_trials:
+        return "no tune phase in this sweep, so no budget curve"
+    note = "expected best validation loss after k trials (and their training time); exact for random sampling"
+    if sampler != "random":
+        note += f" — this sweep used {sampler}, so trials are not exchangeable and the curve is an approximation"
+    return note
+
+
 def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The verdict dictionary (what `verdict.json` holds) and what the figures need."""
     parent = parent_info(client, parent_run_id)
@@ -158,9 +167,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "sensitivity": _sensitivity(table, confirm, alpha=alpha, margin=margin),
         "counts": _counts(table),
         "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
-                   "note": "expected best validation loss after k trials; exact for random sampling"
-                           + ("" if sampler == "random" else f" — this sweep used {sampler}, so trials are not "
-                              "exchangeable and the curve is an approximation")},
+                   "note": _budget_note(sampler, has_trials)},
         "importance": _importance(table, _search_space(client, parent_run_id)) if has_trials else {},
         "settings": {"alpha": alpha, "equivalence_margin": margin, "test": "two-sided permutation, Holm",
                      "ci": "bootstrap BCa 95%", "confirm_runs_used": int(len(confirm))},
