@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--arch", choices=("gru", "lstm"), action="append", help="default: both")
     b.add_argument("--points", type=int, default=180, help="closed-loop points to generate (default 180)")
     b.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    n = sub.add_parser("nightly", help="a locked, tagged run + report compared with earlier nights; exit "
+                                        "0 ok, 1 failed, 2 bad input, 3 lock held, 4 verdict changed")
+    n.add_argument("space", type=Path)
+    n.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
+    n.add_argument("--fail-on-change", action="store_true", help="exit 4 when the verdict changed since last night")
+    common(n)
     rep = sub.add_parser("report", help="rebuild the report of a sweep from MLflow alone")
     rep.add_argument("parent_run_id")
     common(rep)
@@ -131,6 +137,46 @@ def _print_outcome(outcome: Any) -> int:
     print(f"report: {outcome.report_dir / 'report' / 'report.html'}")
     rounded = {k: round(v, 3 if k.endswith("share") else 1) for k, v in outcome.seconds.items()}
     print("seconds: " + json.dumps(rounded))
+    return EXIT_OK
+
+
+def _cmd_nightly(args: argparse.Namespace) -> int:
+    import time
+
+    from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, sweep_lock
+    from pipeline.sweep import StoreUnavailable, run_sweep
+    from pipeline.tracking import TrackingError
+
+    spec = load_spec(args.space)
+    base = _out_dir(args, spec.name)
+    try:
+        with sweep_lock(base / "nightly.lock") as took_over:
+            if took_over:
+                print(f"note: {took_over}", file=sys.stderr)
+            out_dir = base / time.strftime("nightly-%Y%m%d-%H%M%S", time.gmtime())
+            try:
+                outcome = run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
+                                    out_dir=out_dir, nightly=True)
+            except TrackingError as exc:
+                raise UsageError(str(exc)) from None
+            except StoreUnavailable as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
+                import traceback
+
+                traceback.print_exc()
+                print(f"error: nightly run of {spec.name} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+    except LockHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    _print_outcome(outcome)
+    flags = outcome.verdict["nightly"]["flags"]
+    for line in flags["details"]:
+        print(f"nightly: {line}")
+    if args.fail_on_change and flags["verdict_changed"]:
+        return EXIT_CHANGED
     return EXIT_OK
 
 
@@ -242,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "nightly":
+            return _cmd_nightly(args)
         if args.command == "sync":
             return _cmd_sync(args)
         if args.command == "export":

@@ -78,7 +78,7 @@ def load_state(out_dir: Path) -> dict[str, Any]:
 
 
 def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: str | None,
-              out_dir: Path) -> SweepOutcome:
+              out_dir: Path, nightly: bool = False) -> SweepOutcome:
     """Run the whole sweep and its report. The tracking store is checked before Ray starts.
 
     Raises:
@@ -93,6 +93,10 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
     tracker.check()
     series = {d.name: load_series(d) for d in spec.datasets}
     parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
+    if nightly:
+        from pipeline.nightly import nightly_tags
+
+        tracker.set_parent_tags(nightly_tags(spec, series))
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
     state = {"tracking_uri": tracking_uri, "experiment": spec.name, "parent_run_id": parent, "phase": "tune",
              "spec_path": str(spec_path.resolve())}

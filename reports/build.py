@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from reports.budget import budget_curve
 from reports.dm import diebold_mariano
 from reports.render import report_html, summary_md, verdict_json
 from reports.runs import parent_info, runs_table
-from reports.stats import compare_architectures, cost_comparison, overall, to_dict
+from reports.stats import compare_architectures, cost_comparison, mean_ci, overall, to_dict
 
 
 class Forecasts:
@@ -157,6 +158,9 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
     for v in verdicts:
         entry = to_dict(v)
         entry["dm"] = _dm(confirm, v.dataset, forecasts)
+        d = confirm[confirm["dataset"] == v.dataset]
+        entry["mase_ci"] = {arch: list(mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float)))
+                            for arch in ("gru", "lstm")}
         datasets.append(entry)
     has_trials = (table["role"] == "trial").any()
     verdict = {
@@ -172,6 +176,11 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "settings": {"alpha": alpha, "equivalence_margin": margin, "test": "two-sided permutation, Holm",
                      "ci": "bootstrap BCa 95%", "confirm_runs_used": int(len(confirm))},
     }
+    run = client.get_run(parent_run_id)
+    if run.data.tags.get("gatesweep.nightly") == "true":
+        from reports.nightly import compare_nights
+
+        verdict["nightly"] = compare_nights(client, run, verdict)
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts}
 
 
@@ -192,6 +201,8 @@ def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[
         if curves:
             images.append((f"{ds}: closed-loop generation", plots.closed_loop(curves, ds)))
         images.append((f"{ds}: loss curves", plots.loss_curves(histories, ds)))
+        if "nightly" in verdict and len(verdict["nightly"]["history"]) > 1:
+            images.append((f"{ds}: effect over nights", plots.trend(verdict["nightly"]["history"], ds)))
         if ds in verdict["budget"]["curves"]:
             images.append((f"{ds}: expected best validation loss vs trials",
                            plots.budget(verdict["budget"]["curves"][ds], ds, verdict["budget"]["sampler"])))
@@ -209,7 +220,18 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path) -> dict[str, An
     (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
     (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx)), encoding="utf-8")
     client.log_artifacts(parent_run_id, str(report_dir), "report")
+    from mlflow.entities import Metric
+
+    from reports.nightly import history_metrics
+
     tags = [RunTag("gatesweep.verdict", verdict["overall"]["label"])]
     tags += [RunTag(f"gatesweep.verdict.{v['dataset']}", v["label"]) for v in verdict["datasets"]]
-    client.log_batch(parent_run_id, tags=tags)
+    if "nightly" in verdict:
+        flags = verdict["nightly"]["flags"]
+        tags += [RunTag("gatesweep.nightly.verdict_changed", str(flags["verdict_changed"]).lower()),
+                 RunTag("gatesweep.nightly.mase_worse", str(flags["mase_worse"]).lower()),
+                 RunTag("gatesweep.nightly.previous_run", verdict["nightly"]["previous_run_id"] or "none")]
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, float(x), now, 0) for k, x in history_metrics(verdict).items()]
+    client.log_batch(parent_run_id, metrics=metrics, tags=tags)
     return verdict

@@ -108,3 +108,19 @@ def budget(curves: dict[str, dict[str, list[float]]], dataset: str, sampler: str
     note = "" if sampler == "random" else f" ({sampler} sampler: approximate)"
     fig.suptitle(f"{dataset}: expected best score vs budget{note}")
     return _png(fig)
+
+
+def trend(history: list[dict[str, Any]], dataset: str) -> bytes:
+    """The effect (GRU/LSTM test MASE ratio) with its CI over nights, oldest left."""
+    fig, ax = _figure(8, 3.4)
+    rows = [h for h in reversed(history) if h["datasets"].get(dataset, {}).get("effect") is not None]
+    x = np.arange(len(rows))
+    eff = np.exp([r["datasets"][dataset]["effect"] for r in rows])
+    lo = np.exp([r["datasets"][dataset]["ci"][0] for r in rows])
+    hi = np.exp([r["datasets"][dataset]["ci"][1] for r in rows])
+    ax.errorbar(x, eff, yerr=[eff - lo, hi - eff], fmt="o-", color="black", capsize=3)
+    ax.axhline(1.0, color="gray", lw=1)
+    ax.set_xticks(x, [r["date"][:10] for r in rows], rotation=30, fontsize=8)
+    ax.set_ylabel("test MASE ratio GRU/LSTM")
+    ax.set_title(f"{dataset}: effect over nightly runs (<1: GRU better)")
+    return _png(fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from typing import Any
 
 
@@ -107,10 +108,30 @@ def _sensitivity_lines(verdict: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _nightly_lines(verdict: dict[str, Any]) -> list[str]:
+    n = verdict["nightly"]
+    flags = n["flags"]
+    lines = [f"verdict changed since the last night: {'YES' if flags['verdict_changed'] else 'no'}; best test MASE "
+             f"worse than last night beyond its CI: {'YES' if flags['mase_worse'] else 'no'}"] + flags["details"]
+    for h in n["history"]:
+        parts = []
+        for ds, d in sorted(h["datasets"].items()):
+            eff = d.get("effect")
+            ci = d.get("ci") or [None, None]
+            ratio = (f"ratio {math.exp(eff):.3f} ({math.exp(ci[0]):.3f}–{math.exp(ci[1]):.3f})"
+                     if eff is not None and None not in ci else "ratio –")
+            best = {a: (m.get("mean") if m else None) for a, m in d["test_mase"].items()}
+            parts.append(f"{ds}: {d['label']}, {ratio}, test MASE GRU {_fmt(best['gru'])} / LSTM {_fmt(best['lstm'])}, "
+                         f"data {d.get('data')}")
+        lines.append(f"{h['date']} — overall {h['overall']}; " + "; ".join(parts) + f"; code {h['code_version']}")
+    return lines
+
+
 def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c["sentence"] for _, c in sorted(verdict["cost"].items()) if "sentence" in c]
-    return [
+    nightly = [("Nightly comparison (newest first)", _nightly_lines(verdict))] if "nightly" in verdict else []
+    return nightly + [
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the seeds' \"GRU is faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),

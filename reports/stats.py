@@ -211,6 +211,16 @@ def to_dict(v: DatasetVerdict) -> dict[str, Any]:
     return asdict(v)
 
 
+def mean_ci(values: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap 95% percentile CI of a mean (a point when all values are equal)."""
+    values = np.asarray(values, float)
+    if len(values) < 2 or np.ptp(values) == 0:
+        return float(values.mean()), float(values.mean())
+    res = stats.bootstrap((values,), np.mean, n_resamples=N_BOOT, method="percentile",
+                          random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def _differing_params(d: pd.DataFrame) -> list[str]:
     cols = [c for c in ("hidden_size", "num_layers", "window", "batch_size", "epochs") if c in d]
     return [c for c in cols if d.groupby("arch")[c].agg(lambda s: frozenset(s.dropna())).nunique() > 1]

@@ -1,0 +1,93 @@
+"""`gatesweep nightly`: a locked, tagged sweep whose report compares itself with earlier nights."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import SweepSpec
+
+# Exit statuses for schedulers (documented in the README).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_CHANGED = 0, 1, 2, 3, 4
+
+
+class LockHeld(RuntimeError):
+    """Another nightly run of the same sweep holds the lock."""
+
+
+@contextmanager
+def sweep_lock(path: Path) -> Iterator[str | None]:
+    """An exclusive lock per sweep name, held for the whole run.
+
+    `flock` is released by the kernel when its holder dies, so a crashed run never blocks the next
+    night; the pid/host/time written inside only serve the messages. Yields a note when the lock was
+    taken over from a holder that is gone (its metadata was still there), else None. Use a local disk:
+    `flock` on network file systems is not reliable.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(path)
+            raise LockHeld(f"{path}: lock held by {holder.get('host', '?')} pid {holder.get('pid', '?')} since "
+                           f"{holder.get('since', '?')}; another nightly run of this sweep is in progress") from None
+        previous = _read_holder(path)
+        took_over = (f"took over a stale lock left by pid {previous['pid']} on {previous.get('host')} "
+                     f"(since {previous.get('since')})") if previous.get("pid") else None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                  "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode(), 0)
+        os.fsync(fd)
+        try:
+            yield took_over
+        finally:
+            os.ftruncate(fd, 0)  # a clean exit leaves an empty file: nothing to take over
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _read_holder(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text() or "{}")
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def code_version() -> str:
+    """The git commit of the code that runs (with `-dirty` when it has local changes), or `unknown`."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import version
+
+        return f"gatesweep-{version('gatesweep')}"
+    return commit + ("-dirty" if dirty else "")
+
+
+def fingerprint(series: np.ndarray) -> str:
+    """A short content hash of a dataset's values, so a change of data shows up as a changed tag."""
+    return hashlib.sha256(np.ascontiguousarray(series, dtype=np.float64).tobytes()).hexdigest()[:16]
+
+
+def nightly_tags(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, str]:
+    tags = {"gatesweep.nightly": "true", "gatesweep.code_version": code_version()}
+    tags |= {f"gatesweep.data.{name}": fingerprint(values) for name, values in series.items()}
+    return tags

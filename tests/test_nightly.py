@@ -1,0 +1,123 @@
+"""Nightly runs: the lock, the comparison with earlier nights, and the README's cron line for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.nightly import LockHeld, sweep_lock
+from tests.conftest import ROOT, gatesweep_cmd
+from tests.servers import free_port
+
+SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def test_second_run_while_locked_exits_3_at_once(tmp_path: Path) -> None:
+    lock = tmp_path / "gatesweep-output" / "nightly-small" / "nightly.lock"
+    with sweep_lock(lock):
+        t0 = time.monotonic()
+        proc = subprocess.run(gatesweep_cmd() + ["nightly", str(SMALL)], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, env=_env())
+    assert proc.returncode == 3 and time.monotonic() - t0 < 30
+    assert "lock held by" in proc.stderr and str(os.getpid()) in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # nothing started
+
+
+def test_stale_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
+    lock = tmp_path / "nightly.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pipeline.nightly import sweep_lock\n"
+                               f"with sweep_lock(__import__('pathlib').Path({str(lock)!r})):\n"
+                               "    print('locked', flush=True); time.sleep(600)"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(LockHeld), sweep_lock(lock):
+        pass
+    holder.send_signal(signal.SIGKILL)  # crashes without cleaning up: the metadata stays in the file
+    holder.wait(timeout=30)
+    with sweep_lock(lock) as note:
+        assert note is not None and f"pid {holder.pid}" in note
+    with sweep_lock(lock) as note:
+        assert note is None  # a clean exit leaves nothing to take over
+
+
+@pytest.mark.slow
+def test_two_consecutive_nights_compare_with_each_other(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    outs = []
+    for _ in range(2):
+        proc = subprocess.run(gatesweep_cmd() + ["nightly", str(SMALL)], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=900, env=_env())
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(proc.stdout)
+    assert "first nightly run of this sweep" in outs[0]
+    first = re.search(r"parent run: ([0-9a-f]{32})", outs[0]).group(1)
+    second = re.search(r"parent run: ([0-9a-f]{32})", outs[1]).group(1)
+    reports = sorted((tmp_path / "gatesweep-output" / "nightly-small").glob("nightly-*/report/verdict.json"))
+    assert len(reports) == 2
+    nightly = json.loads(reports[-1].read_text())["nightly"]
+    assert nightly["previous_run_id"] == first
+    assert [h["run_id"] for h in nightly["history"]] == [second, first]
+    # same code, same data, same seeds: the same verdict, so no flag may fire
+    assert nightly["flags"]["verdict_changed"] is False
+    tags = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(second).data.tags
+    assert tags["gatesweep.nightly"] == "true" and tags["gatesweep.nightly.previous_run"] == first
+    assert tags["gatesweep.nightly.verdict_changed"] == "false" and len(tags["gatesweep.data.damped"]) == 16
+    assert tags["gatesweep.code_version"]
+    html = (reports[-1].parent / "report.html").read_text()
+    assert "Nightly comparison" in html and "effect over nights" in html
+
+
+def _readme_cron_command() -> str:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- cron-line -->", 1)[1].split("```", 2)[1].strip()
+    fields = block.split(None, 5)  # five schedule fields, then the command exactly as written
+    assert len(fields) == 6 and fields[:5] == ["30", "2", "*", "*", "*"]
+    return fields[5]
+
+
+@pytest.mark.slow
+def test_readme_cron_line_runs_as_written_via_ray_job_submit(tmp_path: Path) -> None:
+    home = tmp_path / "gatesweep"
+    (home / "search_spaces").mkdir(parents=True)
+    shutil.copy(SMALL, home / "search_spaces" / SMALL.name)
+    venv = Path(sys.executable).parent.parent
+    (home / ".venv").symlink_to(venv)
+    env = {**_env(), "RAY_AUTH_MODE": "token", "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    env.pop("RAY_ADDRESS")
+    ray = str(venv / "bin" / "ray")
+    start = subprocess.run([ray, "start", "--head", "--port", str(free_port()), "--num-cpus", "2",
+                            "--dashboard-host", "127.0.0.1", "--dashboard-port", "8265", "--include-dashboard=true",
+                            "--disable-usage-stats"], capture_output=True, text=True, timeout=120, env=env)
+    assert start.returncode == 0, start.stderr[-2000:]
+    try:
+        cron_env = {**env, "GATESWEEP_HOME": str(home), "GATESWEEP_SPACE": "search_spaces/nightly_small.yaml"}
+        proc = subprocess.run(["/bin/sh", "-c", _readme_cron_command()], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=900, env=cron_env)
+        log = (home / "nightly.log").read_text()
+        assert proc.returncode == 0, log[-3000:]
+        assert "succeeded" in log
+        from mlflow import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+        runs = client.search_runs([client.get_experiment_by_name("nightly-small").experiment_id],
+                                  "tags.`gatesweep.nightly` = 'true'")
+        assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+        assert list((home / "gatesweep-output" / "nightly").glob("nightly-*/report/report.html"))
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
