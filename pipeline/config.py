@@ -220,6 +220,7 @@ class SweepSpec(_Frozen):
     confirm: ConfirmSpec = ConfirmSpec()
     resources: Resources = Resources()
     evaluation: EvaluationSpec = EvaluationSpec()
+    max_failures: int = Field(1, ge=0)  # retries per trial after an error (a crashed worker, a lost node)
     sampler: Literal["tpe", "random", "qmc"] = "tpe"
     seed: int = 0
     report: ReportSpec = ReportSpec()

@@ -63,7 +63,9 @@ class _TimedClient:
 def record_key(job: dict[str, Any]) -> str:
     """A child run's identity within its sweep: the same job always gets the same key."""
     variant = f"-{job['variant']}" if job.get("variant") else ""
-    return f"{job['phase']}-{job['dataset']}-{job['arch']}{variant}-r{job.get('rank', 0)}-{int(job['index']):04d}"
+    attempt = f"-attempt{job['attempt']}" if job.get("attempt") is not None else ""
+    return (f"{job['phase']}-{job['dataset']}-{job['arch']}{variant}-r{job.get('rank', 0)}-{int(job['index']):04d}"
+            f"{attempt}")
 
 
 def _now_ms() -> int:
@@ -146,11 +148,12 @@ class SweepTracker:
 
     def run_name(self, job: dict[str, Any]) -> str:
         prefix = f"{job['dataset']}-" if self.multi_dataset else ""
+        attempt = f"-attempt-{job['attempt']}" if job.get("attempt") is not None else ""
         if job["phase"] == "confirm":
             rank = f"top{job['rank'] + 1}-" if job.get("rank", 0) else ""
             variant = "matched-" if job.get("variant") == "param_matched" else ""
-            return f"{prefix}{job['arch']}-{variant}confirm-{rank}seed-{job['index']}"
-        return f"{prefix}{job['arch']}-trial-{job['index']:03d}"
+            return f"{prefix}{job['arch']}-{variant}confirm-{rank}seed-{job['index']}{attempt}"
+        return f"{prefix}{job['arch']}-trial-{job['index']:03d}{attempt}"
 
     def push_record(self, record: dict[str, Any], maybe_partial: bool) -> str:
         """Write one outbox record as a child run, idempotently (see `pipeline.outbox`).
@@ -181,6 +184,8 @@ class SweepTracker:
             tags["gatesweep.rank"] = str(job.get("rank", 0))
         if job.get("variant"):
             tags["gatesweep.variant"] = job["variant"]
+        if job.get("attempt") is not None:
+            tags["gatesweep.attempt"] = str(job["attempt"])
         if result and result.get("node"):
             tags["gatesweep.node"] = result["node"]
         if error:

@@ -129,8 +129,15 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
                            on_epoch=on_epoch)
     tune.report({**result.metrics, "epoch": len(result.loss) - 1, "loss": result.loss[-1],
                  "val_loss": result.metrics["objective_val_loss"], "history": _drain(pending),
-                 "forecasts": result.forecasts,
-                 "node": os.uname().nodename, "final": True})
+                 "forecasts": result.forecasts, "node": _node(), "final": True})
+
+
+def _node() -> str:
+    """Host and Ray node id: nodes of a local multi-node cluster share a host name, not a node id."""
+    import ray
+
+    ctx = ray.get_runtime_context()
+    return f"{os.uname().nodename}/{ctx.get_node_id()[:12]}"
 
 
 def _drain(pending: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -160,7 +167,7 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
         tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
         param_space = {"job": tune.grid_search(jobs)}
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
-                                failure_config=tune.FailureConfig(max_failures=1), verbose=0)
+                                failure_config=tune.FailureConfig(max_failures=spec.max_failures), verbose=0)
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
 
 
@@ -173,6 +180,7 @@ class MlflowCallback(tune.Callback):
         self.history: dict[str, dict[str, list[float]]] = {}
         self.started: dict[str, int] = {}
         self.logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = []
+        self.attempts: dict[str, int] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the run config (callbacks included) into tuner.pkl; the live outbox (a thread and
@@ -188,7 +196,10 @@ class MlflowCallback(tune.Callback):
             hist[k].extend(v)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.history.pop(trial.trial_id, None)  # the retry starts from epoch 0 again
+        """A failed attempt that Tune will retry: recorded as its own FAILED run, then forgotten."""
+        attempt = self.attempts.get(trial.trial_id, 0)
+        self.attempts[trial.trial_id] = attempt + 1
+        self._log(trial, "FAILED", _error_text(trial), attempt=attempt)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._log(trial, "FINISHED", None)
@@ -196,17 +207,20 @@ class MlflowCallback(tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._log(trial, "FAILED", _error_text(trial))
 
-    def _log(self, trial: Any, status: str, error: str | None) -> None:
+    def _log(self, trial: Any, status: str, error: str | None, attempt: int | None = None) -> None:
         from pipeline.tracking import record_key
 
         job = job_config(trial.config)
+        if attempt is not None:  # a retried attempt: its own run, its own key
+            job = {**job, "attempt": attempt}
         result = trial.last_result if trial.last_result.get("final") else None
         hist = self.history.pop(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
         keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
         self.outbox.put(record_key(job), {"job": job, "history": hist, "result": keep or None, "status": status,
-                                          "error": error, "start_ms": self.started.get(trial.trial_id),
+                                          "error": error, "start_ms": self.started.pop(trial.trial_id, None),
                                           "end_ms": int(time.time() * 1000)})
-        self.logged.append((job, result, status))
+        if attempt is None:
+            self.logged.append((job, result, status))
 
 
 def _json_safe(value: Any) -> bool:

@@ -13,7 +13,8 @@ import pandas as pd
 PARAM_COLUMNS = ("hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs")
 TAG_COLUMNS = {"gatesweep.role": "role", "gatesweep.arch": "arch", "gatesweep.dataset": "dataset",
                "gatesweep.seed": "seed", "gatesweep.index": "index", "gatesweep.rank": "rank",
-               "gatesweep.node": "node", "gatesweep.error": "error", "gatesweep.variant": "variant"}
+               "gatesweep.node": "node", "gatesweep.error": "error", "gatesweep.variant": "variant",
+               "gatesweep.attempt": "attempt"}
 
 
 def child_runs(client: Any, parent_run_id: str) -> list[Any]:

@@ -1,0 +1,39 @@
+"""Trials that really fail (the loss becomes NaN) are recorded, retried, counted, and never stop the sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, gatesweep_cmd
+
+
+@pytest.mark.slow
+def test_diverging_trials_are_failed_runs_with_their_error_and_the_sweep_finishes(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(gatesweep_cmd() + ["run", str(DATA / "valid" / "faults.yaml")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("faults")
+    runs = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'trial'")
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    assert failed, "the sweep file makes some trials diverge"
+    for run in failed:
+        assert "TrainingDiverged" in run.data.tags["gatesweep.error"] and "nan" in run.data.tags["gatesweep.error"]
+    finals = [r for r in failed if "gatesweep.attempt" not in r.data.tags]
+    retries = [r for r in failed if "gatesweep.attempt" in r.data.tags]
+    assert len(retries) == len(finals)  # max_failures: 1 -> one retry, then the final failure
+    verdict = json.loads((tmp_path / "gatesweep-output" / "faults" / "report" / "verdict.json").read_text())
+    counted = sum(c["failed"] for c in verdict["counts"]["trial"].values())
+    assert counted == len(failed)
+    for arch in ("gru", "lstm"):  # the tune budget is spent: every trial index ran to an end
+        indices = {r.data.tags["gatesweep.index"] for r in runs if r.data.tags["gatesweep.arch"] == arch}
+        assert indices == {"0", "1", "2", "3"}
