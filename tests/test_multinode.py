@@ -1,0 +1,145 @@
+"""A real multi-node Ray cluster on this machine: `ray start --head` plus a second `ray start --address`
+node, one CPU each. Sweeps run on both nodes, through `--address` and through `ray job submit`, and a
+worker node killed mid-sweep costs nothing but a retry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA
+from tests.servers import free_port
+
+SPACE = DATA / "valid" / "tiny_e2e.yaml"
+BIN = Path(sys.executable).parent
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_AUTH_MODE": "token",
+           "PATH": f"{BIN}:{os.environ['PATH']}"}
+    for key in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI"):
+        env.pop(key, None)
+    return env
+
+
+class LocalCluster:
+    def __init__(self) -> None:
+        self.port, self.dashboard = free_port(), free_port()
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard}"
+
+    def start_head(self) -> None:
+        subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus", "1", "--port", str(self.port),
+                        "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard),
+                        "--include-dashboard=true", "--disable-usage-stats"],
+                       check=True, capture_output=True, timeout=120, env=_env())
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        """A worker node in its own process group (`--block`), so a test can kill the whole node."""
+        proc = subprocess.Popen([str(BIN / "ray"), "start", "--address", self.address, "--num-cpus", "1",
+                                 "--disable-usage-stats", "--block"], env=_env(), start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.workers.append(proc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(self.alive_nodes()) < 1 + len(self.workers):
+            time.sleep(0.5)
+        return proc
+
+    def alive_nodes(self) -> list[object]:
+        from ray.util.state import list_nodes
+
+        return list_nodes(address=self.dashboard_url, filters=[("state", "=", "ALIVE")])
+
+    def stop(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, timeout=120, env=_env())
+
+
+@pytest.fixture()
+def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCluster]:
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # this process reads the cluster's state API too
+    c = LocalCluster()
+    c.start_head()
+    try:
+        c.add_worker()
+        assert len(c.alive_nodes()) == 2
+        yield c
+    finally:
+        c.stop()
+
+
+def _nodes(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as con:
+        return dict(con.execute("select value, count(*) from tags where key = 'gatesweep.node' group by value"))
+
+
+@pytest.mark.slow
+def test_sweep_runs_on_both_nodes_via_address_and_via_ray_job_submit(cluster: LocalCluster, tmp_path: Path) -> None:
+    proc = subprocess.run([str(BIN / "gatesweep"), "run", str(SPACE), "--address", cluster.address], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(_nodes(tmp_path / "mlflow.db")) == 2  # child runs on both nodes
+
+    db, out = tmp_path / "job.db", tmp_path / "job-out"
+    job = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", cluster.dashboard_url, "--",
+                          "gatesweep", "run", str(SPACE), "--tracking-uri", f"sqlite:///{db}", "--out", str(out)],
+                         capture_output=True, text=True, timeout=900, env=_env())
+    assert job.returncode == 0 and "succeeded" in job.stdout + job.stderr, (job.stdout + job.stderr)[-3000:]
+    assert len(_nodes(db)) == 2 and (out / "report" / "verdict.json").exists()
+
+
+@pytest.mark.slow
+def test_worker_node_killed_mid_sweep_retries_its_trials_elsewhere(cluster: LocalCluster, tmp_path: Path) -> None:
+    from ray.util.state import list_actors
+
+    worker_node = next(n.node_id for n in cluster.alive_nodes() if not n.is_head_node)
+    killed = threading.Event()
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            actors = list_actors(address=cluster.dashboard_url, filters=[("state", "=", "ALIVE")])
+            if any(a.node_id == worker_node and "ImplicitFunc" in a.class_name for a in actors):
+                os.killpg(cluster.workers[0].pid, signal.SIGKILL)  # the whole node, mid-trial
+                killed.set()
+                return
+            time.sleep(0.3)
+
+    killer = threading.Thread(target=kill_when_busy, daemon=True)
+    killer.start()
+    proc = subprocess.run([str(BIN / "gatesweep"), "run", str(SPACE), "--address", cluster.address], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900, env=_env())
+    killer.join(timeout=10)
+    assert killed.is_set(), "the worker node never held a trial"
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiny-e2e").experiment_id], "")
+    keys = ("gatesweep.role", "gatesweep.arch", "gatesweep.index", "gatesweep.variant")
+    finished = {tuple(r.data.tags.get(k) for k in keys) for r in runs
+                if r.info.status == "FINISHED" and r.data.tags.get("gatesweep.role") in ("trial", "confirm")}
+    expected = {("trial", a, str(i), None) for a in ("gru", "lstm") for i in range(2)}
+    expected |= {("confirm", a, str(i), None) for a in ("gru", "lstm") for i in range(3)}
+    expected |= {("confirm", "gru", str(i), "param_matched") for i in range(3)}
+    assert finished == expected  # the full budget, despite the lost node
+    failed = [r for r in runs if r.info.status == "FAILED"]
+    assert failed and all("gatesweep.attempt" in r.data.tags for r in failed)  # the lost attempts, recorded
