@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("space", type=Path)
     r.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
     common(r)
+    rs = sub.add_parser("resume", help="continue a sweep whose driver died, without duplicating runs")
+    rs.add_argument("out_dir", type=Path, help="the sweep's output directory (holds sweep_state.json)")
+    rs.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
     sy = sub.add_parser("sync", help="write a sweep's results that never reached MLflow, then its report")
     sy.add_argument("out_dir", type=Path, help="the sweep's output directory (holds sweep_state.json)")
     sy.add_argument("--tracking-uri", default=None, help="default: the one the sweep used")
@@ -180,6 +183,21 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from pipeline.sweep import STATE_FILE, StoreUnavailable, resume
+    from pipeline.tracking import TrackingError
+
+    if not (args.out_dir / STATE_FILE).exists():
+        raise UsageError(f"{args.out_dir}: out_dir: no {STATE_FILE} here; pass the sweep's --out directory")
+    try:
+        return _print_outcome(resume(args.out_dir, args.address))
+    except TrackingError as exc:
+        raise UsageError(str(exc)) from None
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _cmd_sync(args: argparse.Namespace) -> int:
     from pipeline.sweep import STATE_FILE, StoreUnavailable, sync
     from pipeline.tracking import TrackingError
@@ -292,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_nightly(args)
         if args.command == "sync":
             return _cmd_sync(args)
+        if args.command == "resume":
+            return _cmd_resume(args)
         if args.command == "export":
             return _cmd_export(args)
         return _cmd_report(args)

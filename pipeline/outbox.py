@@ -20,6 +20,9 @@ from typing import Any
 log = logging.getLogger("gatesweep.outbox")
 
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 15.0
+# Live outboxes by directory: Ray pickles Tune callbacks, which therefore keep only the directory and
+# find the running outbox here when a phase is restored in a new process.
+_OPEN: dict[str, Outbox] = {}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -34,6 +37,7 @@ class Outbox:
     def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], None]) -> None:
         """`push(record, maybe_partial)` writes one record to MLflow; `maybe_partial` asks it to look
         for (and clean up) an earlier, interrupted attempt first."""
+        self.directory = directory
         self.pending_dir, self.done_dir = directory / "pending", directory / "done"
         self.pending_dir.mkdir(parents=True, exist_ok=True)
         self.done_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +75,15 @@ class Outbox:
         with self._cond:
             return len(self._queue)
 
+    @classmethod
+    def for_dir(cls, directory: Path) -> Outbox:
+        try:
+            return _OPEN[str(directory.resolve())]
+        except KeyError:
+            raise RuntimeError(f"no open outbox for {directory}; the sweep must open it before Tune runs") from None
+
     def start(self) -> None:
+        _OPEN[str(self.directory.resolve())] = self
         self._thread = threading.Thread(target=self._run, name="gatesweep-outbox", daemon=True)
         self._thread.start()
 
@@ -84,6 +96,7 @@ class Outbox:
             return len(self._queue)
 
     def close(self) -> None:
+        _OPEN.pop(str(self.directory.resolve()), None)
         with self._cond:
             self._stop = True
             self._cond.notify_all()

@@ -85,7 +85,6 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
         StoreUnavailable: MLflow went away and did not come back within the flush timeout; the results
             are in `out_dir/outbox` and `gatesweep sync out_dir` writes them later.
     """
-    from pipeline.outbox import Outbox
     from pipeline.tracking import SweepTracker
 
     t_start = time.perf_counter()
@@ -99,44 +98,51 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
         tracker.set_parent_tags(nightly_tags(spec, series))
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
     state = {"tracking_uri": tracking_uri, "experiment": spec.name, "parent_run_id": parent, "phase": "tune",
-             "spec_path": str(spec_path.resolve())}
+             "spec_path": str(spec_path.resolve()), "spec": spec.model_dump(mode="json"), "seconds": {}}
     _save_state(out_dir, state)
+    tracker.log_parent_metrics(dataset_baselines(spec, series))
+    return _drive(spec, series, tracker, out_dir, state, address, t_start)
+
+
+def resume(out_dir: Path, address: str | None) -> SweepOutcome:
+    """Continue a sweep whose driver died: unfinished phases are restored from Ray Tune's experiment
+    state (finished trials are not rerun, the Optuna search continues from its checkpoint), results that
+    never reached MLflow are written, and the report is made. Child runs are never duplicated."""
+    from pipeline.tracking import SweepTracker
+
+    state = load_state(out_dir)
+    spec = SweepSpec.model_validate(state["spec"])
+    tracker = SweepTracker(state["tracking_uri"], state["experiment"])
+    tracker.check()
+    tracker.attach(state["parent_run_id"])
+    if state["phase"] == "done":
+        from reports import compute_verdict
+
+        return SweepOutcome(state["parent_run_id"], out_dir, compute_verdict(tracker.client, state["parent_run_id"])[0],
+                            state.get("seconds", {}))
+    series = {d.name: load_series(d) for d in spec.datasets}
+    return _drive(spec, series, tracker, out_dir, state, address, None)
+
+
+def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir: Path, state: dict[str, Any],
+           address: str | None, t_start: float | None) -> SweepOutcome:
+    """The phases still to do for this sweep (all of them for a new one), then the report."""
+    from pipeline.outbox import Outbox
+
     outbox = Outbox(out_dir / "outbox", tracker.push_record)
+    outbox.load_pending()  # left by a driver that died (none for a new sweep)
     outbox.start()
-    seconds: dict[str, float] = {}
+    seconds = state.setdefault("seconds", {})
     try:
-        tracker.log_parent_metrics(dataset_baselines(spec, series))
-        import ray
-
-        from pipeline import tuning
-
-        t0 = time.perf_counter()
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
-        seconds["ray_start"] = time.perf_counter() - t0
-        storage = out_dir / "ray_results"
-        callback = tuning.MlflowCallback(outbox)
-        if spec.budget.trials_per_cell > 0:
-            t0 = time.perf_counter()
-            tuning.run_phase(spec, series, storage=storage, name=f"{spec.name}-tune-{parent[:8]}",
-                             callbacks=[callback])
-            seconds["tune"] = time.perf_counter() - t0
-            best = best_configs(callback.logged, spec)
-        else:
-            best = {cell: [tuning.fixed_params(spec.search_space)] for cell in spec.cells()}
-        _save_state(out_dir, state | {"phase": "confirm"})
-        t0 = time.perf_counter()
-        tuning.run_phase(spec, series, storage=storage, name=f"{spec.name}-confirm-{parent[:8]}",
-                         callbacks=[callback], jobs=tuning.confirm_jobs(spec, best))
-        seconds["confirm"] = time.perf_counter() - t0
+        if state["phase"] in ("tune", "confirm"):
+            _run_phases(spec, series, outbox, out_dir, state, address)
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
         seconds["mlflow_flush_wait"] = time.perf_counter() - t0
-        state |= {"phase": "trained", "seconds": seconds}
+        state["phase"] = "trained"
         _save_state(out_dir, state)
         if remaining:
-            raise StoreUnavailable(f"{tracking_uri}: {remaining} finished runs not yet in MLflow "
+            raise StoreUnavailable(f"{state['tracking_uri']}: {remaining} finished runs not yet in MLflow "
                                    f"({outbox.last_error}); they are kept in {out_dir / 'outbox'}: "
                                    f"run `gatesweep sync {out_dir}` when the tracking store is back")
         verdict = _finish(tracker, out_dir, state, t_start)
@@ -147,7 +153,44 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
         raise
     finally:
         outbox.close()
-    return SweepOutcome(parent, out_dir, verdict, state["seconds"])
+    return SweepOutcome(state["parent_run_id"], out_dir, verdict, state["seconds"])
+
+
+def _run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path,
+                state: dict[str, Any], address: str | None) -> None:
+    import ray
+
+    from pipeline import tuning
+
+    seconds = state["seconds"]
+    t0 = time.perf_counter()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+    seconds["ray_start"] = time.perf_counter() - t0
+    storage = out_dir / "ray_results"
+    tag = state["parent_run_id"][:8]
+    tune_path, confirm_path = storage / f"{spec.name}-tune-{tag}", storage / f"{spec.name}-confirm-{tag}"
+    callback = tuning.MlflowCallback(outbox)
+    if spec.budget.trials_per_cell > 0:
+        t0 = time.perf_counter()
+        if tuning.can_restore(tune_path):  # an interrupted (or finished) tune phase: continue it
+            results = tuning.restore_phase(spec, series, tune_path)
+        else:
+            results = tuning.run_phase(spec, series, storage=storage, name=tune_path.name, callbacks=[callback])
+        seconds["tune"] = seconds.get("tune", 0.0) + time.perf_counter() - t0
+        best = best_configs(tuning.finished_results(results), spec)
+    else:
+        best = {cell: [tuning.fixed_params(spec.search_space)] for cell in spec.cells()}
+    state["phase"] = "confirm"
+    _save_state(out_dir, state)
+    t0 = time.perf_counter()
+    if tuning.can_restore(confirm_path):
+        tuning.restore_phase(spec, series, confirm_path)
+    else:
+        tuning.run_phase(spec, series, storage=storage, name=confirm_path.name, callbacks=[callback],
+                         jobs=tuning.confirm_jobs(spec, best))
+    seconds["confirm"] = seconds.get("confirm", 0.0) + time.perf_counter() - t0
 
 
 def _mark_failed(tracker: Any) -> None:

@@ -21,6 +21,9 @@ from pipeline.config import SweepSpec
 from pipeline.space import fixed_params, make_sampler, optuna_space
 
 METRIC, MODE = "val_loss", "min"
+# Tune's experiment state (trials + searcher) is what `gatesweep resume` continues from: save it often,
+# so a driver killed at any moment loses at most a few seconds of bookkeeping.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 REPORT_EVERY_S = 1.0  # intermediate results: often enough for schedulers, rare enough to cost nothing
 
 
@@ -154,10 +157,7 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
     Actors are reused: a fresh process per trial would pay TensorFlow's ~5 s import every time
     (measured: 26 worker processes for a 26-trial quickstart, tune phase 86 s for 35 s of training).
     """
-    trainable = tune.with_resources(
-        tune.with_parameters(_trainable, spec_json=spec.model_dump_json(), series=series),
-        {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
-    )
+    trainable = _resourced_trainable(spec, series)
     if jobs is None:
         total = spec.budget.trials_per_cell * len(spec.cells())
         tune_config = tune.TuneConfig(search_alg=CellSearcher(spec), num_samples=total, metric=METRIC, mode=MODE,
@@ -171,12 +171,40 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
 
 
+def _resourced_trainable(spec: SweepSpec, series: dict[str, np.ndarray]) -> Any:
+    return tune.with_resources(
+        tune.with_parameters(_trainable, spec_json=spec.model_dump_json(), series=series),
+        {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
+    )
+
+
+def can_restore(path: Path) -> bool:
+    return tune.Tuner.can_restore(str(path.resolve()))
+
+
+def restore_phase(spec: SweepSpec, series: dict[str, np.ndarray], path: Path) -> tune.ResultGrid:
+    """Continue an interrupted phase from Tune's experiment state: finished trials stay finished,
+    unfinished and errored ones run again, and the searcher (with its Optuna studies) picks up where its
+    last checkpoint left it. The restored callbacks find the live outbox through `Outbox.for_dir`."""
+    tuner = tune.Tuner.restore(str(path.resolve()), trainable=_resourced_trainable(spec, series),
+                               resume_unfinished=True, resume_errored=True)
+    return tuner.fit()
+
+
+def finished_results(results: tune.ResultGrid) -> list[tuple[dict[str, Any], dict[str, Any] | None, str]]:
+    """(job, final result, status) for every trial of a phase, from Tune's own record (survives restarts)."""
+    out = []
+    for r in results:
+        final = r.metrics if r.metrics and r.metrics.get("final") else None
+        out.append((job_config(r.config), final, "FINISHED" if final and r.error is None else "FAILED"))
+    return out
+
 class MlflowCallback(tune.Callback):
     """Driver-side: buffers each trial's per-epoch history; when the trial ends, one record goes to the
     outbox (on disk at once, in MLflow as soon as the store takes it). Tune never waits on HTTP."""
 
     def __init__(self, outbox: Any) -> None:
-        self.outbox = outbox
+        self._outbox, self.outbox_dir = outbox, str(outbox.directory)
         self.history: dict[str, dict[str, list[float]]] = {}
         self.started: dict[str, int] = {}
         self.logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = []
@@ -184,8 +212,16 @@ class MlflowCallback(tune.Callback):
 
     def __getstate__(self) -> dict[str, Any]:
         # Ray pickles the run config (callbacks included) into tuner.pkl; the live outbox (a thread and
-        # its locks) stays out, and a restored sweep attaches its own
-        return {**self.__dict__, "outbox": None}
+        # its locks) stays out, and a restored callback looks up the one the resuming process opened
+        return {**self.__dict__, "_outbox": None}
+
+    @property
+    def outbox(self) -> Any:
+        if self._outbox is None:
+            from pipeline.outbox import Outbox
+
+            self._outbox = Outbox.for_dir(Path(self.outbox_dir))
+        return self._outbox
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started.setdefault(trial.trial_id, int(time.time() * 1000))

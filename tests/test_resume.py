@@ -1,0 +1,68 @@
+"""The driver killed with SIGKILL mid-sweep; `gatesweep resume` completes the sweep: the budget per cell
+exactly, no child run twice, the Optuna search continuing from its saved state, a verdict at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, gatesweep_cmd
+
+SPACE = DATA / "valid" / "resume.yaml"
+OUT = Path("gatesweep-output") / "resume"
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def _children(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    driver = subprocess.Popen(gatesweep_cmd() + ["run", str(SPACE)], cwd=tmp_path, env=_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while _children(tmp_path / "mlflow.db") < 3 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.2)
+    assert driver.poll() is None, "the sweep ended before it could be killed"
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started, mid tune phase
+    driver.wait(timeout=60)
+    assert _children(tmp_path / "mlflow.db") < 8 + 6  # really unfinished
+
+    proc = subprocess.run(gatesweep_cmd() + ["resume", str(OUT)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("resume")
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
+    assert parent.info.status == "FINISHED" and parent.data.tags["gatesweep.verdict"]
+    runs = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    keys = [r.data.tags["gatesweep.key"] for r in runs]
+    assert len(keys) == len(set(keys)), "a child run was written twice"
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    for arch in ("gru", "lstm"):
+        trials = {r.data.tags["gatesweep.index"] for r in finished
+                  if r.data.tags["gatesweep.role"] == "trial" and r.data.tags["gatesweep.arch"] == arch}
+        # exactly the budget: a searcher that lost its state would start a new budget (more indices)
+        assert trials == {"0", "1", "2", "3"}
+        confirms = [r for r in finished if r.data.tags["gatesweep.role"] == "confirm"
+                    and r.data.tags["gatesweep.arch"] == arch]
+        assert len(confirms) == 3
+    assert (tmp_path / OUT / "report" / "verdict.json").exists()
