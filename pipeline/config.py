@@ -210,6 +210,15 @@ class ReportSpec(_Frozen):
     alpha: float = Field(0.05, gt=0, lt=1)
 
 
+class SchedulerSpec(_Frozen):
+    """Optional ASHA early stopping in the tune phase, the same rules for GRU and LSTM. `grace_period`
+    is in epochs. The confirm phase always trains every run to full length."""
+
+    kind: Literal["fifo", "asha"] = "fifo"
+    grace_period: int = Field(10, ge=1)
+    reduction_factor: int = Field(3, ge=2)
+
+
 class SweepSpec(_Frozen):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
     datasets: list[DatasetSpec] = Field(min_length=1)
@@ -220,6 +229,7 @@ class SweepSpec(_Frozen):
     confirm: ConfirmSpec = ConfirmSpec()
     resources: Resources = Resources()
     evaluation: EvaluationSpec = EvaluationSpec()
+    scheduler: SchedulerSpec = SchedulerSpec()
     max_failures: int = Field(1, ge=0)  # retries per trial after an error (a crashed worker, a lost node)
     sampler: Literal["tpe", "random", "qmc"] = "tpe"
     seed: int = 0

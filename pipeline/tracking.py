@@ -128,6 +128,7 @@ class SweepTracker:
                   "equivalence_margin": spec.report.equivalence_margin, "alpha": spec.report.alpha,
                   "param_matched": spec.confirm.param_matched, "patience": spec.evaluation.patience,
                   "closed_loop_horizon": spec.evaluation.closed_loop_horizon,
+                  "scheduler": spec.scheduler.kind, "max_failures": spec.max_failures,
                   "cpus_per_trial": spec.resources.cpus, "gpus_per_trial": spec.resources.gpus}
         self.client.log_batch(self.parent_id, params=[Param(k, str(v)) for k, v in params.items()])
         self.client.log_text(self.parent_id, spec_text, "sweep.yaml")
@@ -186,6 +187,8 @@ class SweepTracker:
             tags["gatesweep.variant"] = job["variant"]
         if job.get("attempt") is not None:
             tags["gatesweep.attempt"] = str(job["attempt"])
+        if job.get("stopped_early"):
+            tags["gatesweep.stopped_early"] = "true"
         if result and result.get("node"):
             tags["gatesweep.node"] = result["node"]
         if error:

@@ -118,19 +118,21 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
     ds = spec.dataset(job["dataset"])
     pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
     last = [time.monotonic()]
+    rungs = asha_rungs(spec) if job["phase"] == "trial" else set()
 
     def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
         for k, v in zip(pending, (epoch, loss, val_loss), strict=True):
             pending[k].append(v)
-        if time.monotonic() - last[0] >= REPORT_EVERY_S:
-            tune.report({"epoch": epoch, "loss": loss, "val_loss": val_loss, "history": _drain(pending)})
+        # report about once a second, and exactly at each ASHA rung so its decisions see the right epoch
+        if time.monotonic() - last[0] >= REPORT_EVERY_S or epoch + 1 in rungs:
+            tune.report({"epochs_done": epoch + 1, "loss": loss, "val_loss": val_loss, "history": _drain(pending)})
             last[0] = time.monotonic()
 
     result = fit_and_score(HParams.from_dict(job), series[ds.name], spec.split, seed=int(job["seed"]),
                            evaluate_test=job["phase"] == "confirm", season=ds.season,
                            patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon,
                            on_epoch=on_epoch)
-    tune.report({**result.metrics, "epoch": len(result.loss) - 1, "loss": result.loss[-1],
+    tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.metrics["objective_val_loss"], "history": _drain(pending),
                  "forecasts": result.forecasts, "node": _node(), "final": True})
 
@@ -161,7 +163,7 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
     if jobs is None:
         total = spec.budget.trials_per_cell * len(spec.cells())
         tune_config = tune.TuneConfig(search_alg=CellSearcher(spec), num_samples=total, metric=METRIC, mode=MODE,
-                                      reuse_actors=True)
+                                      reuse_actors=True, scheduler=_scheduler(spec))
         param_space: dict[str, Any] = {}
     else:
         tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
@@ -169,6 +171,29 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures), verbose=0)
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
+
+
+def asha_rungs(spec: SweepSpec) -> set[int]:
+    """Epoch counts at which ASHA compares trials: grace_period x reduction_factor^k, below the maximum."""
+    if spec.scheduler.kind != "asha":
+        return set()
+    max_epochs = int(max(spec.search_space.values("epochs")))
+    rungs, t = set(), spec.scheduler.grace_period
+    while t < max_epochs:
+        rungs.add(int(t))
+        t *= spec.scheduler.reduction_factor
+    return rungs
+
+
+def _scheduler(spec: SweepSpec) -> Any:
+    """ASHA on epochs trained (not on Tune's report count, which follows wall time here)."""
+    if spec.scheduler.kind != "asha":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    max_epochs = int(max(spec.search_space.values("epochs")))
+    return ASHAScheduler(time_attr="epochs_done", max_t=max_epochs, grace_period=spec.scheduler.grace_period,
+                         reduction_factor=spec.scheduler.reduction_factor)
 
 
 def _resourced_trainable(spec: SweepSpec, series: dict[str, np.ndarray]) -> Any:
@@ -250,6 +275,8 @@ class MlflowCallback(tune.Callback):
         if attempt is not None:  # a retried attempt: its own run, its own key
             job = {**job, "attempt": attempt}
         result = trial.last_result if trial.last_result.get("final") else None
+        if result is None and status == "FINISHED":  # stopped by the scheduler before its last epoch
+            job = {**job, "stopped_early": True}
         hist = self.history.pop(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
         keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
         self.outbox.put(record_key(job), {"job": job, "history": hist, "result": keep or None, "status": status,

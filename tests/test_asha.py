@@ -1,0 +1,35 @@
+"""ASHA stops weak tune-phase trials early, with the same rungs for both architectures; the confirm phase
+always trains to full length."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, gatesweep_cmd
+
+
+@pytest.mark.slow
+def test_asha_stops_some_trials_and_never_a_confirm_run(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(gatesweep_cmd() + ["run", str(DATA / "valid" / "asha.yaml")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("asha")
+    runs = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` != 'sweep'")
+
+    def epochs(run: object) -> int:
+        return len(client.get_metric_history(run.info.run_id, "val_loss"))
+
+    stopped = [r for r in runs if r.data.tags.get("gatesweep.stopped_early") == "true"]
+    assert stopped and all(r.data.tags["gatesweep.role"] == "trial" for r in stopped)
+    assert all(epochs(r) < 60 for r in stopped)
+    confirms = [r for r in runs if r.data.tags["gatesweep.role"] == "confirm"]
+    assert len(confirms) == 4 and all(epochs(r) == 60 and r.info.status == "FINISHED" for r in confirms)
