@@ -8,6 +8,7 @@ Figures are measured in this process, side by side; nothing is hard-coded.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -152,3 +153,44 @@ def format_benchmark(result: dict[str, dict[str, Any]], epochs: int, points: int
                      f"closed loop {r['gatesweep']['closed_loop_s']:.3f} s "
                      f"vs {r['seed_keras_fit']['closed_loop_s']:.1f} s (target < 1 s)")
     return "\n".join(lines)
+
+
+ORCHESTRATION_SPEC = """\
+# gatesweep bench --orchestration: 16 trials (8 per architecture) of about 10 s of training each
+name: bench-orchestration
+datasets:
+  - {name: damped, source: damped_oscillation}
+search_space:
+  hidden_size: 40
+  window: 20
+  optimizer: sgd
+  learning_rate: {choice: [0.005, 0.01, 0.02]}
+  batch_size: 10
+  epochs: EPOCHS
+budget: {trials_per_cell: 8}
+confirm: {seeds: 2}
+resources: {cpus: 1}
+"""
+
+
+def orchestration_benchmark(workdir: Path, epochs: int = 700) -> dict[str, float]:
+    """Tune-phase wall time against the ideal: the sum of Tune's own per-trial times / parallel slots."""
+    import ray
+    from ray.tune import ExperimentAnalysis
+
+    from pipeline.config import load_spec
+    from pipeline.sweep import run_sweep
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "orchestration.yaml"
+    path.write_text(ORCHESTRATION_SPEC.replace("EPOCHS", str(epochs)))
+    spec = load_spec(path)
+    outcome = run_sweep(spec, path, tracking_uri=f"sqlite:///{(workdir / 'mlflow.db').resolve()}", address=None,
+                        out_dir=workdir / "out")
+    slots = int(ray.cluster_resources().get("CPU", 1) // spec.resources.cpus)
+    tune_dir = next((workdir / "out" / "ray_results").glob("bench-orchestration-tune-*")).resolve()
+    trial_seconds = [t.last_result["time_total_s"] for t in ExperimentAnalysis(str(tune_dir)).trials]
+    ideal = sum(trial_seconds) / slots
+    return {"trials": float(len(trial_seconds)), "slots": float(slots), "sum_trial_s": sum(trial_seconds),
+            "mean_trial_s": sum(trial_seconds) / len(trial_seconds), "ideal_s": ideal,
+            "tune_wall_s": outcome.seconds["tune"], "ratio": outcome.seconds["tune"] / ideal}

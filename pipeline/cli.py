@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--arch", choices=("gru", "lstm"), action="append", help="default: both")
     b.add_argument("--points", type=int, default=180, help="closed-loop points to generate (default 180)")
     b.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    b.add_argument("--orchestration", action="store_true",
+                   help="instead: a 16-trial sweep's tune-phase wall time vs the sum of its trial times / slots")
     n = sub.add_parser("nightly", help="a locked, tagged run + report compared with earlier nights; exit "
                                         "0 ok, 1 failed, 2 bad input, 3 lock held, 4 verdict changed")
     n.add_argument("space", type=Path)
@@ -232,6 +234,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.epochs < 2 or args.points < 1:
         raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
+    if args.orchestration:
+        import tempfile
+
+        from pipeline.bench import orchestration_benchmark
+
+        with tempfile.TemporaryDirectory() as tmp:
+            r = orchestration_benchmark(Path(tmp))
+        print(f"{r['trials']:.0f} trials of {r['mean_trial_s']:.1f} s on average (Tune's time_total_s), "
+              f"{r['slots']:.0f} at a time: sum / slots = {r['ideal_s']:.1f} s; tune phase wall time "
+              f"{r['tune_wall_s']:.1f} s; ratio {r['ratio']:.2f} (target <= 1.2)")
+        if args.json:
+            args.json.write_text(json.dumps(r, indent=2))
+        return EXIT_OK
     result = run_benchmark(args.arch or ["gru", "lstm"], args.epochs, args.points)
     print(format_benchmark(result, args.epochs, args.points))
     if args.json:
