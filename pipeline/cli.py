@@ -185,34 +185,32 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_resume(args: argparse.Namespace) -> int:
-    from pipeline.sweep import STATE_FILE, StoreUnavailable, resume
+def _continue_sweep(args: argparse.Namespace, action: Any) -> int:
+    """`resume` and `sync`: act on an existing sweep's output directory, same errors and statuses."""
+    from pipeline.sweep import STATE_FILE, StoreUnavailable
     from pipeline.tracking import TrackingError
 
     if not (args.out_dir / STATE_FILE).exists():
         raise UsageError(f"{args.out_dir}: out_dir: no {STATE_FILE} here; pass the sweep's --out directory")
     try:
-        return _print_outcome(resume(args.out_dir, args.address))
+        return _print_outcome(action())
     except TrackingError as exc:
         raise UsageError(str(exc)) from None
     except StoreUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from pipeline.sweep import resume
+
+    return _continue_sweep(args, lambda: resume(args.out_dir, args.address))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from pipeline.sweep import STATE_FILE, StoreUnavailable, sync
-    from pipeline.tracking import TrackingError
+    from pipeline.sweep import sync
 
-    if not (args.out_dir / STATE_FILE).exists():
-        raise UsageError(f"{args.out_dir}: out_dir: no {STATE_FILE} here; pass the sweep's --out directory")
-    try:
-        return _print_outcome(sync(args.out_dir, args.tracking_uri))
-    except TrackingError as exc:
-        raise UsageError(str(exc)) from None
-    except StoreUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    return _continue_sweep(args, lambda: sync(args.out_dir, args.tracking_uri))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

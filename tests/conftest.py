@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +18,13 @@ def _single_threaded_tensorflow() -> None:
     from pipeline.models import configure_tensorflow
 
     configure_tensorflow(1)
+
+
+def run_gatesweep(args: list[str], cwd: Path, timeout: int = 900, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `gatesweep` in a clean environment: local Ray, default tracking store, quiet TF."""
+    full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", **env}
+    full.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full)
 
 
 def gatesweep_cmd() -> list[str]:

@@ -3,23 +3,18 @@ always trains to full length."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd
+from tests.conftest import DATA, run_gatesweep
 
 
 @pytest.mark.slow
 def test_asha_stops_some_trials_and_never_a_confirm_run(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(gatesweep_cmd() + ["run", str(DATA / "valid" / "asha.yaml")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=900, env=env)
+    proc = run_gatesweep(["run", str(DATA / "valid" / "asha.yaml")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("asha")

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd
+from tests.conftest import DATA, run_gatesweep
 
 
 @pytest.mark.slow
 def test_diverging_trials_are_failed_runs_with_their_error_and_the_sweep_finishes(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(gatesweep_cmd() + ["run", str(DATA / "valid" / "faults.yaml")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=900, env=env)
+    proc = run_gatesweep(["run", str(DATA / "valid" / "faults.yaml")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("faults")
