@@ -45,6 +45,9 @@ class LocalCluster:
         return f"http://127.0.0.1:{self.dashboard}"
 
     def start_head(self) -> None:
+        # `ray start` in token mode needs a token; this creates ~/.ray/auth_token only if it is missing
+        subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], check=True, capture_output=True,
+                       timeout=60, env=_env())
         subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus", "1", "--port", str(self.port),
                         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard),
                         "--include-dashboard=true", "--disable-usage-stats"],

@@ -101,6 +101,8 @@ def test_readme_cron_line_runs_as_written_via_ray_job_submit(tmp_path: Path) -> 
     env = {**_env(), "RAY_AUTH_MODE": "token", "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
     env.pop("RAY_ADDRESS")
     ray = str(venv / "bin" / "ray")
+    # as the README says: a token first (created only if missing), then the head in token mode
+    subprocess.run([ray, "get-auth-token", "--generate"], check=True, capture_output=True, timeout=60, env=env)
     start = subprocess.run([ray, "start", "--head", "--port", str(free_port()), "--num-cpus", "2",
                             "--dashboard-host", "127.0.0.1", "--dashboard-port", "8265", "--include-dashboard=true",
                             "--disable-usage-stats"], capture_output=True, text=True, timeout=120, env=env)
