@@ -4,6 +4,7 @@ worker node killed mid-sweep costs nothing but a retry."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,10 +66,21 @@ class LocalCluster:
             time.sleep(0.5)
         return proc
 
-    def alive_nodes(self) -> list[object]:
-        from ray.util.state import list_nodes
+    def alive_nodes(self) -> list[dict[str, Any]]:
+        return self._list("nodes")
 
-        return list_nodes(address=self.dashboard_url, filters=[("state", "=", "ALIVE")])
+    def alive_actors(self) -> list[dict[str, Any]]:
+        return self._list("actors")
+
+    def _list(self, kind: str) -> list[dict[str, Any]]:
+        """Ray's state API through its CLI, in a process with token auth on. (In this process an earlier
+        test may already have imported Ray, which then keeps the auth mode it first saw.)"""
+        proc = subprocess.run([str(BIN / "ray"), "list", kind, "--address", self.dashboard_url, "--filter",
+                               "state=ALIVE", "--format", "json"], capture_output=True, text=True, timeout=60,
+                              env=_env())
+        if proc.returncode != 0 or not proc.stdout.lstrip().startswith("["):
+            return []  # with nothing to list, the CLI prints "No resource in the cluster", not JSON
+        return json.loads(proc.stdout)
 
     def stop(self) -> None:
         for proc in self.workers:
@@ -77,8 +90,7 @@ class LocalCluster:
 
 
 @pytest.fixture()
-def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCluster]:
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # this process reads the cluster's state API too
+def cluster() -> Iterator[LocalCluster]:
     c = LocalCluster()
     c.start_head()
     try:
@@ -111,16 +123,14 @@ def test_sweep_runs_on_both_nodes_via_address_and_via_ray_job_submit(cluster: Lo
 
 @pytest.mark.slow
 def test_worker_node_killed_mid_sweep_retries_its_trials_elsewhere(cluster: LocalCluster, tmp_path: Path) -> None:
-    from ray.util.state import list_actors
-
-    worker_node = next(n.node_id for n in cluster.alive_nodes() if not n.is_head_node)
+    worker_node = next(n["node_id"] for n in cluster.alive_nodes() if not n["is_head_node"])
     killed = threading.Event()
 
     def kill_when_busy() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            actors = list_actors(address=cluster.dashboard_url, filters=[("state", "=", "ALIVE")])
-            if any(a.node_id == worker_node and "ImplicitFunc" in a.class_name for a in actors):
+            actors = cluster.alive_actors()
+            if any(a.get("node_id") == worker_node and "ImplicitFunc" in a.get("class_name", "") for a in actors):
                 os.killpg(cluster.workers[0].pid, signal.SIGKILL)  # the whole node, mid-trial
                 killed.set()
                 return
