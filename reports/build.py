@@ -176,7 +176,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "settings": {"alpha": alpha, "equivalence_margin": margin, "test": "two-sided permutation, Holm",
                      "ci": "bootstrap BCa 95%", "confirm_runs_used": int(len(confirm))},
     }
-    run = client.get_run(parent_run_id)
+    run = parent["run"]  # fetched once above
     if run.data.tags.get("gatesweep.nightly") == "true":
         from reports.nightly import compare_nights
 

@@ -52,4 +52,5 @@ def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:
 def parent_info(client: Any, parent_run_id: str) -> dict[str, Any]:
     run = client.get_run(parent_run_id)
     return {"run_id": parent_run_id, "experiment_id": run.info.experiment_id, "name": run.info.run_name,
-            "params": dict(run.data.params), "metrics": dict(run.data.metrics), "tags": dict(run.data.tags)}
+            "params": dict(run.data.params), "metrics": dict(run.data.metrics), "tags": dict(run.data.tags),
+            "run": run}

@@ -191,22 +191,6 @@ def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, margin: floa
                      f"{bayes['p_rope']:.2f}, P(LSTM better) {bayes['p_right']:.2f}")}
 
 
-def cost_summary(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
-    """Seconds per epoch and parameter count per architecture, with bootstrap 95% CIs of the mean."""
-    out: dict[str, Any] = {}
-    rng = np.random.default_rng(seed)
-    for arch in sorted(confirm["arch"].unique()):
-        d = confirm[confirm["arch"] == arch]
-        spe = d["seconds_per_epoch"].dropna().to_numpy(float)
-        entry: dict[str, Any] = {"n_params_mean": float(d["n_params"].mean()),
-                                 "seconds_per_epoch_mean": float(spe.mean())}
-        if len(spe) >= 2 and np.ptp(spe) > 0:
-            ci = stats.bootstrap((spe,), np.mean, n_resamples=N_BOOT, method="percentile", random_state=rng)
-            entry["seconds_per_epoch_ci"] = [float(ci.confidence_interval.low), float(ci.confidence_interval.high)]
-        out[arch] = entry
-    return out
-
-
 def to_dict(v: DatasetVerdict) -> dict[str, Any]:
     return asdict(v)
 
