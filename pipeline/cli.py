@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     b.add_argument("--orchestration", action="store_true",
                    help="instead: a 16-trial sweep's tune-phase wall time vs the sum of its trial times / slots")
+    b.add_argument("--mlflow", type=Path, metavar="SPACE",
+                   help="instead: run SPACE.yaml against a local mlflow server it starts, and report the time "
+                        "and CPU spent in MLflow (e.g. search_spaces/quickstart.yaml)")
     n = sub.add_parser("nightly", help="a locked, tagged run + report compared with earlier nights; exit "
                                         "0 ok, 1 failed, 2 bad input, 3 lock held, 4 verdict changed")
     n.add_argument("space", type=Path)
@@ -232,6 +235,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.epochs < 2 or args.points < 1:
         raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
+    if args.mlflow:
+        import tempfile
+
+        from pipeline.bench import format_mlflow_benchmark, mlflow_benchmark
+
+        load_spec(args.mlflow)  # bad input: exit 2 before a server starts
+        with tempfile.TemporaryDirectory() as tmp:
+            r = mlflow_benchmark(args.mlflow, Path(tmp))
+        print(format_mlflow_benchmark(r))
+        if args.json:
+            args.json.write_text(json.dumps(r, indent=2))
+        return EXIT_OK
     if args.orchestration:
         import tempfile
 

@@ -49,6 +49,7 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self.failures = 0
         self.last_error: str | None = None
+        self.cpu_seconds = 0.0  # CPU time of the writer thread in pushes (what MLflow costs this process)
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Persist a record, then queue it. Returns once it is safe on disk."""
@@ -114,6 +115,7 @@ class Outbox:
                 key = self._queue[0]
                 fresh = key in self._fresh
             path = self.pending_dir / f"{key}.json"
+            cpu0 = time.thread_time()
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 self._push(record, not fresh)
@@ -126,6 +128,8 @@ class Outbox:
                     self._cond.wait(timeout=backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
+            finally:
+                self.cpu_seconds += time.thread_time() - cpu0
             os.replace(path, self.done_dir / f"{key}.json")
             backoff = BACKOFF_START_S
             with self._cond:

@@ -139,6 +139,7 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
         seconds["mlflow_flush_wait"] = time.perf_counter() - t0
+        seconds["mlflow_writer_cpu"] = seconds.get("mlflow_writer_cpu", 0.0) + outbox.cpu_seconds
         state["phase"] = "trained"
         _save_state(out_dir, state)
         if remaining:
@@ -210,12 +211,13 @@ def _finish(tracker: Any, out_dir: Path, state: dict[str, Any], t_start: float |
     seconds["report"] = time.perf_counter() - t0
     if t_start is not None:
         seconds["total"] = time.perf_counter() - t_start
-        seconds["mlflow_calls"] = tracker.client.seconds
-        seconds["mlflow_share"] = tracker.client.seconds / seconds["total"]
+        times = tracker.client.times
+        seconds["mlflow_calls"] = times.seconds
+        seconds["mlflow_share"] = times.seconds / seconds["total"]
         # what the sweep waited for: calls on the main thread plus the final flush of the outbox
-        seconds["mlflow_blocking"] = tracker.client.blocking_seconds + seconds.get("mlflow_flush_wait", 0.0)
+        seconds["mlflow_blocking"] = times.blocking_seconds + seconds.get("mlflow_flush_wait", 0.0)
         seconds["mlflow_blocking_share"] = seconds["mlflow_blocking"] / seconds["total"]
-        state["mlflow_calls_by_method"] = tracker.client.by_method
+        state["mlflow_calls_by_method"] = {k: list(v) for k, v in times.by_method.items()}  # as of now
     tracker.log_parent_metrics({f"seconds.{k}": v for k, v in seconds.items()})
     tracker.finish_parent("FINISHED")
     _save_state(out_dir, state | {"phase": "done", "seconds": seconds})

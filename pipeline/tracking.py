@@ -6,10 +6,13 @@ the tracking store and an embedded SQLite store works on a multi-node cluster.
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
@@ -28,17 +31,34 @@ class TrackingError(RuntimeError):
     """The tracking store cannot be reached or refuses writes."""
 
 
-class _TimedClient:
-    """An `MlflowClient` that adds up the seconds spent inside its calls (any thread)."""
+class CallTimes:
+    """Seconds spent inside MLflow calls, from any thread, and by method."""
 
-    def __init__(self, client: MlflowClient) -> None:
-        self._client, self.seconds, self.calls = client, 0.0, 0
+    def __init__(self) -> None:
+        self.seconds, self.calls = 0.0, 0
         self.blocking_seconds = 0.0  # spent in calls on the main thread: time the sweep itself waited
         self.by_method: dict[str, list[float]] = {}  # name -> [calls, seconds]
         self._lock = threading.Lock()
 
+    def add(self, name: str, dt: float) -> None:
+        with self._lock:
+            self.seconds += dt
+            if threading.current_thread() is threading.main_thread():
+                self.blocking_seconds += dt
+            self.calls += 1
+            entry = self.by_method.setdefault(name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += dt
+
+
+class _Timed:
+    """A proxy that adds the time of every method call on `target` to `times` (as `prefix + name`)."""
+
+    def __init__(self, target: Any, times: CallTimes, prefix: str = "") -> None:
+        self._target, self._times, self._prefix = target, times, prefix
+
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
+        attr = getattr(self._target, name)
         if not callable(attr):
             return attr
 
@@ -47,17 +67,38 @@ class _TimedClient:
             try:
                 return attr(*args, **kwargs)
             finally:
-                with self._lock:
-                    dt = time.perf_counter() - t0
-                    self.seconds += dt
-                    if threading.current_thread() is threading.main_thread():
-                        self.blocking_seconds += dt
-                    self.calls += 1
-                    entry = self.by_method.setdefault(name, [0, 0.0])
-                    entry[0] += 1
-                    entry[1] += dt
+                self._times.add(self._prefix + name, time.perf_counter() - t0)
 
         return timed
+
+
+class _TimedClient(_Timed):
+    """An `MlflowClient` whose calls are timed, including those of the artifact repositories it hands out."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        super().__init__(client, CallTimes())
+
+    @property
+    def times(self) -> CallTimes:
+        return self._times
+
+    def artifact_repository(self, artifact_uri: str) -> Any:
+        return _Timed(artifact_repository(self._target, artifact_uri), self._times, "artifacts.")
+
+
+def artifact_repository(client: Any, artifact_uri: str) -> Any:
+    """The artifact store behind a run's `artifact_uri`.
+
+    Going to it directly costs one request per file; `MlflowClient.log_dict` first fetches the run
+    (to learn that URI), and `download_artifacts` makes about six requests per file over HTTP.
+    A client that times its calls (the sweep's) hands out a timed repository instead.
+    """
+    make = getattr(client, "artifact_repository", None)
+    if make is not None:
+        return make(artifact_uri)
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    return get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
 
 
 def record_key(job: dict[str, Any]) -> str:
@@ -209,6 +250,9 @@ class SweepTracker:
         for chunk in _chunks(metrics[room:], _MAX_METRICS):
             self.client.log_batch(run_id, metrics=chunk)
         if result and result.get("forecasts"):
-            self.client.log_dict(run_id, result["forecasts"], "forecasts.json")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "forecasts.json"
+                path.write_text(json.dumps(result["forecasts"]), encoding="utf-8")
+                self.client.artifact_repository(run.info.artifact_uri).log_artifact(str(path))
         self.client.set_terminated(run_id, status=status, end_time=end_ms or _now_ms())  # last: marks it complete
         return run_id

@@ -22,19 +22,31 @@ from reports.stats import compare_architectures, cost_comparison, mean_ci, overa
 class Forecasts:
     """`forecasts.json` of confirm runs, downloaded once per run (DM test and figures share them)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, table: pd.DataFrame) -> None:
         self.client, self._cache = client, {}
+        self._uris = dict(zip(table["run_id"], table["artifact_uri"], strict=True))
 
     def get(self, run_id: str) -> dict[str, list[float]] | None:
         if run_id not in self._cache:
-            names = {a.path for a in self.client.list_artifacts(run_id)}
-            if "forecasts.json" not in names:  # e.g. runs logged by hand without forecasts
-                self._cache[run_id] = None
-            else:
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = self.client.download_artifacts(run_id, "forecasts.json", tmp)
-                    self._cache[run_id] = json.loads(Path(path).read_text())
+            raw = read_artifact(self.client, self._uris[run_id], "forecasts.json")
+            # None: e.g. runs logged by hand without forecasts
+            self._cache[run_id] = None if raw is None else json.loads(raw)
         return self._cache[run_id]
+
+
+def read_artifact(client: Any, artifact_uri: str, path: str) -> str | None:
+    """A top-level artifact file's text, straight from the run's artifact store; None if the run has none.
+
+    Three requests over HTTP (list, then the store's own check and the download) where
+    `client.download_artifacts` makes about eight with the listing.
+    """
+    from pipeline.tracking import artifact_repository
+
+    repo = artifact_repository(client, artifact_uri)
+    if path not in {a.path for a in repo.list_artifacts()}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(repo.download_artifacts(path, tmp)).read_text(encoding="utf-8")
 
 
 def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -120,16 +132,16 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[float]]]]
     return out
 
 
-def _search_space(client: Any, parent_run_id: str) -> Any:
+def _search_space(client: Any, parent_run: Any) -> Any:
     """The sweep's search space from the parent's `sweep.yaml`; None for runs made by hand."""
     import yaml
 
     from pipeline.config import SweepSpec
 
-    if "sweep.yaml" not in {a.path for a in client.list_artifacts(parent_run_id)}:
+    text = read_artifact(client, parent_run.info.artifact_uri, "sweep.yaml")
+    if text is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = yaml.safe_load(Path(client.download_artifacts(parent_run_id, "sweep.yaml", tmp)).read_text())
+    raw = yaml.safe_load(text)
     return SweepSpec.model_validate(raw).search_space
 
 
@@ -153,7 +165,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
     sampler = parent["params"].get("sampler", "unknown")
     confirm = chosen_confirm_runs(table)
     verdicts = compare_architectures(confirm, _baselines(parent["metrics"]), alpha=alpha, margin=margin)
-    forecasts = Forecasts(client)
+    forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:
         entry = to_dict(v)
@@ -172,7 +184,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "counts": _counts(table),
         "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
                    "note": _budget_note(sampler, has_trials)},
-        "importance": _importance(table, _search_space(client, parent_run_id)) if has_trials else {},
+        "importance": _importance(table, _search_space(client, parent["run"])) if has_trials else {},
         "settings": {"alpha": alpha, "equivalence_margin": margin, "test": "two-sided permutation, Holm",
                      "ci": "bootstrap BCa 95%", "confirm_runs_used": int(len(confirm))},
     }

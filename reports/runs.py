@@ -35,7 +35,8 @@ def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:
     rows = []
     for run in child_runs(client, parent_run_id):
         row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,
-                               "status": run.info.status, "start_time": run.info.start_time}
+                               "status": run.info.status, "start_time": run.info.start_time,
+                               "artifact_uri": run.info.artifact_uri}
         row |= {col: run.data.tags.get(tag) for tag, col in TAG_COLUMNS.items()}
         row |= {p: run.data.params.get(p) for p in PARAM_COLUMNS}
         row |= dict(run.data.metrics)

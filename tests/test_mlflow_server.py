@@ -172,3 +172,22 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
         assert (tmp_path / OUT / "report" / "verdict.json").exists()
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_mlflow_benchmark_measures_a_real_server(tmp_path: Path) -> None:
+    """`gatesweep bench --mlflow`: a sweep against a server it starts, then the same writes on the idle server."""
+    proc = _gatesweep(["bench", "--mlflow", str(SPACE), "--json", str(tmp_path / "b.json")], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads((tmp_path / "b.json").read_text())
+    assert r["runs"] == 4 + 6 + 3  # 2 trials per cell, 3 confirm seeds per arch, 3 parameter-matched GRU seeds
+    assert 0 < r["waited_s"] < r["wall_s"] and r["waited_share"] == pytest.approx(r["waited_s"] / r["wall_s"])
+    # every call on the main thread is also among all calls; the writer's calls come on top
+    assert r["main_thread_calls_s"] < r["all_calls_s"]
+    by_method = r["by_method"]
+    assert by_method["create_run"][0] == r["runs"] + 1  # the children and the parent
+    assert by_method["artifacts.log_artifact"][0] == 9  # forecasts.json of each confirm run, one request each
+    assert "log_dict" not in by_method and "download_artifacts" not in by_method
+    assert r["server_cpu_s"] > 0 and r["writer_cpu_s"] > 0 and r["replay_calls_s"] > 0
+    assert r["baseline_rows"] in range(2, 13, 2)  # loss and val_loss for each epoch of the longest run (<= 6)
+    assert "sweep waited on MLflow" in proc.stdout and "one call per metric" in proc.stdout
