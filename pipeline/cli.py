@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
     common(r)
     rs = sub.add_parser("resume", help="continue a sweep whose driver died, without duplicating runs")
-    rs.add_argument("out_dir", type=Path, help="the sweep's output directory (holds sweep_state.json)")
+    rs.add_argument("run_or_dir", metavar="RUN_OR_DIR",
+                    help="the sweep's output directory (holds sweep_state.json) or its parent run id")
     rs.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
+    rs.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
+                    help="where to look up a parent run id (the sweep then uses the store it started with)")
     sy = sub.add_parser("sync", help="write a sweep's results that never reached MLflow, then its report")
     sy.add_argument("out_dir", type=Path, help="the sweep's output directory (holds sweep_state.json)")
     sy.add_argument("--tracking-uri", default=None, help="default: the one the sweep used")
@@ -204,9 +208,34 @@ def _continue_sweep(args: argparse.Namespace, action: Any) -> int:
         return EXIT_FAILED
 
 
+def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
+    """The output directory of a sweep given either that directory or the sweep's parent run id."""
+    from pipeline.sweep import STATE_FILE, load_state
+
+    path = Path(run_or_dir)
+    if path.is_dir() or not re.fullmatch(r"[0-9a-f]{32}", run_or_dir):
+        if not (path / STATE_FILE).exists():
+            raise UsageError(f"{run_or_dir}: RUN_OR_DIR: neither a sweep's output directory (no {STATE_FILE}) "
+                             "nor a parent run id")
+        return path
+    _, run = _parent_client(tracking_uri, run_or_dir)
+    out = run.data.tags.get("gatesweep.out_dir")
+    if out is None:
+        raise UsageError(f"{tracking_uri}: run {run_or_dir}: no gatesweep.out_dir tag; pass the sweep's output "
+                         "directory instead")
+    if not (Path(out) / STATE_FILE).exists():
+        raise UsageError(f"{out}: gatesweep.out_dir of run {run_or_dir}: no {STATE_FILE} here (the sweep ran on "
+                         "another machine?); resume it where its output directory is")
+    if load_state(Path(out))["parent_run_id"] != run_or_dir:
+        raise UsageError(f"{out}: gatesweep.out_dir of run {run_or_dir}: the directory now holds another sweep "
+                         "(same --out reused)")
+    return Path(out)
+
+
 def _cmd_resume(args: argparse.Namespace) -> int:
     from pipeline.sweep import resume
 
+    args.out_dir = sweep_dir(args.run_or_dir, args.tracking_uri)
     return _continue_sweep(args, lambda: resume(args.out_dir, args.address))
 
 
@@ -219,7 +248,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from reports.runs import runs_table
 
-    client = _parent_client(args)
+    client, _ = _parent_client(args.tracking_uri, args.parent_run_id)
     table = runs_table(client, args.parent_run_id)
     out = args.output or Path(f"{args.parent_run_id}.{args.format}")
     if args.format == "csv":
@@ -267,31 +296,31 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _parent_client(args: argparse.Namespace) -> Any:
-    """A client for `args.tracking_uri` after checking that `args.parent_run_id` is a sweep's parent run."""
+def _parent_client(tracking_uri: str, parent_run_id: str) -> tuple[Any, Any]:
+    """A client for `tracking_uri` and the parent run, after checking that it is a sweep's parent run."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    if args.tracking_uri.startswith("sqlite:///") and not Path(args.tracking_uri.removeprefix("sqlite:///")).exists():
-        raise UsageError(f"{args.tracking_uri}: --tracking-uri: no such database (run a sweep first, or point "
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        raise UsageError(f"{tracking_uri}: --tracking-uri: no such database (run a sweep first, or point "
                          "--tracking-uri at the store that holds the run)")
-    client = MlflowClient(tracking_uri=args.tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
     try:
-        run = client.get_run(args.parent_run_id)
+        run = client.get_run(parent_run_id)
     except MlflowException as exc:
-        raise UsageError(f"{args.tracking_uri}: run {args.parent_run_id}: "
+        raise UsageError(f"{tracking_uri}: run {parent_run_id}: "
                          f"{str(exc).splitlines()[0][:200]}") from None
     if run.data.tags.get("gatesweep.role") != "sweep":
-        raise UsageError(f"{args.tracking_uri}: run {args.parent_run_id}: not a gatesweep parent run "
+        raise UsageError(f"{tracking_uri}: run {parent_run_id}: not a gatesweep parent run "
                          "(tag gatesweep.role != sweep)")
-    return client
+    return client, run
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from reports import build_report
 
-    client = _parent_client(args)
-    name = client.get_experiment(client.get_run(args.parent_run_id).info.experiment_id).name
+    client, run = _parent_client(args.tracking_uri, args.parent_run_id)
+    name = client.get_experiment(run.info.experiment_id).name
     out = _out_dir(args, name)
     verdict = build_report(client, args.parent_run_id, out)
     for v in verdict["datasets"]:

@@ -91,7 +91,7 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
     tracker = SweepTracker(tracking_uri, spec.name)
     tracker.check()
     series = {d.name: load_series(d) for d in spec.datasets}
-    parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
+    parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path), out_dir)
     if nightly:
         from pipeline.nightly import nightly_tags
 

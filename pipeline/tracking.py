@@ -156,11 +156,14 @@ class SweepTracker:
         self.parent_id, self.experiment_id = parent_run_id, run.info.experiment_id
         self.multi_dataset = "," in run.data.params.get("datasets", "")
 
-    def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
+    def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str, out_dir: Path | None = None) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
+        tags = {"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path}
+        if out_dir is not None:  # lets `gatesweep resume PARENT_RUN_ID` find the sweep's state
+            tags["gatesweep.out_dir"] = str(out_dir.resolve())
         run = self.client.create_run(self.experiment_id, run_name=f"{spec.name}-sweep", start_time=_now_ms(),
-                                     tags={"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path})
+                                     tags=tags)
         self.parent_id = run.info.run_id
         params = {"datasets": ",".join(d.name for d in spec.datasets),
                   "architectures": ",".join(spec.architectures), "sampler": spec.sampler,

@@ -46,11 +46,13 @@ def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
     driver.wait(timeout=60)
     assert _children(tmp_path / "mlflow.db") < 8 + 6  # really unfinished
 
-    proc = subprocess.run(gatesweep_cmd() + ["resume", str(OUT)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=900, env=_env())
-    assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("resume")
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
+    # by parent run id, as an analyst would from the MLflow UI (the run's tag names the output directory)
+    proc = subprocess.run(gatesweep_cmd() + ["resume", parent.info.run_id], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=900, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
     (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
     assert parent.info.status == "FINISHED" and parent.data.tags["gatesweep.verdict"]
     runs = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")

@@ -78,3 +78,45 @@ def test_bench_prints_the_three_loops_side_by_side(tmp_path: Path) -> None:
         assert figures[loop]["ms_per_epoch"] > 0 and f"gru   {loop}" in proc.stdout
     assert figures["speedup_vs_seed"] == pytest.approx(
         figures["seed_keras_fit"]["ms_per_epoch"] / figures["gatesweep"]["ms_per_epoch"])
+
+
+def _sweep_on_disk(tmp_path: Path, *, tag_dir: bool = True) -> tuple[str, str, Path]:
+    """A parent run in a SQLite store and the output directory its sweep would have left."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    out = tmp_path / "out"
+    tags = {"gatesweep.role": "sweep"} | ({"gatesweep.out_dir": str(out)} if tag_dir else {})
+    run_id = client.create_run(client.create_experiment("s"), tags=tags).info.run_id
+    out.mkdir()
+    (out / "sweep_state.json").write_text(json.dumps({"parent_run_id": run_id}))
+    return uri, run_id, out
+
+
+def test_resume_finds_the_sweep_by_directory_or_parent_run_id(tmp_path: Path) -> None:
+    from pipeline.cli import sweep_dir
+
+    uri, run_id, out = _sweep_on_disk(tmp_path)
+    assert sweep_dir(str(out), uri) == out
+    assert sweep_dir(run_id, uri) == out
+
+
+@pytest.mark.parametrize("case", ["no_state", "unknown_run", "untagged", "moved", "reused"])
+def test_resume_target_that_cannot_be_resumed_is_bad_input(tmp_path: Path, case: str) -> None:
+    from pipeline.cli import UsageError, sweep_dir
+
+    uri, run_id, out = _sweep_on_disk(tmp_path, tag_dir=case != "untagged")
+    target, expect = run_id, "gatesweep.out_dir"
+    if case == "no_state":
+        target, expect = str(tmp_path), "RUN_OR_DIR: neither"
+    elif case == "unknown_run":
+        target, expect = "0" * 32, f"run {'0' * 32}"
+    elif case == "moved":
+        (out / "sweep_state.json").unlink()
+        expect = "no sweep_state.json"
+    elif case == "reused":
+        (out / "sweep_state.json").write_text(json.dumps({"parent_run_id": "f" * 32}))
+        expect = "another sweep"
+    with pytest.raises(UsageError, match=expect):
+        sweep_dir(target, uri)
