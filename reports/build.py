@@ -105,8 +105,10 @@ def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, 
             return {"available": False, "note": f"no test forecasts stored for {arch.upper()}"}
         mean_pred[arch] = np.mean([p["test_pred"] for p in preds], axis=0)
         truth = np.asarray(preds[0]["truth"])[int(preds[0]["test_start"][0]):]
-    res = diebold_mariano(mean_pred["gru"] - truth, mean_pred["lstm"] - truth)
-    return {"available": True, **res}
+    err_gru, err_lstm = mean_pred["gru"] - truth, mean_pred["lstm"] - truth
+    classic = diebold_mariano(err_gru, err_lstm, variance="hln")
+    return {"available": True, **diebold_mariano(err_gru, err_lstm),
+            "hln_statistic": classic["statistic"], "hln_p_value": classic["p_value"]}
 
 
 def _importance(table: pd.DataFrame, space: Any) -> dict[str, dict[str, dict[str, float] | None]]:

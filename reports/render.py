@@ -77,10 +77,14 @@ def _dm_lines(verdict: dict[str, Any]) -> list[str]:
         dm = v.get("dm", {})
         if dm.get("available"):
             side = "GRU" if dm["statistic"] < 0 else "LSTM"
-            out.append(f"{v['dataset']}: DM statistic {dm['statistic']:.3f} (HLN-corrected), p = {dm['p_value']:.3g}, "
-                       f"on {int(dm['n'])} seed-averaged test forecasts; the sign favours {side}. This tests the "
-                       "seed ensemble's forecasts, not a random seed, so it can disagree with the verdict above; "
-                       "one-step errors of smooth series are autocorrelated, which makes its p-value optimistic.")
+            classic = (f"; the classic HLN-corrected variance, which assumes uncorrelated errors, gives "
+                       f"p = {dm['hln_p_value']:.3g}" if "hln_p_value" in dm else "")
+            out.append(f"{v['dataset']}: DM statistic {dm['statistic']:.3f}, p = {dm['p_value']:.3g} (Newey–West "
+                       f"variance, {int(dm.get('lags', 0))} lags, for autocorrelated errors{classic}), on "
+                       f"{int(dm['n'])} seed-averaged test forecasts; the sign favours {side}. This tests the seed "
+                       "ensemble's forecasts, not a random seed, so it can disagree with the verdict above; with "
+                       "strongly autocorrelated errors and a short test split even this p-value is somewhat "
+                       "optimistic.")
         else:
             out.append(f"{v['dataset']}: not available ({dm.get('note', 'no forecasts')}).")
     return out
