@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,3 +32,13 @@ def gatesweep_cmd() -> list[str]:
     """The installed console script next to this interpreter (what users run)."""
     script = Path(sys.executable).with_name("gatesweep")
     return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline"]
+
+
+def local_runs(cwd: Path, experiment: str, filter_string: str = "") -> tuple[Any, list[Any]]:
+    """A client for the default store a sweep made in `cwd` (./mlflow.db) and the experiment's runs."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, f"no experiment {experiment!r} in {cwd / 'mlflow.db'}"
+    return client, client.search_runs([exp.experiment_id], filter_string)

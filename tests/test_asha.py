@@ -7,18 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, run_gatesweep
+from tests.conftest import DATA, local_runs, run_gatesweep
 
 
 @pytest.mark.slow
 def test_asha_stops_some_trials_and_never_a_confirm_run(tmp_path: Path) -> None:
-    from mlflow import MlflowClient
-
     proc = run_gatesweep(["run", str(DATA / "valid" / "asha.yaml")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("asha")
-    runs = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` != 'sweep'")
+    client, runs = local_runs(tmp_path, "asha", "tags.`gatesweep.role` != 'sweep'")
 
     def epochs(run: object) -> int:
         return len(client.get_metric_history(run.info.run_id, "val_loss"))

@@ -7,18 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, run_gatesweep
+from tests.conftest import DATA, local_runs, run_gatesweep
 
 
 @pytest.mark.slow
 def test_diverging_trials_are_failed_runs_with_their_error_and_the_sweep_finishes(tmp_path: Path) -> None:
-    from mlflow import MlflowClient
-
     proc = run_gatesweep(["run", str(DATA / "valid" / "faults.yaml")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("faults")
-    runs = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'trial'")
+    _, runs = local_runs(tmp_path, "faults", "tags.`gatesweep.role` = 'trial'")
     failed = [r for r in runs if r.info.status == "FAILED"]
     assert failed, "the sweep file makes some trials diverge"
     for run in failed:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATA
+from tests.conftest import DATA, local_runs
 from tests.servers import free_port
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
@@ -143,10 +143,7 @@ def test_worker_node_killed_mid_sweep_retries_its_trials_elsewhere(cluster: Loca
     killer.join(timeout=10)
     assert killed.is_set(), "the worker node never held a trial"
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from mlflow import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("tiny-e2e").experiment_id], "")
+    _, runs = local_runs(tmp_path, "tiny-e2e")
     keys = ("gatesweep.role", "gatesweep.arch", "gatesweep.index", "gatesweep.variant")
     finished = {tuple(r.data.tags.get(k) for k in keys) for r in runs
                 if r.info.status == "FINISHED" and r.data.tags.get("gatesweep.role") in ("trial", "confirm")}
