@@ -243,8 +243,13 @@ class SweepTracker:
         run_id = run.info.run_id
         params = [Param(k, str(job[k])) for k in HPARAM_TYPES if k in job]
         now = end_ms or _now_ms()
-        metrics = [Metric(name, float(v), now, int(step))
-                   for name in ("loss", "val_loss") for step, v in zip(history["epoch"], history[name], strict=True)]
+        # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
+        # have no times, or too few: the run's end then)
+        stamps = history.get("time_ms") or []
+        if len(stamps) != len(history["epoch"]):
+            stamps = [now] * len(history["epoch"])
+        metrics = [Metric(name, float(v), int(ts), int(step)) for name in ("loss", "val_loss")
+                   for step, v, ts in zip(history["epoch"], history[name], stamps, strict=True)]
         if result:
             metrics += [Metric(k, float(result[k]), now, 0) for k in FINAL_METRICS if k in result]
         # one log_batch carries up to 100 params and 1000 entities in all: usually the whole run

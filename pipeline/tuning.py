@@ -116,12 +116,12 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
 
     job = job_config(config)
     ds = spec.dataset(job["dataset"])
-    pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
+    pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "time_ms": []}
     last = [time.monotonic()]
     rungs = asha_rungs(spec) if job["phase"] == "trial" else set()
 
     def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
-        for k, v in zip(pending, (epoch, loss, val_loss), strict=True):
+        for k, v in zip(pending, (epoch, loss, val_loss, int(time.time() * 1000)), strict=True):
             pending[k].append(v)
         # report about once a second, and exactly at each ASHA rung so its decisions see the right epoch
         if time.monotonic() - last[0] >= REPORT_EVERY_S or epoch + 1 in rungs:
@@ -254,7 +254,7 @@ class MlflowCallback(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         hist = self.history.setdefault(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
         for k, v in result.get("history", {}).items():
-            hist[k].extend(v)
+            hist.setdefault(k, []).extend(v)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A failed attempt that Tune will retry: recorded as its own FAILED run, then forgotten."""

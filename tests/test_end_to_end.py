@@ -76,8 +76,12 @@ def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
         else:
             assert "test_mase" not in metrics  # the tune phase never sees the test split
         for name in ("loss", "val_loss"):  # early stopping (patience 4) may end a run before EPOCHS
-            history = client.get_metric_history(run.info.run_id, name)
-            assert sorted(m.step for m in history) == list(range(int(metrics["epochs_trained"])))
+            history = sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
+            assert [m.step for m in history] == list(range(int(metrics["epochs_trained"])))
+            # each row stamped with the time its epoch ended, within the run's span
+            stamps = [m.timestamp for m in history]
+            assert stamps == sorted(stamps) and run.info.start_time <= stamps[0] <= stamps[-1] <= run.info.end_time
+            assert len(stamps) < 2 or stamps[0] < stamps[-1]  # not all stamped at the end of the run
         expected = {"gru": 3 * (h := int(params["hidden_size"])) * (h + 1 + 2), "lstm": 4 * h * (h + 1 + 1)}
         assert metrics["n_params"] == expected[tags["gatesweep.arch"]] + h + 1
 
