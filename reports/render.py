@@ -80,10 +80,11 @@ def _dm_lines(verdict: dict[str, Any]) -> list[str]:
             classic = (f"; the classic HLN-corrected variance, which assumes uncorrelated errors, gives "
                        f"p = {dm['hln_p_value']:.3g}" if "hln_p_value" in dm else "")
             out.append(f"{v['dataset']}: DM statistic {dm['statistic']:.3f}, p = {dm['p_value']:.3g} (Newey–West "
-                       f"variance, {int(dm.get('lags', 0))} lags, for autocorrelated errors{classic}), on "
+                       f"variance, {int(dm.get('lags', 0))} lags, for autocorrelated errors, against the fixed-b "
+                       f"reference{classic}), on "
                        f"{int(dm['n'])} seed-averaged test forecasts; the sign favours {side}. This tests the seed "
                        "ensemble's forecasts, not a random seed, so it can disagree with the verdict above; with "
-                       "strongly autocorrelated errors and a short test split even this p-value is somewhat "
+                       "strongly autocorrelated errors and a short test split even this p-value is a little "
                        "optimistic.")
         else:
             out.append(f"{v['dataset']}: not available ({dm.get('note', 'no forecasts')}).")
