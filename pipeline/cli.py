@@ -53,8 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
                     help="where to look up a parent run id (the sweep then uses the store it started with)")
     sy = sub.add_parser("sync", help="write a sweep's results that never reached MLflow, then its report")
-    sy.add_argument("out_dir", type=Path, help="the sweep's output directory (holds sweep_state.json)")
-    sy.add_argument("--tracking-uri", default=None, help="default: the one the sweep used")
+    sy.add_argument("run_or_dir", metavar="RUN_OR_DIR",
+                    help="the sweep's output directory (holds sweep_state.json) or its parent run id")
+    sy.add_argument("--tracking-uri", default=None,
+                    help="default: the one the sweep used (to look up a run id: $MLFLOW_TRACKING_URI or "
+                         f"{DEFAULT_TRACKING_URI})")
     ex = sub.add_parser("export", help="one row per child run of a sweep, as CSV or Parquet")
     ex.add_argument("parent_run_id")
     ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
@@ -242,6 +245,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_sync(args: argparse.Namespace) -> int:
     from pipeline.sweep import sync
 
+    lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    args.out_dir = sweep_dir(args.run_or_dir, lookup)
     return _continue_sweep(args, lambda: sync(args.out_dir, args.tracking_uri))
 
 

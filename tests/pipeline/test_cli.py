@@ -120,3 +120,15 @@ def test_resume_target_that_cannot_be_resumed_is_bad_input(tmp_path: Path, case:
         expect = "another sweep"
     with pytest.raises(UsageError, match=expect):
         sweep_dir(target, uri)
+
+
+@pytest.mark.parametrize("command", ["resume", "sync"])
+def test_resume_and_sync_of_an_unknown_run_are_one_line_exit_2(tmp_path: Path, command: str,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    uri, _, _ = _sweep_on_disk(tmp_path)
+    capsys.readouterr()  # MLflow's own lines from creating the store above
+    assert main([command, "0" * 32, "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"run {'0' * 32}" in err[0] and "Traceback" not in err[0]
