@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_spec
+from pipeline.errors import StoreUnavailable, TrackingError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -128,20 +129,28 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
     return args.out if args.out else Path("gatesweep-output") / name
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.sweep import StoreUnavailable, run_sweep
-    from pipeline.tracking import TrackingError
+def _cmd_validate(args: argparse.Namespace) -> int:
+    print(_plan(load_spec(args.space), args.space))
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pipeline.sweep import train_once
 
     spec = load_spec(args.space)
-    try:
-        outcome = run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
-                            out_dir=_out_dir(args, spec.name))
-    except TrackingError as exc:
-        raise UsageError(str(exc)) from None
-    except StoreUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return _print_outcome(outcome)
+    if args.dataset and args.dataset not in [d.name for d in spec.datasets]:
+        raise UsageError(f"{args.space}: --dataset: no dataset named {args.dataset!r}")
+    metrics = train_once(spec, dataset=args.dataset, arch=args.arch, overrides=_overrides(args.set), seed=args.seed)
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.sweep import run_sweep
+
+    spec = load_spec(args.space)
+    return _print_outcome(run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
+                                    out_dir=_out_dir(args, spec.name)))
 
 
 def _print_outcome(outcome: Any) -> int:
@@ -159,8 +168,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     import time
 
     from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, sweep_lock
-    from pipeline.sweep import StoreUnavailable, run_sweep
-    from pipeline.tracking import TrackingError
+    from pipeline.sweep import run_sweep
 
     spec = load_spec(args.space)
     base = _out_dir(args, spec.name)
@@ -172,11 +180,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             try:
                 outcome = run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
                                     out_dir=out_dir, nightly=True)
-            except TrackingError as exc:
-                raise UsageError(str(exc)) from None
-            except StoreUnavailable as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return EXIT_FAILED
+            except (TrackingError, StoreUnavailable):
+                raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
                 import traceback
 
@@ -193,22 +198,6 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     if args.fail_on_change and flags["verdict_changed"]:
         return EXIT_CHANGED
     return EXIT_OK
-
-
-def _continue_sweep(args: argparse.Namespace, action: Any) -> int:
-    """`resume` and `sync`: act on an existing sweep's output directory, same errors and statuses."""
-    from pipeline.sweep import STATE_FILE, StoreUnavailable
-    from pipeline.tracking import TrackingError
-
-    if not (args.out_dir / STATE_FILE).exists():
-        raise UsageError(f"{args.out_dir}: out_dir: no {STATE_FILE} here; pass the sweep's --out directory")
-    try:
-        return _print_outcome(action())
-    except TrackingError as exc:
-        raise UsageError(str(exc)) from None
-    except StoreUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
 
 
 def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
@@ -238,16 +227,14 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from pipeline.sweep import resume
 
-    args.out_dir = sweep_dir(args.run_or_dir, args.tracking_uri)
-    return _continue_sweep(args, lambda: resume(args.out_dir, args.address))
+    return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     from pipeline.sweep import sync
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
-    args.out_dir = sweep_dir(args.run_or_dir, lookup)
-    return _continue_sweep(args, lambda: sync(args.out_dir, args.tracking_uri))
+    return _print_outcome(sync(sweep_dir(args.run_or_dir, lookup), args.tracking_uri))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -277,10 +264,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         load_spec(args.mlflow)  # bad input: exit 2 before a server starts
         with tempfile.TemporaryDirectory() as tmp:
             r = mlflow_benchmark(args.mlflow, Path(tmp))
-        print(format_mlflow_benchmark(r))
-        if args.json:
-            args.json.write_text(json.dumps(r, indent=2))
-        return EXIT_OK
+        return _bench_output(args, format_mlflow_benchmark(r), r)
     if args.orchestration:
         import tempfile
 
@@ -288,16 +272,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             r = orchestration_benchmark(Path(tmp))
-        print(f"{r['trials']:.0f} trials of {r['mean_trial_s']:.1f} s on average (Tune's time_total_s), "
-              f"{r['slots']:.0f} at a time: sum / slots = {r['ideal_s']:.1f} s; tune phase wall time "
-              f"{r['tune_wall_s']:.1f} s; ratio {r['ratio']:.2f} (target <= 1.2)")
-        if args.json:
-            args.json.write_text(json.dumps(r, indent=2))
-        return EXIT_OK
+        return _bench_output(args, f"{r['trials']:.0f} trials of {r['mean_trial_s']:.1f} s on average (Tune's "
+                             f"time_total_s), {r['slots']:.0f} at a time: sum / slots = {r['ideal_s']:.1f} s; tune "
+                             f"phase wall time {r['tune_wall_s']:.1f} s; ratio {r['ratio']:.2f} (target <= 1.2)", r)
     result = run_benchmark(args.arch or ["gru", "lstm"], args.epochs, args.points)
-    print(format_benchmark(result, args.epochs, args.points))
+    return _bench_output(args, format_benchmark(result, args.epochs, args.points), result)
+
+
+def _bench_output(args: argparse.Namespace, text: str, figures: dict[str, Any]) -> int:
+    print(text)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2))
     return EXIT_OK
 
 
@@ -351,35 +336,18 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args = _parser().parse_args(argv)
-        if args.command == "validate":
-            print(_plan(load_spec(args.space), args.space))
-            return EXIT_OK
-        if args.command == "train":
-            from pipeline.sweep import train_once
-
-            spec = load_spec(args.space)
-            if args.dataset and args.dataset not in [d.name for d in spec.datasets]:
-                raise UsageError(f"{args.space}: --dataset: no dataset named {args.dataset!r}")
-            metrics = train_once(spec, dataset=args.dataset, arch=args.arch, overrides=_overrides(args.set),
-                                 seed=args.seed)
-            print(json.dumps(metrics, indent=2))
-            return EXIT_OK
-        if args.command == "run":
-            return _cmd_run(args)
-        if args.command == "bench":
-            return _cmd_bench(args)
-        if args.command == "nightly":
-            return _cmd_nightly(args)
-        if args.command == "sync":
-            return _cmd_sync(args)
-        if args.command == "resume":
-            return _cmd_resume(args)
-        if args.command == "export":
-            return _cmd_export(args)
-        return _cmd_report(args)
-    except (SpecError, UsageError) as exc:
+        return _COMMANDS[args.command](args)
+    except (SpecError, UsageError, TrackingError) as exc:  # bad input, or an unusable store: nothing started
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StoreUnavailable as exc:  # trained, but MLflow did not take every result: kept on disk for `sync`
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+_COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run, "bench": _cmd_bench,
+             "nightly": _cmd_nightly, "sync": _cmd_sync, "resume": _cmd_resume, "export": _cmd_export,
+             "report": _cmd_report}
 
 
 def entry() -> None:

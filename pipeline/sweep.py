@@ -14,6 +14,7 @@ import numpy as np
 
 from pipeline.config import SweepSpec
 from pipeline.data import load_series, split_bounds
+from pipeline.errors import StoreUnavailable
 from pipeline.metrics import baselines
 
 log = logging.getLogger("gatesweep")
@@ -56,10 +57,6 @@ def best_configs(logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]]
         if not best[cell]:
             raise RuntimeError(f"no finished tune-phase trial for {cell[0]}/{cell[1]}; cannot confirm")
     return best
-
-
-class StoreUnavailable(RuntimeError):
-    """The sweep finished on Ray but MLflow did not take every result; they are kept on disk."""
 
 
 FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
@@ -108,20 +105,30 @@ def resume(out_dir: Path, address: str | None) -> SweepOutcome:
     """Continue a sweep whose driver died: unfinished phases are restored from Ray Tune's experiment
     state (finished trials are not rerun, the Optuna search continues from its checkpoint), results that
     never reached MLflow are written, and the report is made. Child runs are never duplicated."""
+    state, tracker = _attach(out_dir, None)
+    if state["phase"] == "done":
+        return SweepOutcome(state["parent_run_id"], out_dir, _reported_verdict(tracker, state), state["seconds"])
+    spec = SweepSpec.model_validate(state["spec"])
+    series = {d.name: load_series(d) for d in spec.datasets}
+    return _drive(spec, series, tracker, out_dir, state, address, None)
+
+
+def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[dict[str, Any], Any]:
+    """An existing sweep's state and a tracker writing to its parent run (resume, sync)."""
     from pipeline.tracking import SweepTracker
 
     state = load_state(out_dir)
-    spec = SweepSpec.model_validate(state["spec"])
-    tracker = SweepTracker(state["tracking_uri"], state["experiment"])
+    tracker = SweepTracker(tracking_uri or state["tracking_uri"], state["experiment"])
     tracker.check()
     tracker.attach(state["parent_run_id"])
-    if state["phase"] == "done":
-        from reports import compute_verdict
+    return state, tracker
 
-        return SweepOutcome(state["parent_run_id"], out_dir, compute_verdict(tracker.client, state["parent_run_id"])[0],
-                            state.get("seconds", {}))
-    series = {d.name: load_series(d) for d in spec.datasets}
-    return _drive(spec, series, tracker, out_dir, state, address, None)
+
+def _reported_verdict(tracker: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """The verdict of a sweep whose report is already made, recomputed from MLflow."""
+    from reports import compute_verdict
+
+    return compute_verdict(tracker.client, state["parent_run_id"])[0]
 
 
 def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir: Path, state: dict[str, Any],
@@ -227,12 +234,8 @@ def _finish(tracker: Any, out_dir: Path, state: dict[str, Any], t_start: float |
 def sync(out_dir: Path, tracking_uri: str | None = None) -> SweepOutcome:
     """Write a sweep's results that never reached MLflow, then finish its report. Idempotent."""
     from pipeline.outbox import Outbox
-    from pipeline.tracking import SweepTracker
 
-    state = load_state(out_dir)
-    tracker = SweepTracker(tracking_uri or state["tracking_uri"], state["experiment"])
-    tracker.check()
-    tracker.attach(state["parent_run_id"])
+    state, tracker = _attach(out_dir, tracking_uri)
     outbox = Outbox(out_dir / "outbox", tracker.push_record)
     outbox.load_pending()
     outbox.start()
@@ -246,13 +249,11 @@ def sync(out_dir: Path, tracking_uri: str | None = None) -> SweepOutcome:
     if state["phase"] == "trained":
         verdict = _finish(tracker, out_dir, state, None)
     elif state["phase"] == "done":
-        from reports import compute_verdict
-
-        verdict = compute_verdict(tracker.client, state["parent_run_id"])[0]
+        verdict = _reported_verdict(tracker, state)
     else:
         raise RuntimeError(f"{out_dir}: the sweep stopped in its {state['phase']} phase; its finished runs are "
                            "now in MLflow, but there is no verdict to report until it completes")
-    return SweepOutcome(state["parent_run_id"], out_dir, verdict, state.get("seconds", {}))
+    return SweepOutcome(state["parent_run_id"], out_dir, verdict, state["seconds"])
 
 
 def train_once(spec: SweepSpec, *, dataset: str | None, arch: str | None, overrides: dict[str, str],

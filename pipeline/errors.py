@@ -1,0 +1,10 @@
+"""Errors the command line maps to exit statuses; here so the CLI can catch them without importing
+MLflow or Ray."""
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be reached or refuses writes (before anything started): exit 2."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The sweep finished on Ray but MLflow did not take every result; they are kept on disk: exit 1."""
