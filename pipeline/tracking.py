@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from pipeline.config import HPARAM_TYPES, SweepSpec
+from pipeline.errors import TrackingError
 
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
@@ -27,15 +28,11 @@ FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape",
                  "objective_val_loss")
 
 
-class TrackingError(RuntimeError):
-    """The tracking store cannot be reached or refuses writes."""
-
-
 class CallTimes:
     """Seconds spent inside MLflow calls, from any thread, and by method."""
 
     def __init__(self) -> None:
-        self.seconds, self.calls = 0.0, 0
+        self.seconds = 0.0
         self.blocking_seconds = 0.0  # spent in calls on the main thread: time the sweep itself waited
         self.by_method: dict[str, list[float]] = {}  # name -> [calls, seconds]
         self._lock = threading.Lock()
@@ -45,7 +42,6 @@ class CallTimes:
             self.seconds += dt
             if threading.current_thread() is threading.main_thread():
                 self.blocking_seconds += dt
-            self.calls += 1
             entry = self.by_method.setdefault(name, [0, 0.0])
             entry[0] += 1
             entry[1] += dt
@@ -262,5 +258,5 @@ class SweepTracker:
                 path = Path(tmp) / "forecasts.json"
                 path.write_text(json.dumps(result["forecasts"]), encoding="utf-8")
                 self.client.artifact_repository(run.info.artifact_uri).log_artifact(str(path))
-        self.client.set_terminated(run_id, status=status, end_time=end_ms or _now_ms())  # last: marks it complete
+        self.client.set_terminated(run_id, status=status, end_time=now)  # last: marks it complete
         return run_id

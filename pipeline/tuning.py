@@ -177,12 +177,15 @@ def asha_rungs(spec: SweepSpec) -> set[int]:
     """Epoch counts at which ASHA compares trials: grace_period x reduction_factor^k, below the maximum."""
     if spec.scheduler.kind != "asha":
         return set()
-    max_epochs = int(max(spec.search_space.values("epochs")))
     rungs, t = set(), spec.scheduler.grace_period
-    while t < max_epochs:
+    while t < _max_epochs(spec):
         rungs.add(int(t))
         t *= spec.scheduler.reduction_factor
     return rungs
+
+
+def _max_epochs(spec: SweepSpec) -> int:
+    return int(max(spec.search_space.values("epochs")))
 
 
 def _scheduler(spec: SweepSpec) -> Any:
@@ -191,8 +194,7 @@ def _scheduler(spec: SweepSpec) -> Any:
         return None
     from ray.tune.schedulers import ASHAScheduler
 
-    max_epochs = int(max(spec.search_space.values("epochs")))
-    return ASHAScheduler(time_attr="epochs_done", max_t=max_epochs, grace_period=spec.scheduler.grace_period,
+    return ASHAScheduler(time_attr="epochs_done", max_t=_max_epochs(spec), grace_period=spec.scheduler.grace_period,
                          reduction_factor=spec.scheduler.reduction_factor)
 
 
@@ -232,7 +234,6 @@ class MlflowCallback(tune.Callback):
         self._outbox, self.outbox_dir = outbox, str(outbox.directory)
         self.history: dict[str, dict[str, list[float]]] = {}
         self.started: dict[str, int] = {}
-        self.logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]] = []
         self.attempts: dict[str, int] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -282,8 +283,6 @@ class MlflowCallback(tune.Callback):
         self.outbox.put(record_key(job), {"job": job, "history": hist, "result": keep or None, "status": status,
                                           "error": error, "start_ms": self.started.pop(trial.trial_id, None),
                                           "end_ms": int(time.time() * 1000)})
-        if attempt is None:
-            self.logged.append((job, result, status))
 
 
 def _json_safe(value: Any) -> bool:
