@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from pipeline.mlflow_server import MlflowServer, free_port
 from tests.conftest import DATA, gatesweep_cmd
-from tests.servers import MlflowServer, free_port
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
 OUT = Path("gatesweep-output") / "tiny-e2e"

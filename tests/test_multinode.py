@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.mlflow_server import free_port
 from tests.conftest import DATA, local_runs
-from tests.servers import free_port
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
 BIN = Path(sys.executable).parent

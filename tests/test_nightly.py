@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.mlflow_server import free_port
 from pipeline.nightly import LockHeld, sweep_lock
 from tests.conftest import ROOT, gatesweep_cmd
-from tests.servers import free_port
 
 SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
 

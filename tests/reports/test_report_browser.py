@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.mlflow_server import MlflowServer
 from reports import build_report
 from tests.reports.hand_made import log_hand_made_runs
-from tests.servers import MlflowServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("GATESWEEP_TEST_ARTIFACTS", "test-artifacts"))
