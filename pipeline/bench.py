@@ -188,9 +188,9 @@ def orchestration_benchmark(workdir: Path, epochs: int = 700) -> dict[str, float
     path.write_text(ORCHESTRATION_SPEC.replace("EPOCHS", str(epochs)))
     spec = load_spec(path)
     outcome = run_sweep(spec, path, tracking_uri=f"sqlite:///{(workdir / 'mlflow.db').resolve()}", address=None,
-                        out_dir=workdir / "out")
+                        home=workdir / "out")
     slots = int(ray.cluster_resources().get("CPU", 1) // spec.resources.cpus)
-    tune_dir = next((workdir / "out" / "ray_results").glob("bench-orchestration-tune-*")).resolve()
+    tune_dir = next((outcome.out_dir / "ray_results").glob("bench-orchestration-tune-*")).resolve()
     trial_seconds = [t.last_result["time_total_s"] for t in ExperimentAnalysis(str(tune_dir)).trials]
     ideal = sum(trial_seconds) / slots
     return {"trials": float(len(trial_seconds)), "slots": float(slots), "sum_trial_s": sum(trial_seconds),
@@ -218,11 +218,11 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
     server = MlflowServer(workdir / "server").start()
     try:
         cpu0 = server.cpu_seconds()
-        outcome = run_sweep(spec, space, tracking_uri=server.url, address=None, out_dir=workdir / "out")
+        outcome = run_sweep(spec, space, tracking_uri=server.url, address=None, home=workdir / "out")
         cpu1 = server.cpu_seconds()
         s = outcome.seconds
         records = [json.loads(p.read_text(encoding="utf-8"))
-                   for p in sorted((outcome.report_dir / "outbox" / "done").glob("*.json"))]
+                   for p in sorted((outcome.out_dir / "outbox" / "done").glob("*.json"))]
 
         replay = SweepTracker(server.url, f"{spec.name}-replay")
         replay.check()
@@ -260,7 +260,7 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
             "server_cpu_s": server_cpu, "writer_cpu_s": s.get("mlflow_writer_cpu"),
             "cpus": os.cpu_count(), "replay_calls_s": replay_calls, "replay_wall_s": replay_wall,
             "baseline_rows": len(rows), "per_metric_s": per_metric, "batched_s": batched,
-            "by_method": load_state(outcome.report_dir).get("mlflow_calls_by_method", {})}
+            "by_method": load_state(outcome.out_dir).get("mlflow_calls_by_method", {})}
 
 
 def format_mlflow_benchmark(r: dict[str, Any]) -> str:

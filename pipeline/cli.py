@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_spec
-from pipeline.errors import StoreUnavailable, TrackingError
+from pipeline.errors import IncompleteSweep, StoreUnavailable, TrackingError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
                         help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI or {DEFAULT_TRACKING_URI})")
-        sp.add_argument("--out", type=Path, help="output directory (default ./gatesweep-output/<sweep name>)")
+        sp.add_argument("--out", type=Path, help="the sweep's home directory (default ./gatesweep-output/<sweep "
+                        "name>); each run gets a directory of its own in it, and `latest` points to the newest")
 
     v = sub.add_parser("validate", help="check a sweep file and print its plan")
     v.add_argument("space", type=Path)
@@ -146,11 +147,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.sweep import run_sweep
+    from pipeline.sweep import run_sweep, unfinished
 
     spec = load_spec(args.space)
+    home = _out_dir(args, spec.name)
+    if found := unfinished(home):  # two sweeps in one home would be fine; abandoning one silently is not
+        raise UsageError(f"{home}: --out: holds an unfinished sweep ({_describe(*found)}); if its driver is gone, "
+                         f"continue it with `gatesweep resume {found[0]}`, or pass another --out to start a new one")
     return _print_outcome(run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
-                                    out_dir=_out_dir(args, spec.name)))
+                                    home=home))
+
+
+def _describe(directory: Path, state: dict[str, Any]) -> str:
+    return f"parent run {state.get('parent_run_id')}, last in its {state.get('phase')} phase, in {directory}"
 
 
 def _print_outcome(outcome: Any) -> int:
@@ -158,17 +167,15 @@ def _print_outcome(outcome: Any) -> int:
         print(v["sentence"])
     print(f"overall verdict: {outcome.verdict['overall']['label']}")
     print(f"parent run: {outcome.parent_run_id}")
-    print(f"report: {outcome.report_dir / 'report' / 'report.html'}")
+    print(f"report: {outcome.out_dir / 'report' / 'report.html'}")
     rounded = {k: round(v, 3 if k.endswith("share") else 1) for k, v in outcome.seconds.items()}
     print("seconds: " + json.dumps(rounded))
     return EXIT_OK
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    import time
-
     from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, sweep_lock
-    from pipeline.sweep import run_sweep
+    from pipeline.sweep import run_sweep, unfinished
 
     spec = load_spec(args.space)
     base = _out_dir(args, spec.name)
@@ -176,10 +183,12 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         with sweep_lock(base / "nightly.lock") as took_over:
             if took_over:
                 print(f"note: {took_over}", file=sys.stderr)
-            out_dir = base / time.strftime("nightly-%Y%m%d-%H%M%S", time.gmtime())
+            if found := unfinished(base):  # a scheduled job goes on; the unfinished night stays resumable
+                print(f"note: leaving an unfinished sweep as it is ({_describe(*found)}); `gatesweep resume "
+                      f"{found[0]}` finishes it", file=sys.stderr)
             try:
                 outcome = run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
-                                    out_dir=out_dir, nightly=True)
+                                    home=base, nightly=True)
             except (TrackingError, StoreUnavailable):
                 raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
@@ -202,14 +211,15 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
     """The output directory of a sweep given either that directory or the sweep's parent run id."""
-    from pipeline.sweep import STATE_FILE, load_state
+    from pipeline.sweep import STATE_FILE, load_state, sweep_of
 
     path = Path(run_or_dir)
     if path.is_dir() or not re.fullmatch(r"[0-9a-f]{32}", run_or_dir):
-        if not (path / STATE_FILE).exists():
-            raise UsageError(f"{run_or_dir}: RUN_OR_DIR: neither a sweep's output directory (no {STATE_FILE}) "
-                             "nor a parent run id")
-        return path
+        found = sweep_of(path)
+        if found is None:
+            raise UsageError(f"{run_or_dir}: RUN_OR_DIR: neither a sweep's output directory (no {STATE_FILE}, "
+                             "no latest sweep) nor a parent run id")
+        return found
     _, run = _parent_client(tracking_uri, run_or_dir)
     out = run.data.tags.get("gatesweep.out_dir")
     if out is None:
@@ -311,7 +321,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     client, run = _parent_client(args.tracking_uri, args.parent_run_id)
     name = client.get_experiment(run.info.experiment_id).name
-    out = _out_dir(args, name)
+    # never over the sweep's own report: a rebuilt one sits beside it, to compare
+    out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
     verdict = build_report(client, args.parent_run_id, out)
     for v in verdict["datasets"]:
         print(v["sentence"])
@@ -340,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, UsageError, TrackingError) as exc:  # bad input, or an unusable store: nothing started
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except StoreUnavailable as exc:  # trained, but MLflow did not take every result: kept on disk for `sync`
+    except (StoreUnavailable, IncompleteSweep) as exc:  # MLflow lacks results (kept on disk for `sync`)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -8,3 +8,7 @@ class TrackingError(RuntimeError):
 
 class StoreUnavailable(RuntimeError):
     """The sweep finished on Ray but MLflow did not take every result; they are kept on disk: exit 1."""
+
+
+class IncompleteSweep(RuntimeError):
+    """A sweep's child runs are not all in MLflow (or there are none), so no verdict is made: exit 1."""

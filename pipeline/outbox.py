@@ -31,13 +31,24 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half of one
 
 
+class OutboxConflict(RuntimeError):
+    """A record's key is taken by a different run (another sweep, or another job of this one)."""
+
+
+def _identity(record: dict[str, Any]) -> tuple[Any, str]:
+    """What makes two records the same run: the parent run and the job (not timings or scores, which
+    differ when a trial is trained again after a restore)."""
+    return record.get("parent"), json.dumps(record.get("job"), sort_keys=True)
+
+
 class Outbox:
     """Pending and done records under `directory`, pushed by one background thread."""
 
-    def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], None]) -> None:
+    def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], None], parent: str) -> None:
         """`push(record, maybe_partial)` writes one record to MLflow; `maybe_partial` asks it to look
-        for (and clean up) an earlier, interrupted attempt first."""
-        self.directory = directory
+        for (and clean up) an earlier, interrupted attempt first. `parent` is the sweep's parent run id,
+        stamped on every record so that two sweeps' records can never be taken for each other."""
+        self.directory, self.parent = directory, parent
         self.pending_dir, self.done_dir = directory / "pending", directory / "done"
         self.pending_dir.mkdir(parents=True, exist_ok=True)
         self.done_dir.mkdir(parents=True, exist_ok=True)
@@ -52,9 +63,26 @@ class Outbox:
         self.cpu_seconds = 0.0  # CPU time of the writer thread in pushes (what MLflow costs this process)
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        """Persist a record, then queue it. Returns once it is safe on disk."""
-        if (self.done_dir / f"{key}.json").exists():
-            return  # already in MLflow (a resumed sweep reporting the same run again)
+        """Persist a record, then queue it. Returns once it is safe on disk.
+
+        A key already done is the same run reported again (a resumed phase re-reporting a trial whose
+        record reached MLflow just before the driver died): a no-op when it names the same parent run
+        and job. Anything else under a known key is a different run, and dropping it would lose it.
+
+        Raises:
+            OutboxConflict: the key is already taken by a different run.
+        """
+        record = {**record, "parent": self.parent}
+        for known in (self.done_dir / f"{key}.json", self.pending_dir / f"{key}.json"):
+            if known.exists():
+                old = json.loads(known.read_text(encoding="utf-8"))
+                if _identity(old) != _identity(record):
+                    raise OutboxConflict(f"{known}: record {key!r} belongs to parent run {old.get('parent')} "
+                                         f"({_identity(old)[1]}); refusing to replace or drop it for parent run "
+                                         f"{record.get('parent')} ({_identity(record)[1]})")
+                if known.parent == self.done_dir:
+                    log.info("%s is already in MLflow; the repeated report is not written again", key)
+                    return
         _write_json(self.pending_dir / f"{key}.json", {"key": key, **record})
         with self._cond:
             if key not in self._queue:
@@ -71,6 +99,16 @@ class Outbox:
                     self._queue.append(key)
             self._cond.notify_all()
         return len(keys)
+
+    def done_keys(self) -> set[str]:
+        """Keys of every record this outbox has written to MLflow."""
+        return {p.stem for p in self.done_dir.glob("*.json")}
+
+    def requeue(self, keys: set[str]) -> None:
+        """Push done records again (their runs are missing from MLflow); the push is idempotent."""
+        for key in sorted(keys):
+            os.replace(self.done_dir / f"{key}.json", self.pending_dir / f"{key}.json")
+        self.load_pending()
 
     def pending_count(self) -> int:
         with self._cond:

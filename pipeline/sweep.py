@@ -23,9 +23,42 @@ log = logging.getLogger("gatesweep")
 @dataclass
 class SweepOutcome:
     parent_run_id: str
-    report_dir: Path
+    out_dir: Path  # the sweep's own directory (outbox, Ray results, state, report)
     verdict: dict[str, Any]
     seconds: dict[str, float]
+
+
+LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run directory
+
+
+def new_run_dir(home: Path, parent_run_id: str, prefix: str = "") -> Path:
+    """A directory of its own for one sweep under `home` (outbox, Ray results, state, report), named by its
+    UTC start and parent run, so two sweeps never share any of them; `home/latest` then points to it."""
+    name = f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{parent_run_id[:8]}"
+    run_dir = home / name
+    run_dir.mkdir(parents=True)
+    tmp = home / f".{LATEST}-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(name)  # relative: the home can be moved or mounted elsewhere
+    os.replace(tmp, home / LATEST)  # atomic: readers see the old sweep or the new one
+    return run_dir
+
+
+def sweep_of(directory: Path) -> Path | None:
+    """The sweep directory a path stands for: itself (it holds a state file) or its `latest` sweep."""
+    for candidate in (directory, directory / LATEST):
+        if (candidate / STATE_FILE).exists():
+            return candidate.resolve()
+    return None
+
+
+def unfinished(home: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The sweep under `home` that has not reached its end (its driver is running or died), if any."""
+    found = sweep_of(home)
+    if found is None:
+        return None
+    state = load_state(found)
+    return None if state.get("phase") == "done" else (found, state)
 
 
 def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, float]:
@@ -75,8 +108,9 @@ def load_state(out_dir: Path) -> dict[str, Any]:
 
 
 def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: str | None,
-              out_dir: Path, nightly: bool = False) -> SweepOutcome:
-    """Run the whole sweep and its report. The tracking store is checked before Ray starts.
+              home: Path, nightly: bool = False) -> SweepOutcome:
+    """Run the whole sweep and its report in a new directory under `home`. The tracking store is checked
+    before Ray starts.
 
     Raises:
         StoreUnavailable: MLflow went away and did not come back within the flush timeout; the results
@@ -88,11 +122,14 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
     tracker = SweepTracker(tracking_uri, spec.name)
     tracker.check()
     series = {d.name: load_series(d) for d in spec.datasets}
-    parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path), out_dir)
+    parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
+    out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
+    tags = {"gatesweep.out_dir": str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep's state
     if nightly:
         from pipeline.nightly import nightly_tags
 
-        tracker.set_parent_tags(nightly_tags(spec, series))
+        tags |= nightly_tags(spec, series)
+    tracker.set_parent_tags(tags)
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
     state = {"tracking_uri": tracking_uri, "experiment": spec.name, "parent_run_id": parent, "phase": "tune",
              "spec_path": str(spec_path.resolve()), "spec": spec.model_dump(mode="json"), "seconds": {}}
@@ -136,7 +173,7 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
     """The phases still to do for this sweep (all of them for a new one), then the report."""
     from pipeline.outbox import Outbox
 
-    outbox = Outbox(out_dir / "outbox", tracker.push_record)
+    outbox = Outbox(out_dir / "outbox", tracker.push_record, state["parent_run_id"])
     outbox.load_pending()  # left by a driver that died (none for a new sweep)
     outbox.start()
     seconds = state.setdefault("seconds", {})
@@ -153,6 +190,7 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
             raise StoreUnavailable(f"{state['tracking_uri']}: {remaining} finished runs not yet in MLflow "
                                    f"({outbox.last_error}); they are kept in {out_dir / 'outbox'}: "
                                    f"run `gatesweep sync {out_dir}` when the tracking store is back")
+        _check_all_in_mlflow(outbox, tracker, out_dir)
         verdict = _finish(tracker, out_dir, state, t_start)
     except StoreUnavailable:
         raise
@@ -162,6 +200,29 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
     finally:
         outbox.close()
     return SweepOutcome(state["parent_run_id"], out_dir, verdict, state["seconds"])
+
+
+def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
+    """Every run the outbox wrote must be a child run in MLflow before a report is made on them.
+
+    Runs missing from MLflow (deleted by hand, or lost by a store) are pushed once more from the records
+    kept on disk; if some are still missing, the sweep stops here, saying how many and where they are.
+    Raises:
+        StoreUnavailable: runs are missing from MLflow; their records are in `out_dir/outbox`.
+    """
+    written = outbox.done_keys()
+    missing = written - tracker.child_keys()
+    if missing:
+        log.warning("%d finished runs are missing from MLflow; writing them again", len(missing))
+        outbox.requeue(missing)
+        outbox.flush(FLUSH_TIMEOUT_S)
+        missing = (written | outbox.done_keys()) - tracker.child_keys()
+    if missing:
+        raise StoreUnavailable(f"{tracker.tracking_uri}: {len(missing)} of {len(written)} finished runs are not in "
+                               f"MLflow ({outbox.last_error or 'written, but not found'}); no report is made on an "
+                               f"incomplete sweep; they are kept in {out_dir / 'outbox'}: run `gatesweep sync "
+                               f"{out_dir}`")
+    tracker.set_parent_tags({"gatesweep.child_runs": str(len(written))})
 
 
 def _run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path,
@@ -236,16 +297,18 @@ def sync(out_dir: Path, tracking_uri: str | None = None) -> SweepOutcome:
     from pipeline.outbox import Outbox
 
     state, tracker = _attach(out_dir, tracking_uri)
-    outbox = Outbox(out_dir / "outbox", tracker.push_record)
+    outbox = Outbox(out_dir / "outbox", tracker.push_record, state["parent_run_id"])
     outbox.load_pending()
     outbox.start()
     try:
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
+        if remaining:
+            raise StoreUnavailable(f"{tracker.tracking_uri}: {remaining} runs still not written "
+                                   f"({outbox.last_error}); nothing lost, try again")
+        if state["phase"] in ("trained", "done"):
+            _check_all_in_mlflow(outbox, tracker, out_dir)
     finally:
         outbox.close()
-    if remaining:
-        raise StoreUnavailable(f"{tracker.tracking_uri}: {remaining} runs still not written "
-                               f"({outbox.last_error}); nothing lost, try again")
     if state["phase"] == "trained":
         verdict = _finish(tracker, out_dir, state, None)
     elif state["phase"] == "done":

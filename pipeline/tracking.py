@@ -105,6 +105,20 @@ def record_key(job: dict[str, Any]) -> str:
             f"{attempt}")
 
 
+def child_runs(client: Any, parent_run_id: str) -> list[Any]:
+    """Every child run of a parent run, all pages."""
+    parent = client.get_run(parent_run_id)
+    runs, token = [], None
+    while True:
+        page = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                                  max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -152,12 +166,10 @@ class SweepTracker:
         self.parent_id, self.experiment_id = parent_run_id, run.info.experiment_id
         self.multi_dataset = "," in run.data.params.get("datasets", "")
 
-    def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str, out_dir: Path | None = None) -> str:
+    def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
         tags = {"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path}
-        if out_dir is not None:  # lets `gatesweep resume PARENT_RUN_ID` find the sweep's state
-            tags["gatesweep.out_dir"] = str(out_dir.resolve())
         run = self.client.create_run(self.experiment_id, run_name=f"{spec.name}-sweep", start_time=_now_ms(),
                                      tags=tags)
         self.parent_id = run.info.run_id
@@ -184,6 +196,10 @@ class SweepTracker:
         for chunk in _chunks(rts, _MAX_TAGS):
             self.client.log_batch(self.parent_id, tags=chunk)
 
+    def child_keys(self) -> set[str]:
+        """The `gatesweep.key` of every child run of the parent in MLflow."""
+        return {run.data.tags.get("gatesweep.key", "") for run in child_runs(self.client, self.parent_id)} - {""}
+
     def finish_parent(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status=status, end_time=_now_ms())
 
@@ -202,6 +218,8 @@ class SweepTracker:
         A run with the record's key and a terminal status is complete (the status is written last):
         nothing to do. A non-terminal one is the remains of an interrupted push: deleted, then redone.
         """
+        if record.get("parent", self.parent_id) != self.parent_id:  # never write one sweep's run into another
+            raise ValueError(f"record {record['key']} belongs to parent run {record['parent']}, not {self.parent_id}")
         if maybe_partial:
             existing = self.client.search_runs(
                 [self.experiment_id], f"tags.mlflow.parentRunId = '{self.parent_id}' and "

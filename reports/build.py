@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import IncompleteSweep
 from reports import plots
 from reports.budget import budget_curve
 from reports.dm import diebold_mariano
@@ -160,8 +161,14 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
     """The verdict dictionary (what `verdict.json` holds) and what the figures need."""
     parent = parent_info(client, parent_run_id)
     table = runs_table(client, parent_run_id)
-    if table.empty:
-        raise ValueError(f"parent run {parent_run_id} has no child runs")
+    expected = int(parent["tags"].get("gatesweep.child_runs", 0))  # set by the sweep once all were written
+    if table.empty or len(table) < expected:
+        kept = parent["tags"].get("gatesweep.out_dir")
+        where = (f"; the sweep's records are kept in {kept}/outbox (`gatesweep sync {kept}` writes them)"
+                 if kept else "")
+        raise IncompleteSweep(f"parent run {parent_run_id}: " + (
+            f"{expected - len(table)} of {expected} child runs are missing from MLflow" if expected
+            else "no child runs in MLflow") + f"; no report is made on an incomplete sweep{where}")
     alpha = float(parent["params"].get("alpha", 0.05))
     margin = float(parent["params"].get("equivalence_margin", 0.02))
     sampler = parent["params"].get("sampler", "unknown")

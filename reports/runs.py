@@ -10,24 +10,13 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.tracking import child_runs
+
 PARAM_COLUMNS = ("hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs")
 TAG_COLUMNS = {"gatesweep.role": "role", "gatesweep.arch": "arch", "gatesweep.dataset": "dataset",
                "gatesweep.seed": "seed", "gatesweep.index": "index", "gatesweep.rank": "rank",
                "gatesweep.node": "node", "gatesweep.error": "error", "gatesweep.variant": "variant",
                "gatesweep.attempt": "attempt"}
-
-
-def child_runs(client: Any, parent_run_id: str) -> list[Any]:
-    parent = client.get_run(parent_run_id)
-    runs, token = [], None
-    while True:
-        page = client.search_runs([parent.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
-                                  max_results=1000, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:

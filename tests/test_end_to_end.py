@@ -23,14 +23,23 @@ def _gatesweep(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
 
 
+def _run(cwd: Path, *extra: str) -> tuple[str, Path]:
+    """`gatesweep run` of the tiny sweep: its parent run id and its report directory."""
+    proc = _gatesweep(["run", str(SPACE), *extra], cwd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout)
+    report = re.search(r"report: (.+)/report\.html", proc.stdout)
+    assert parent and report, proc.stdout
+    return parent.group(1), cwd / report.group(1)
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     cwd = tmp_path_factory.mktemp("sweep")
-    proc = _gatesweep(["run", str(SPACE)], cwd)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout)
-    assert parent, proc.stdout
-    return cwd, parent.group(1)
+    parent, report = _run(cwd)
+    assert report == cwd / "gatesweep-output" / "tiny-e2e" / report.parent.name / "report"
+    assert (cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report").resolve() == report.resolve()
+    return cwd, parent
 
 
 def _client(cwd: Path):  # noqa: ANN202
@@ -93,7 +102,7 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
     names = {a.path for a in client.list_artifacts(parent_id, "report")}
     assert names == {"report/report.html", "report/summary.md", "report/verdict.json"}
     tags = client.get_run(parent_id).data.tags
-    verdict = json.loads((cwd / "gatesweep-output" / "tiny-e2e" / "report" / "verdict.json").read_text())
+    verdict = json.loads((cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report" / "verdict.json").read_text())
     assert tags["gatesweep.verdict.damped"] == verdict["datasets"][0]["label"]
     assert tags["gatesweep.verdict"] == verdict["overall"]["label"]
     assert verdict["datasets"][0]["label"] in {"gru", "lstm", "equivalent", "inconclusive"}
@@ -101,7 +110,7 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
     matched = verdict["sensitivity"]["param_matched"]["damped"]
     assert matched["label"] in {"gru", "lstm", "equivalent", "inconclusive"}
     assert verdict["datasets"][0]["dm"]["available"] is True
-    html = (cwd / "gatesweep-output" / "tiny-e2e" / "report" / "report.html").read_text()
+    html = (cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "closed-loop generation" in html
 
 
@@ -110,5 +119,34 @@ def test_report_command_rebuilds_the_same_verdict_from_mlflow_alone(sweep: tuple
     cwd, parent_id = sweep
     proc = _gatesweep(["report", parent_id, "--out", "rebuilt"], cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    original = (cwd / "gatesweep-output" / "tiny-e2e" / "report" / "verdict.json").read_bytes()
+    original = (cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report" / "verdict.json").read_bytes()
     assert (cwd / "rebuilt" / "report" / "verdict.json").read_bytes() == original
+
+
+def _child_keys(uri: str, parent_id: str) -> list[str]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("tiny-e2e")
+    runs = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    assert all(r.info.status == "FINISHED" for r in runs)
+    return sorted(r.data.tags["gatesweep.key"] for r in runs)
+
+
+@pytest.mark.slow
+def test_the_same_sweep_again_in_the_same_directory_loses_nothing(sweep: tuple[Path, str]) -> None:
+    """Run twice in one directory, then once more into another store: every parent keeps every child."""
+    cwd, first = sweep
+    first_dir = Path(_client(cwd).get_run(first).data.tags["gatesweep.out_dir"])
+    original = (first_dir / "report" / "verdict.json").read_bytes()
+    second, second_report = _run(cwd)
+    third, third_report = _run(cwd, "--tracking-uri", f"sqlite:///{cwd / 'other.db'}")
+    assert len({first, second, third}) == 3 and second_report != third_report
+    expected = _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", first)
+    assert len(expected) == 2 * TRIALS + 3 * SEEDS
+    assert _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", second) == expected
+    assert _child_keys(f"sqlite:///{cwd / 'other.db'}", third) == expected
+    # the first sweep's report, rebuilt from MLflow after the others ran, is the same to the byte
+    proc = _gatesweep(["report", first, "--out", "first-again"], cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (cwd / "first-again" / "report" / "verdict.json").read_bytes() == original

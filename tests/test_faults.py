@@ -22,7 +22,7 @@ def test_diverging_trials_are_failed_runs_with_their_error_and_the_sweep_finishe
     finals = [r for r in failed if "gatesweep.attempt" not in r.data.tags]
     retries = [r for r in failed if "gatesweep.attempt" in r.data.tags]
     assert len(retries) == len(finals)  # max_failures: 1 -> one retry, then the final failure
-    verdict = json.loads((tmp_path / "gatesweep-output" / "faults" / "report" / "verdict.json").read_text())
+    verdict = json.loads((tmp_path / "gatesweep-output" / "faults" / "latest" / "report" / "verdict.json").read_text())
     counted = sum(c["failed"] for c in verdict["counts"]["trial"].values())
     assert counted == len(failed)
     for arch in ("gru", "lstm"):  # the tune budget is spent: every trial index ran to an end

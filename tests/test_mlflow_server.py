@@ -19,7 +19,8 @@ from pipeline.mlflow_server import MlflowServer, free_port
 from tests.conftest import DATA, gatesweep_cmd
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
-OUT = Path("gatesweep-output") / "tiny-e2e"
+HOME = Path("gatesweep-output") / "tiny-e2e"
+OUT = HOME / "latest"  # the newest sweep's own directory
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -160,12 +161,12 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
                           GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S="5")
         watcher.join(timeout=60)
         assert proc.returncode == 1
-        assert f"gatesweep sync {OUT}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        assert f"gatesweep sync {HOME}/" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
         pending = list((tmp_path / OUT / "outbox" / "pending").glob("*.json"))
         assert pending, "the unwritten runs must be on disk"
         server.start()
         for _ in range(2):  # a second sync must not duplicate anything
-            sync = _gatesweep(["sync", str(OUT)], tmp_path)
+            sync = _gatesweep(["sync", str(HOME)], tmp_path)  # the home: its latest sweep
             assert sync.returncode == 0, sync.stderr[-3000:]
             _assert_mlflow_matches_tune(tmp_path, server.url)
         assert not list((tmp_path / OUT / "outbox" / "pending").glob("*.json"))

@@ -118,7 +118,7 @@ def test_sweep_runs_on_both_nodes_via_address_and_via_ray_job_submit(cluster: Lo
                           "gatesweep", "run", str(SPACE), "--tracking-uri", f"sqlite:///{db}", "--out", str(out)],
                          capture_output=True, text=True, timeout=900, env=_env())
     assert job.returncode == 0 and "succeeded" in job.stdout + job.stderr, (job.stdout + job.stderr)[-3000:]
-    assert len(_nodes(db)) == 2 and (out / "report" / "verdict.json").exists()
+    assert len(_nodes(db)) == 2 and (out / "latest" / "report" / "verdict.json").exists()
 
 
 @pytest.mark.slow

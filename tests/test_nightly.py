@@ -68,8 +68,9 @@ def test_two_consecutive_nights_compare_with_each_other(tmp_path: Path) -> None:
     assert "first nightly run of this sweep" in outs[0]
     first = re.search(r"parent run: ([0-9a-f]{32})", outs[0]).group(1)
     second = re.search(r"parent run: ([0-9a-f]{32})", outs[1]).group(1)
-    reports = sorted((tmp_path / "gatesweep-output" / "nightly-small").glob("nightly-*/report/verdict.json"))
-    assert len(reports) == 2
+    home = tmp_path / "gatesweep-output" / "nightly-small"
+    reports = sorted(home.glob("nightly-*/report/verdict.json"))
+    assert len(reports) == 2 and (home / "latest").resolve() == reports[-1].parent.parent
     nightly = json.loads(reports[-1].read_text())["nightly"]
     assert nightly["previous_run_id"] == first
     assert [h["run_id"] for h in nightly["history"]] == [second, first]

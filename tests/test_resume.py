@@ -67,4 +67,4 @@ def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
         confirms = [r for r in finished if r.data.tags["gatesweep.role"] == "confirm"
                     and r.data.tags["gatesweep.arch"] == arch]
         assert len(confirms) == 3
-    assert (tmp_path / OUT / "report" / "verdict.json").exists()
+    assert (tmp_path / OUT / "latest" / "report" / "verdict.json").exists()

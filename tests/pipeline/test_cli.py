@@ -132,3 +132,16 @@ def test_resume_and_sync_of_an_unknown_run_are_one_line_exit_2(tmp_path: Path, c
     assert main([command, "0" * 32, "--tracking-uri", uri]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"run {'0' * 32}" in err[0] and "Traceback" not in err[0]
+
+
+def test_run_into_a_home_with_an_unfinished_sweep_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "gatesweep-output" / "tiny-e2e"
+    stopped = home / "20260101-000000-abcdef12"
+    stopped.mkdir(parents=True)
+    (stopped / "sweep_state.json").write_text(json.dumps({"parent_run_id": "ab" * 16, "phase": "tune"}))
+    (home / "latest").symlink_to(stopped.name)
+    proc = _run(["run", str(DATA / "valid" / "tiny_e2e.yaml")], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unfinished sweep" in lines[0] and f"gatesweep resume {stopped}" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gatesweep-output"]  # no mlflow.db: nothing started
