@@ -8,10 +8,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_spec
-from pipeline.errors import IncompleteSweep, StoreUnavailable, TrackingError
+from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_sweep
+from pipeline.errors import BadReference, IncompleteSweep, StoreUnavailable, TrackingError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -22,7 +22,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + message; we want one line
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -131,35 +131,39 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    print(_plan(load_spec(args.space), args.space))
+    spec, _ = load_sweep(args.space)
+    print(_plan(spec, args.space))
     return EXIT_OK
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from pipeline.sweep import train_once
 
-    spec = load_spec(args.space)
-    if args.dataset and args.dataset not in [d.name for d in spec.datasets]:
+    spec, series = load_sweep(args.space)
+    if args.dataset and args.dataset not in series:
         raise UsageError(f"{args.space}: --dataset: no dataset named {args.dataset!r}")
-    metrics = train_once(spec, dataset=args.dataset, arch=args.arch, overrides=_overrides(args.set), seed=args.seed)
+    overrides = _overrides(args.set)
+    metrics = train_once(spec, series, dataset=args.dataset, arch=args.arch, overrides=overrides, seed=args.seed)
     print(json.dumps(metrics, indent=2))
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.sweep import run_sweep, unfinished
+    import reports
+    from pipeline.state import unfinished
+    from pipeline.sweep import run_sweep
 
-    spec = load_spec(args.space)
+    spec, series = load_sweep(args.space)
     home = _out_dir(args, spec.name)
     if found := unfinished(home):  # two sweeps in one home would be fine; abandoning one silently is not
         raise UsageError(f"{home}: --out: holds an unfinished sweep ({_describe(*found)}); if its driver is gone, "
                          f"continue it with `gatesweep resume {found[0]}`, or pass another --out to start a new one")
-    return _print_outcome(run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
-                                    home=home))
+    return _print_outcome(run_sweep(spec, series, args.space, tracking_uri=args.tracking_uri, address=args.address,
+                                    home=home, reporter=reports))
 
 
-def _describe(directory: Path, state: dict[str, Any]) -> str:
-    return f"parent run {state.get('parent_run_id')}, last in its {state.get('phase')} phase, in {directory}"
+def _describe(directory: Path, state: Any) -> str:
+    return f"parent run {state.parent_run_id}, last in its {state.phase} phase, in {directory}"
 
 
 def _print_outcome(outcome: Any) -> int:
@@ -174,10 +178,12 @@ def _print_outcome(outcome: Any) -> int:
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
+    import reports
     from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, sweep_lock
-    from pipeline.sweep import run_sweep, unfinished
+    from pipeline.state import unfinished
+    from pipeline.sweep import run_sweep
 
-    spec = load_spec(args.space)
+    spec, series = load_sweep(args.space)
     base = _out_dir(args, spec.name)
     try:
         with sweep_lock(base / "nightly.lock") as took_over:
@@ -187,8 +193,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
                 print(f"note: leaving an unfinished sweep as it is ({_describe(*found)}); `gatesweep resume "
                       f"{found[0]}` finishes it", file=sys.stderr)
             try:
-                outcome = run_sweep(spec, args.space, tracking_uri=args.tracking_uri, address=args.address,
-                                    home=base, nightly=True)
+                outcome = run_sweep(spec, series, args.space, tracking_uri=args.tracking_uri, address=args.address,
+                                    home=base, reporter=reports, nightly=True)
             except (TrackingError, StoreUnavailable):
                 raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
@@ -211,7 +217,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
     """The output directory of a sweep given either that directory or the sweep's parent run id."""
-    from pipeline.sweep import STATE_FILE, load_state, sweep_of
+    from pipeline.mlflow_io import sweep_parent
+    from pipeline.state import STATE_FILE, SweepState, sweep_of
 
     path = Path(run_or_dir)
     if path.is_dir() or not re.fullmatch(r"[0-9a-f]{32}", run_or_dir):
@@ -220,7 +227,7 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
             raise UsageError(f"{run_or_dir}: RUN_OR_DIR: neither a sweep's output directory (no {STATE_FILE}, "
                              "no latest sweep) nor a parent run id")
         return found
-    _, run = _parent_client(tracking_uri, run_or_dir)
+    _, run = sweep_parent(tracking_uri, run_or_dir)
     out = run.data.tags.get("gatesweep.out_dir")
     if out is None:
         raise UsageError(f"{tracking_uri}: run {run_or_dir}: no gatesweep.out_dir tag; pass the sweep's output "
@@ -228,29 +235,32 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
     if not (Path(out) / STATE_FILE).exists():
         raise UsageError(f"{out}: gatesweep.out_dir of run {run_or_dir}: no {STATE_FILE} here (the sweep ran on "
                          "another machine?); resume it where its output directory is")
-    if load_state(Path(out))["parent_run_id"] != run_or_dir:
+    if SweepState.load(Path(out)).parent_run_id != run_or_dir:
         raise UsageError(f"{out}: gatesweep.out_dir of run {run_or_dir}: the directory now holds another sweep "
                          "(same --out reused)")
     return Path(out)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    import reports
     from pipeline.sweep import resume
 
-    return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address))
+    return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address, reports))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    import reports
     from pipeline.sweep import sync
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
-    return _print_outcome(sync(sweep_dir(args.run_or_dir, lookup), args.tracking_uri))
+    return _print_outcome(sync(sweep_dir(args.run_or_dir, lookup), reports, args.tracking_uri))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.mlflow_io import sweep_parent
     from reports.runs import runs_table
 
-    client, _ = _parent_client(args.tracking_uri, args.parent_run_id)
+    client, _ = sweep_parent(args.tracking_uri, args.parent_run_id)
     table = runs_table(client, args.parent_run_id)
     out = args.output or Path(f"{args.parent_run_id}.{args.format}")
     if args.format == "csv":
@@ -262,23 +272,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline.bench import format_benchmark, run_benchmark
+    from pipeline.dev.bench import format_benchmark, run_benchmark
 
     if args.epochs < 2 or args.points < 1:
         raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
     if args.mlflow:
         import tempfile
 
-        from pipeline.bench import format_mlflow_benchmark, mlflow_benchmark
+        from pipeline.dev.bench import format_mlflow_benchmark, mlflow_benchmark
 
-        load_spec(args.mlflow)  # bad input: exit 2 before a server starts
+        load_sweep(args.mlflow)  # bad input: exit 2 before a server starts
         with tempfile.TemporaryDirectory() as tmp:
             r = mlflow_benchmark(args.mlflow, Path(tmp))
         return _bench_output(args, format_mlflow_benchmark(r), r)
     if args.orchestration:
         import tempfile
 
-        from pipeline.bench import orchestration_benchmark
+        from pipeline.dev.bench import orchestration_benchmark
 
         with tempfile.TemporaryDirectory() as tmp:
             r = orchestration_benchmark(Path(tmp))
@@ -296,30 +306,11 @@ def _bench_output(args: argparse.Namespace, text: str, figures: dict[str, Any]) 
     return EXIT_OK
 
 
-def _parent_client(tracking_uri: str, parent_run_id: str) -> tuple[Any, Any]:
-    """A client for `tracking_uri` and the parent run, after checking that it is a sweep's parent run."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
-        raise UsageError(f"{tracking_uri}: --tracking-uri: no such database (run a sweep first, or point "
-                         "--tracking-uri at the store that holds the run)")
-    client = MlflowClient(tracking_uri=tracking_uri)
-    try:
-        run = client.get_run(parent_run_id)
-    except MlflowException as exc:
-        raise UsageError(f"{tracking_uri}: run {parent_run_id}: "
-                         f"{str(exc).splitlines()[0][:200]}") from None
-    if run.data.tags.get("gatesweep.role") != "sweep":
-        raise UsageError(f"{tracking_uri}: run {parent_run_id}: not a gatesweep parent run "
-                         "(tag gatesweep.role != sweep)")
-    return client, run
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.mlflow_io import sweep_parent
     from reports import build_report
 
-    client, run = _parent_client(args.tracking_uri, args.parent_run_id)
+    client, run = sweep_parent(args.tracking_uri, args.parent_run_id)
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
@@ -348,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return _COMMANDS[args.command](args)
-    except (SpecError, UsageError, TrackingError) as exc:  # bad input, or an unusable store: nothing started
+    except (SpecError, UsageError, TrackingError, BadReference) as exc:  # bad input or store: nothing started
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (StoreUnavailable, IncompleteSweep) as exc:  # MLflow lacks results (kept on disk for `sync`)

@@ -9,24 +9,17 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, model_validator
 
-ARCHITECTURES = ("gru", "lstm")
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
-BUILTIN_SOURCES = ("damped_oscillation", "sunspots", "nile", "co2", "elnino")
-# Hyperparameters in the search space, with the Python type each one takes.
-HPARAM_TYPES: dict[str, type] = {
-    "hidden_size": int,
-    "num_layers": int,
-    "window": int,
-    "optimizer": str,
-    "learning_rate": float,
-    "batch_size": int,
-    "epochs": int,
-}
+from pipeline.hparams import HPARAM_CHOICES, HPARAM_TYPES, HParams
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BUNDLED_SOURCES = ("sunspots", "nile", "co2", "elnino")  # shipped inside statsmodels
 
 
 class SpecError(Exception):
@@ -80,19 +73,12 @@ Param = Annotated[
 _TAGS = {"choice", "range", "fixed"}
 
 
-class SearchSpace(_Frozen):
-    """One entry per hyperparameter: a fixed value, a choice list, or a range. Same for GRU and LSTM."""
-
-    hidden_size: Param = 40
-    num_layers: Param = 1
-    window: Param = 20
-    optimizer: Param = "sgd"
-    learning_rate: Param = 0.01
-    batch_size: Param = 10
-    epochs: Param = 100
+class _SearchSpaceBase(_Frozen):
+    """One entry per hyperparameter of `HParams`: a fixed value, a choice list, or a range. The same
+    for GRU and LSTM. Defaults are `HParams`' (the seed article's setting)."""
 
     @model_validator(mode="after")
-    def _domains(self) -> SearchSpace:
+    def _domains(self) -> _SearchSpaceBase:
         for name, kind in HPARAM_TYPES.items():
             _check_domain(name, kind, getattr(self, name))
         return self
@@ -110,6 +96,21 @@ class SearchSpace(_Frozen):
         """Names of the hyperparameters Optuna searches over (not fixed)."""
         return [n for n in HPARAM_TYPES if isinstance(getattr(self, n), ChoiceParam | RangeParam)]
 
+    def fixed(self) -> dict[str, Any]:
+        """The hyperparameters that are not searched, with their values."""
+        return {n: getattr(self, n) for n in HPARAM_TYPES if n not in self.searched()}
+
+
+if TYPE_CHECKING:  # the fields come from the table at run time; type checkers see a mapping of Params
+
+    class SearchSpace(_SearchSpaceBase):
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    SearchSpace = create_model(
+        "SearchSpace", __base__=_SearchSpaceBase, __module__=__name__,
+        **{name: (Param, field.default) for name, field in HParams.model_fields.items() if name != "arch"},
+    )
+
 
 def _check_domain(name: str, kind: type, p: Any) -> None:
     values = p.choice if isinstance(p, ChoiceParam) else [p.low, p.high] if isinstance(p, RangeParam) else [p]
@@ -117,14 +118,14 @@ def _check_domain(name: str, kind: type, p: Any) -> None:
         raise ValueError(f"{name}: a range is not allowed here; use choice")
     for v in values:
         if kind is str:
-            if v not in OPTIMIZERS:
-                raise ValueError(f"{name}: unknown optimizer {v!r}; expected one of {', '.join(OPTIMIZERS)}")
+            if v not in HPARAM_CHOICES[name]:
+                raise ValueError(f"{name}: unknown {name} {v!r}; expected one of {', '.join(HPARAM_CHOICES[name])}")
             continue
         if isinstance(v, str | bool) or (kind is int and not float(v).is_integer()):
             raise ValueError(f"{name}: expected {'an integer' if kind is int else 'a number'}, got {v!r}")
         if not math.isfinite(float(v)) or v <= 0:
             raise ValueError(f"{name}: must be > 0, got {v!r}")
-    if name == "num_layers" and max(values) > 4:
+    if name == "num_layers" and max(float(v) for v in values) > 4:
         raise ValueError("num_layers: at most 4 layers are supported")
 
 
@@ -142,38 +143,44 @@ class SplitSpec(_Frozen):
         return self
 
 
-class DatasetSpec(_Frozen):
-    """A built-in series or a CSV file.
-
-    `damped_oscillation` is the seed's `exp(-x/tau)·cos(x)` sampled at `points` points on [0, span_pi·π];
-    `sunspots`, `nile`, `co2` and `elnino` ship inside statsmodels; `csv` reads `path` (relative to the
-    sweep file), column `value_column`, optionally ordered by `time_column`.
-    """
+class _Dataset(_Frozen):
+    """Settings every dataset has, whatever its source."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
-    source: Literal["damped_oscillation", "sunspots", "nile", "co2", "elnino", "csv"]
+    missing: Literal["reject", "interpolate"] = "reject"
+    season: int | None = Field(None, ge=2)
+
+
+class DampedDataset(_Dataset):
+    """The seed article's `exp(-x/tau)·cos(x)` sampled at `points` points on [0, span_pi·π], plus optional
+    Gaussian noise."""
+
+    source: Literal["damped_oscillation"]
     tau: float = Field(5.0, gt=0)
     points: int = Field(200, ge=10)
     span_pi: float = Field(5.0, gt=0)
     noise: float = Field(0.0, ge=0)
-    path: str | None = None
-    value_column: str | None = None
-    time_column: str | None = None
-    missing: Literal["reject", "interpolate"] = "reject"
-    season: int | None = Field(None, ge=2)
 
-    @model_validator(mode="after")
-    def _csv_fields(self) -> DatasetSpec:
-        csv_only = ("path", "value_column", "time_column")
-        if self.source == "csv":
-            for name in ("path", "value_column"):
-                if getattr(self, name) is None:
-                    raise ValueError(f"{name}: required when source is csv")
-        else:
-            for name in csv_only:
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name}: only allowed when source is csv")
-        return self
+
+class BundledDataset(_Dataset):
+    """A real series shipped inside statsmodels (no download)."""
+
+    source: Literal["sunspots", "nile", "co2", "elnino"]
+
+
+class CsvDataset(_Dataset):
+    """Column `value_column` of the CSV file `path` (relative to the sweep file), optionally ordered by
+    `time_column`."""
+
+    source: Literal["csv"]
+    path: str
+    value_column: str
+    time_column: str | None = None
+
+
+# Each source has its own settings: a setting of another source (`points` on a CSV) is an error.
+DatasetSpec = Annotated[DampedDataset | BundledDataset | CsvDataset, Field(discriminator="source")]
+_SOURCES = ("damped_oscillation", *BUNDLED_SOURCES, "csv")
 
 
 class Budget(_Frozen):
@@ -258,12 +265,12 @@ class SweepSpec(_Frozen):
     def cells(self) -> list[tuple[str, str]]:
         return [(d.name, a) for d in self.datasets for a in self.architectures]
 
-    def dataset(self, name: str) -> DatasetSpec:
+    def dataset(self, name: str) -> DampedDataset | BundledDataset | CsvDataset:
         return next(d for d in self.datasets if d.name == name)
 
 
 def load_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file, including the checks that need the data (window vs length).
+    """Read and validate a sweep file (everything that needs no data; `load_sweep` adds the data).
 
     Raises:
         SpecError: with the file, the field path and the problem.
@@ -272,7 +279,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, "", f"cannot read file ({exc.__class__.__name__}: {exc.strerror or exc})") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise SpecError(path, "", f"cannot read file ({exc.__class__.__name__}: {reason})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -283,14 +291,28 @@ def load_spec(path: str | Path) -> SweepSpec:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(path, *_first_error(exc)) from None
-    spec = _resolve_paths(spec, path.parent)
-    _check_against_data(path, spec)
-    return spec
+    return _resolve_paths(spec, path.parent)
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, np.ndarray]]:
+    """A sweep file and its series, each read once and checked against the sweep (lengths, windows).
+
+    Raises:
+        SpecError: with the file, the field path and the problem.
+    """
+    from pipeline.data import DataError, load_datasets
+
+    spec = load_spec(path)
+    try:
+        return spec, load_datasets(spec)
+    except DataError as exc:
+        raise SpecError(path, exc.field or "", str(exc)) from None
 
 
 def _resolve_paths(spec: SweepSpec, base: Path) -> SweepSpec:
     """CSV paths are relative to the sweep file; the driver reads them, workers never do."""
-    datasets = [d.model_copy(update={"path": str((base / d.path).resolve())}) if d.path else d for d in spec.datasets]
+    datasets = [d.model_copy(update={"path": str((base / d.path).resolve())}) if isinstance(d, CsvDataset) else d
+                for d in spec.datasets]
     return spec.model_copy(update={"datasets": datasets})
 
 
@@ -299,42 +321,28 @@ def _first_error(exc: ValidationError) -> tuple[str, str]:
     # Union members and model-level validators add noise to the location; keep the user's field path.
     raw_loc = [str(p) for p in err["loc"]]
     loc: list[str] = []
+    source = None
     for i, part in enumerate(raw_loc):
         # drop pydantic's names for union members and discriminator tags; keep the user's keys
         if part in ("int", "float", "str", "bool") or part.startswith("function-"):
             continue
         if part in _TAGS and i > 0 and raw_loc[i - 1] in HPARAM_TYPES:
             continue
+        if part in _SOURCES and i > 1 and raw_loc[i - 2] == "datasets":
+            source = part
+            continue
         loc.append(part)
     msg = err["msg"].removeprefix("Value error, ")
     head, sep, rest = msg.partition(": ")
     if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):  # our validators name the field they reject
         loc, msg = [*loc, head], rest
-    path = ".".join(p if not p.isdigit() else f"[{p}]" for p in loc).replace(".[", "[")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + (f" for source {source}" if source else "")
+    elif err["type"] == "missing":
+        msg = "required" + (f" when source is {source}" if source else "")
+    elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):  # a dataset's source
+        loc.append("source")
+        given = err.get("ctx", {}).get("tag")
+        msg = (f"unknown source {given!r}; " if given else "required; ") + f"expected one of {', '.join(_SOURCES)}"
+    path = ".".join(p if not p.isdigit() else f"[{p}]" for p in loc).replace(".[", "[")
     return path, msg
-
-
-def _check_against_data(path: Path, spec: SweepSpec) -> None:
-    from pipeline.data import DataError, load_series, split_bounds
-
-    windows = [int(w) for w in spec.search_space.values("window")]
-    for i, ds in enumerate(spec.datasets):
-        try:
-            series = load_series(ds)
-        except DataError as exc:
-            raise SpecError(path, f"datasets[{i}]" + (f".{exc.field}" if exc.field else ""), str(exc)) from None
-        n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
-        horizon = spec.evaluation.closed_loop_horizon
-        if horizon is not None and horizon > n_test:
-            raise SpecError(path, "evaluation.closed_loop_horizon",
-                            f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)")
-        limit = min(n_train - 1, n_val, n_test)
-        if max(windows) > limit:
-            raise SpecError(
-                path,
-                "search_space.window",
-                f"window {max(windows)} too long for dataset {ds.name!r} ({len(series)} points: "
-                f"{n_train}/{n_val}/{n_test} train/validation/test); at most {limit}",
-            )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from pipeline.config import DatasetSpec, SplitSpec
+    from pipeline.config import BundledDataset, CsvDataset, DampedDataset, SplitSpec, SweepSpec
 
 
 MIN_POINTS = 20
@@ -86,12 +86,11 @@ def read_csv_series(path: str, value_column: str, time_column: str | None = None
     return values.to_numpy(float)
 
 
-def load_series(spec: DatasetSpec) -> np.ndarray:
+def load_series(spec: DampedDataset | BundledDataset | CsvDataset) -> np.ndarray:
     """The dataset's values as a 1-D float array, missing values handled per `spec.missing`."""
     if spec.source == "damped_oscillation":
         y = damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise)
     elif spec.source == "csv":
-        assert spec.path is not None and spec.value_column is not None  # enforced by DatasetSpec
         y = read_csv_series(spec.path, spec.value_column, spec.time_column)
     else:
         y = _statsmodels_series(spec.source)
@@ -100,6 +99,33 @@ def load_series(spec: DatasetSpec) -> np.ndarray:
         raise DataError(f"{spec.name}: only {len(y)} values; at least {MIN_POINTS} are needed",
                         "path" if spec.source == "csv" else "points")
     return y
+
+
+def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
+    """Every dataset of a sweep, read once and checked against the sweep's splits, windows and horizon.
+
+    Raises:
+        DataError: `field` is the setting's path in the sweep file (`datasets[1].value_column`, ...).
+    """
+    windows = [int(w) for w in spec.search_space.values("window")]
+    out: dict[str, np.ndarray] = {}
+    for i, ds in enumerate(spec.datasets):
+        try:
+            series = load_series(ds)
+        except DataError as exc:
+            raise DataError(str(exc), f"datasets[{i}]" + (f".{exc.field}" if exc.field else "")) from None
+        n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
+        horizon = spec.evaluation.closed_loop_horizon
+        if horizon is not None and horizon > n_test:
+            raise DataError(f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)",
+                            "evaluation.closed_loop_horizon")
+        limit = min(n_train - 1, n_val, n_test)
+        if max(windows) > limit:
+            raise DataError(f"window {max(windows)} too long for dataset {ds.name!r} ({len(series)} points: "
+                            f"{n_train}/{n_val}/{n_test} train/validation/test); at most {limit}",
+                            "search_space.window")
+        out[ds.name] = series
+    return out
 
 
 def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
@@ -175,9 +201,6 @@ class PreparedData:
     window: int
     train: tuple[np.ndarray, np.ndarray]
     validation: tuple[np.ndarray, np.ndarray]
-
-    def split(self, name: str) -> tuple[int, int]:
-        return self.bounds[("train", "validation", "test").index(name)]
 
 
 def prepare(raw: np.ndarray, split: SplitSpec, window: int) -> PreparedData:

@@ -12,3 +12,7 @@ class StoreUnavailable(RuntimeError):
 
 class IncompleteSweep(RuntimeError):
     """A sweep's child runs are not all in MLflow (or there are none), so no verdict is made: exit 1."""
+
+
+class BadReference(ValueError):
+    """A run id, tracking store or directory named on the command line does not lead to a sweep: exit 2."""

@@ -59,10 +59,6 @@ def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimiz
     return cls[name](learning_rate=learning_rate)
 
 
-def count_params(model: keras.Model) -> int:
-    return int(model.count_params())
-
-
 def param_count(arch: str, hidden_size: int, num_layers: int = 1) -> int:
     """Parameters of `build_model` without building it: gates x (input + recurrent weights + biases) + Dense.
 

@@ -58,7 +58,6 @@ class Outbox:
         self._fresh: set[str] = set()  # keys put by this process and never attempted: no cleanup needed
         self._stop = False
         self._thread: threading.Thread | None = None
-        self.failures = 0
         self.last_error: str | None = None
         self.cpu_seconds = 0.0  # CPU time of the writer thread in pushes (what MLflow costs this process)
 
@@ -110,10 +109,6 @@ class Outbox:
             os.replace(self.done_dir / f"{key}.json", self.pending_dir / f"{key}.json")
         self.load_pending()
 
-    def pending_count(self) -> int:
-        with self._cond:
-            return len(self._queue)
-
     @classmethod
     def for_dir(cls, directory: Path) -> Outbox:
         try:
@@ -158,7 +153,6 @@ class Outbox:
                 record = json.loads(path.read_text(encoding="utf-8"))
                 self._push(record, not fresh)
             except Exception as exc:  # any store or transport error: keep the record, back off, retry
-                self.failures += 1
                 self.last_error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 log.warning("MLflow write of %s failed (%s); retrying in %.1f s", key, self.last_error, backoff)
                 with self._cond:

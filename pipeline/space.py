@@ -6,7 +6,7 @@ from typing import Any
 
 from pipeline.config import HPARAM_TYPES, ChoiceParam, RangeParam, SearchSpace
 
-__all__ = ["fixed_params", "make_sampler", "optuna_space"]
+__all__ = ["make_sampler", "optuna_space"]
 
 
 def optuna_space(space: SearchSpace) -> dict[str, Any]:
@@ -23,10 +23,6 @@ def optuna_space(space: SearchSpace) -> dict[str, Any]:
         elif isinstance(p, RangeParam):
             out[name] = od.FloatDistribution(p.low, p.high, log=p.log)
     return out
-
-
-def fixed_params(space: SearchSpace) -> dict[str, Any]:
-    return {n: getattr(space, n) for n in type(space).model_fields if n not in space.searched()}
 
 
 def make_sampler(kind: str, seed: int) -> Any:

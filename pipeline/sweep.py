@@ -1,23 +1,38 @@
-"""What `gatesweep run` does: tune phase, confirm phase, report — wired together at the edge."""
+"""What `gatesweep run` does: tune phase, confirm phase, report — wired together at the edge.
+
+Ray lives in `pipeline.tuning`, MLflow in `pipeline.tracking`; the report stage comes in as a `Reporter`
+(the `reports` package), so the sweep never imports it.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from pipeline.config import SweepSpec
-from pipeline.data import load_series, split_bounds
-from pipeline.errors import StoreUnavailable
+from pipeline.data import load_datasets, split_bounds
+from pipeline.errors import IncompleteSweep, StoreUnavailable
+from pipeline.hparams import HParams
+from pipeline.jobs import Job
 from pipeline.metrics import baselines
+from pipeline.state import SweepState, new_run_dir
 
 log = logging.getLogger("gatesweep")
+FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
+
+
+class Reporter(Protocol):
+    """The report stage, as the sweep uses it (`reports` provides both)."""
+
+    def build_report(self, client: Any, parent_run_id: str, out_dir: Path) -> dict[str, Any]: ...
+
+    def compute_verdict(self, client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]: ...
 
 
 @dataclass
@@ -26,39 +41,6 @@ class SweepOutcome:
     out_dir: Path  # the sweep's own directory (outbox, Ray results, state, report)
     verdict: dict[str, Any]
     seconds: dict[str, float]
-
-
-LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run directory
-
-
-def new_run_dir(home: Path, parent_run_id: str, prefix: str = "") -> Path:
-    """A directory of its own for one sweep under `home` (outbox, Ray results, state, report), named by its
-    UTC start and parent run, so two sweeps never share any of them; `home/latest` then points to it."""
-    name = f"{prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{parent_run_id[:8]}"
-    run_dir = home / name
-    run_dir.mkdir(parents=True)
-    tmp = home / f".{LATEST}-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(name)  # relative: the home can be moved or mounted elsewhere
-    os.replace(tmp, home / LATEST)  # atomic: readers see the old sweep or the new one
-    return run_dir
-
-
-def sweep_of(directory: Path) -> Path | None:
-    """The sweep directory a path stands for: itself (it holds a state file) or its `latest` sweep."""
-    for candidate in (directory, directory / LATEST):
-        if (candidate / STATE_FILE).exists():
-            return candidate.resolve()
-    return None
-
-
-def unfinished(home: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The sweep under `home` that has not reached its end (its driver is running or died), if any."""
-    found = sweep_of(home)
-    if found is None:
-        return None
-    state = load_state(found)
-    return None if state.get("phase") == "done" else (found, state)
 
 
 def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, float]:
@@ -76,39 +58,22 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[st
     return out
 
 
-def best_configs(logged: list[tuple[dict[str, Any], dict[str, Any] | None, str]], spec: SweepSpec,
-                 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def best_configs(finished: list[tuple[Job, dict[str, Any] | None, str]], spec: SweepSpec,
+                 ) -> dict[tuple[str, str], list[HParams]]:
     """Each cell's top-k finished trials by their validation objective (the test split is never used)."""
-    from pipeline.config import HPARAM_TYPES
-
-    best: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    best: dict[tuple[str, str], list[HParams]] = {}
     for cell in spec.cells():
-        done = [(r["val_loss"], job) for job, r, status in logged
-                if status == "FINISHED" and r and job["phase"] == "trial" and (job["dataset"], job["arch"]) == cell]
-        done.sort(key=lambda t: (t[0], t[1]["index"]))
-        best[cell] = [{k: job[k] for k in HPARAM_TYPES} for _, job in done[: spec.confirm.top_k]]
+        done = [(r["val_loss"], job) for job, r, status in finished
+                if status == "FINISHED" and r and job.phase == "trial" and job.cell == cell]
+        done.sort(key=lambda t: (t[0], t[1].index))
+        best[cell] = [job.hp for _, job in done[: spec.confirm.top_k]]
         if not best[cell]:
             raise RuntimeError(f"no finished tune-phase trial for {cell[0]}/{cell[1]}; cannot confirm")
     return best
 
 
-FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
-STATE_FILE = "sweep_state.json"
-
-
-def _save_state(out_dir: Path, state: dict[str, Any]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    os.replace(tmp, out_dir / STATE_FILE)
-
-
-def load_state(out_dir: Path) -> dict[str, Any]:
-    return json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
-
-
-def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: str | None,
-              home: Path, nightly: bool = False) -> SweepOutcome:
+def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *, tracking_uri: str,
+              address: str | None, home: Path, reporter: Reporter, nightly: bool = False) -> SweepOutcome:
     """Run the whole sweep and its report in a new directory under `home`. The tracking store is checked
     before Ray starts.
 
@@ -121,77 +86,69 @@ def run_sweep(spec: SweepSpec, spec_path: Path, *, tracking_uri: str, address: s
     t_start = time.perf_counter()
     tracker = SweepTracker(tracking_uri, spec.name)
     tracker.check()
-    series = {d.name: load_series(d) for d in spec.datasets}
     parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
-    tags = {"gatesweep.out_dir": str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep's state
+    tags = {"gatesweep.out_dir": str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
     if nightly:
         from pipeline.nightly import nightly_tags
 
         tags |= nightly_tags(spec, series)
     tracker.set_parent_tags(tags)
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
-    state = {"tracking_uri": tracking_uri, "experiment": spec.name, "parent_run_id": parent, "phase": "tune",
-             "spec_path": str(spec_path.resolve()), "spec": spec.model_dump(mode="json"), "seconds": {}}
-    _save_state(out_dir, state)
+    state = SweepState(tracking_uri=tracking_uri, experiment=spec.name, parent_run_id=parent, phase="tune",
+                       spec_path=str(spec_path.resolve()), spec=spec)
+    state.save(out_dir)
     tracker.log_parent_metrics(dataset_baselines(spec, series))
-    return _drive(spec, series, tracker, out_dir, state, address, t_start)
+    return _drive(spec, series, tracker, out_dir, state, address, t_start, reporter)
 
 
-def resume(out_dir: Path, address: str | None) -> SweepOutcome:
+def resume(out_dir: Path, address: str | None, reporter: Reporter) -> SweepOutcome:
     """Continue a sweep whose driver died: unfinished phases are restored from Ray Tune's experiment
     state (finished trials are not rerun, the Optuna search continues from its checkpoint), results that
     never reached MLflow are written, and the report is made. Child runs are never duplicated."""
     state, tracker = _attach(out_dir, None)
-    if state["phase"] == "done":
-        return SweepOutcome(state["parent_run_id"], out_dir, _reported_verdict(tracker, state), state["seconds"])
-    spec = SweepSpec.model_validate(state["spec"])
-    series = {d.name: load_series(d) for d in spec.datasets}
-    return _drive(spec, series, tracker, out_dir, state, address, None)
+    if state.phase == "done":
+        return SweepOutcome(state.parent_run_id, out_dir, reporter.compute_verdict(tracker.client,
+                                                                                   state.parent_run_id)[0],
+                            state.seconds)
+    return _drive(state.spec, load_datasets(state.spec), tracker, out_dir, state, address, None, reporter)
 
 
-def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[dict[str, Any], Any]:
+def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
     """An existing sweep's state and a tracker writing to its parent run (resume, sync)."""
     from pipeline.tracking import SweepTracker
 
-    state = load_state(out_dir)
-    tracker = SweepTracker(tracking_uri or state["tracking_uri"], state["experiment"])
+    state = SweepState.load(out_dir)
+    tracker = SweepTracker(tracking_uri or state.tracking_uri, state.experiment)
     tracker.check()
-    tracker.attach(state["parent_run_id"])
+    tracker.attach(state.parent_run_id)
     return state, tracker
 
 
-def _reported_verdict(tracker: Any, state: dict[str, Any]) -> dict[str, Any]:
-    """The verdict of a sweep whose report is already made, recomputed from MLflow."""
-    from reports import compute_verdict
-
-    return compute_verdict(tracker.client, state["parent_run_id"])[0]
-
-
-def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir: Path, state: dict[str, Any],
-           address: str | None, t_start: float | None) -> SweepOutcome:
+def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir: Path, state: SweepState,
+           address: str | None, t_start: float | None, reporter: Reporter) -> SweepOutcome:
     """The phases still to do for this sweep (all of them for a new one), then the report."""
     from pipeline.outbox import Outbox
 
-    outbox = Outbox(out_dir / "outbox", tracker.push_record, state["parent_run_id"])
+    outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id)
     outbox.load_pending()  # left by a driver that died (none for a new sweep)
     outbox.start()
-    seconds = state.setdefault("seconds", {})
+    seconds = state.seconds
     try:
-        if state["phase"] in ("tune", "confirm"):
+        if state.phase in ("tune", "confirm"):
             _run_phases(spec, series, outbox, out_dir, state, address)
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
         seconds["mlflow_flush_wait"] = time.perf_counter() - t0
         seconds["mlflow_writer_cpu"] = seconds.get("mlflow_writer_cpu", 0.0) + outbox.cpu_seconds
-        state["phase"] = "trained"
-        _save_state(out_dir, state)
+        state.phase = "trained"
+        state.save(out_dir)
         if remaining:
-            raise StoreUnavailable(f"{state['tracking_uri']}: {remaining} finished runs not yet in MLflow "
+            raise StoreUnavailable(f"{state.tracking_uri}: {remaining} finished runs not yet in MLflow "
                                    f"({outbox.last_error}); they are kept in {out_dir / 'outbox'}: "
                                    f"run `gatesweep sync {out_dir}` when the tracking store is back")
         _check_all_in_mlflow(outbox, tracker, out_dir)
-        verdict = _finish(tracker, out_dir, state, t_start)
+        verdict = _finish(tracker, out_dir, state, t_start, reporter)
     except StoreUnavailable:
         raise
     except BaseException:
@@ -199,7 +156,7 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
         raise
     finally:
         outbox.close()
-    return SweepOutcome(state["parent_run_id"], out_dir, verdict, state["seconds"])
+    return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds)
 
 
 def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
@@ -207,6 +164,7 @@ def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
 
     Runs missing from MLflow (deleted by hand, or lost by a store) are pushed once more from the records
     kept on disk; if some are still missing, the sweep stops here, saying how many and where they are.
+
     Raises:
         StoreUnavailable: runs are missing from MLflow; their records are in `out_dir/outbox`.
     """
@@ -226,21 +184,17 @@ def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
 
 
 def _run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path,
-                state: dict[str, Any], address: str | None) -> None:
-    import ray
-
+                state: SweepState, address: str | None) -> None:
     from pipeline import tuning
 
-    seconds = state["seconds"]
+    seconds = state.seconds
     t0 = time.perf_counter()
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+    tuning.start_ray(address)
     seconds["ray_start"] = time.perf_counter() - t0
     storage = out_dir / "ray_results"
-    tag = state["parent_run_id"][:8]
+    tag = state.parent_run_id[:8]
     tune_path, confirm_path = storage / f"{spec.name}-tune-{tag}", storage / f"{spec.name}-confirm-{tag}"
-    callback = tuning.MlflowCallback(outbox)
+    callback = tuning.OutboxCallback(outbox)
     if spec.budget.trials_per_cell > 0:
         t0 = time.perf_counter()
         if tuning.can_restore(tune_path):  # an interrupted (or finished) tune phase: continue it
@@ -250,9 +204,9 @@ def _run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out
         seconds["tune"] = seconds.get("tune", 0.0) + time.perf_counter() - t0
         best = best_configs(tuning.finished_results(results), spec)
     else:
-        best = {cell: [tuning.fixed_params(spec.search_space)] for cell in spec.cells()}
-    state["phase"] = "confirm"
-    _save_state(out_dir, state)
+        best = {(ds, arch): [HParams.of(arch, spec.search_space.fixed())] for ds, arch in spec.cells()}
+    state.phase = "confirm"
+    state.save(out_dir)
     t0 = time.perf_counter()
     if tuning.can_restore(confirm_path):
         tuning.restore_phase(spec, series, confirm_path)
@@ -269,13 +223,12 @@ def _mark_failed(tracker: Any) -> None:
         log.warning("could not mark the parent run FAILED: %s", exc)
 
 
-def _finish(tracker: Any, out_dir: Path, state: dict[str, Any], t_start: float | None) -> dict[str, Any]:
+def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | None,
+            reporter: Reporter) -> dict[str, Any]:
     """Report, timing metrics and the parent's final status: the last steps, once MLflow has every run."""
-    from reports import build_report
-
-    seconds = state["seconds"]
+    seconds = state.seconds
     t0 = time.perf_counter()
-    verdict = build_report(tracker.client, state["parent_run_id"], out_dir)
+    verdict = reporter.build_report(tracker.client, state.parent_run_id, out_dir)
     seconds["report"] = time.perf_counter() - t0
     if t_start is not None:
         seconds["total"] = time.perf_counter() - t_start
@@ -285,19 +238,25 @@ def _finish(tracker: Any, out_dir: Path, state: dict[str, Any], t_start: float |
         # what the sweep waited for: calls on the main thread plus the final flush of the outbox
         seconds["mlflow_blocking"] = times.blocking_seconds + seconds.get("mlflow_flush_wait", 0.0)
         seconds["mlflow_blocking_share"] = seconds["mlflow_blocking"] / seconds["total"]
-        state["mlflow_calls_by_method"] = {k: list(v) for k, v in times.by_method.items()}  # as of now
+        state.mlflow_calls_by_method = {k: list(v) for k, v in times.by_method.items()}  # as of now
     tracker.log_parent_metrics({f"seconds.{k}": v for k, v in seconds.items()})
     tracker.finish_parent("FINISHED")
-    _save_state(out_dir, state | {"phase": "done", "seconds": seconds})
+    state.phase = "done"
+    state.save(out_dir)
     return verdict
 
 
-def sync(out_dir: Path, tracking_uri: str | None = None) -> SweepOutcome:
-    """Write a sweep's results that never reached MLflow, then finish its report. Idempotent."""
+def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> SweepOutcome:
+    """Write a sweep's results that never reached MLflow, then finish its report. Idempotent.
+
+    Raises:
+        StoreUnavailable: the store still does not take every record (nothing lost; try again).
+        IncompleteSweep: the sweep stopped before its end: its runs are written, but there is no verdict.
+    """
     from pipeline.outbox import Outbox
 
     state, tracker = _attach(out_dir, tracking_uri)
-    outbox = Outbox(out_dir / "outbox", tracker.push_record, state["parent_run_id"])
+    outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id)
     outbox.load_pending()
     outbox.start()
     try:
@@ -305,37 +264,34 @@ def sync(out_dir: Path, tracking_uri: str | None = None) -> SweepOutcome:
         if remaining:
             raise StoreUnavailable(f"{tracker.tracking_uri}: {remaining} runs still not written "
                                    f"({outbox.last_error}); nothing lost, try again")
-        if state["phase"] in ("trained", "done"):
+        if state.phase in ("trained", "done"):
             _check_all_in_mlflow(outbox, tracker, out_dir)
     finally:
         outbox.close()
-    if state["phase"] == "trained":
-        verdict = _finish(tracker, out_dir, state, None)
-    elif state["phase"] == "done":
-        verdict = _reported_verdict(tracker, state)
+    if state.phase == "trained":
+        verdict = _finish(tracker, out_dir, state, None, reporter)
+    elif state.phase == "done":
+        verdict = reporter.compute_verdict(tracker.client, state.parent_run_id)[0]
     else:
-        raise RuntimeError(f"{out_dir}: the sweep stopped in its {state['phase']} phase; its finished runs are "
-                           "now in MLflow, but there is no verdict to report until it completes")
-    return SweepOutcome(state["parent_run_id"], out_dir, verdict, state["seconds"])
+        raise IncompleteSweep(f"{out_dir}: the sweep stopped in its {state.phase} phase; its finished runs are now "
+                              f"in MLflow, but there is no verdict until it completes: `gatesweep resume {out_dir}`")
+    return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds)
 
 
-def train_once(spec: SweepSpec, *, dataset: str | None, arch: str | None, overrides: dict[str, str],
-               seed: int) -> dict[str, Any]:
+def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str | None, arch: str | None,
+               overrides: dict[str, Any], seed: int) -> dict[str, Any]:
     """`gatesweep train`: one trial in this process, no Ray, no MLflow; confirm-style scoring."""
     from pipeline.models import configure_tensorflow
 
     configure_tensorflow(os.cpu_count() or 1)
-    from pipeline.training import HParams, fit_and_score
+    from pipeline.training import fit_and_score
 
     ds = spec.dataset(dataset) if dataset else spec.datasets[0]
-    params = {name: _default(spec, name) for name in spec.search_space.searched()}
-    from pipeline.space import fixed_params
-
-    params = {**fixed_params(spec.search_space), **params, **overrides, "arch": arch or spec.architectures[0]}
-    hp = HParams.from_dict(params)
-    result = fit_and_score(hp, load_series(ds), spec.split, seed=seed, evaluate_test=True, season=ds.season,
+    searched = {name: _default(spec, name) for name in spec.search_space.searched()}
+    hp = HParams.of(arch or spec.architectures[0], {**spec.search_space.fixed(), **searched, **overrides})
+    result = fit_and_score(hp, series[ds.name], spec.split, seed=seed, evaluate_test=True, season=ds.season,
                            patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon)
-    return {"dataset": ds.name, **hp.params(), "seed": seed, **result.metrics,
+    return {"dataset": ds.name, **hp.model_dump(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 
 

@@ -1,4 +1,5 @@
-"""MLflow writes: the only pipeline module that imports MLflow (the report stage reads on its own).
+"""A sweep's writes to MLflow: its parent run and one child run per job. With `pipeline.mlflow_io`, the only
+modules of a sweep that import MLflow.
 
 Everything goes through `MlflowClient` from the Ray driver in batched calls, so workers never touch
 the tracking store and an embedded SQLite store works on a multi-node cluster.
@@ -8,115 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
-from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from pipeline.config import HPARAM_TYPES, SweepSpec
+from pipeline.config import SweepSpec
 from pipeline.errors import TrackingError
+from pipeline.jobs import Job
+from pipeline.mlflow_io import TimedClient, child_runs, write_artifact
 
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
-_MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
+_MAX_METRICS, _MAX_TAGS = 1000, 100
 FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
                  "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch",
                  "objective_val_loss")
-
-
-class CallTimes:
-    """Seconds spent inside MLflow calls, from any thread, and by method."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.blocking_seconds = 0.0  # spent in calls on the main thread: time the sweep itself waited
-        self.by_method: dict[str, list[float]] = {}  # name -> [calls, seconds]
-        self._lock = threading.Lock()
-
-    def add(self, name: str, dt: float) -> None:
-        with self._lock:
-            self.seconds += dt
-            if threading.current_thread() is threading.main_thread():
-                self.blocking_seconds += dt
-            entry = self.by_method.setdefault(name, [0, 0.0])
-            entry[0] += 1
-            entry[1] += dt
-
-
-class _Timed:
-    """A proxy that adds the time of every method call on `target` to `times` (as `prefix + name`)."""
-
-    def __init__(self, target: Any, times: CallTimes, prefix: str = "") -> None:
-        self._target, self._times, self._prefix = target, times, prefix
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if not callable(attr):
-            return attr
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return attr(*args, **kwargs)
-            finally:
-                self._times.add(self._prefix + name, time.perf_counter() - t0)
-
-        return timed
-
-
-class _TimedClient(_Timed):
-    """An `MlflowClient` whose calls are timed, including those of the artifact repositories it hands out."""
-
-    def __init__(self, client: MlflowClient) -> None:
-        super().__init__(client, CallTimes())
-
-    @property
-    def times(self) -> CallTimes:
-        return self._times
-
-    def artifact_repository(self, artifact_uri: str) -> Any:
-        return _Timed(artifact_repository(self._target, artifact_uri), self._times, "artifacts.")
-
-
-def artifact_repository(client: Any, artifact_uri: str) -> Any:
-    """The artifact store behind a run's `artifact_uri`.
-
-    Going to it directly costs one request per file; `MlflowClient.log_dict` first fetches the run
-    (to learn that URI), and `download_artifacts` makes about six requests per file over HTTP.
-    A client that times its calls (the sweep's) hands out a timed repository instead.
-    """
-    make = getattr(client, "artifact_repository", None)
-    if make is not None:
-        return make(artifact_uri)
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    return get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
-
-
-def record_key(job: dict[str, Any]) -> str:
-    """A child run's identity within its sweep: the same job always gets the same key."""
-    variant = f"-{job['variant']}" if job.get("variant") else ""
-    attempt = f"-attempt{job['attempt']}" if job.get("attempt") is not None else ""
-    return (f"{job['phase']}-{job['dataset']}-{job['arch']}{variant}-r{job.get('rank', 0)}-{int(job['index']):04d}"
-            f"{attempt}")
-
-
-def child_runs(client: Any, parent_run_id: str) -> list[Any]:
-    """Every child run of a parent run, all pages."""
-    parent = client.get_run(parent_run_id)
-    runs, token = [], None
-    while True:
-        page = client.search_runs([parent.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
-                                  max_results=1000, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def _now_ms() -> int:
@@ -132,7 +40,7 @@ class SweepTracker:
     """One sweep's parent run and its children in one experiment."""
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
-        self.client: Any = _TimedClient(MlflowClient(tracking_uri=tracking_uri))
+        self.client: Any = TimedClient(tracking_uri)
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.experiment_id: str | None = None
@@ -198,19 +106,11 @@ class SweepTracker:
 
     def child_keys(self) -> set[str]:
         """The `gatesweep.key` of every child run of the parent in MLflow."""
+        assert self.parent_id is not None, "start or attach the parent run first"
         return {run.data.tags.get("gatesweep.key", "") for run in child_runs(self.client, self.parent_id)} - {""}
 
     def finish_parent(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status=status, end_time=_now_ms())
-
-    def run_name(self, job: dict[str, Any]) -> str:
-        prefix = f"{job['dataset']}-" if self.multi_dataset else ""
-        attempt = f"-attempt-{job['attempt']}" if job.get("attempt") is not None else ""
-        if job["phase"] == "confirm":
-            rank = f"top{job['rank'] + 1}-" if job.get("rank", 0) else ""
-            variant = "matched-" if job.get("variant") == "param_matched" else ""
-            return f"{prefix}{job['arch']}-{variant}confirm-{rank}seed-{job['index']}{attempt}"
-        return f"{prefix}{job['arch']}-trial-{job['index']:03d}{attempt}"
 
     def push_record(self, record: dict[str, Any], maybe_partial: bool) -> str:
         """Write one outbox record as a child run, idempotently (see `pipeline.outbox`).
@@ -228,34 +128,36 @@ class SweepTracker:
                 if run.info.status in ("FINISHED", "FAILED", "KILLED"):
                     return run.info.run_id
                 self.client.delete_run(run.info.run_id)
-        return self.log_child(record["job"], record["history"], record["result"], status=record["status"],
-                              error=record.get("error"), start_ms=record.get("start_ms"),
-                              end_ms=record.get("end_ms"), key=record["key"])
+        job = Job.model_validate(record["job"])
+        if record["key"] != job.key:
+            raise ValueError(f"record {record['key']}: its job's key is {job.key}")
+        return self.log_child(job, record["history"], record["result"], status=record["status"],
+                              error=record.get("error"), start_ms=record.get("start_ms"), end_ms=record.get("end_ms"))
 
-    def log_child(self, job: dict[str, Any], history: dict[str, list[float]], result: dict[str, Any] | None,
+    def log_child(self, job: Job, history: dict[str, list[float]], result: dict[str, Any] | None,
                   *, status: str, error: str | None = None, start_ms: int | None = None,
-                  end_ms: int | None = None, key: str | None = None) -> str:
+                  end_ms: int | None = None) -> str:
         """One child run with the contract's tags, params, per-epoch and final metrics, in batches."""
-        tags = {"mlflow.parentRunId": self.parent_id, "gatesweep.role": job["phase"],
-                "gatesweep.arch": job["arch"], "gatesweep.dataset": job["dataset"],
-                "gatesweep.seed": str(job["seed"]), "gatesweep.index": str(job["index"])}
-        if job["phase"] == "confirm":
-            tags["gatesweep.rank"] = str(job.get("rank", 0))
-        if job.get("variant"):
-            tags["gatesweep.variant"] = job["variant"]
-        if job.get("attempt") is not None:
-            tags["gatesweep.attempt"] = str(job["attempt"])
-        if job.get("stopped_early"):
+        tags = {"mlflow.parentRunId": self.parent_id, "gatesweep.role": job.phase,
+                "gatesweep.arch": job.arch, "gatesweep.dataset": job.dataset,
+                "gatesweep.seed": str(job.seed), "gatesweep.index": str(job.index)}
+        if job.phase == "confirm":
+            tags["gatesweep.rank"] = str(job.rank)
+        if job.variant:
+            tags["gatesweep.variant"] = job.variant
+        if job.attempt is not None:
+            tags["gatesweep.attempt"] = str(job.attempt)
+        if job.stopped_early:
             tags["gatesweep.stopped_early"] = "true"
         if result and result.get("node"):
             tags["gatesweep.node"] = result["node"]
         if error:
             tags["gatesweep.error"] = error[:5000]
-        tags["gatesweep.key"] = key or record_key(job)
+        tags["gatesweep.key"] = job.key
         run = self.client.create_run(self.experiment_id, start_time=start_ms or _now_ms(), tags=tags,
-                                     run_name=self.run_name(job))
+                                     run_name=job.run_name(self.multi_dataset))
         run_id = run.info.run_id
-        params = [Param(k, str(job[k])) for k in HPARAM_TYPES if k in job]
+        params = [Param(k, str(v)) for k, v in job.hp.values().items()]
         now = end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)
@@ -272,9 +174,6 @@ class SweepTracker:
         for chunk in _chunks(metrics[room:], _MAX_METRICS):
             self.client.log_batch(run_id, metrics=chunk)
         if result and result.get("forecasts"):
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "forecasts.json"
-                path.write_text(json.dumps(result["forecasts"]), encoding="utf-8")
-                self.client.artifact_repository(run.info.artifact_uri).log_artifact(str(path))
+            write_artifact(self.client, run.info.artifact_uri, "forecasts.json", json.dumps(result["forecasts"]))
         self.client.set_terminated(run_id, status=status, end_time=now)  # last: marks it complete
         return run_id

@@ -1,55 +1,31 @@
 """One trial: build, train, score. `fit_and_score` is everything a Ray trial does, minus the glue.
 
 Why a hand-written loop instead of `model.fit`: on small RNN problems Keras' per-epoch machinery
-(data adapters, callbacks, a separate `evaluate` for validation) costs ~10x the arithmetic. Here a
-chunk of batches is unrolled into one XLA-compiled function that calls the same Keras model and the
-same Keras optimizer, so the maths is Keras' own and only the Python overhead is gone.
+(data adapters, callbacks, a separate `evaluate` for validation) costs ~10x the arithmetic. Here each
+batch is one XLA-compiled step that calls the same Keras model and the same Keras optimizer, so the
+maths is Keras' own and only the Python overhead is gone.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from pipeline.config import SplitSpec
-from pipeline.data import forecast_inputs, prepare
+from pipeline.data import PreparedData, forecast_inputs, prepare
+from pipeline.hparams import HParams
 from pipeline.metrics import mase, mase_scale, rmse, smape
-from pipeline.models import build_model, build_optimizer, count_params
+from pipeline.models import build_model, build_optimizer
 
-# Batches unrolled per compiled call. Measured here (GRU 40, 12 batches/epoch): 1 -> 1.5 s compile,
-# 13.5 ms/epoch; 2 -> 2.1 s, 10.7 ms; 6 -> 4.3 s, 8.3 ms. A sweep trial runs 100-300 epochs, so the
-# cheapest compile wins, and one chunk shape means exactly one compilation per trial.
-_CHUNK = 1
+__all__ = ["TrainingDiverged", "TrialResult", "fit_and_score"]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-@dataclass(frozen=True)
-class HParams:
-    arch: str
-    hidden_size: int = 40
-    window: int = 20
-    optimizer: str = "sgd"
-    learning_rate: float = 0.01
-    batch_size: int = 10
-    epochs: int = 100
-    num_layers: int = 1
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HParams:
-        ints = ("hidden_size", "window", "batch_size", "epochs", "num_layers")
-        kw = {k: (int(v) if k in ints else float(v) if k == "learning_rate" else v)
-              for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**kw)
-
-    def params(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -120,7 +96,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     metrics = {
         "val_rmse": rmse(val_pred, raw[v0:v1]),
         "val_mase": mase(val_pred, raw[v0:v1], scale),
-        "n_params": float(count_params(model)),
+        "n_params": float(model.count_params()),
         "train_seconds": train_seconds,
         # the first epoch includes tracing and XLA compilation; report the steady state
         "seconds_per_epoch": _steady(loop.epoch_times),
@@ -172,26 +148,21 @@ class _CompiledLoop:
         # kernels, which XLA cannot compile, so the step stays a plain graph there (not yet measured on
         # a GPU: no GPU was available when this was written).
         xla = not tf.config.list_logical_devices("GPU")
-        self._train_chunk = tf.function(self._train_chunk_py, jit_compile=xla)
+        self._train_step = tf.function(self._train_step_py, jit_compile=xla)
         self._val = tf.function(self._val_py, jit_compile=xla)
         self._predict = tf.function(lambda x: self.model(x, training=False), jit_compile=xla)
 
-    def _train_chunk_py(self, idx: Any, weight: Any) -> Any:
+    def _train_step_py(self, idx: Any, weight: Any) -> Any:
         import tensorflow as tf
 
-        total = tf.constant(0.0)
-        b = self.batch
-        for i in range(idx.shape[0] // b):  # unrolled at trace time: the chunk length is static
-            bi, bw = idx[i * b:(i + 1) * b], weight[i * b:(i + 1) * b]
-            xb, yb = tf.gather(self.x, bi), tf.gather(self.y, bi)
-            with tf.GradientTape() as tape:
-                per_window = tf.reduce_mean(tf.square(self.model(xb, training=True) - yb), axis=[1, 2])
-                # padded rows of the epoch's last batch weigh 0: the mean is over its real windows
-                loss = tf.reduce_sum(per_window * bw) / tf.reduce_sum(bw)
-            grads = tape.gradient(loss, self.model.trainable_variables)
-            self.optimizer.apply(grads, self.model.trainable_variables)
-            total += tf.reduce_sum(per_window * bw)
-        return total
+        xb, yb = tf.gather(self.x, idx), tf.gather(self.y, idx)
+        with tf.GradientTape() as tape:
+            per_window = tf.reduce_mean(tf.square(self.model(xb, training=True) - yb), axis=[1, 2])
+            # padded rows of the epoch's last batch weigh 0: the mean is over its real windows
+            loss = tf.reduce_sum(per_window * weight) / tf.reduce_sum(weight)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply(grads, self.model.trainable_variables)
+        return tf.reduce_sum(per_window * weight)
 
     def _val_py(self) -> Any:
         import tensorflow as tf
@@ -205,16 +176,18 @@ class _CompiledLoop:
         pad = self.n_batches * self.batch - self.n
         idx = np.concatenate([perm, perm[:pad]]).astype(np.int32)
         weight = np.concatenate([np.ones(self.n, np.float32), np.zeros(pad, np.float32)])
-        span = _CHUNK * self.batch
         total = 0.0
-        for start in range(0, len(idx), span):
-            total += float(self._train_chunk(tf.constant(idx[start:start + span]),
-                                             tf.constant(weight[start:start + span])))
+        # one compiled call per batch: measured here (GRU 40, 12 batches/epoch), unrolling 2 or 6 batches
+        # per call cut 13.5 ms/epoch to 10.7 or 8.3 but raised the once-per-trial compile from 1.5 s to
+        # 2.1 or 4.3 s, a loss over the 100-300 epochs of a trial
+        for start in range(0, len(idx), self.batch):
+            total += float(self._train_step(tf.constant(idx[start:start + self.batch]),
+                                            tf.constant(weight[start:start + self.batch])))
         val = float(self._val())
         self.epoch_times.append(time.perf_counter() - t0)
         return total / self.n, val
 
-    def forecast(self, data: Any, lo: int, hi: int) -> np.ndarray:
+    def forecast(self, data: PreparedData, lo: int, hi: int) -> np.ndarray:
         """One-step forecasts of points `[lo, hi)` in original units."""
         x = forecast_inputs(data.scaled, data.window, lo, hi)
         return data.scaler.inverse(np.asarray(self._predict(x))[:, -1, 0])

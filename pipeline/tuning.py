@@ -1,4 +1,4 @@
-"""Ray Tune orchestration: the only module that imports Ray.
+"""Ray Tune orchestration: the only module of a sweep that imports Ray.
 
 All (dataset, architecture) cells share one Tuner, so the cluster stays busy until the last trial,
 while `CellSearcher` keeps a separate Optuna study and an equal trial budget per cell.
@@ -18,7 +18,9 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from pipeline.config import SweepSpec
-from pipeline.space import fixed_params, make_sampler, optuna_space
+from pipeline.hparams import HParams
+from pipeline.jobs import Job
+from pipeline.space import make_sampler, optuna_space
 
 METRIC, MODE = "val_loss", "min"
 # Tune's experiment state (trials + searcher) is what `gatesweep resume` continues from: save it often,
@@ -34,7 +36,7 @@ class CellSearcher(Searcher):
         super().__init__(metric=METRIC, mode=MODE)
         self.cells = spec.cells()
         self.budget = spec.budget.trials_per_cell
-        self.fixed = fixed_params(spec.search_space)
+        self.fixed = spec.search_space.fixed()
         self.base_seed = spec.seed
         space = optuna_space(spec.search_space)
         self.subs = {
@@ -51,14 +53,15 @@ class CellSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | None:
         open_cells = [c for c in self.cells if self.issued[c] < self.budget]
         if not open_cells:
-            return Searcher.FINISHED
+            return Searcher.FINISHED  # type: ignore[return-value]  # Ray's own sentinel, a str
         cell = min(open_cells, key=lambda c: self.issued[c])  # stable: the first cell wins ties
         params = self.subs[cell].suggest(trial_id) or {}
         index = self.issued[cell]
         self.issued[cell] += 1
         self.owner[trial_id] = cell
-        return {**self.fixed, **params, "dataset": cell[0], "arch": cell[1], "phase": "trial",
-                "index": index, "seed": self.base_seed * 100_000 + index}
+        hp = HParams.of(cell[1], {**self.fixed, **params})
+        return Job(phase="trial", dataset=cell[0], hp=hp, index=index, seed=self.base_seed * 100_000 + index
+                   ).to_config()
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if METRIC in result:
@@ -79,7 +82,7 @@ class CellSearcher(Searcher):
             self.__dict__.update(pickle.load(fh))
 
 
-def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[HParams]]) -> list[Job]:
     """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the tune-phase seeds).
 
     With `confirm.param_matched`, also a GRU with the LSTM's best config except its hidden size, chosen
@@ -89,22 +92,17 @@ def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[dict[str, Any
 
     seeds = [1_000_000_000 + spec.seed * 100_000 + s for s in range(spec.confirm.seeds)]
     jobs = []
-    for (dataset, arch), configs in best.items():
-        for rank, cfg in enumerate(configs):
-            for s, seed in enumerate(seeds):
-                jobs.append({**cfg, "dataset": dataset, "arch": arch, "phase": "confirm", "rank": rank,
-                             "index": s, "seed": seed})
-        if spec.confirm.param_matched and arch == "lstm":
+    for (dataset, _), configs in best.items():
+        for rank, hp in enumerate(configs):
+            jobs += [Job(phase="confirm", dataset=dataset, hp=hp, rank=rank, index=s, seed=seed)
+                     for s, seed in enumerate(seeds)]
+        if spec.confirm.param_matched and configs[0].arch == "lstm":
             lstm = configs[0]
-            matched = {**lstm, "hidden_size": matched_gru_hidden(int(lstm["hidden_size"]), int(lstm["num_layers"]))}
-            jobs += [{**matched, "dataset": dataset, "arch": "gru", "phase": "confirm", "rank": 0, "index": s,
-                      "seed": seed, "variant": "param_matched"} for s, seed in enumerate(seeds)]
+            matched = lstm.model_copy(update={"arch": "gru",
+                                              "hidden_size": matched_gru_hidden(lstm.hidden_size, lstm.num_layers)})
+            jobs += [Job(phase="confirm", dataset=dataset, hp=matched, index=s, seed=seed, variant="param_matched")
+                     for s, seed in enumerate(seeds)]
     return jobs
-
-
-def job_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The flat job description, whether it came from the searcher or the confirm grid."""
-    return config["job"] if "job" in config else config
 
 
 def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.ndarray]) -> None:
@@ -112,13 +110,13 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
 
     spec = SweepSpec.model_validate_json(spec_json)
     configure_tensorflow(spec.resources.cpus, spec.resources.gpus)
-    from pipeline.training import HParams, fit_and_score
+    from pipeline.training import fit_and_score
 
-    job = job_config(config)
-    ds = spec.dataset(job["dataset"])
+    job = Job.from_config(config)
+    ds = spec.dataset(job.dataset)
     pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "time_ms": []}
     last = [time.monotonic()]
-    rungs = asha_rungs(spec) if job["phase"] == "trial" else set()
+    rungs = asha_rungs(spec) if job.phase == "trial" else set()
 
     def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
         for k, v in zip(pending, (epoch, loss, val_loss, int(time.time() * 1000)), strict=True):
@@ -128,10 +126,9 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
             tune.report({"epochs_done": epoch + 1, "loss": loss, "val_loss": val_loss, "history": _drain(pending)})
             last[0] = time.monotonic()
 
-    result = fit_and_score(HParams.from_dict(job), series[ds.name], spec.split, seed=int(job["seed"]),
-                           evaluate_test=job["phase"] == "confirm", season=ds.season,
-                           patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon,
-                           on_epoch=on_epoch)
+    result = fit_and_score(job.hp, series[ds.name], spec.split, seed=job.seed, evaluate_test=job.phase == "confirm",
+                           season=ds.season, patience=spec.evaluation.patience,
+                           horizon=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch)
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.metrics["objective_val_loss"], "history": _drain(pending),
                  "forecasts": result.forecasts, "node": _node(), "final": True})
@@ -152,8 +149,17 @@ def _drain(pending: dict[str, list[float]]) -> dict[str, list[float]]:
     return out
 
 
+def start_ray(address: str | None) -> None:
+    """Connect to the cluster at `address` (None: $RAY_ADDRESS, else a new local Ray); once per process."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+
+
 def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, name: str,
-              callbacks: list[Any], jobs: list[dict[str, Any]] | None = None) -> tune.ResultGrid:
+              callbacks: list[Any], jobs: list[Job] | None = None) -> tune.ResultGrid:
     """Run the tune phase (`jobs is None`: CellSearcher) or the confirm phase (the given jobs).
 
     Actors are reused: a fresh process per trial would pay TensorFlow's ~5 s import every time
@@ -167,7 +173,7 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
         param_space: dict[str, Any] = {}
     else:
         tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
-        param_space = {"job": tune.grid_search(jobs)}
+        param_space = {"job": tune.grid_search([job.model_dump(mode="json") for job in jobs])}
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures), verbose=0)
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
@@ -218,15 +224,17 @@ def restore_phase(spec: SweepSpec, series: dict[str, np.ndarray], path: Path) ->
     return tuner.fit()
 
 
-def finished_results(results: tune.ResultGrid) -> list[tuple[dict[str, Any], dict[str, Any] | None, str]]:
+def finished_results(results: tune.ResultGrid) -> list[tuple[Job, dict[str, Any] | None, str]]:
     """(job, final result, status) for every trial of a phase, from Tune's own record (survives restarts)."""
     out = []
-    for r in results:
+    for r in (results[i] for i in range(len(results))):
         final = r.metrics if r.metrics and r.metrics.get("final") else None
-        out.append((job_config(r.config), final, "FINISHED" if final and r.error is None else "FAILED"))
+        assert r.config is not None, "Tune keeps every trial's config"
+        out.append((Job.from_config(r.config), final, "FINISHED" if final and r.error is None else "FAILED"))
     return out
 
-class MlflowCallback(tune.Callback):
+
+class OutboxCallback(tune.Callback):
     """Driver-side: buffers each trial's per-epoch history; when the trial ends, one record goes to the
     outbox (on disk at once, in MLflow as soon as the store takes it). Tune never waits on HTTP."""
 
@@ -270,19 +278,17 @@ class MlflowCallback(tune.Callback):
         self._log(trial, "FAILED", _error_text(trial))
 
     def _log(self, trial: Any, status: str, error: str | None, attempt: int | None = None) -> None:
-        from pipeline.tracking import record_key
-
-        job = job_config(trial.config)
+        job = Job.from_config(trial.config)
         if attempt is not None:  # a retried attempt: its own run, its own key
-            job = {**job, "attempt": attempt}
+            job = job.model_copy(update={"attempt": attempt})
         result = trial.last_result if trial.last_result.get("final") else None
         if result is None and status == "FINISHED":  # stopped by the scheduler before its last epoch
-            job = {**job, "stopped_early": True}
+            job = job.model_copy(update={"stopped_early": True})
         hist = self.history.pop(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
         keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
-        self.outbox.put(record_key(job), {"job": job, "history": hist, "result": keep or None, "status": status,
-                                          "error": error, "start_ms": self.started.pop(trial.trial_id, None),
-                                          "end_ms": int(time.time() * 1000)})
+        self.outbox.put(job.key, {"job": job.model_dump(mode="json"), "history": hist, "result": keep or None,
+                                  "status": status, "error": error, "start_ms": self.started.pop(trial.trial_id, None),
+                                  "end_ms": int(time.time() * 1000)})
 
 
 def _json_safe(value: Any) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import IncompleteSweep
+from pipeline.mlflow_io import read_artifact
 from reports import plots
 from reports.budget import budget_curve
 from reports.dm import diebold_mariano
@@ -24,7 +24,8 @@ class Forecasts:
     """`forecasts.json` of confirm runs, downloaded once per run (DM test and figures share them)."""
 
     def __init__(self, client: Any, table: pd.DataFrame) -> None:
-        self.client, self._cache = client, {}
+        self.client = client
+        self._cache: dict[str, dict[str, list[float]] | None] = {}
         self._uris = dict(zip(table["run_id"], table["artifact_uri"], strict=True))
 
     def get(self, run_id: str) -> dict[str, list[float]] | None:
@@ -33,21 +34,6 @@ class Forecasts:
             # None: e.g. runs logged by hand without forecasts
             self._cache[run_id] = None if raw is None else json.loads(raw)
         return self._cache[run_id]
-
-
-def read_artifact(client: Any, artifact_uri: str, path: str) -> str | None:
-    """A top-level artifact file's text, straight from the run's artifact store; None if the run has none.
-
-    Three requests over HTTP (list, then the store's own check and the download) where
-    `client.download_artifacts` makes about eight with the listing.
-    """
-    from pipeline.tracking import artifact_repository
-
-    repo = artifact_repository(client, artifact_uri)
-    if path not in {a.path for a in repo.list_artifacts()}:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        return Path(repo.download_artifacts(path, tmp)).read_text(encoding="utf-8")
 
 
 def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -183,7 +169,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         entry["mase_ci"] = {arch: list(mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float)))
                             for arch in ("gru", "lstm")}
         datasets.append(entry)
-    has_trials = (table["role"] == "trial").any()
+    has_trials = bool((table["role"] == "trial").any())
     verdict = {
         "sweep": client.get_experiment(parent["experiment_id"]).name, "parent_run_id": parent_run_id,
         "datasets": datasets,

@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.tracking import child_runs
+from pipeline.hparams import HPARAM_TYPES
+from pipeline.mlflow_io import child_runs
 
-PARAM_COLUMNS = ("hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs")
+PARAM_COLUMNS = tuple(HPARAM_TYPES)
 TAG_COLUMNS = {"gatesweep.role": "role", "gatesweep.arch": "arch", "gatesweep.dataset": "dataset",
                "gatesweep.seed": "seed", "gatesweep.index": "index", "gatesweep.rank": "rank",
                "gatesweep.node": "node", "gatesweep.error": "error", "gatesweep.variant": "variant",

@@ -206,8 +206,11 @@ def mean_ci(values: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
 
 
 def _differing_params(d: pd.DataFrame) -> list[str]:
-    cols = [c for c in ("hidden_size", "num_layers", "window", "batch_size", "epochs") if c in d]
-    return [c for c in cols if d.groupby("arch")[c].agg(lambda s: frozenset(s.dropna())).nunique() > 1]
+    from pipeline.hparams import HPARAM_TYPES
+
+    cols = [c for c, kind in HPARAM_TYPES.items() if kind is int and c in d]
+    values = {c: {arch: frozenset(g[c].dropna()) for arch, g in d.groupby("arch")} for c in cols}
+    return [c for c in cols if len(set(values[c].values())) > 1]
 
 
 def cost_comparison(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:

@@ -21,11 +21,17 @@ def _single_threaded_tensorflow() -> None:
     configure_tensorflow(1)
 
 
+def gatesweep_env(**extra: str) -> dict[str, str]:
+    """A clean environment for `gatesweep` and `ray` subprocesses: local Ray, default tracking store, quiet TF."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", **extra}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
 def run_gatesweep(args: list[str], cwd: Path, timeout: int = 900, **env: str) -> subprocess.CompletedProcess[str]:
-    """The installed `gatesweep` in a clean environment: local Ray, default tracking store, quiet TF."""
-    full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", **env}
-    full.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full)
+    """The installed `gatesweep` in a clean environment (`gatesweep_env`), its output captured."""
+    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=gatesweep_env(**env))
 
 
 def gatesweep_cmd() -> list[str]:

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd
+from tests.conftest import DATA, run_gatesweep
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
 EPOCHS, TRIALS, SEEDS = 6, 2, 3
 HPARAMS = {"hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs"}
 
 
-def _gatesweep(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
-
-
 def _run(cwd: Path, *extra: str) -> tuple[str, Path]:
     """`gatesweep run` of the tiny sweep: its parent run id and its report directory."""
-    proc = _gatesweep(["run", str(SPACE), *extra], cwd)
+    proc = run_gatesweep(["run", str(SPACE), *extra], cwd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout)
     report = re.search(r"report: (.+)/report\.html", proc.stdout)
@@ -117,7 +109,7 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
 @pytest.mark.slow
 def test_report_command_rebuilds_the_same_verdict_from_mlflow_alone(sweep: tuple[Path, str]) -> None:
     cwd, parent_id = sweep
-    proc = _gatesweep(["report", parent_id, "--out", "rebuilt"], cwd)
+    proc = run_gatesweep(["report", parent_id, "--out", "rebuilt"], cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     original = (cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report" / "verdict.json").read_bytes()
     assert (cwd / "rebuilt" / "report" / "verdict.json").read_bytes() == original
@@ -147,6 +139,6 @@ def test_the_same_sweep_again_in_the_same_directory_loses_nothing(sweep: tuple[P
     assert _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", second) == expected
     assert _child_keys(f"sqlite:///{cwd / 'other.db'}", third) == expected
     # the first sweep's report, rebuilt from MLflow after the others ran, is the same to the byte
-    proc = _gatesweep(["report", first, "--out", "first-again"], cwd)
+    proc = run_gatesweep(["report", first, "--out", "first-again"], cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (cwd / "first-again" / "report" / "verdict.json").read_bytes() == original

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,23 +13,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pipeline.mlflow_server import MlflowServer, free_port
-from tests.conftest import DATA, gatesweep_cmd
+from pipeline.dev.mlflow_server import MlflowServer, free_port
+from tests.conftest import DATA, run_gatesweep
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
 HOME = Path("gatesweep-output") / "tiny-e2e"
 OUT = HOME / "latest"  # the newest sweep's own directory
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", **extra}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
-def _gatesweep(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env=_env(**env))
 
 
 def _children(url: str) -> list[Any]:
@@ -47,14 +34,13 @@ def _tune_results(cwd: Path) -> dict[str, dict[str, Any]]:
     """Ray Tune's own record of every finished trial, keyed like the MLflow runs."""
     from ray.tune import ExperimentAnalysis
 
-    from pipeline.tracking import record_key
-    from pipeline.tuning import job_config
+    from pipeline.jobs import Job
 
     out = {}
     for exp_dir in sorted((cwd / OUT / "ray_results").iterdir()):
         for trial in ExperimentAnalysis(str(exp_dir.resolve())).trials:
-            job = job_config(trial.config)
-            out[record_key(job)] = {"job": job, "result": trial.last_result, "status": trial.status}
+            job = Job.from_config(trial.config)
+            out[job.key] = {"job": job, "result": trial.last_result, "status": trial.status}
     return out
 
 
@@ -69,11 +55,11 @@ def _assert_mlflow_matches_tune(cwd: Path, url: str) -> None:
         run = by_key[key]
         assert tuned["status"] == "TERMINATED" and run.info.status == "FINISHED", key
         for name in ("hidden_size", "learning_rate", "window", "epochs"):
-            assert run.data.params[name] == str(tuned["job"][name]), (key, name)
+            assert run.data.params[name] == str(getattr(tuned["job"].hp, name)), (key, name)
         for name in ("val_loss", "n_params", "train_seconds"):
             mlflow_name = "objective_val_loss" if name == "val_loss" else name
             assert run.data.metrics[mlflow_name] == pytest.approx(tuned["result"][name]), (key, name)
-        assert run.data.tags["gatesweep.seed"] == str(tuned["job"]["seed"])
+        assert run.data.tags["gatesweep.seed"] == str(tuned["job"].seed)
 
 
 def _stop_after_children(server: MlflowServer, n: int, then: Any = None) -> threading.Thread:
@@ -102,7 +88,7 @@ def _stop_after_children(server: MlflowServer, n: int, then: Any = None) -> thre
 def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
     server = MlflowServer(tmp_path / "server").start()
     try:
-        proc = _gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
+        proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "View run" not in proc.stdout  # MLflow's per-run URL lines are suppressed
         seconds = json.loads(re.search(r"seconds: (\{.*\})", proc.stdout).group(1))
@@ -111,7 +97,7 @@ def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
         parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout).group(1)
         for fmt in ("csv", "parquet"):
             out = tmp_path / f"runs.{fmt}"
-            exp = _gatesweep(["export", parent, "--format", fmt, "--output", str(out),
+            exp = run_gatesweep(["export", parent, "--format", fmt, "--output", str(out),
                               "--tracking-uri", server.url], tmp_path)
             assert exp.returncode == 0, exp.stderr
             table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
@@ -124,7 +110,7 @@ def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
 def test_unreachable_store_exits_fast_with_one_line_and_starts_nothing(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     t0 = time.monotonic()
-    proc = _gatesweep(["run", str(SPACE), "--tracking-uri", url], tmp_path)
+    proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", url], tmp_path)
     assert time.monotonic() - t0 < 15
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -142,7 +128,7 @@ def test_server_stopped_mid_sweep_and_restarted_loses_nothing(tmp_path: Path) ->
 
     watcher = _stop_after_children(server, 2, restart_later)
     try:
-        proc = _gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
+        proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
         watcher.join(timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "retrying" in proc.stderr  # the outage really happened while the sweep ran
@@ -157,7 +143,7 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
     server = MlflowServer(tmp_path / "server").start()
     watcher = _stop_after_children(server, 2)
     try:
-        proc = _gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path,
+        proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path,
                           GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S="5")
         watcher.join(timeout=60)
         assert proc.returncode == 1
@@ -166,7 +152,7 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
         assert pending, "the unwritten runs must be on disk"
         server.start()
         for _ in range(2):  # a second sync must not duplicate anything
-            sync = _gatesweep(["sync", str(HOME)], tmp_path)  # the home: its latest sweep
+            sync = run_gatesweep(["sync", str(HOME)], tmp_path)  # the home: its latest sweep
             assert sync.returncode == 0, sync.stderr[-3000:]
             _assert_mlflow_matches_tune(tmp_path, server.url)
         assert not list((tmp_path / OUT / "outbox" / "pending").glob("*.json"))
@@ -178,7 +164,7 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_mlflow_benchmark_measures_a_real_server(tmp_path: Path) -> None:
     """`gatesweep bench --mlflow`: a sweep against a server it starts, then the same writes on the idle server."""
-    proc = _gatesweep(["bench", "--mlflow", str(SPACE), "--json", str(tmp_path / "b.json")], tmp_path)
+    proc = run_gatesweep(["bench", "--mlflow", str(SPACE), "--json", str(tmp_path / "b.json")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads((tmp_path / "b.json").read_text())
     assert r["runs"] == 4 + 6 + 3  # 2 trials per cell, 3 confirm seeds per arch, 3 parameter-matched GRU seeds

@@ -18,18 +18,16 @@ from typing import Any
 
 import pytest
 
-from pipeline.mlflow_server import free_port
-from tests.conftest import DATA, local_runs
+from pipeline.dev.mlflow_server import free_port
+from tests.conftest import DATA, gatesweep_env, local_runs
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
 BIN = Path(sys.executable).parent
 
 
 def _env() -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_AUTH_MODE": "token",
-           "PATH": f"{BIN}:{os.environ['PATH']}"}
-    for key in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI"):
-        env.pop(key, None)
+    env = gatesweep_env(RAY_AUTH_MODE="token", PATH=f"{BIN}:{os.environ['PATH']}")
+    env.pop("RAY_ADDRESS")  # the ray CLI reads an empty address as one
     return env
 
 

@@ -14,25 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.mlflow_server import free_port
+from pipeline.dev.mlflow_server import free_port
 from pipeline.nightly import LockHeld, sweep_lock
-from tests.conftest import ROOT, gatesweep_cmd
+from tests.conftest import ROOT, gatesweep_env, run_gatesweep
 
 SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
 
 
 def test_second_run_while_locked_exits_3_at_once(tmp_path: Path) -> None:
     lock = tmp_path / "gatesweep-output" / "nightly-small" / "nightly.lock"
     with sweep_lock(lock):
         t0 = time.monotonic()
-        proc = subprocess.run(gatesweep_cmd() + ["nightly", str(SMALL)], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120, env=_env())
+        proc = run_gatesweep(["nightly", str(SMALL)], tmp_path, timeout=120)
     assert proc.returncode == 3 and time.monotonic() - t0 < 30
     assert "lock held by" in proc.stderr and str(os.getpid()) in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()  # nothing started
@@ -61,8 +54,7 @@ def test_two_consecutive_nights_compare_with_each_other(tmp_path: Path) -> None:
 
     outs = []
     for _ in range(2):
-        proc = subprocess.run(gatesweep_cmd() + ["nightly", str(SMALL)], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=900, env=_env())
+        proc = run_gatesweep(["nightly", str(SMALL)], tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         outs.append(proc.stdout)
     assert "first nightly run of this sweep" in outs[0]
@@ -99,7 +91,7 @@ def test_readme_cron_line_runs_as_written_via_ray_job_submit(tmp_path: Path) -> 
     shutil.copy(SMALL, home / "search_spaces" / SMALL.name)
     venv = Path(sys.executable).parent.parent
     (home / ".venv").symlink_to(venv)
-    env = {**_env(), "RAY_AUTH_MODE": "token", "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
+    env = {**gatesweep_env(), "RAY_AUTH_MODE": "token", "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"}
     env.pop("RAY_ADDRESS")
     ray = str(venv / "bin" / "ray")
     # as the README says: a token first (created only if missing), then the head in token mode

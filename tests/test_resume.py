@@ -12,16 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd
+from tests.conftest import DATA, gatesweep_cmd, gatesweep_env, run_gatesweep
 
 SPACE = DATA / "valid" / "resume.yaml"
 OUT = Path("gatesweep-output") / "resume"
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": ""}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
 
 
 def _children(db: Path) -> int:
@@ -36,7 +30,7 @@ def _children(db: Path) -> int:
 def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    driver = subprocess.Popen(gatesweep_cmd() + ["run", str(SPACE)], cwd=tmp_path, env=_env(),
+    driver = subprocess.Popen(gatesweep_cmd() + ["run", str(SPACE)], cwd=tmp_path, env=gatesweep_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     while _children(tmp_path / "mlflow.db") < 3 and time.monotonic() < deadline and driver.poll() is None:
@@ -50,8 +44,7 @@ def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
     exp = client.get_experiment_by_name("resume")
     (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
     # by parent run id, as an analyst would from the MLflow UI (the run's tag names the output directory)
-    proc = subprocess.run(gatesweep_cmd() + ["resume", parent.info.run_id], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=900, env=_env())
+    proc = run_gatesweep(["resume", parent.info.run_id], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
     assert parent.info.status == "FINISHED" and parent.data.tags["gatesweep.verdict"]

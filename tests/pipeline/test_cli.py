@@ -1,26 +1,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, ROOT, gatesweep_cmd
-
-
-def _run(args: list[str], cwd: Path, timeout: int = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(gatesweep_cmd() + args, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+from tests.conftest import DATA, ROOT, run_gatesweep
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
 @pytest.mark.parametrize("name", ["negative_hidden.yaml", "unknown_key.yaml", "window_too_long.yaml"])
 def test_bad_input_is_one_line_exit_2_and_nothing_started(tmp_path: Path, command: str, name: str) -> None:
     path = DATA / "invalid" / name
-    proc = _run([command, str(path)], tmp_path)
+    proc = run_gatesweep([command, str(path)], tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0], proc.stderr
@@ -29,23 +21,23 @@ def test_bad_input_is_one_line_exit_2_and_nothing_started(tmp_path: Path, comman
 
 
 def test_validate_prints_the_plan(tmp_path: Path) -> None:
-    proc = _run(["validate", str(ROOT / "search_spaces" / "quickstart.yaml")], tmp_path)
+    proc = run_gatesweep(["validate", str(ROOT / "search_spaces" / "quickstart.yaml")], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "16 in all" in proc.stdout and "10 runs" in proc.stdout
 
 
 def test_bad_override_is_rejected_before_training(tmp_path: Path) -> None:
-    proc = _run(["train", str(DATA / "valid" / "minimal.yaml"), "--set", "hidden_size=-3"], tmp_path)
+    proc = run_gatesweep(["train", str(DATA / "valid" / "minimal.yaml"), "--set", "hidden_size=-3"], tmp_path)
     assert proc.returncode == 2 and "hidden_size" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_unknown_command_line_option_is_one_line(tmp_path: Path) -> None:
-    proc = _run(["run", "--no-such-flag"], tmp_path)
+    proc = run_gatesweep(["run", "--no-such-flag"], tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_train_runs_one_trial_in_process(tmp_path: Path) -> None:
-    proc = _run(["train", str(DATA / "valid" / "minimal.yaml"), "--arch", "lstm", "--set", "epochs=2",
+    proc = run_gatesweep(["train", str(DATA / "valid" / "minimal.yaml"), "--arch", "lstm", "--set", "epochs=2",
                  "--set", "hidden_size=8"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads(proc.stdout)
@@ -55,7 +47,7 @@ def test_train_runs_one_trial_in_process(tmp_path: Path) -> None:
 
 
 def test_report_of_unknown_run_is_bad_input(tmp_path: Path) -> None:
-    proc = _run(["report", "0123456789abcdef0123456789abcdef"], tmp_path)
+    proc = run_gatesweep(["report", "0123456789abcdef0123456789abcdef"], tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
@@ -70,8 +62,8 @@ def test_every_invalid_file_exits_2_with_one_line(path: Path, capsys: pytest.Cap
 
 @pytest.mark.slow
 def test_bench_prints_the_three_loops_side_by_side(tmp_path: Path) -> None:
-    proc = _run(["bench", "--epochs", "2", "--arch", "gru", "--points", "3", "--json", str(tmp_path / "b.json")],
-                tmp_path, timeout=300)
+    proc = run_gatesweep(["bench", "--epochs", "2", "--arch", "gru", "--points", "3",
+                          "--json", str(tmp_path / "b.json")], tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     figures = json.loads((tmp_path / "b.json").read_text())["gru"]
     for loop in ("seed_keras_fit", "gatesweep", "minimal_xla"):
@@ -89,9 +81,17 @@ def _sweep_on_disk(tmp_path: Path, *, tag_dir: bool = True) -> tuple[str, str, P
     out = tmp_path / "out"
     tags = {"gatesweep.role": "sweep"} | ({"gatesweep.out_dir": str(out)} if tag_dir else {})
     run_id = client.create_run(client.create_experiment("s"), tags=tags).info.run_id
-    out.mkdir()
-    (out / "sweep_state.json").write_text(json.dumps({"parent_run_id": run_id}))
+    _state(out, run_id)
     return uri, run_id, out
+
+
+def _state(out: Path, parent_run_id: str, phase: str = "done") -> None:
+    """A sweep state file as `gatesweep run` leaves it."""
+    from pipeline.config import load_spec
+    from pipeline.state import SweepState
+
+    SweepState(tracking_uri="sqlite:///mlflow.db", experiment="s", parent_run_id=parent_run_id, phase=phase,
+               spec_path="minimal.yaml", spec=load_spec(DATA / "valid" / "minimal.yaml")).save(out)
 
 
 def test_resume_finds_the_sweep_by_directory_or_parent_run_id(tmp_path: Path) -> None:
@@ -105,6 +105,7 @@ def test_resume_finds_the_sweep_by_directory_or_parent_run_id(tmp_path: Path) ->
 @pytest.mark.parametrize("case", ["no_state", "unknown_run", "untagged", "moved", "reused"])
 def test_resume_target_that_cannot_be_resumed_is_bad_input(tmp_path: Path, case: str) -> None:
     from pipeline.cli import UsageError, sweep_dir
+    from pipeline.errors import BadReference
 
     uri, run_id, out = _sweep_on_disk(tmp_path, tag_dir=case != "untagged")
     target, expect = run_id, "gatesweep.out_dir"
@@ -116,9 +117,9 @@ def test_resume_target_that_cannot_be_resumed_is_bad_input(tmp_path: Path, case:
         (out / "sweep_state.json").unlink()
         expect = "no sweep_state.json"
     elif case == "reused":
-        (out / "sweep_state.json").write_text(json.dumps({"parent_run_id": "f" * 32}))
+        _state(out, "f" * 32)
         expect = "another sweep"
-    with pytest.raises(UsageError, match=expect):
+    with pytest.raises((UsageError, BadReference), match=expect):
         sweep_dir(target, uri)
 
 
@@ -138,9 +139,9 @@ def test_run_into_a_home_with_an_unfinished_sweep_is_refused(tmp_path: Path) -> 
     home = tmp_path / "gatesweep-output" / "tiny-e2e"
     stopped = home / "20260101-000000-abcdef12"
     stopped.mkdir(parents=True)
-    (stopped / "sweep_state.json").write_text(json.dumps({"parent_run_id": "ab" * 16, "phase": "tune"}))
+    _state(stopped, "ab" * 16, phase="tune")
     (home / "latest").symlink_to(stopped.name)
-    proc = _run(["run", str(DATA / "valid" / "tiny_e2e.yaml")], tmp_path)
+    proc = run_gatesweep(["run", str(DATA / "valid" / "tiny_e2e.yaml")], tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unfinished sweep" in lines[0] and f"gatesweep resume {stopped}" in lines[0]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import SpecError, load_spec
+from pipeline.config import SpecError, load_spec, load_sweep
 from tests.conftest import DATA, ROOT
 
 VALID = sorted((DATA / "valid").glob("*.yaml")) + sorted((ROOT / "search_spaces").glob("*.yaml"))
@@ -19,14 +19,14 @@ def _expected(path: Path) -> str:
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
 def test_valid_files_load(path: Path) -> None:
-    spec = load_spec(path)
-    assert spec.datasets and spec.architectures
+    spec, series = load_sweep(path)
+    assert spec.datasets and spec.architectures and set(series) == {d.name for d in spec.datasets}
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
 def test_invalid_files_name_file_field_and_problem(path: Path) -> None:
     with pytest.raises(SpecError) as info:
-        load_spec(path)
+        load_sweep(path)
     message = str(info.value)
     assert message.startswith(f"{path}: ")
     assert _expected(path) in message

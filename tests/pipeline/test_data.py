@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import DatasetSpec, SplitSpec
+from pipeline.config import BundledDataset, CsvDataset, SplitSpec
 from pipeline.data import (
     DataError,
     damped_oscillation,
@@ -14,6 +14,7 @@ from pipeline.data import (
     prepare,
     split_bounds,
 )
+from tests.conftest import DATA as DATA_DIR
 
 
 def test_damped_oscillation_is_the_seeds_series() -> None:
@@ -66,16 +67,16 @@ def test_missing_values_rejected_by_default_and_interpolated_on_request() -> Non
 
 
 def test_builtin_statsmodels_series_load_without_download() -> None:
-    co2 = load_series(DatasetSpec(name="co2", source="co2", missing="interpolate"))
+    co2 = load_series(BundledDataset(name="co2", source="co2", missing="interpolate"))
     assert np.isfinite(co2).all() and len(co2) > 2000
-    assert len(load_series(DatasetSpec(name="n", source="nile"))) == 100
-    assert len(load_series(DatasetSpec(name="e", source="elnino"))) == 61 * 12
+    assert len(load_series(BundledDataset(name="n", source="nile"))) == 100
+    assert len(load_series(BundledDataset(name="e", source="elnino"))) == 61 * 12
 
 
 def test_csv_series_is_read_in_time_order() -> None:
     from tests.conftest import DATA
 
-    spec = DatasetSpec(name="s", source="csv", path=str(DATA / "csv" / "good.csv"), value_column="sales",
+    spec = CsvDataset(name="s", source="csv", path=str(DATA / "csv" / "good.csv"), value_column="sales",
                        time_column="date")
     y = load_series(spec)
     unsorted = load_series(spec.model_copy(update={"time_column": None}))
@@ -86,7 +87,14 @@ def test_csv_series_is_read_in_time_order() -> None:
 def test_csv_errors_name_the_setting_at_fault() -> None:
     from tests.conftest import DATA
 
-    spec = DatasetSpec(name="s", source="csv", path=str(DATA / "csv" / "good.csv"), value_column="nope")
+    spec = CsvDataset(name="s", source="csv", path=str(DATA / "csv" / "good.csv"), value_column="nope")
     with pytest.raises(DataError) as info:
         load_series(spec)
     assert info.value.field == "value_column" and "'nope'" in str(info.value)
+
+
+def test_a_setting_of_another_source_is_an_error_not_ignored() -> None:
+    from pipeline.config import SpecError, load_spec
+
+    with pytest.raises(SpecError, match=r"datasets\[0\]\.points: unknown key for source csv"):
+        load_spec(DATA_DIR / "invalid" / "points_on_csv.yaml")

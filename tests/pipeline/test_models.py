@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.models import build_model, count_params, matched_gru_hidden, param_count
+from pipeline.models import build_model, matched_gru_hidden, param_count
 
 
 @pytest.mark.parametrize(("arch", "rnn", "total"), [("gru", 5160, 5201), ("lstm", 6720, 6761)])
 def test_parameter_counts_match_the_seed(arch: str, rnn: int, total: int) -> None:
     model = build_model(arch, hidden_size=40, window=20)
-    assert count_params(model) == total
+    assert model.count_params() == total
     assert model.layers[0].count_params() == rnn
     assert model.layers[-1].count_params() == 41
 
@@ -21,7 +21,7 @@ def test_output_is_one_value_per_position() -> None:
 @pytest.mark.parametrize(("arch", "hidden", "layers"),
                          [("gru", 40, 1), ("lstm", 40, 1), ("gru", 7, 2), ("lstm", 13, 3)])
 def test_param_count_formula_matches_keras(arch: str, hidden: int, layers: int) -> None:
-    assert param_count(arch, hidden, layers) == count_params(build_model(arch, hidden, 10, layers))
+    assert param_count(arch, hidden, layers) == build_model(arch, hidden, 10, layers).count_params()
 
 
 def test_matched_gru_is_the_closest_parameter_count() -> None:

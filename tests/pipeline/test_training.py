@@ -5,7 +5,8 @@ import pytest
 
 from pipeline.config import SplitSpec
 from pipeline.data import damped_oscillation
-from pipeline.training import HParams, TrainingDiverged, fit_and_score
+from pipeline.hparams import HParams
+from pipeline.training import TrainingDiverged, fit_and_score
 
 SERIES = damped_oscillation(points=80)
 TINY = dict(hidden_size=8, window=6, batch_size=10, epochs=3, optimizer="adam", learning_rate=0.01)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.mlflow_server import MlflowServer
+from pipeline.dev.mlflow_server import MlflowServer
 from reports import build_report
 from tests.reports.hand_made import log_hand_made_runs
 

@@ -180,15 +180,16 @@ def orchestration_benchmark(workdir: Path, epochs: int = 700) -> dict[str, float
     import ray
     from ray.tune import ExperimentAnalysis
 
-    from pipeline.config import load_spec
+    import reports
+    from pipeline.config import load_sweep
     from pipeline.sweep import run_sweep
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "orchestration.yaml"
     path.write_text(ORCHESTRATION_SPEC.replace("EPOCHS", str(epochs)))
-    spec = load_spec(path)
-    outcome = run_sweep(spec, path, tracking_uri=f"sqlite:///{(workdir / 'mlflow.db').resolve()}", address=None,
-                        home=workdir / "out")
+    spec, series = load_sweep(path)
+    outcome = run_sweep(spec, series, path, tracking_uri=f"sqlite:///{(workdir / 'mlflow.db').resolve()}",
+                        address=None, home=workdir / "out", reporter=reports)
     slots = int(ray.cluster_resources().get("CPU", 1) // spec.resources.cpus)
     tune_dir = next((outcome.out_dir / "ray_results").glob("bench-orchestration-tune-*")).resolve()
     trial_seconds = [t.last_result["time_total_s"] for t in ExperimentAnalysis(str(tune_dir)).trials]
@@ -209,16 +210,20 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
     """
     from mlflow import MlflowClient
 
-    from pipeline.config import load_spec
-    from pipeline.mlflow_server import MlflowServer
-    from pipeline.sweep import load_state, run_sweep
+    import reports
+    from pipeline.config import load_sweep
+    from pipeline.dev.mlflow_server import MlflowServer
+    from pipeline.jobs import Job
+    from pipeline.state import SweepState
+    from pipeline.sweep import run_sweep
     from pipeline.tracking import SweepTracker
 
-    spec = load_spec(space)
+    spec, series = load_sweep(space)
     server = MlflowServer(workdir / "server").start()
     try:
         cpu0 = server.cpu_seconds()
-        outcome = run_sweep(spec, space, tracking_uri=server.url, address=None, home=workdir / "out")
+        outcome = run_sweep(spec, series, space, tracking_uri=server.url, address=None, home=workdir / "out",
+                            reporter=reports)
         cpu1 = server.cpu_seconds()
         s = outcome.seconds
         records = [json.loads(p.read_text(encoding="utf-8"))
@@ -239,6 +244,7 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
         rows = [(name, v, step) for name in ("loss", "val_loss")
                 for step, v in zip(record["history"]["epoch"], record["history"][name], strict=True)]
         client = MlflowClient(tracking_uri=server.url)
+        assert replay.experiment_id is not None
         run_id = client.create_run(replay.experiment_id, run_name="per-metric-baseline").info.run_id
         now = int(time.time() * 1000)
         t0 = time.perf_counter()
@@ -247,7 +253,10 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
         per_metric = time.perf_counter() - t0
         client.set_terminated(run_id)
         before = replay.client.times.seconds
-        replay.push_record(record | {"key": f"{record['key']}-again", "parent": replay.parent_id}, maybe_partial=False)
+        again = Job.model_validate(record["job"])
+        again = again.model_copy(update={"index": again.index + 1_000_000})  # the same run under another key
+        replay.push_record(record | {"job": again.model_dump(mode="json"), "key": again.key,
+                                     "parent": replay.parent_id}, maybe_partial=False)
         batched = replay.client.times.seconds - before
     finally:
         server.stop()
@@ -260,7 +269,7 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
             "server_cpu_s": server_cpu, "writer_cpu_s": s.get("mlflow_writer_cpu"),
             "cpus": os.cpu_count(), "replay_calls_s": replay_calls, "replay_wall_s": replay_wall,
             "baseline_rows": len(rows), "per_metric_s": per_metric, "batched_s": batched,
-            "by_method": load_state(outcome.out_dir).get("mlflow_calls_by_method", {})}
+            "by_method": SweepState.load(outcome.out_dir).mlflow_calls_by_method}
 
 
 def format_mlflow_benchmark(r: dict[str, Any]) -> str:

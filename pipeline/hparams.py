@@ -1,0 +1,44 @@
+"""What one trial trains: the architecture and its hyperparameters. The single table of hyperparameters.
+
+The sweep file's `search_space`, the trainer, the MLflow params and the report's columns all read their
+names, types and defaults from `HParams`, so a new hyperparameter is added here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+
+
+class HParams(BaseModel):
+    """One trial's architecture and hyperparameters (defaults: the seed article's setting)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    arch: Literal["gru", "lstm"]
+    hidden_size: int = 40
+    num_layers: int = 1
+    window: int = 20
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    batch_size: int = 10
+    epochs: int = 100
+
+    @classmethod
+    def of(cls, arch: str, values: dict[str, Any]) -> HParams:
+        """From any mapping that holds the hyperparameters (a job, MLflow's string params, ...)."""
+        return cls(arch=arch, **{k: values[k] for k in HPARAM_TYPES if k in values})  # type: ignore[arg-type]
+
+    def values(self) -> dict[str, Any]:
+        """The hyperparameters without the architecture, in table order."""
+        return {k: getattr(self, k) for k in HPARAM_TYPES}
+
+
+# name -> Python type, in the order of the table (the search space, params and report columns use it)
+HPARAM_TYPES: dict[str, type] = {name: f.annotation for name, f in HParams.model_fields.items()  # type: ignore[misc]
+                                 if name != "arch"}
+# hyperparameters whose values are names: the names allowed
+HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS}

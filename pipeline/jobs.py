@@ -1,0 +1,61 @@
+"""A job: one training run of a sweep (a tune-phase trial or a confirm seed), from the searcher that makes
+it, through Ray Tune and the outbox, to its child run in MLflow. It is the one home of the run's key
+(its identity within the sweep) and of its run name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.hparams import HParams
+
+Phase = Literal["trial", "confirm"]
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    phase: Phase
+    dataset: str
+    hp: HParams
+    index: int  # trial number within its cell, or the confirm seed's number
+    seed: int
+    rank: int = 0  # confirm runs: which of the cell's top-k configurations
+    variant: str | None = None  # "param_matched": the GRU sized like the LSTM (a secondary check)
+    attempt: int | None = None  # a failed attempt that Tune retried: its own run
+    stopped_early: bool = False  # stopped by the scheduler before its last epoch
+
+    @property
+    def arch(self) -> str:
+        return self.hp.arch
+
+    @property
+    def cell(self) -> tuple[str, str]:
+        return self.dataset, self.hp.arch
+
+    @property
+    def key(self) -> str:
+        """The run's identity within its sweep: the same job always gets the same key."""
+        variant = f"-{self.variant}" if self.variant else ""
+        attempt = f"-attempt{self.attempt}" if self.attempt is not None else ""
+        return f"{self.phase}-{self.dataset}-{self.arch}{variant}-r{self.rank}-{self.index:04d}{attempt}"
+
+    def run_name(self, multi_dataset: bool) -> str:
+        """`gru-trial-007`, `lstm-confirm-seed-3`, prefixed `<dataset>-` when a sweep has several datasets."""
+        prefix = f"{self.dataset}-" if multi_dataset else ""
+        attempt = f"-attempt-{self.attempt}" if self.attempt is not None else ""
+        if self.phase == "confirm":
+            rank = f"top{self.rank + 1}-" if self.rank else ""
+            variant = "matched-" if self.variant == "param_matched" else ""
+            return f"{prefix}{self.arch}-{variant}confirm-{rank}seed-{self.index}{attempt}"
+        return f"{prefix}{self.arch}-trial-{self.index:03d}{attempt}"
+
+    def to_config(self) -> dict[str, Any]:
+        """Ray Tune's trial config for this job."""
+        return {"job": self.model_dump(mode="json")}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Job:
+        return cls.model_validate(config["job"])
