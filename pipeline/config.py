@@ -213,8 +213,14 @@ class Resources(_Frozen):
 
 
 class ReportSpec(_Frozen):
+    """How the verdict is reached: `alpha` for the tests (Holm across datasets); `equivalence_margin`, the
+    relative difference in geometric-mean test MASE that does not matter; `min_seeds` per architecture
+    below which no dataset is decided; `smallest_effect`, the difference that "seeds needed" is sized for."""
+
     equivalence_margin: float = Field(0.02, gt=0, lt=1)
     alpha: float = Field(0.05, gt=0, lt=1)
+    min_seeds: int = Field(5, ge=2)
+    smallest_effect: float = Field(0.05, gt=0, lt=1)
 
 
 class SchedulerSpec(_Frozen):

@@ -86,6 +86,7 @@ class SweepTracker:
                   "trials_per_cell": spec.budget.trials_per_cell, "confirm_top_k": spec.confirm.top_k,
                   "confirm_seeds": spec.confirm.seeds, "seed": spec.seed,
                   "equivalence_margin": spec.report.equivalence_margin, "alpha": spec.report.alpha,
+                  "min_seeds": spec.report.min_seeds, "smallest_effect": spec.report.smallest_effect,
                   "param_matched": spec.confirm.param_matched, "patience": spec.evaluation.patience,
                   "closed_loop_horizon": spec.evaluation.closed_loop_horizon,
                   "scheduler": spec.scheduler.kind, "max_failures": spec.max_failures,

@@ -15,9 +15,10 @@ from pipeline.mlflow_io import read_artifact
 from reports import plots
 from reports.budget import budget_curve
 from reports.dm import diebold_mariano
+from reports.overall import overall
 from reports.render import report_html, summary_md, verdict_json
 from reports.runs import parent_info, runs_table
-from reports.stats import compare_architectures, cost_comparison, mean_ci, overall, to_dict
+from reports.stats import Rules, compare_architectures, cost_comparison, mean_ci, to_dict
 
 
 class Forecasts:
@@ -64,14 +65,14 @@ def _counts(table: pd.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
     return out
 
 
-def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, *, alpha: float, margin: float) -> dict[str, Any]:
+def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: Rules) -> dict[str, Any]:
     """The verdict recomputed with the parameter-matched GRU in place of the tuned GRU."""
     matched = table[(table["variant"] == "param_matched") & (table["status"] == "FINISHED")]
     if matched.empty:
         return {"param_matched": None, "note": "no parameter-matched runs in this sweep (confirm.param_matched)"}
     swapped = pd.concat([matched, confirm[confirm["arch"] == "lstm"]])
     swapped = swapped[swapped["dataset"].isin(matched["dataset"].unique())]
-    verdicts = compare_architectures(swapped, {}, alpha=alpha, margin=margin)
+    verdicts = compare_architectures(swapped, {}, rules)
     out = {}
     for v in verdicts:
         d = matched[matched["dataset"] == v.dataset]
@@ -83,7 +84,7 @@ def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, *, alpha: float, ma
 
 
 def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, Any]:
-    """DM test on the seed-averaged test forecasts of the two architectures (squared-error loss)."""
+    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE)."""
     mean_pred, truth = {}, None
     for arch in ("gru", "lstm"):
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
@@ -95,7 +96,8 @@ def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, 
     err_gru, err_lstm = mean_pred["gru"] - truth, mean_pred["lstm"] - truth
     classic = diebold_mariano(err_gru, err_lstm, variance="hln")
     return {"available": True, **diebold_mariano(err_gru, err_lstm),
-            "hln_statistic": classic["statistic"], "hln_p_value": classic["p_value"]}
+            "hln_statistic": classic["statistic"], "hln_p_value": classic["p_value"],
+            "ensemble_mae_gru": float(np.mean(np.abs(err_gru))), "ensemble_mae_lstm": float(np.mean(np.abs(err_lstm)))}
 
 
 def _importance(table: pd.DataFrame, space: Any) -> dict[str, dict[str, dict[str, float] | None]]:
@@ -155,11 +157,13 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         raise IncompleteSweep(f"parent run {parent_run_id}: " + (
             f"{expected - len(table)} of {expected} child runs are missing from MLflow" if expected
             else "no child runs in MLflow") + f"; no report is made on an incomplete sweep{where}")
-    alpha = float(parent["params"].get("alpha", 0.05))
-    margin = float(parent["params"].get("equivalence_margin", 0.02))
-    sampler = parent["params"].get("sampler", "unknown")
+    params = parent["params"]
+    alpha, margin = float(params.get("alpha", 0.05)), float(params.get("equivalence_margin", 0.02))
+    rules = Rules(alpha=alpha, margin=margin, min_seeds=int(params.get("min_seeds", 5)),
+                  smallest_effect=float(params.get("smallest_effect", 0.05)))
+    sampler = params.get("sampler", "unknown")
     confirm = chosen_confirm_runs(table)
-    verdicts = compare_architectures(confirm, _baselines(parent["metrics"]), alpha=alpha, margin=margin)
+    verdicts = compare_architectures(confirm, _baselines(parent["metrics"]), rules)
     forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:
@@ -175,13 +179,16 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "datasets": datasets,
         "overall": overall(verdicts, alpha=alpha, margin=margin),
         "cost": cost_comparison(confirm),
-        "sensitivity": _sensitivity(table, confirm, alpha=alpha, margin=margin),
+        "sensitivity": _sensitivity(table, confirm, rules),
         "counts": _counts(table),
         "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
                    "note": _budget_note(sampler, has_trials)},
         "importance": _importance(table, _search_space(client, parent["run"])) if has_trials else {},
-        "settings": {"alpha": alpha, "equivalence_margin": margin, "test": "two-sided permutation, Holm",
-                     "ci": "bootstrap BCa 95%", "confirm_runs_used": int(len(confirm))},
+        "settings": {"alpha": alpha, "equivalence_margin": margin, "min_seeds": rules.min_seeds,
+                     "smallest_effect": rules.smallest_effect, "estimand": "mean log test MASE per seed, GRU - LSTM",
+                     "test": "Welch t on log MASE, two-sided, Holm across datasets",
+                     "equivalence": "TOST (Welch) at alpha/2 per side, Holm across datasets",
+                     "ci": "Welch t 95%", "confirm_runs_used": int(len(confirm))},
     }
     run = parent["run"]  # fetched once above
     if run.data.tags.get("gatesweep.nightly") == "true":

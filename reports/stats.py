@@ -1,14 +1,24 @@
-"""The verdict: does GRU or LSTM win on each dataset? Pure numpy/scipy/pandas; no MLflow, no Ray.
+"""The verdict: does GRU or LSTM win on each dataset, and across datasets? Pure numpy/scipy; no MLflow, no Ray.
 
-Effect = log(mean test MASE of GRU / mean test MASE of LSTM): negative means GRU is better.
-A winner needs all three: Holm-adjusted two-sided permutation p < alpha, the effect's bootstrap 95% CI
-excluding 0, and the probability that a random seed of the winner beats one of the loser above 0.5
-with its CI. `equivalent` needs the whole CI inside ±log(1 + margin).
+One estimand everywhere: the difference of mean log test MASE per seed, GRU minus LSTM (`effect`; its
+exponential is the ratio of geometric-mean MASE, below 1 when GRU is better). Per dataset:
+
+1. fewer than `min_seeds` finished seeds in an arm -> `inconclusive` (too few seeds);
+2. equivalence by two one-sided Welch tests (TOST) at alpha/2 per side, Holm-adjusted across datasets
+   -> `equivalent` (the 95% interval lies inside ±log(1 + margin));
+3. a two-sided Welch test, Holm-adjusted, p < alpha, and an estimated difference larger than the margin
+   -> the better architecture wins; a significant difference estimated inside the margin is negligible,
+   never a win;
+4. otherwise `inconclusive`, with the seeds per architecture that would detect `smallest_effect` with
+   80% power.
+
+Welch's t on logs was chosen by simulation (tests/reports/test_calibration.py; the table is in the
+README): it keeps its size and coverage with unequal seed noise and heavy-tailed seeds, where the
+permutation test and the BCa bootstrap on the ratio of means it replaces did not.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,46 +26,133 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-N_BOOT = 4999
-N_PERM = 9999
+N_BOOT = 1999
+TARGET_POWER = 0.8
+MAX_SEEDS = 1000  # "seeds needed" above this is reported as "more than 1000"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The decision rule's settings (the sweep file's `report:` section)."""
+
+    alpha: float = 0.05
+    margin: float = 0.02  # equivalence margin, relative
+    min_seeds: int = 5  # per architecture
+    smallest_effect: float = 0.05  # relative difference "seeds needed" is sized for
+
+
+@dataclass(frozen=True)
+class Welch:
+    """Welch's two-sample t on log MASE (GRU - LSTM), elementwise over leading axes."""
+
+    effect: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    p: np.ndarray  # two-sided, H0: effect = 0
+    p_equiv: np.ndarray  # TOST, H0: |effect| >= bound (the larger one-sided p)
+    ci_low: np.ndarray  # 95%
+    ci_high: np.ndarray
+
+
+def welch(log_g: np.ndarray, log_l: np.ndarray, bound: float) -> Welch:
+    """Welch's test, its 95% interval and the TOST p-value against ±`bound`, along the last axis."""
+    ng, nl = log_g.shape[-1], log_l.shape[-1]
+    vg, vl = np.var(log_g, axis=-1, ddof=1) / ng, np.var(log_l, axis=-1, ddof=1) / nl
+    se = np.sqrt(vg + vl)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no spread in either arm: handled by the caller
+        df = (vg + vl) ** 2 / (vg**2 / (ng - 1) + vl**2 / (nl - 1))
+        effect = np.mean(log_g, axis=-1) - np.mean(log_l, axis=-1)
+        t = effect / se
+        p = 2 * stats.t.sf(np.abs(t), df)
+        p_equiv = np.maximum(stats.t.sf((effect + bound) / se, df), stats.t.sf((bound - effect) / se, df))
+        q = stats.t.ppf(0.975, df)
+    return Welch(effect, se, df, p, p_equiv, effect - q * se, effect + q * se)
+
+
+def holm(p: list[float] | np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values, in the input order (along the last axis)."""
+    p = np.asarray(p, float)
+    m = p.shape[-1]
+    order = np.argsort(p, axis=-1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=-1) * (m - np.arange(m))
+    adjusted = np.minimum(1.0, np.maximum.accumulate(ranked, axis=-1))
+    out = np.empty_like(adjusted)
+    np.put_along_axis(out, order, adjusted, axis=-1)
+    return out
+
+
+def decide(w: Welch, p_holm: np.ndarray, p_equiv_holm: np.ndarray, n_min: int, *, alpha: float, margin: float,
+           min_seeds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and reasons for Welch results (elementwise), in the documented order."""
+    bound = np.log1p(margin)
+    inside = (w.ci_low > -bound) & (w.ci_high < bound)
+    spread = np.isfinite(w.se) & (w.se > 0)
+    label = np.full(np.shape(w.effect), "inconclusive", dtype=object)
+    reason = np.full(np.shape(w.effect), "undecided", dtype=object)
+    beyond = np.abs(w.effect) > bound  # the estimated difference is larger than the margin
+    win = spread & (p_holm < alpha) & beyond & ~inside
+    label = np.where(win, np.where(w.effect < 0, "gru", "lstm"), label)
+    reason = np.where(win, "difference", reason)
+    negligible = spread & (p_holm < alpha) & ~beyond
+    reason = np.where(negligible, "negligible", reason)  # real, but estimated inside the margin: never a win
+    equivalent = spread & (p_equiv_holm < alpha / 2)
+    label = np.where(equivalent, "equivalent", label)
+    reason = np.where(equivalent, "equivalent", reason)
+    reason = np.where(spread, reason, "no spread")
+    few = n_min < min_seeds
+    label = np.where(few, "inconclusive", label)
+    reason = np.where(few, "too few seeds", reason)
+    return label, reason
+
+
+def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_seeds: int) -> int | None:
+    """Seeds per architecture for `TARGET_POWER` to detect a true `effect` (log scale) with Welch's test at
+    two-sided level `alpha`, given the seeds' standard deviations of log MASE (noncentral t)."""
+    if not (np.isfinite(sd_g) and np.isfinite(sd_l)) or sd_g + sd_l == 0:
+        return None
+    for n in range(max(min_seeds, 2), MAX_SEEDS + 1):
+        var = (sd_g**2 + sd_l**2) / n
+        df = (n - 1) * (sd_g**2 + sd_l**2) ** 2 / (sd_g**4 + sd_l**4)
+        q = stats.t.ppf(1 - alpha / 2, df)
+        ncp = abs(effect) / np.sqrt(var)
+        power = stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp)
+        if power >= TARGET_POWER:
+            return n
+    return MAX_SEEDS + 1
 
 
 @dataclass(frozen=True)
 class DatasetVerdict:
     dataset: str
     label: str  # gru | lstm | equivalent | inconclusive
+    reason: str  # difference | negligible | equivalent | undecided | too few seeds | no spread
     n_gru: int
     n_lstm: int
     mean_mase_gru: float
     mean_mase_lstm: float
-    effect: float  # log ratio GRU/LSTM
-    ci_low: float
+    gmean_mase_gru: float  # geometric means: exp(mean log MASE), the scale of `effect`
+    gmean_mase_lstm: float
+    sd_log_gru: float
+    sd_log_lstm: float
+    effect: float  # mean log MASE GRU - LSTM
+    se: float
+    df: float
+    ci_low: float  # 95% Welch interval
     ci_high: float
     p_value: float
     p_holm: float
-    prob_gru_better: float
+    p_equivalence: float  # TOST against ±margin
+    p_equivalence_holm: float
+    prob_gru_better: float  # P(a random GRU seed has lower MASE than a random LSTM seed), descriptive
     prob_ci_low: float
     prob_ci_high: float
-    seeds_needed: int | None  # per architecture, when inconclusive
+    seeds_needed: int | None  # per architecture, for `smallest_effect`, when inconclusive
+    smallest_effect: float
     naive_mase: float | None
     ar_mase: float | None
     beats_naive: bool | None
     beats_ar: bool | None
     sentence: str
-
-
-def holm(p: list[float]) -> list[float]:
-    """Holm step-down adjusted p-values, in the input order."""
-    order = np.argsort(p, kind="stable")
-    m, adjusted, running = len(p), [0.0] * len(p), 0.0
-    for i, j in enumerate(order):
-        running = max(running, min(1.0, (m - i) * p[j]))
-        adjusted[j] = running
-    return adjusted
-
-
-def _log_ratio(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.log(np.mean(a, axis=axis) / np.mean(b, axis=axis))
 
 
 def _prob_better(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -66,72 +163,54 @@ def _prob_better(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return less + 0.5 * ties
 
 
-def _bootstrap_ci(stat: Any, g: np.ndarray, l: np.ndarray, rng: np.random.Generator,
-                  method: str) -> tuple[float, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # BCa on tiny or tied samples warns and returns NaN: handled below
-        res = stats.bootstrap((g, l), stat, vectorized=True, paired=False, n_resamples=N_BOOT,
-                              method=method, random_state=rng)
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (np.isfinite(lo) and np.isfinite(hi)) and method != "percentile":
-        return _bootstrap_ci(stat, g, l, rng, "percentile")
-    return lo, hi
-
-
-def compare_dataset(dataset: str, g: np.ndarray, l: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
-    """Effect, CI, permutation p and probability of superiority for one dataset (before Holm)."""
-    g, l = np.asarray(g, float), np.asarray(l, float)
+def _prob_ci(g: np.ndarray, l: np.ndarray, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the probability of superiority (descriptive only)."""
     rng = np.random.default_rng(seed)
-    effect = float(_log_ratio(g, l))
-    ci = _bootstrap_ci(_log_ratio, g, l, rng, "BCa")
-    perm = stats.permutation_test((g, l), _log_ratio, permutation_type="independent", vectorized=True,
-                                  n_resamples=N_PERM, alternative="two-sided", random_state=rng)
-    prob = float(_prob_better(g, l))
-    prob_ci = _bootstrap_ci(_prob_better, g, l, rng, "percentile")
-    return {"dataset": dataset, "g": g, "l": l, "effect": effect, "ci": ci, "p": float(perm.pvalue),
-            "prob": prob, "prob_ci": prob_ci}
+    gi = rng.integers(0, len(g), (N_BOOT, len(g)))
+    li = rng.integers(0, len(l), (N_BOOT, len(l)))
+    boot = _prob_better(g[gi], l[li])
+    return float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
-def _seeds_needed(g: np.ndarray, l: np.ndarray, effect: float, alpha: float) -> int | None:
-    """Seeds per architecture for 80% power to detect the observed effect (two-sample, log MASE)."""
-    sd = np.sqrt((np.var(np.log(g), ddof=1) + np.var(np.log(l), ddof=1)) / 2)
-    if not np.isfinite(sd) or abs(effect) < 1e-12:
-        return None
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(0.8)
-    return int(np.ceil(2 * (z * sd / effect) ** 2))
+def _pct(x: float) -> float:
+    """A log ratio as a percentage change of the geometric-mean MASE."""
+    return 100 * (np.exp(x) - 1)
 
 
-def label(effect_ci: tuple[float, float], p_holm: float, prob_ci: tuple[float, float], *,
-          alpha: float, margin: float) -> str:
-    lo, hi = effect_ci
-    if p_holm < alpha and hi < 0 and prob_ci[0] > 0.5:
-        return "gru"
-    if p_holm < alpha and lo > 0 and prob_ci[1] < 0.5:
-        return "lstm"
-    bound = np.log1p(margin)
-    if -bound < lo and hi < bound:
-        return "equivalent"
-    return "inconclusive"
-
-
-def sentence(v: dict[str, Any], lab: str, margin: float) -> str:
+def sentence(v: dict[str, Any], margin: float) -> str:
     n = f"{v['n_gru']} GRU / {v['n_lstm']} LSTM seeds"
-    lo, hi = v["ci_low"], v["ci_high"]
+    lab, lo, hi = v["label"], v["ci_low"], v["ci_high"]
+    ratio = (f"GRU/LSTM geometric-mean test MASE ratio {np.exp(v['effect']):.3f} "
+             f"(95% CI {np.exp(lo):.3f}–{np.exp(hi):.3f})")
     if lab in ("gru", "lstm"):
-        sign = 1 if lab == "gru" else -1  # the winner's MASE is lower by 1 - exp(∓effect)
-        pct = [100 * (1 - np.exp(sign * x)) for x in (v["effect"], lo, hi)]
-        return (f"{v['dataset']}: {lab.upper()} wins — test MASE {pct[0]:.1f}% lower "
-                f"(95% CI {min(pct[1:]):.1f}–{max(pct[1:]):.1f}%), p = {v['p_holm']:.3g} after Holm, {n}.")
-    ratio = f"GRU/LSTM test MASE ratio {np.exp(v['effect']):.3f} (95% CI {np.exp(lo):.3f}–{np.exp(hi):.3f})"
+        flip = 1.0 if lab == "gru" else -1.0  # how much lower the winner's MASE is, in percent
+        lower = sorted(-_pct(flip * x) for x in (lo, hi))
+        return (f"{v['dataset']}: {lab.upper()} wins — geometric-mean test MASE {-_pct(flip * v['effect']):.1f}% "
+                f"lower (95% CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v['p_holm']:.3g} after Holm (Welch), {n}.")
     if lab == "equivalent":
         return f"{v['dataset']}: equivalent within ±{100 * margin:g}% — {ratio}, {n}."
-    more = f"; about {v['seeds_needed']} seeds each would likely decide it" if v.get("seeds_needed") else ""
-    return f"{v['dataset']}: inconclusive — {ratio}, p = {v['p_holm']:.3g} after Holm, {n}{more}."
+    if v["reason"] == "too few seeds":
+        why = f"too few seeds to decide (fewer than {v['min_seeds']} per architecture)"
+    elif v["reason"] == "no spread":
+        why = "every seed gave the same MASE, so the uncertainty cannot be estimated"
+    elif v["reason"] == "negligible":
+        why = (f"a real difference (p = {v['p_holm']:.3g} after Holm) but estimated inside the ±{100 * margin:g}% "
+               "margin, and not yet shown to be inside it")
+    else:
+        why = f"p = {v['p_holm']:.3g} after Holm (Welch)"
+    more = ""
+    if v.get("seeds_needed"):
+        count = (f"more than {MAX_SEEDS}" if v["seeds_needed"] > MAX_SEEDS else f"about {v['seeds_needed']}")
+        more = (f"; {count} seeds per architecture would detect a {100 * v['smallest_effect']:g}% difference with "
+                f"{100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
+    return f"{v['dataset']}: inconclusive — {why}; {ratio}, {n}{more}."
 
 
-def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, float]], *, alpha: float = 0.05,
-                          margin: float = 0.02, seed: int = 0) -> list[DatasetVerdict]:
+def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, float]], rules: Rules = Rules(), *,
+                          seed: int = 0) -> list[DatasetVerdict]:
     """Per-dataset verdicts from confirm-phase runs (columns dataset, arch, test_mase)."""
+    alpha, margin, min_seeds, smallest_effect = rules.alpha, rules.margin, rules.min_seeds, rules.smallest_effect
+    bound = np.log1p(margin)
     raw = []
     for dataset in sorted(confirm["dataset"].unique()):
         d = confirm[confirm["dataset"] == dataset]
@@ -140,55 +219,39 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
         if len(g) < 2 or len(l) < 2:
             raise ValueError(f"{dataset}: need at least 2 finished confirm runs per architecture "
                              f"(have GRU {len(g)}, LSTM {len(l)})")
-        raw.append(compare_dataset(dataset, g, l, seed=seed))
-    adjusted = holm([r["p"] for r in raw])
+        raw.append((dataset, g, l, welch(np.log(g), np.log(l), bound)))
+    p_holm = holm([float(w.p) if np.isfinite(w.p) else 1.0 for *_, w in raw])
+    p_equiv_holm = holm([float(w.p_equiv) if np.isfinite(w.p_equiv) else 1.0 for *_, w in raw])
+    # Holm's first step, the strictest: what a new sweep's seeds must reach on every dataset
+    alpha_each = alpha / len(raw)
     out = []
-    for r, p_adj in zip(raw, adjusted, strict=True):
-        g, l = r["g"], r["l"]
-        base = baselines.get(r["dataset"], {})
+    for (dataset, g, l, w), ph, pe in zip(raw, p_holm, p_equiv_holm, strict=True):
+        lab, why = decide(w, np.asarray(ph), np.asarray(pe), min(len(g), len(l)), alpha=alpha, margin=margin,
+                          min_seeds=min_seeds)
+        base = baselines.get(dataset, {})
         best = min(g.mean(), l.mean())
+        sd_g, sd_l = float(np.std(np.log(g), ddof=1)), float(np.std(np.log(l), ddof=1))
+        prob_ci = _prob_ci(g, l, seed)
         v: dict[str, Any] = {
-            "dataset": r["dataset"], "n_gru": len(g), "n_lstm": len(l), "mean_mase_gru": float(g.mean()),
-            "mean_mase_lstm": float(l.mean()), "effect": r["effect"], "ci_low": r["ci"][0], "ci_high": r["ci"][1],
-            "p_value": r["p"], "p_holm": p_adj, "prob_gru_better": r["prob"], "prob_ci_low": r["prob_ci"][0],
-            "prob_ci_high": r["prob_ci"][1], "naive_mase": base.get("naive_mase"), "ar_mase": base.get("ar_mase"),
+            "dataset": dataset, "label": str(lab), "reason": str(why), "n_gru": len(g), "n_lstm": len(l),
+            "mean_mase_gru": float(g.mean()), "mean_mase_lstm": float(l.mean()),
+            "gmean_mase_gru": float(np.exp(np.mean(np.log(g)))), "gmean_mase_lstm": float(np.exp(np.mean(np.log(l)))),
+            "sd_log_gru": sd_g, "sd_log_lstm": sd_l, "effect": float(w.effect), "se": float(w.se),
+            "df": float(w.df) if np.isfinite(w.df) else float("nan"),
+            "ci_low": float(w.ci_low), "ci_high": float(w.ci_high),
+            "p_value": float(w.p), "p_holm": float(ph), "p_equivalence": float(w.p_equiv),
+            "p_equivalence_holm": float(pe), "prob_gru_better": float(_prob_better(g, l)),
+            "prob_ci_low": prob_ci[0], "prob_ci_high": prob_ci[1], "smallest_effect": smallest_effect,
+            "naive_mase": base.get("naive_mase"), "ar_mase": base.get("ar_mase"),
         }
         v["beats_naive"] = None if v["naive_mase"] is None else bool(best < v["naive_mase"])
         v["beats_ar"] = None if v["ar_mase"] is None else bool(best < v["ar_mase"])
-        lab = label(r["ci"], p_adj, r["prob_ci"], alpha=alpha, margin=margin)
-        v["seeds_needed"] = _seeds_needed(g, l, r["effect"], alpha) if lab == "inconclusive" else None
-        v["sentence"] = sentence(v, lab, margin)
-        out.append(DatasetVerdict(label=lab, **v))
+        v["seeds_needed"] = (seeds_needed(sd_g, sd_l, effect=float(-np.log1p(-smallest_effect)), alpha=alpha_each,
+                                          min_seeds=min_seeds) if lab == "inconclusive" and why != "no spread"
+                             else None)
+        v["sentence"] = sentence({**v, "min_seeds": min_seeds}, margin)
+        out.append(DatasetVerdict(**v))
     return out
-
-
-def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, margin: float = 0.02,
-            min_datasets: int = 5) -> dict[str, Any]:
-    """Across datasets: paired Wilcoxon signed-rank and a Bayesian signed-rank test with a ROPE.
-
-    Both need at least `min_datasets` datasets; with fewer, the report says why there is no overall test.
-    """
-    from reports.bayes import bayesian_signed_rank
-
-    labels = sorted({v.label for v in verdicts})
-    if len(verdicts) < min_datasets:
-        lab = labels[0] if len(labels) == 1 else "inconclusive"
-        agree = ("the overall label is that dataset's" if len(verdicts) == 1 else
-                 "every dataset agrees" if len(labels) == 1 else "datasets disagree or are undecided")
-        return {"label": lab, "test": None,
-                "note": f"not enough datasets for an overall test ({len(verdicts)} < {min_datasets}); {agree}"}
-    g = np.array([v.mean_mase_gru for v in verdicts])
-    l = np.array([v.mean_mase_lstm for v in verdicts])
-    p = float(stats.wilcoxon(g, l).pvalue)
-    bayes = bayesian_signed_rank(np.array([v.effect for v in verdicts]), float(np.log1p(margin)))
-    lab = "inconclusive" if p >= alpha else ("gru" if np.median(g - l) < 0 else "lstm")
-    if lab == "inconclusive" and bayes["p_rope"] > 0.95:
-        lab = "equivalent"
-    return {"label": lab, "test": {"name": "wilcoxon", "p_value": p, "n_datasets": len(verdicts)},
-            "bayesian_signed_rank": {"rope": float(np.log1p(margin)), **bayes},
-            "note": (f"paired Wilcoxon signed-rank over {len(verdicts)} datasets, p = {p:.3g}; Bayesian signed-rank "
-                     f"(ROPE ±{100 * margin:g}%): P(GRU better) {bayes['p_left']:.2f}, P(equivalent) "
-                     f"{bayes['p_rope']:.2f}, P(LSTM better) {bayes['p_right']:.2f}")}
 
 
 def to_dict(v: DatasetVerdict) -> dict[str, Any]:
@@ -213,8 +276,8 @@ def _differing_params(d: pd.DataFrame) -> list[str]:
     return [c for c in cols if len(set(values[c].values())) > 1]
 
 
-def cost_comparison(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
-    """The seeds' "GRU is faster" claim per dataset: ratio of mean seconds per epoch, bootstrap 95% CI."""
+def cost_comparison(confirm: pd.DataFrame) -> dict[str, Any]:
+    """The source article's "GRU is faster" claim per dataset: ratio of seconds per epoch, Welch 95% CI on logs."""
     out: dict[str, Any] = {}
     for dataset in sorted(confirm["dataset"].unique()):
         d = confirm[confirm["dataset"] == dataset]
@@ -224,15 +287,15 @@ def cost_comparison(confirm: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
             "n_params_gru": float(d.loc[d["arch"] == "gru", "n_params"].mean()),
             "n_params_lstm": float(d.loc[d["arch"] == "lstm", "n_params"].mean()),
         }
-        if len(g) >= 2 and len(l) >= 2:
-            ratio = float(np.exp(_log_ratio(g, l)))
-            lo, hi = _bootstrap_ci(_log_ratio, g, l, np.random.default_rng(seed), "percentile")
-            entry |= {"spe_ratio_gru_lstm": ratio, "spe_ratio_ci": [float(np.exp(lo)), float(np.exp(hi))]}
-            faster = "GRU" if hi < 0 else "LSTM" if lo > 0 else None
+        if len(g) >= 2 and len(l) >= 2 and (g > 0).all() and (l > 0).all():
+            w = welch(np.log(g), np.log(l), 0.0)
+            ratio, lo, hi = (float(np.exp(x)) for x in (w.effect, w.ci_low, w.ci_high))
+            entry |= {"spe_ratio_gru_lstm": ratio, "spe_ratio_ci": [lo, hi]}
+            faster = "GRU" if hi < 1 else "LSTM" if lo > 1 else None
             differ = _differing_params(d)
             entry["differing_hyperparameters"] = differ
             entry["sentence"] = (
-                f"{dataset}: seconds per epoch GRU/LSTM = {ratio:.2f} (95% CI {np.exp(lo):.2f}–{np.exp(hi):.2f}); "
+                f"{dataset}: seconds per epoch GRU/LSTM = {ratio:.2f} (95% CI {lo:.2f}–{hi:.2f}); "
                 + (f"{faster} is faster per epoch" if faster else "no clear speed difference")
                 + f"; parameters GRU {entry['n_params_gru']:.0f}, LSTM {entry['n_params_lstm']:.0f}. "
                 + (f"The confirmed configurations also differ in {', '.join(differ)}, so this compares tuned "

@@ -16,7 +16,8 @@ from pipeline.hparams import HParams
 from pipeline.models import configure_tensorflow
 from pipeline.training import fit_and_score
 from reports.render import verdict_json
-from reports.stats import compare_architectures, overall, to_dict
+from reports.overall import overall
+from reports.stats import compare_architectures, to_dict
 
 configure_tensorflow(1)
 series = damped_oscillation(points=80)

@@ -7,14 +7,14 @@ import pytest
 from pipeline.config import SearchSpace
 from reports.bayes import bayesian_signed_rank
 from reports.budget import budget_curve, expected_best
-from reports.dm import andrews_lags, diebold_mariano, fixed_b_null
+from reports.dm import diebold_mariano, fixed_b_lags, fixed_b_null
 from reports.importance import fanova_importance
 
 
 def test_dm_matches_a_hand_computation_at_horizon_one() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(0, 1.0, 40), rng.normal(0, 1.3, 40)
-    d = a**2 - b**2
+    d = np.abs(a) - np.abs(b)  # absolute error: the loss MASE scales
     t = len(d)
     expected = np.sqrt((t - 1) / t) * d.mean() / np.sqrt(d.var() / t)  # HLN factor at h = 1
     res = diebold_mariano(a, b, variance="hln")
@@ -26,9 +26,9 @@ def test_dm_hac_matches_a_hand_computed_newey_west_variance() -> None:
     rng = np.random.default_rng(3)
     a, b = np.cumsum(rng.normal(0, 0.3, 80)) * 0.2 + rng.normal(0, 1, 80), rng.normal(0, 1.2, 80)
     res = diebold_mariano(a, b)
-    d = a**2 - b**2
-    t, lags = len(d), andrews_lags(d)
-    assert res["lags"] == lags and 0 < lags < t
+    d = np.abs(a) - np.abs(b)
+    t, lags = len(d), fixed_b_lags(len(d))
+    assert res["lags"] == lags == 39  # ceil(0.5 * 80) - 1: a fixed share of the split, as the reference assumes
     dc = d - d.mean()
     var = dc @ dc / t + 2 * sum((1 - k / (lags + 1)) * (dc[k:] @ dc[:-k]) / t for k in range(1, lags + 1))
     assert res["statistic"] == pytest.approx(d.mean() / np.sqrt(var / t))
@@ -47,8 +47,9 @@ def test_dm_size_with_autocorrelated_errors(phi: float) -> None:
     """Two equally good forecasters whose errors are AR(1): a 5% test should reject about 5% of the time.
 
     The classic variance ignores the autocorrelation of the loss differential and rejects far too often
-    at phi = 0.8 (about 40% here); the HAC variance with the fixed-b reference brings that down to about
-    10%; with independent errors both hold their size.
+    at phi = 0.8 (38% here, absolute-error loss); the HAC variance at a fixed bandwidth ratio with the
+    fixed-b reference brings that down to 8% (6.7% over 2000 simulations); with independent errors both
+    hold their size.
     """
     rng = np.random.default_rng(11)
     reps, t = 400, 60
@@ -61,7 +62,7 @@ def test_dm_size_with_autocorrelated_errors(phi: float) -> None:
     if phi == 0.0:
         assert rate["hac"] <= 0.09 and rate["hln"] <= 0.09, rate
     else:
-        assert rate["hln"] >= 0.25 and rate["hac"] <= 0.13, rate
+        assert rate["hln"] >= 0.25 and rate["hac"] <= 0.10, rate
 
 
 def test_fixed_b_reference_is_students_t_without_lags() -> None:

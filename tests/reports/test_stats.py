@@ -4,26 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reports.overall import overall
 from reports.render import verdict_json
-from reports.stats import compare_architectures, holm, label, overall, to_dict
+from reports.stats import compare_architectures, to_dict
 
 
 def _table(g: np.ndarray, l: np.ndarray, dataset: str = "d") -> pd.DataFrame:
     return pd.DataFrame({"dataset": dataset, "arch": ["gru"] * len(g) + ["lstm"] * len(l),
                          "test_mase": np.concatenate([g, l])})
-
-
-def test_holm_matches_the_textbook_example() -> None:
-    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-
-
-def test_labels() -> None:
-    assert label((-0.2, -0.1), 0.01, (0.7, 0.9), alpha=0.05, margin=0.02) == "gru"
-    assert label((0.1, 0.2), 0.01, (0.1, 0.3), alpha=0.05, margin=0.02) == "lstm"
-    assert label((-0.01, 0.01), 0.5, (0.4, 0.6), alpha=0.05, margin=0.02) == "equivalent"
-    assert label((-0.1, 0.1), 0.5, (0.3, 0.7), alpha=0.05, margin=0.02) == "inconclusive"
-    # significant but the probability of superiority is not convincingly above 1/2: no winner
-    assert label((-0.2, -0.1), 0.01, (0.45, 0.9), alpha=0.05, margin=0.02) == "inconclusive"
 
 
 def test_clear_lstm_win_is_named_with_a_plain_sentence() -> None:
@@ -32,7 +20,9 @@ def test_clear_lstm_win_is_named_with_a_plain_sentence() -> None:
     l = 1.0 * np.exp(rng.normal(0, 0.05, 20))
     (v,) = compare_architectures(_table(g, l), {"d": {"naive_mase": 2.0, "ar_mase": 1.5}})
     assert v.label == "lstm" and v.ci_low > 0
-    assert v.sentence.startswith("d: LSTM wins — test MASE") and "20 GRU / 20 LSTM seeds" in v.sentence
+    assert v.sentence.startswith("d: LSTM wins — geometric-mean test MASE") and "20 GRU / 20 LSTM seeds" in v.sentence
+    lower = 100 * (1 - np.exp(-v.effect))  # LSTM's geometric-mean MASE below GRU's
+    assert f"{lower:.1f}% lower" in v.sentence and 10 < lower < 25
     assert v.beats_naive and v.beats_ar
 
 
@@ -49,8 +39,13 @@ def test_too_few_runs_is_an_error() -> None:
         compare_architectures(_table(np.array([1.0]), np.array([1.0, 2.0])), {})
 
 
-def test_overall_says_why_there_is_no_overall_test() -> None:
+def test_one_dataset_is_its_own_overall_verdict() -> None:
     rng = np.random.default_rng(3)
     verdicts = compare_architectures(_table(rng.lognormal(0, 0.1, 5), rng.lognormal(0, 0.1, 5)), {})
     result = overall(verdicts)
-    assert result["test"] is None and "not enough datasets" in result["note"]
+    assert result["test"] is None and result["label"] == verdicts[0].label
+
+
+def test_identical_seeds_are_not_equivalent_with_a_zero_width_interval() -> None:
+    (v,) = compare_architectures(_table(np.full(5, 0.5), np.full(5, 0.5)), {})
+    assert v.label == "inconclusive" and v.reason == "no spread" and "same MASE" in v.sentence
