@@ -101,14 +101,34 @@ class _SearchSpaceBase(_Frozen):
         return {n: getattr(self, n) for n in HPARAM_TYPES if n not in self.searched()}
 
 
+class _OverrideBase(_Frozen):
+    """A dataset's own values for some search-space keys; the rest come from the sweep's search space."""
+
+    @model_validator(mode="after")
+    def _domains(self) -> _OverrideBase:
+        for name, value in self.given().items():
+            _check_domain(name, HPARAM_TYPES[name], value)
+        return self
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self if v is not None}
+
+
 if TYPE_CHECKING:  # the fields come from the table at run time; type checkers see a mapping of Params
 
     class SearchSpace(_SearchSpaceBase):
+        def __getattr__(self, name: str) -> Any: ...
+
+    class SearchSpaceOverride(_OverrideBase):
         def __getattr__(self, name: str) -> Any: ...
 else:
     SearchSpace = create_model(
         "SearchSpace", __base__=_SearchSpaceBase, __module__=__name__,
         **{name: (Param, field.default) for name, field in HParams.model_fields.items() if name != "arch"},
+    )
+    SearchSpaceOverride = create_model(
+        "SearchSpaceOverride", __base__=_OverrideBase, __module__=__name__,
+        **{name: (Param | None, None) for name in HParams.model_fields if name != "arch"},
     )
 
 
@@ -149,6 +169,7 @@ class _Dataset(_Frozen):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     missing: Literal["reject", "interpolate"] = "reject"
     season: int | None = Field(None, ge=2)
+    search_space: SearchSpaceOverride | None = None  # e.g. a longer window for a long series
 
 
 class DampedDataset(_Dataset):
@@ -190,12 +211,25 @@ class Budget(_Frozen):
 
 
 class ConfirmSpec(_Frozen):
-    """Retrain each cell's `top_k` configs with `seeds` fresh seeds; with `param_matched`, also a GRU
+    """Which configurations are confirmed, and how.
+
+    `candidates`: each cell's best tune-phase configurations, each retrained with `selection_seeds`
+    fresh seeds and scored on the validation split only, so that the pick is a good configuration and
+    not one lucky seed (1: no selection step). `top_k`: the configurations with the best selection mean
+    are retrained with `seeds` fresh seeds and scored on the test split. With `param_matched`, also a GRU
     whose hidden size brings its parameter count closest to the confirmed LSTM's (a secondary check)."""
 
+    candidates: int = Field(3, ge=1)
+    selection_seeds: int = Field(3, ge=2)
     top_k: int = Field(1, ge=1)
     seeds: int = Field(5, ge=2)
     param_matched: bool = False
+
+    @model_validator(mode="after")
+    def _enough_candidates(self) -> ConfirmSpec:
+        if self.candidates < self.top_k:
+            raise ValueError(f"candidates: {self.candidates} candidates cannot give the top {self.top_k}")
+        return self
 
 
 class EvaluationSpec(_Frozen):
@@ -258,7 +292,12 @@ class SweepSpec(_Frozen):
             raise ValueError("architectures: listed twice")
         if self.confirm.param_matched and set(self.architectures) != {"gru", "lstm"}:
             raise ValueError("confirm.param_matched: needs both gru and lstm in architectures")
-        searched = self.search_space.searched()
+        for i, ds in enumerate(self.datasets):
+            seasonal = [t for t in self.space_for(ds.name).values("transform") if "seasonal" in str(t)]
+            if seasonal and ds.season is None:
+                raise ValueError(f"datasets[{i}].season: required by transform {seasonal[0]} in the search space "
+                                 f"of dataset {ds.name!r}")
+        searched = self.searched()
         if self.budget.trials_per_cell == 0 and searched:
             raise ValueError(f"budget.trials_per_cell: 0 means no search, but {searched[0]} is searched")
         if not searched and self.budget.trials_per_cell > 0:
@@ -270,6 +309,18 @@ class SweepSpec(_Frozen):
 
     def cells(self) -> list[tuple[str, str]]:
         return [(d.name, a) for d in self.datasets for a in self.architectures]
+
+    def space_for(self, dataset: str) -> SearchSpace:
+        """The search space of one dataset: the sweep's, with the dataset's own overrides."""
+        ds = self.dataset(dataset)
+        if ds.search_space is None:
+            return self.search_space
+        return SearchSpace.model_validate({**dict(self.search_space), **ds.search_space.given()})
+
+    def searched(self) -> list[str]:
+        """Hyperparameters searched on at least one dataset."""
+        names = {n for d in self.datasets for n in self.space_for(d.name).searched()}
+        return [n for n in HPARAM_TYPES if n in names]
 
     def dataset(self, name: str) -> DampedDataset | BundledDataset | CsvDataset:
         return next(d for d in self.datasets if d.name == name)

@@ -1,26 +1,33 @@
-"""Series, chronological splits, scaling and windows. Pure numpy/pandas; no Ray, no MLflow.
+"""Series, chronological splits, transforms, scaling and windows. Pure numpy/pandas; no Ray, no MLflow.
 
 Conventions used everywhere:
 - A split is a half-open index range `[a, b)` of the series.
-- A *training window* is the seed's pair `x = y[i : i+W]`, `target = y[i+1 : i+W+1]` (the model
-  predicts the next value at every position). A split's windows have **all their targets inside the
-  split**, so no training target is a validation value and no validation target is a test value.
+- The network models `z`, the series after its target transform (`pipeline.transforms`), standardised
+  with the mean and spread of the training part only.
+- A *training window* is the source article's pair `x = z[i : i+W]`, `target = z[i+1 : i+W+1]` (the
+  model predicts the next value at every position). Training windows have **all their targets inside
+  the training split**, so no training target is a validation or test value.
 - A *one-step forecast* of point `t` reads the `W` points before `t` (the past, whatever split it lies
-  in) and uses the model's last output. Every point of a split gets one.
+  in) and uses the model's last output. Every validation and test point gets one; this is also the
+  validation loss. So a window may be longer than the validation or test split: the only limit is that
+  training keeps at least `MIN_TRAIN_WINDOWS` windows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from pipeline.transforms import Transform
 
 if TYPE_CHECKING:
     from pipeline.config import BundledDataset, CsvDataset, DampedDataset, SplitSpec, SweepSpec
 
 
 MIN_POINTS = 20
+MIN_TRAIN_WINDOWS = 10
 
 
 class DataError(ValueError):
@@ -107,23 +114,35 @@ def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
     Raises:
         DataError: `field` is the setting's path in the sweep file (`datasets[1].value_column`, ...).
     """
-    windows = [int(w) for w in spec.search_space.values("window")]
+    from pipeline.transforms import Transform, check_transform
+
     out: dict[str, np.ndarray] = {}
     for i, ds in enumerate(spec.datasets):
         try:
             series = load_series(ds)
         except DataError as exc:
             raise DataError(str(exc), f"datasets[{i}]" + (f".{exc.field}" if exc.field else "")) from None
-        n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
+        space = spec.space_for(ds.name)
+
+        def field(key: str, i: int = i, ds: Any = ds) -> str:  # where the user set it: the dataset or the sweep
+            own = ds.search_space is not None and getattr(ds.search_space, key) is not None
+            return f"datasets[{i}].search_space.{key}" if own else f"search_space.{key}"
+
+        n_train, _, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
         horizon = spec.evaluation.closed_loop_horizon
         if horizon is not None and horizon > n_test:
             raise DataError(f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)",
                             "evaluation.closed_loop_horizon")
-        limit = min(n_train - 1, n_val, n_test)
-        if max(windows) > limit:
-            raise DataError(f"window {max(windows)} too long for dataset {ds.name!r} ({len(series)} points: "
-                            f"{n_train}/{n_val}/{n_test} train/validation/test); at most {limit}",
-                            "search_space.window")
+        kinds = [str(t) for t in space.values("transform")]
+        for kind in kinds:
+            if (why := check_transform(kind, series, ds.season, ds.name)) is not None:
+                raise DataError(why, field("transform"))
+        lag = max(Transform(kind, ds.season).lag for kind in kinds)
+        window = int(max(space.values("window")))
+        if n_train - window - lag < MIN_TRAIN_WINDOWS:
+            raise DataError(f"window {window} leaves {max(n_train - window - lag, 0)} training windows for dataset "
+                            f"{ds.name!r} ({n_train} training points" + (f", transform lag {lag}" if lag else "")
+                            + f"); at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
         out[ds.name] = series
     return out
 
@@ -160,6 +179,8 @@ class Scaler:
 
     @classmethod
     def fit(cls, y: np.ndarray) -> Scaler:
+        y = np.asarray(y, float)
+        y = y[np.isfinite(y)]  # a differenced series has no value at its first `lag` points
         std = float(np.std(y))
         return cls(float(np.mean(y)), std if std > 0 else 1.0)
 
@@ -170,10 +191,15 @@ class Scaler:
         return np.asarray(z) * self.std + self.mean
 
 
+def _first_valid(series: np.ndarray) -> int:
+    return int(np.argmax(np.isfinite(series)))
+
+
 def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Seed-style windows whose targets all lie in `[lo, hi)`: x `(n, W, 1)`, targets `(n, W, 1)`."""
+    """Seed-style windows whose targets all lie in `[lo, hi)` and whose inputs are all defined:
+    x `(n, W, 1)`, targets `(n, W, 1)`."""
     hi = len(series) if hi is None else hi
-    starts = np.arange(max(lo - 1, 0), hi - window)
+    starts = np.arange(max(lo - 1, _first_valid(series)), hi - window)
     if len(starts) == 0:
         raise DataError(f"window {window} does not fit in [{lo}, {hi})")
     idx = starts[:, None] + np.arange(window)[None, :]
@@ -184,7 +210,7 @@ def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = 
 
 def forecast_inputs(series: np.ndarray, window: int, lo: int, hi: int) -> np.ndarray:
     """Inputs for one-step forecasts of every point `t` in `[lo, hi)`: `series[t-W : t]`, shape `(n, W, 1)`."""
-    if lo < window:
+    if lo - window < _first_valid(series):
         raise DataError(f"window {window} longer than the history before index {lo}")
     idx = np.arange(lo, hi)[:, None] + np.arange(-window, 0)[None, :]
     return series[idx][..., None].astype(np.float32)
@@ -192,23 +218,47 @@ def forecast_inputs(series: np.ndarray, window: int, lo: int, hi: int) -> np.nda
 
 @dataclass(frozen=True)
 class PreparedData:
-    """A series made ready for one window length: scaled, split, windowed."""
+    """A series made ready for one window length and transform: transformed, scaled, split, windowed."""
 
     raw: np.ndarray  # original units
-    scaled: np.ndarray
+    transform: Transform
+    scaled: np.ndarray  # the transformed series, standardised (NaN before the transform's lag)
     scaler: Scaler
     bounds: list[tuple[int, int]]
     window: int
-    train: tuple[np.ndarray, np.ndarray]
-    validation: tuple[np.ndarray, np.ndarray]
+    train: tuple[np.ndarray, np.ndarray]  # seed-style windows, targets in the training split
+    validation: tuple[np.ndarray, np.ndarray]  # one-step inputs (n, W, 1) and targets (n, 1, 1)
+
+    def inputs(self, lo: int, hi: int) -> np.ndarray:
+        """Model inputs for one-step forecasts of the points `[lo, hi)`."""
+        return forecast_inputs(self.scaled, self.window, lo, hi)
+
+    def to_original(self, pred: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """One-step predictions (scaled, transformed) of the points `[lo, hi)` in original units."""
+        lag = self.transform.lag
+        return self.transform.inverse(self.scaler.inverse(pred), self.raw[lo - lag: hi - lag] if lag else None)
+
+    def next_input(self, history: np.ndarray) -> np.ndarray:
+        """The model input `(1, W, 1)` that forecasts the point after `history` (original units)."""
+        lag = self.transform.lag
+        z = self.transform.forward(np.asarray(history[-(self.window + lag):], float))[lag:]
+        return self.scaler.transform(z).reshape(1, -1, 1).astype(np.float32)
+
+    def next_value(self, pred: float, history: np.ndarray) -> float:
+        """The original-unit value a scaled, transformed prediction stands for, after `history`."""
+        lag = self.transform.lag
+        z = self.scaler.inverse(np.array([pred]))
+        return float(self.transform.inverse(z, np.array([history[-lag]]) if lag else None)[0])
 
 
-def prepare(raw: np.ndarray, split: SplitSpec, window: int) -> PreparedData:
+def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None) -> PreparedData:
+    transform = transform or Transform()
+    raw = np.asarray(raw, float)
     bounds = split_bounds(len(raw), split)
     (a0, a1), (b0, b1), _ = bounds
-    scaler = Scaler.fit(raw[a0:a1])
-    scaled = scaler.transform(raw)
-    return PreparedData(
-        raw=np.asarray(raw, float), scaled=scaled, scaler=scaler, bounds=bounds, window=window,
-        train=make_windows(scaled, window, a0, a1), validation=make_windows(scaled, window, b0, b1),
-    )
+    z = transform.forward(raw)
+    scaler = Scaler.fit(z[a0:a1])  # the training part only
+    scaled = scaler.transform(z)
+    validation = (forecast_inputs(scaled, window, b0, b1), scaled[b0:b1].reshape(-1, 1, 1).astype(np.float32))
+    return PreparedData(raw=raw, transform=transform, scaled=scaled, scaler=scaler, bounds=bounds, window=window,
+                        train=make_windows(scaled, window, a0, a1), validation=validation)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.transforms import TRANSFORMS
+
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 
@@ -26,6 +28,7 @@ class HParams(BaseModel):
     learning_rate: float = 0.01
     batch_size: int = 10
     epochs: int = 100
+    transform: str = "none"  # what the network models: see pipeline.transforms
 
     @classmethod
     def of(cls, arch: str, values: dict[str, Any]) -> HParams:
@@ -41,4 +44,4 @@ class HParams(BaseModel):
 HPARAM_TYPES: dict[str, type] = {name: f.annotation for name, f in HParams.model_fields.items()  # type: ignore[misc]
                                  if name != "arch"}
 # hyperparameters whose values are names: the names allowed
-HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS}
+HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "transform": TRANSFORMS}

@@ -1,4 +1,5 @@
-"""A job: one training run of a sweep (a tune-phase trial or a confirm seed), from the searcher that makes
+"""A job: one training run of a sweep (a tune-phase trial, a selection seed or a confirm seed), from the
+searcher that makes
 it, through Ray Tune and the outbox, to its child run in MLflow. It is the one home of the run's key
 (its identity within the sweep) and of its run name.
 """
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.hparams import HParams
 
-Phase = Literal["trial", "confirm"]
+Phase = Literal["trial", "select", "confirm"]
 
 
 class Job(BaseModel):
@@ -20,9 +21,10 @@ class Job(BaseModel):
     phase: Phase
     dataset: str
     hp: HParams
-    index: int  # trial number within its cell, or the confirm seed's number
+    index: int  # trial number within its cell, or the seed's number (select, confirm)
     seed: int
-    rank: int = 0  # confirm runs: which of the cell's top-k configurations
+    rank: int = 0  # select: which candidate (by tune score); confirm: which of the cell's top-k configurations
+    source_trial: int | None = None  # select, confirm: the tune-phase trial the configuration comes from
     variant: str | None = None  # "param_matched": the GRU sized like the LSTM (a secondary check)
     attempt: int | None = None  # a failed attempt that Tune retried: its own run
     stopped_early: bool = False  # stopped by the scheduler before its last epoch
@@ -50,6 +52,8 @@ class Job(BaseModel):
             rank = f"top{self.rank + 1}-" if self.rank else ""
             variant = "matched-" if self.variant == "param_matched" else ""
             return f"{prefix}{self.arch}-{variant}confirm-{rank}seed-{self.index}{attempt}"
+        if self.phase == "select":
+            return f"{prefix}{self.arch}-select-candidate-{self.rank + 1}-seed-{self.index}{attempt}"
         return f"{prefix}{self.arch}-trial-{self.index:03d}{attempt}"
 
     def to_config(self) -> dict[str, Any]:
@@ -59,3 +63,7 @@ class Job(BaseModel):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Job:
         return cls.model_validate(config["job"])
+
+
+# per (dataset, architecture) cell: configurations to retrain, each with the tune-phase trial it comes from
+Candidates = dict[tuple[str, str], list[tuple[HParams, int | None]]]

@@ -17,8 +17,8 @@ from pipeline.errors import BadReference
 STATE_FILE = "sweep_state.json"
 LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run directory
 
-# tune -> confirm -> trained (every run in MLflow's hands) -> done (report made, parent finished)
-SweepPhase = Literal["tune", "confirm", "trained", "done"]
+# tune -> select -> confirm -> trained (every run in MLflow's hands) -> done (report made, parent finished)
+SweepPhase = Literal["tune", "select", "confirm", "trained", "done"]
 
 
 class SweepState(BaseModel):

@@ -19,7 +19,7 @@ from pipeline.config import SweepSpec
 from pipeline.data import load_datasets, split_bounds
 from pipeline.errors import IncompleteSweep, StoreUnavailable
 from pipeline.hparams import HParams
-from pipeline.jobs import Job
+from pipeline.jobs import Candidates, Job
 from pipeline.metrics import baselines
 from pipeline.state import SweepState, new_run_dir
 
@@ -46,11 +46,11 @@ class SweepOutcome:
 def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, float]:
     """Naive / seasonal naive / AR test-split metrics per dataset, keyed for the parent run.
 
-    The AR baseline uses the smallest window of the search space (the fixed one when not searched).
+    The AR baseline uses the smallest window of the dataset's search space (the fixed one when not searched).
     """
-    window = int(min(spec.search_space.values("window")))
     out: dict[str, float] = {}
     for ds in spec.datasets:
+        window = int(min(spec.space_for(ds.name).values("window")))
         bounds = split_bounds(len(series[ds.name]), spec.split)
         for k, v in baselines(series[ds.name], bounds, window, ds.season).items():
             out[f"baseline.{ds.name}.{k}"] = v
@@ -58,17 +58,39 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[st
     return out
 
 
-def best_configs(finished: list[tuple[Job, dict[str, Any] | None, str]], spec: SweepSpec,
-                 ) -> dict[tuple[str, str], list[HParams]]:
-    """Each cell's top-k finished trials by their validation objective (the test split is never used)."""
-    best: dict[tuple[str, str], list[HParams]] = {}
+Finished = list[tuple[Job, dict[str, Any] | None, str]]  # (job, final result, status) of a phase's trials
+
+
+def tune_candidates(finished: Finished, spec: SweepSpec, k: int) -> Candidates:
+    """Each cell's `k` best distinct configurations of the tune phase by validation MASE, the objective
+    (the test split is never used), with the trial each comes from."""
+    best: Candidates = {}
     for cell in spec.cells():
-        done = [(r["val_loss"], job) for job, r, status in finished
-                if status == "FINISHED" and r and job.phase == "trial" and job.cell == cell]
-        done.sort(key=lambda t: (t[0], t[1].index))
-        best[cell] = [job.hp for _, job in done[: spec.confirm.top_k]]
+        done = sorted(((r["val_mase"], job.index, job) for job, r, status in finished
+                       if status == "FINISHED" and r and job.phase == "trial" and job.cell == cell),
+                      key=lambda t: (t[0], t[1]))
+        distinct: list[tuple[HParams, int | None]] = []
+        for _, _, job in done:  # a sampler may propose the same configuration twice: keep the better trial
+            if all(job.hp != hp for hp, _ in distinct):
+                distinct.append((job.hp, job.index))
+        best[cell] = distinct[:k]
         if not best[cell]:
             raise RuntimeError(f"no finished tune-phase trial for {cell[0]}/{cell[1]}; cannot confirm")
+    return best
+
+
+def selected(finished: Finished, candidates: Candidates, spec: SweepSpec) -> Candidates:
+    """Each cell's `confirm.top_k` candidates with the lowest mean validation MASE over their selection
+    seeds (ties: the better tune-phase score)."""
+    best: Candidates = {}
+    for cell, configs in candidates.items():
+        scores = {rank: [r["val_mase"] for job, r, status in finished
+                         if status == "FINISHED" and r and job.cell == cell and job.rank == rank]
+                  for rank in range(len(configs))}
+        ranked = sorted((float(np.mean(v)), rank) for rank, v in scores.items() if v)
+        if not ranked:
+            raise RuntimeError(f"every selection run of {cell[0]}/{cell[1]} failed; cannot confirm")
+        best[cell] = [configs[rank] for _, rank in ranked[: spec.confirm.top_k]]
     return best
 
 
@@ -135,7 +157,7 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
     outbox.start()
     seconds = state.seconds
     try:
-        if state.phase in ("tune", "confirm"):
+        if state.phase in ("tune", "select", "confirm"):
             _run_phases(spec, series, outbox, out_dir, state, address)
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
@@ -193,27 +215,32 @@ def _run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out
     seconds["ray_start"] = time.perf_counter() - t0
     storage = out_dir / "ray_results"
     tag = state.parent_run_id[:8]
-    tune_path, confirm_path = storage / f"{spec.name}-tune-{tag}", storage / f"{spec.name}-confirm-{tag}"
     callback = tuning.OutboxCallback(outbox)
-    if spec.budget.trials_per_cell > 0:
+
+    def phase(name: str, jobs: list[Job] | None) -> Finished:
+        """Run a phase, or continue it from Tune's experiment state (a finished one returns at once)."""
+        path = storage / f"{spec.name}-{name}-{tag}"
         t0 = time.perf_counter()
-        if tuning.can_restore(tune_path):  # an interrupted (or finished) tune phase: continue it
-            results = tuning.restore_phase(spec, series, tune_path)
+        if tuning.can_restore(path):
+            results = tuning.restore_phase(spec, series, path)
         else:
-            results = tuning.run_phase(spec, series, storage=storage, name=tune_path.name, callbacks=[callback])
-        seconds["tune"] = seconds.get("tune", 0.0) + time.perf_counter() - t0
-        best = best_configs(tuning.finished_results(results), spec)
+            results = tuning.run_phase(spec, series, storage=storage, name=path.name, callbacks=[callback], jobs=jobs)
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+        return tuning.finished_results(results)
+
+    if spec.budget.trials_per_cell > 0:
+        candidates = tune_candidates(phase("tune", None), spec, spec.confirm.candidates)
+        if max(len(c) for c in candidates.values()) > 1:
+            state.phase = "select"
+            state.save(out_dir)
+            best = selected(phase("select", tuning.select_jobs(spec, candidates)), candidates, spec)
+        else:
+            best = candidates
     else:
-        best = {(ds, arch): [HParams.of(arch, spec.search_space.fixed())] for ds, arch in spec.cells()}
+        best = {(ds, arch): [(HParams.of(arch, spec.space_for(ds).fixed()), None)] for ds, arch in spec.cells()}
     state.phase = "confirm"
     state.save(out_dir)
-    t0 = time.perf_counter()
-    if tuning.can_restore(confirm_path):
-        tuning.restore_phase(spec, series, confirm_path)
-    else:
-        tuning.run_phase(spec, series, storage=storage, name=confirm_path.name, callbacks=[callback],
-                         jobs=tuning.confirm_jobs(spec, best))
-    seconds["confirm"] = seconds.get("confirm", 0.0) + time.perf_counter() - t0
+    phase("confirm", tuning.confirm_jobs(spec, best))
 
 
 def _mark_failed(tracker: Any) -> None:
@@ -287,19 +314,20 @@ def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str |
     from pipeline.training import fit_and_score
 
     ds = spec.dataset(dataset) if dataset else spec.datasets[0]
-    searched = {name: _default(spec, name) for name in spec.search_space.searched()}
-    hp = HParams.of(arch or spec.architectures[0], {**spec.search_space.fixed(), **searched, **overrides})
+    space = spec.space_for(ds.name)
+    searched = {name: _default(space, name) for name in space.searched()}
+    hp = HParams.of(arch or spec.architectures[0], {**space.fixed(), **searched, **overrides})
     result = fit_and_score(hp, series[ds.name], spec.split, seed=seed, evaluate_test=True, season=ds.season,
                            patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon)
     return {"dataset": ds.name, **hp.model_dump(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 
 
-def _default(spec: SweepSpec, name: str) -> Any:
+def _default(space: Any, name: str) -> Any:
     """A searched hyperparameter's value for a single trial: the first choice, or the range's middle."""
     from pipeline.config import HPARAM_TYPES, ChoiceParam
 
-    p = getattr(spec.search_space, name)
+    p = getattr(space, name)
     if isinstance(p, ChoiceParam):
         return p.choice[0]
     mid = float(np.sqrt(p.low * p.high)) if p.log else (p.low + p.high) / 2

@@ -23,8 +23,9 @@ from pipeline.mlflow_io import TimedClient, child_runs, write_artifact
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_TAGS = 1000, 100
 FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
-                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch",
-                 "objective_val_loss")
+                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch")
+# one row per epoch, step = epoch (`val_mase` is the final value: the best epoch's with early stopping)
+EPOCH_METRICS = ("loss", "val_loss", "epoch_val_mase")
 
 
 def _now_ms() -> int:
@@ -142,8 +143,10 @@ class SweepTracker:
         tags = {"mlflow.parentRunId": self.parent_id, "gatesweep.role": job.phase,
                 "gatesweep.arch": job.arch, "gatesweep.dataset": job.dataset,
                 "gatesweep.seed": str(job.seed), "gatesweep.index": str(job.index)}
-        if job.phase == "confirm":
+        if job.phase != "trial":
             tags["gatesweep.rank"] = str(job.rank)
+        if job.source_trial is not None:
+            tags["gatesweep.source_trial"] = str(job.source_trial)
         if job.variant:
             tags["gatesweep.variant"] = job.variant
         if job.attempt is not None:
@@ -165,7 +168,7 @@ class SweepTracker:
         stamps = history.get("time_ms") or []
         if len(stamps) != len(history["epoch"]):
             stamps = [now] * len(history["epoch"])
-        metrics = [Metric(name, float(v), int(ts), int(step)) for name in ("loss", "val_loss")
+        metrics = [Metric(name, float(v), int(ts), int(step)) for name in EPOCH_METRICS if name in history
                    for step, v, ts in zip(history["epoch"], history[name], stamps, strict=True)]
         if result:
             metrics += [Metric(k, float(result[k]), now, 0) for k in FINAL_METRICS if k in result]

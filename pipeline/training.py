@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import SplitSpec
-from pipeline.data import PreparedData, forecast_inputs, prepare
+from pipeline.data import PreparedData, prepare
 from pipeline.hparams import HParams
 from pipeline.metrics import mase, mase_scale, rmse, smape
 from pipeline.models import build_model, build_optimizer
+from pipeline.transforms import Transform
 
 __all__ = ["TrainingDiverged", "TrialResult", "fit_and_score"]
 
@@ -32,11 +33,12 @@ class TrainingDiverged(RuntimeError):
 class TrialResult:
     loss: list[float]
     val_loss: list[float]
+    val_mase: list[float]
     metrics: dict[str, float]
     forecasts: dict[str, list[float]] | None = field(default=None)
 
 
-EpochCallback = Callable[[int, float, float], None]
+EpochCallback = Callable[[int, float, float, float], None]
 
 
 def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, evaluate_test: bool,
@@ -45,53 +47,59 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
-        hp: architecture and hyperparameters.
+        hp: architecture and hyperparameters (the transform included).
         raw: the series in original units.
         split: chronological fractions.
         seed: sets weight initialisation and data order; the same seed gives the same metrics on CPU.
         evaluate_test: score on the test split (confirm phase only; the tune phase never sees it).
-        season: seasonal period for MASE scaling, if any.
-        patience: stop after this many epochs without a better validation loss and restore the best
+        season: seasonal period for MASE scaling and seasonal transforms, if any.
+        patience: stop after this many epochs without a better validation MASE and restore the best
             weights (None: train all `hp.epochs`).
         horizon: closed-loop steps scored from the start of the test split (None: the whole split).
-        on_epoch: called with (epoch, loss, val_loss) after each epoch.
+        on_epoch: called with (epoch, loss, val_loss, val_mase) after each epoch.
 
     Returns:
-        Per-epoch losses (scaled MSE, as the seed plots them), final metrics in original units, and
-        for confirm runs the test forecasts and the seed's free-running generation over the whole series.
+        Per-epoch training and one-step validation losses (MSE of the scaled, transformed series, as the
+        source article plots them) and validation MASE (original units: the objective, comparable across
+        transforms and windows), final metrics in original units, and for confirm runs the test forecasts
+        and the article's free-running generation over the whole series.
     """
     import keras
 
     keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
-    data = prepare(raw, split, hp.window)
+    data = prepare(raw, split, hp.window, Transform(hp.transform, season))
     model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers)
     loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), data.train, data.validation,
                          hp.batch_size)
+    (a0, a1), (v0, v1), (s0, s1) = data.bounds
+    scale = mase_scale(raw[a0:a1], season)
     rng = np.random.default_rng(seed)
     losses: list[float] = []
     val_losses: list[float] = []
-    best = (np.inf, -1, None)  # (val_loss, epoch, weights) for early stopping
+    val_mases: list[float] = []
+    best: tuple[float, int, Any] = (np.inf, -1, None)  # (val_mase, epoch, weights) for early stopping
     t0 = time.perf_counter()
     for epoch in range(hp.epochs):
-        loss, val_loss = loop.epoch(rng.permutation(len(data.train[0])))
-        if not (np.isfinite(loss) and np.isfinite(val_loss)):
-            raise TrainingDiverged(f"{hp.arch}: loss became {loss} (val_loss {val_loss}) at epoch {epoch}")
+        loss, val_loss, val_pred = loop.epoch(rng.permutation(len(data.train[0])))
+        val_mase = mase(data.to_original(val_pred, v0, v1), raw[v0:v1], scale)
+        if not (np.isfinite(loss) and np.isfinite(val_loss) and np.isfinite(val_mase)):
+            raise TrainingDiverged(f"{hp.arch}: loss became {loss} (val_loss {val_loss}, val_mase {val_mase}) "
+                                   f"at epoch {epoch}")
         losses.append(loss)
         val_losses.append(val_loss)
+        val_mases.append(val_mase)
         if on_epoch is not None:
-            on_epoch(epoch, loss, val_loss)
+            on_epoch(epoch, loss, val_loss, val_mase)
         if patience is not None:
-            if val_loss < best[0]:
-                best = (val_loss, epoch, model.get_weights())
+            if val_mase < best[0]:
+                best = (val_mase, epoch, model.get_weights())
             elif epoch - best[1] >= patience:
                 break
     train_seconds = time.perf_counter() - t0
     if patience is not None and best[2] is not None:
         model.set_weights(best[2])
 
-    (a0, a1), (v0, v1), (s0, s1) = data.bounds
-    scale = mase_scale(raw[a0:a1], season)
     val_pred = loop.forecast(data, v0, v1)
     metrics = {
         "val_rmse": rmse(val_pred, raw[v0:v1]),
@@ -102,26 +110,27 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         "seconds_per_epoch": _steady(loop.epoch_times),
         "compile_seconds": loop.epoch_times[0] - _steady(loop.epoch_times) if len(losses) >= 3 else 0.0,
         "epochs_trained": float(len(losses)),
-        "best_epoch": float(best[1] if patience is not None else len(losses) - 1),
-        "objective_val_loss": float(best[0] if patience is not None else val_losses[-1]),
     }
+    if patience is not None:
+        metrics["best_epoch"] = float(best[1])
     forecasts = None
     if evaluate_test:
         test_pred = loop.forecast(data, s0, s1)
         steps = min(horizon or s1 - s0, s1 - s0)
-        free = loop.generate(data.scaled[s0 - hp.window: s0], steps)
+        free = loop.generate(data, raw[:s0], steps)
         metrics |= {
             "test_rmse": rmse(test_pred, raw[s0:s1]),
             "test_mase": mase(test_pred, raw[s0:s1], scale),
             "test_smape": smape(test_pred, raw[s0:s1]),
-            "closed_loop_rmse": rmse(data.scaler.inverse(free), raw[s0:s0 + steps]),
+            "closed_loop_rmse": rmse(free, raw[s0:s0 + steps]),
         }
-        # the seed's figure: start from the first window and feed predictions back to the end
-        gen = loop.generate(data.scaled[: hp.window], len(raw) - hp.window)
+        # the source article's figure: start from the first window and feed predictions back to the end
+        start = hp.window + data.transform.lag
+        gen = loop.generate(data, raw[:start], len(raw) - start)
         # stored with the run so the report can test forecasts (Diebold-Mariano) from MLflow alone
-        forecasts = {"truth": raw.tolist(), "generated": data.scaler.inverse(gen).tolist(),
-                     "start": [float(hp.window)], "test_start": [float(s0)], "test_pred": test_pred.tolist()}
-    return TrialResult(losses, val_losses, metrics, forecasts)
+        forecasts = {"truth": raw.tolist(), "generated": gen.tolist(), "start": [float(start)],
+                     "test_start": [float(s0)], "test_pred": test_pred.tolist()}
+    return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
 
 
 def _steady(times: list[float]) -> float:
@@ -140,6 +149,7 @@ class _CompiledLoop:
         self.optimizer.build(model.trainable_variables)
         self.x, self.y = tf.constant(train[0]), tf.constant(train[1])
         self.xv, self.yv = tf.constant(validation[0]), tf.constant(validation[1])
+        self.yv_np = np.asarray(validation[1])
         self.n = len(train[0])
         self.batch = min(batch_size, self.n)
         self.n_batches = -(-self.n // self.batch)
@@ -165,11 +175,12 @@ class _CompiledLoop:
         return tf.reduce_sum(per_window * weight)
 
     def _val_py(self) -> Any:
-        import tensorflow as tf
+        # the last positions the targets cover: 1 for one-step forecasts, all W for the article's windows
+        return self.model(self.xv, training=False)[:, -self.yv.shape[1]:, :]
 
-        return tf.reduce_mean(tf.square(self.model(self.xv, training=False) - self.yv))
-
-    def epoch(self, perm: np.ndarray) -> tuple[float, float]:
+    def epoch(self, perm: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """One pass over the training windows; returns the training loss, the validation MSE and the
+        validation predictions (scaled, transformed; the last position of each)."""
         import tensorflow as tf
 
         t0 = time.perf_counter()
@@ -183,22 +194,20 @@ class _CompiledLoop:
         for start in range(0, len(idx), self.batch):
             total += float(self._train_step(tf.constant(idx[start:start + self.batch]),
                                             tf.constant(weight[start:start + self.batch])))
-        val = float(self._val())
+        pred = np.asarray(self._val())
+        val = float(np.mean(np.square(pred - self.yv_np)))
         self.epoch_times.append(time.perf_counter() - t0)
-        return total / self.n, val
+        return total / self.n, val, pred[:, -1, 0]
 
     def forecast(self, data: PreparedData, lo: int, hi: int) -> np.ndarray:
         """One-step forecasts of points `[lo, hi)` in original units."""
-        x = forecast_inputs(data.scaled, data.window, lo, hi)
-        return data.scaler.inverse(np.asarray(self._predict(x))[:, -1, 0])
+        return data.to_original(np.asarray(self._predict(data.inputs(lo, hi)))[:, -1, 0], lo, hi)
 
-    def generate(self, start: np.ndarray, steps: int) -> np.ndarray:
-        """Free-running generation (scaled units): each prediction becomes the next input."""
-        window = np.asarray(start, np.float32).reshape(1, -1, 1).copy()
-        out = np.empty(steps)
+    def generate(self, data: PreparedData, history: np.ndarray, steps: int) -> np.ndarray:
+        """Free-running generation in original units: each prediction becomes part of the next input."""
+        path = np.concatenate([np.asarray(history, float), np.empty(steps)])
+        n = len(history)
         for i in range(steps):
-            nxt = float(np.asarray(self._predict(window))[0, -1, 0])
-            out[i] = nxt
-            window = np.roll(window, -1, axis=1)
-            window[0, -1, 0] = nxt
-        return out
+            pred = float(np.asarray(self._predict(data.next_input(path[: n + i])))[0, -1, 0])
+            path[n + i] = data.next_value(pred, path[: n + i])
+        return path[n:]

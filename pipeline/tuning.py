@@ -19,10 +19,11 @@ from ray.tune.search.optuna import OptunaSearch
 
 from pipeline.config import SweepSpec
 from pipeline.hparams import HParams
-from pipeline.jobs import Job
+from pipeline.jobs import Candidates, Job
 from pipeline.space import make_sampler, optuna_space
 
-METRIC, MODE = "val_loss", "min"
+# the objective: one-step validation MASE in original units, comparable across windows and transforms
+METRIC, MODE = "val_mase", "min"
 # Tune's experiment state (trials + searcher) is what `gatesweep resume` continues from: save it often,
 # so a driver killed at any moment loses at most a few seconds of bookkeeping.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
@@ -36,14 +37,14 @@ class CellSearcher(Searcher):
         super().__init__(metric=METRIC, mode=MODE)
         self.cells = spec.cells()
         self.budget = spec.budget.trials_per_cell
-        self.fixed = spec.search_space.fixed()
         self.base_seed = spec.seed
-        space = optuna_space(spec.search_space)
-        self.subs = {
-            cell: OptunaSearch(space=space, metric=METRIC, mode=MODE,
-                               sampler=make_sampler(spec.sampler, spec.seed * 1000 + i))
-            for i, cell in enumerate(self.cells)
-        }
+        # each dataset's own search space (its overrides included), the same for both architectures
+        self.fixed = {cell: spec.space_for(cell[0]).fixed() for cell in self.cells}
+        self.subs: dict[tuple[str, str], OptunaSearch | None] = {}
+        for i, cell in enumerate(self.cells):
+            space = optuna_space(spec.space_for(cell[0]))
+            self.subs[cell] = OptunaSearch(space=space, metric=METRIC, mode=MODE,
+                                           sampler=make_sampler(spec.sampler, spec.seed * 1000 + i)) if space else None
         self.issued = {cell: 0 for cell in self.cells}
         self.owner: dict[str, tuple[str, str]] = {}
 
@@ -55,21 +56,24 @@ class CellSearcher(Searcher):
         if not open_cells:
             return Searcher.FINISHED  # type: ignore[return-value]  # Ray's own sentinel, a str
         cell = min(open_cells, key=lambda c: self.issued[c])  # stable: the first cell wins ties
-        params = self.subs[cell].suggest(trial_id) or {}
+        sub = self.subs[cell]
+        params = (sub.suggest(trial_id) or {}) if sub is not None else {}  # nothing searched: seeds only
         index = self.issued[cell]
         self.issued[cell] += 1
         self.owner[trial_id] = cell
-        hp = HParams.of(cell[1], {**self.fixed, **params})
+        hp = HParams.of(cell[1], {**self.fixed[cell], **params})
         return Job(phase="trial", dataset=cell[0], hp=hp, index=index, seed=self.base_seed * 100_000 + index
                    ).to_config()
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if METRIC in result:
-            self.subs[self.owner[trial_id]].on_trial_result(trial_id, result)
+        sub = self.subs[self.owner[trial_id]]
+        if METRIC in result and sub is not None:
+            sub.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self.owner:
-            self.subs[self.owner[trial_id]].on_trial_complete(trial_id, result, error)
+        sub = self.subs.get(self.owner.get(trial_id, ("", "")))
+        if sub is not None:
+            sub.on_trial_complete(trial_id, result, error)
 
     # Ray checkpoints the searcher so an interrupted sweep resumes with its Optuna state. The file is
     # written by this process into the sweep's own storage directory, never taken from users.
@@ -82,8 +86,18 @@ class CellSearcher(Searcher):
             self.__dict__.update(pickle.load(fh))
 
 
-def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[HParams]]) -> list[Job]:
-    """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the tune-phase seeds).
+def select_jobs(spec: SweepSpec, candidates: Candidates) -> list[Job]:
+    """Each cell's candidate configs × `confirm.selection_seeds` fresh seeds, scored on validation only.
+
+    Both architectures get the same number of candidates and the same seeds."""
+    seeds = [2_000_000_000 + spec.seed * 100_000 + s for s in range(spec.confirm.selection_seeds)]
+    return [Job(phase="select", dataset=dataset, hp=hp, rank=rank, index=s, seed=seed, source_trial=trial)
+            for (dataset, _), configs in candidates.items() for rank, (hp, trial) in enumerate(configs)
+            for s, seed in enumerate(seeds)]
+
+
+def confirm_jobs(spec: SweepSpec, best: Candidates) -> list[Job]:
+    """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the earlier phases' seeds).
 
     With `confirm.param_matched`, also a GRU with the LSTM's best config except its hidden size, chosen
     so that its parameter count is closest to that LSTM's (same seeds; tag `gatesweep.variant`).
@@ -93,15 +107,15 @@ def confirm_jobs(spec: SweepSpec, best: dict[tuple[str, str], list[HParams]]) ->
     seeds = [1_000_000_000 + spec.seed * 100_000 + s for s in range(spec.confirm.seeds)]
     jobs = []
     for (dataset, _), configs in best.items():
-        for rank, hp in enumerate(configs):
-            jobs += [Job(phase="confirm", dataset=dataset, hp=hp, rank=rank, index=s, seed=seed)
+        for rank, (hp, trial) in enumerate(configs):
+            jobs += [Job(phase="confirm", dataset=dataset, hp=hp, rank=rank, index=s, seed=seed, source_trial=trial)
                      for s, seed in enumerate(seeds)]
-        if spec.confirm.param_matched and configs[0].arch == "lstm":
-            lstm = configs[0]
+        if spec.confirm.param_matched and configs[0][0].arch == "lstm":
+            lstm, trial = configs[0]
             matched = lstm.model_copy(update={"arch": "gru",
                                               "hidden_size": matched_gru_hidden(lstm.hidden_size, lstm.num_layers)})
-            jobs += [Job(phase="confirm", dataset=dataset, hp=matched, index=s, seed=seed, variant="param_matched")
-                     for s, seed in enumerate(seeds)]
+            jobs += [Job(phase="confirm", dataset=dataset, hp=matched, index=s, seed=seed, variant="param_matched",
+                         source_trial=trial) for s, seed in enumerate(seeds)]
     return jobs
 
 
@@ -114,23 +128,24 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
 
     job = Job.from_config(config)
     ds = spec.dataset(job.dataset)
-    pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "time_ms": []}
+    pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "epoch_val_mase": [], "time_ms": []}
     last = [time.monotonic()]
     rungs = asha_rungs(spec) if job.phase == "trial" else set()
 
-    def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
-        for k, v in zip(pending, (epoch, loss, val_loss, int(time.time() * 1000)), strict=True):
+    def on_epoch(epoch: int, loss: float, val_loss: float, val_mase: float) -> None:
+        for k, v in zip(pending, (epoch, loss, val_loss, val_mase, int(time.time() * 1000)), strict=True):
             pending[k].append(v)
         # report about once a second, and exactly at each ASHA rung so its decisions see the right epoch
         if time.monotonic() - last[0] >= REPORT_EVERY_S or epoch + 1 in rungs:
-            tune.report({"epochs_done": epoch + 1, "loss": loss, "val_loss": val_loss, "history": _drain(pending)})
+            tune.report({"epochs_done": epoch + 1, "loss": loss, "val_loss": val_loss, "val_mase": val_mase,
+                         "history": _drain(pending)})
             last[0] = time.monotonic()
 
     result = fit_and_score(job.hp, series[ds.name], spec.split, seed=job.seed, evaluate_test=job.phase == "confirm",
                            season=ds.season, patience=spec.evaluation.patience,
                            horizon=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch)
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
-                 "val_loss": result.metrics["objective_val_loss"], "history": _drain(pending),
+                 "val_loss": result.val_loss[-1], "history": _drain(pending),
                  "forecasts": result.forecasts, "node": _node(), "final": True})
 
 
@@ -191,7 +206,7 @@ def asha_rungs(spec: SweepSpec) -> set[int]:
 
 
 def _max_epochs(spec: SweepSpec) -> int:
-    return int(max(spec.search_space.values("epochs")))
+    return int(max(e for d in spec.datasets for e in spec.space_for(d.name).values("epochs")))
 
 
 def _scheduler(spec: SweepSpec) -> Any:

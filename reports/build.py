@@ -38,14 +38,47 @@ class Forecasts:
 
 
 def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
-    """Finished confirm runs of each cell's best config, chosen by mean validation RMSE (never test)."""
+    """Finished confirm runs of each cell's best config, chosen by mean validation MASE (never test)."""
     confirm = table[(table["role"] == "confirm") & (table["status"] == "FINISHED") & table["variant"].isna()]
     keep = []
     for _, cell in confirm.groupby(["dataset", "arch"], sort=True):
-        has_val = "val_rmse" in cell and cell["val_rmse"].notna().any()
-        best_rank = cell.groupby("rank")["val_rmse"].mean().idxmin() if has_val else cell["rank"].min()
+        has_val = "val_mase" in cell and cell["val_mase"].notna().any()
+        best_rank = cell.groupby("rank")["val_mase"].mean().idxmin() if has_val else cell["rank"].min()
         keep.append(cell[cell["rank"] == best_rank])
     return pd.concat(keep) if keep else confirm
+
+
+def _mean_sd(values: pd.Series) -> dict[str, float | int | None]:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return {"mean": float(v.mean()) if len(v) else None, "sd": float(v.std(ddof=1)) if len(v) > 1 else None,
+            "n": int(len(v))}
+
+
+def configurations(table: pd.DataFrame, confirm: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per dataset and architecture: the confirmed configuration, its tune-phase score, its selection
+    mean ± sd and its confirm results (validation MASE throughout; test MASE for the confirm seeds), so a
+    reader sees how much of the pick was luck."""
+    from pipeline.hparams import HPARAM_TYPES
+
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    done = table[table["status"] == "FINISHED"]
+    for (dataset, arch), runs in confirm.groupby(["dataset", "arch"], sort=True):
+        first = runs.iloc[0]
+        config = {k: first[k] for k in HPARAM_TYPES if k in runs and pd.notna(first[k])}
+        source = first.get("source_trial") if "source_trial" in runs else None
+        cell = done[(done["dataset"] == dataset) & (done["arch"] == arch)]
+        entry: dict[str, Any] = {"config": config, "source_trial": None if pd.isna(source) else int(source),
+                                 "tune_val_mase": None, "selection_val_mase": _mean_sd(pd.Series(dtype=float)),
+                                 "confirm_val_mase": _mean_sd(runs["val_mase"] if "val_mase" in runs else pd.Series()),
+                                 "confirm_test_mase": _mean_sd(runs["test_mase"])}
+        if entry["source_trial"] is not None:
+            trial = cell[(cell["role"] == "trial") & (pd.to_numeric(cell["index"]) == entry["source_trial"])]
+            if len(trial) and "val_mase" in trial:
+                entry["tune_val_mase"] = float(trial["val_mase"].iloc[0])
+            select = cell[(cell["role"] == "select") & (cell["source_trial"] == source)]
+            entry["selection_val_mase"] = _mean_sd(select["val_mase"] if "val_mase" in select else pd.Series())
+        out.setdefault(str(dataset), {})[str(arch)] = entry
+    return out
 
 
 def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -100,13 +133,15 @@ def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, 
             "ensemble_mae_gru": float(np.mean(np.abs(err_gru))), "ensemble_mae_lstm": float(np.mean(np.abs(err_lstm)))}
 
 
-def _importance(table: pd.DataFrame, space: Any) -> dict[str, dict[str, dict[str, float] | None]]:
+def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
     from reports.importance import fanova_importance
 
     trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
     out: dict[str, dict[str, dict[str, float] | None]] = {}
     for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
-        out.setdefault(str(dataset), {})[str(arch)] = fanova_importance(d, space) if space else None
+        known = spec is not None and str(dataset) in {ds.name for ds in spec.datasets}
+        out.setdefault(str(dataset), {})[str(arch)] = (fanova_importance(d, spec.space_for(str(dataset))) if known
+                                                       else None)
     return out
 
 
@@ -114,8 +149,8 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[float]]]]
     trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
     for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
-        if d["val_loss"].notna().sum() >= 2:
-            curve = budget_curve(d["val_loss"].to_numpy(float))
+        if d["val_mase"].notna().sum() >= 2:
+            curve = budget_curve(d["val_mase"].to_numpy(float))
             # wall-time axis: k trials cost k mean trial times (one worker slot)
             mean_s = float(d["train_seconds"].mean()) if "train_seconds" in d else float("nan")
             curve["seconds"] = [k * mean_s for k in curve["k"]]
@@ -123,8 +158,8 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[float]]]]
     return out
 
 
-def _search_space(client: Any, parent_run: Any) -> Any:
-    """The sweep's search space from the parent's `sweep.yaml`; None for runs made by hand."""
+def _sweep_spec(client: Any, parent_run: Any) -> Any:
+    """The sweep's settings from the parent's `sweep.yaml`; None for runs made by hand."""
     import yaml
 
     from pipeline.config import SweepSpec
@@ -133,13 +168,13 @@ def _search_space(client: Any, parent_run: Any) -> Any:
     if text is None:
         return None
     raw = yaml.safe_load(text)
-    return SweepSpec.model_validate(raw).search_space
+    return SweepSpec.model_validate(raw)
 
 
 def _budget_note(sampler: str, has_trials: bool) -> str:
     if not has_trials:
         return "no tune phase in this sweep, so no budget curve"
-    note = "expected best validation loss after k trials (and their training time); exact for random sampling"
+    note = "expected best validation MASE after k trials (and their training time); exact for random sampling"
     if sampler != "random":
         note += f" — this sweep used {sampler}, so trials are not exchangeable and the curve is an approximation"
     return note
@@ -183,7 +218,8 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "counts": _counts(table),
         "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
                    "note": _budget_note(sampler, has_trials)},
-        "importance": _importance(table, _search_space(client, parent["run"])) if has_trials else {},
+        "importance": _importance(table, _sweep_spec(client, parent["run"])) if has_trials else {},
+        "configurations": configurations(table, confirm),
         "settings": {"alpha": alpha, "equivalence_margin": margin, "min_seeds": rules.min_seeds,
                      "smallest_effect": rules.smallest_effect, "estimand": "mean log test MASE per seed, GRU - LSTM",
                      "test": "Welch t on log MASE, two-sided, Holm across datasets",
@@ -218,7 +254,7 @@ def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[
         if "nightly" in verdict and len(verdict["nightly"]["history"]) > 1:
             images.append((f"{ds}: effect over nights", plots.trend(verdict["nightly"]["history"], ds)))
         if ds in verdict["budget"]["curves"]:
-            images.append((f"{ds}: expected best validation loss vs trials",
+            images.append((f"{ds}: expected best validation MASE vs trials",
                            plots.budget(verdict["budget"]["curves"][ds], ds, verdict["budget"]["sampler"])))
     return images
 

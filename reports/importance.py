@@ -13,7 +13,7 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
     """Importance of each searched hyperparameter for the final validation loss.
 
     Args:
-        trials: finished tune-phase runs of one architecture (params as strings, `val_loss`).
+        trials: finished tune-phase runs of one architecture (params as strings, `val_mase`).
         space: the sweep's search space (read back from the parent run's `sweep.yaml`).
 
     Returns:
@@ -25,14 +25,14 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
     from pipeline.space import optuna_space
 
     dists = optuna_space(space)
-    trials = trials.dropna(subset=["val_loss"])
+    trials = trials.dropna(subset=["val_mase"])
     if len(trials) < 3 or not dists:
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize")
     for _, row in trials.iterrows():
         params = {name: _typed(name, row[name], dist) for name, dist in dists.items()}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row["val_loss"])))
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row["val_mase"])))
     if all(len({t.params[n] for t in study.trials}) < 2 for n in dists):
         return None
     result = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=seed))

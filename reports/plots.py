@@ -104,7 +104,7 @@ def budget(curves: dict[str, dict[str, list[float]]], dataset: str, sampler: str
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.legend(loc="best", fontsize=8)
-    axes[0].set_ylabel("expected best validation loss")
+    axes[0].set_ylabel("expected best validation MASE")
     note = "" if sampler == "random" else f" ({sampler} sampler: approximate)"
     fig.suptitle(f"{dataset}: expected best score vs budget{note}")
     return _png(fig)

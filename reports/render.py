@@ -108,6 +108,26 @@ def _importance_lines(verdict: dict[str, Any]) -> list[str]:
     return out
 
 
+def _ms(m: dict[str, Any]) -> str:
+    if not m or m.get("mean") is None:
+        return "–"
+    sd = f" ± {m['sd']:.3g}" if m.get("sd") is not None else ""
+    return f"{m['mean']:.3g}{sd} ({m['n']} seeds)"
+
+
+def _configuration_lines(verdict: dict[str, Any]) -> list[str]:
+    out = []
+    for ds, by_arch in sorted(verdict.get("configurations", {}).items()):
+        for arch, c in sorted(by_arch.items()):
+            config = ", ".join(f"{k} {v}" for k, v in c["config"].items())
+            tune = (f"tune-phase trial {c['source_trial']}: validation MASE {c['tune_val_mase']:.3g}"
+                    if c.get("tune_val_mase") is not None else "no tune phase (fixed configuration)")
+            out.append(f"{ds} / {arch.upper()}: {config}. {tune}; selection seeds: {_ms(c['selection_val_mase'])}; "
+                       f"confirm seeds: validation MASE {_ms(c['confirm_val_mase'])}, test MASE "
+                       f"{_ms(c['confirm_test_mase'])}.")
+    return out
+
+
 def _sensitivity_lines(verdict: dict[str, Any]) -> list[str]:
     sens = verdict.get("sensitivity", {})
     if not sens.get("param_matched"):
@@ -142,6 +162,8 @@ def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
     cost = [c["sentence"] for _, c in sorted(verdict["cost"].items()) if "sentence" in c]
     nightly = [("Nightly comparison (newest first)", _nightly_lines(verdict))] if "nightly" in verdict else []
     return nightly + [
+        ("Chosen configurations (tune score, then fresh seeds: how much of the pick was luck)",
+         _configuration_lines(verdict) or ["none"]),
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the seeds' \"GRU is faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),

@@ -17,7 +17,7 @@ PARAM_COLUMNS = tuple(HPARAM_TYPES)
 TAG_COLUMNS = {"gatesweep.role": "role", "gatesweep.arch": "arch", "gatesweep.dataset": "dataset",
                "gatesweep.seed": "seed", "gatesweep.index": "index", "gatesweep.rank": "rank",
                "gatesweep.node": "node", "gatesweep.error": "error", "gatesweep.variant": "variant",
-               "gatesweep.attempt": "attempt"}
+               "gatesweep.attempt": "attempt", "gatesweep.source_trial": "source_trial"}
 
 
 def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:

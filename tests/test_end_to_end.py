@@ -12,7 +12,7 @@ from tests.conftest import DATA, run_gatesweep
 
 SPACE = DATA / "valid" / "tiny_e2e.yaml"
 EPOCHS, TRIALS, SEEDS = 6, 2, 3
-HPARAMS = {"hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs"}
+HPARAMS = {"hidden_size", "num_layers", "window", "optimizer", "learning_rate", "batch_size", "epochs", "transform"}
 
 
 def _run(cwd: Path, *extra: str) -> tuple[str, Path]:
@@ -54,7 +54,9 @@ def test_one_parent_with_children_for_both_architectures_and_phases(sweep: tuple
         key += (run.data.tags["gatesweep.variant"],) if "gatesweep.variant" in run.data.tags else ()
         counts[key] = counts.get(key, 0) + 1
         assert run.info.status == "FINISHED"
+    # both tune trials of each cell are candidates, each retrained with 3 selection seeds
     assert counts == {("gru", "trial"): TRIALS, ("lstm", "trial"): TRIALS,
+                      ("gru", "select"): TRIALS * 3, ("lstm", "select"): TRIALS * 3,
                       ("gru", "confirm"): SEEDS, ("lstm", "confirm"): SEEDS,
                       ("gru", "confirm", "param_matched"): SEEDS}
 
@@ -75,8 +77,8 @@ def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
             for key in ("test_rmse", "test_mase", "closed_loop_rmse"):
                 assert key in metrics, key
         else:
-            assert "test_mase" not in metrics  # the tune phase never sees the test split
-        for name in ("loss", "val_loss"):  # early stopping (patience 4) may end a run before EPOCHS
+            assert "test_mase" not in metrics  # the tune and selection phases never see the test split
+        for name in ("loss", "val_loss", "epoch_val_mase"):  # early stopping (patience 4) may end a run before EPOCHS
             history = sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
             assert [m.step for m in history] == list(range(int(metrics["epochs_trained"])))
             # each row stamped with the time its epoch ended, within the run's span
@@ -135,7 +137,7 @@ def test_the_same_sweep_again_in_the_same_directory_loses_nothing(sweep: tuple[P
     third, third_report = _run(cwd, "--tracking-uri", f"sqlite:///{cwd / 'other.db'}")
     assert len({first, second, third}) == 3 and second_report != third_report
     expected = _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", first)
-    assert len(expected) == 2 * TRIALS + 3 * SEEDS
+    assert len(expected) == 2 * TRIALS + 2 * TRIALS * 3 + 3 * SEEDS
     assert _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", second) == expected
     assert _child_keys(f"sqlite:///{cwd / 'other.db'}", third) == expected
     # the first sweep's report, rebuilt from MLflow after the others ran, is the same to the byte

@@ -70,7 +70,9 @@ def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, fl
     """The project's trial loop (`pipeline.training._CompiledLoop`) on the same windows and split."""
     import keras
 
+    from pipeline.data import PreparedData, Scaler, damped_oscillation
     from pipeline.training import _CompiledLoop
+    from pipeline.transforms import Transform
 
     x, y = _seed_data()
     n_train = len(x) - int(len(x) * 0.1)  # Keras' validation_split takes the last 10%
@@ -79,10 +81,14 @@ def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, fl
     rng = np.random.default_rng(seed)
     val = np.nan
     for _ in range(epochs + 1):  # the first epoch compiles; it is excluded like the seed's warm-up
-        _, val = loop.epoch(rng.permutation(n_train))
-    loop.generate(y[0].reshape(-1), 1)  # compile the generation step
+        _, val, _ = loop.epoch(rng.permutation(n_train))
+    # the article generates on the raw series: no transform, no scaling
+    series = damped_oscillation()
+    data = PreparedData(raw=series, transform=Transform(), scaled=series, scaler=Scaler(0.0, 1.0), bounds=[],
+                        window=WINDOW, train=(x, y), validation=(x, y))
+    loop.generate(data, y[0].reshape(-1), 1)  # compile the generation step
     t0 = time.perf_counter()
-    loop.generate(y[0].reshape(-1), points)
+    loop.generate(data, y[0].reshape(-1), points)
     return {"ms_per_epoch": 1000 * _per_epoch(loop.epoch_times[1:]), "final_val_loss": float(val),
             "closed_loop_s": time.perf_counter() - t0}
 

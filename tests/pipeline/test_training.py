@@ -15,7 +15,7 @@ TINY = dict(hidden_size=8, window=6, batch_size=10, epochs=3, optimizer="adam", 
 def test_one_trial_reports_every_contract_metric() -> None:
     seen: list[int] = []
     result = fit_and_score(HParams(arch="gru", **TINY), SERIES, SplitSpec(), seed=1, evaluate_test=True,
-                           on_epoch=lambda e, loss, val: seen.append(e))
+                           on_epoch=lambda e, loss, val, val_mase: seen.append(e))
     assert seen == [0, 1, 2] and len(result.loss) == len(result.val_loss) == 3
     for key in ("val_rmse", "test_rmse", "test_mase", "closed_loop_rmse", "n_params", "seconds_per_epoch",
                 "train_seconds"):
@@ -60,7 +60,9 @@ def test_early_stopping_stops_and_keeps_the_best_epoch() -> None:
     trained = int(result.metrics["epochs_trained"])
     best = int(result.metrics["best_epoch"])
     assert trained < 200 and trained - 1 - best == 3
-    assert result.metrics["objective_val_loss"] == min(result.val_loss)
+    # the objective is validation MASE; the best epoch's weights are the ones kept
+    assert result.metrics["val_mase"] == pytest.approx(min(result.val_mase), rel=1e-5)
+    assert result.val_mase[best] == min(result.val_mase)
 
 
 def test_closed_loop_horizon_limits_the_free_run() -> None:

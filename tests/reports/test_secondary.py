@@ -100,7 +100,7 @@ def test_fanova_finds_the_hyperparameter_that_matters() -> None:
     for _ in range(30):
         lr, hidden = 10 ** rng.uniform(-3, -1), int(rng.choice([16, 32, 64]))
         rows.append({"learning_rate": str(lr), "hidden_size": str(hidden),
-                     "val_loss": (np.log10(lr) + 2) ** 2 + 0.001 * rng.normal()})
+                     "val_mase": (np.log10(lr) + 2) ** 2 + 0.001 * rng.normal()})
     space = SearchSpace(learning_rate={"low": 0.001, "high": 0.1, "log": True}, hidden_size={"choice": [16, 32, 64]})
     imp = fanova_importance(pd.DataFrame(rows), space)
     assert imp is not None and imp["learning_rate"] > 0.8

@@ -1,0 +1,72 @@
+"""Target transforms: exact inversion, no leakage, the split boundaries, and training on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.config import SplitSpec
+from pipeline.data import prepare, split_bounds
+from pipeline.hparams import HParams
+from pipeline.training import fit_and_score
+from pipeline.transforms import TRANSFORMS, Transform, check_transform
+
+SEASON = 12
+# a monthly series with trend and growing seasonality, positive throughout (like the airline data)
+T = np.arange(144)
+TRENDING = (100 + 2.0 * T) * (1 + 0.2 * np.sin(2 * np.pi * T / SEASON)) + np.random.default_rng(0).normal(0, 2, 144)
+
+
+@pytest.mark.parametrize("kind", TRANSFORMS)
+def test_every_transform_round_trips_exactly(kind: str) -> None:
+    tr = Transform(kind, SEASON)
+    z = tr.forward(TRENDING)
+    assert np.isnan(z[: tr.lag]).all() and np.isfinite(z[tr.lag:]).all()
+    lagged = TRENDING[: len(TRENDING) - tr.lag] if tr.lag else None
+    np.testing.assert_allclose(tr.inverse(z[tr.lag:], lagged), TRENDING[tr.lag:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", TRANSFORMS)
+def test_one_step_inversion_at_each_split_boundary_reads_only_the_past(kind: str) -> None:
+    """With the true transformed value, the prepared data's inverse gives back each split's first points."""
+    data = prepare(TRENDING, SplitSpec(), 24, Transform(kind, SEASON))
+    for lo, hi in split_bounds(len(TRENDING), SplitSpec())[1:]:  # validation and test starts
+        true_scaled = data.scaled[lo:hi]
+        np.testing.assert_allclose(data.to_original(true_scaled, lo, hi), TRENDING[lo:hi], rtol=1e-9)
+        history = TRENDING[:lo]
+        z_next = float(data.scaled[lo])
+        assert data.next_value(z_next, history) == pytest.approx(TRENDING[lo], rel=1e-9)
+
+
+def test_nothing_from_validation_or_test_reaches_the_fitted_scaling() -> None:
+    (a0, a1), _, _ = split_bounds(len(TRENDING), SplitSpec())
+    changed = TRENDING.copy()
+    changed[a1:] *= 50  # wildly different future
+    for kind in TRANSFORMS:
+        a = prepare(TRENDING, SplitSpec(), 12, Transform(kind, SEASON))
+        b = prepare(changed, SplitSpec(), 12, Transform(kind, SEASON))
+        assert a.scaler == b.scaler, kind
+        np.testing.assert_array_equal(a.train[0], b.train[0])
+        np.testing.assert_array_equal(a.train[1], b.train[1])
+
+
+def test_log_and_seasonal_transforms_say_what_they_need() -> None:
+    assert "positive series" in (check_transform("log_diff", np.array([1.0, 0.0, 2.0]), None, "d") or "")
+    assert "needs a season" in (check_transform("seasonal_diff", TRENDING, None, "d") or "")
+    assert check_transform("log_seasonal_diff", TRENDING, SEASON, "d") is None
+    with pytest.raises(ValueError, match="unknown transform"):
+        Transform("boxcox")
+
+
+def test_a_window_longer_than_the_validation_and_test_splits_trains_and_scores_every_point() -> None:
+    """144 points: 22 in validation and test each; a two-year window (24) reads history from earlier splits."""
+    hp = HParams(arch="gru", hidden_size=8, window=24, batch_size=16, epochs=2, optimizer="adam",
+                 learning_rate=0.01, transform="log_seasonal_diff")
+    result = fit_and_score(hp, TRENDING, SplitSpec(), seed=0, evaluate_test=True, season=SEASON)
+    _, (v0, v1), (s0, s1) = split_bounds(len(TRENDING), SplitSpec())
+    assert 24 > v1 - v0 and 24 > s1 - s0
+    assert result.forecasts is not None and len(result.forecasts["test_pred"]) == s1 - s0
+    assert np.isfinite(result.metrics["test_mase"]) and np.isfinite(result.metrics["closed_loop_rmse"])
+    # the free run starts after the first full window of the transformed series
+    assert result.forecasts["start"] == [24 + SEASON]
+    assert len(result.forecasts["generated"]) == len(TRENDING) - 24 - SEASON
