@@ -113,17 +113,39 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 def _plan(spec: SweepSpec, path: Path) -> str:
     n_cells = len(spec.cells())
     trials = spec.budget.trials_per_cell * n_cells
+    candidates = min(spec.confirm.candidates, spec.budget.trials_per_cell)
+    select = candidates * spec.confirm.selection_seeds * n_cells if candidates > 1 else 0
     confirm = spec.confirm.top_k * spec.confirm.seeds * n_cells if trials else spec.confirm.seeds * n_cells
     matched = spec.confirm.seeds * len(spec.datasets) if spec.confirm.param_matched else 0
-    searched = spec.search_space.searched()
+    searched = spec.searched()
     lines = [f"{path}: valid sweep {spec.name!r}",
              f"  cells: {n_cells} ({', '.join(f'{d}/{a}' for d, a in spec.cells())})",
              f"  tune phase: {spec.budget.trials_per_cell} trials per cell, {trials} in all; sampler {spec.sampler}; "
              f"searching {', '.join(searched) if searched else 'nothing (all fixed)'}",
+             f"  selection phase: {candidates} candidates x {spec.confirm.selection_seeds} seeds per cell, "
+             f"{select} runs" if select else "  selection phase: none (one candidate per cell)",
              f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs"
              + (f" + {matched} parameter-matched GRU runs" if matched else ""),
              f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
+    for ds in spec.datasets:
+        if ds.search_space is not None:
+            own = ", ".join(f"{k} {_show(v)}" for k, v in ds.search_space.given().items())
+            lines.append(f"  dataset {ds.name}: its own {own}")
+    if spec.confirm.seeds < spec.report.min_seeds:
+        lines.append(f"  note: {spec.confirm.seeds} confirm seeds < report.min_seeds {spec.report.min_seeds}: "
+                     "every dataset will be inconclusive (a smoke run)")
     return "\n".join(lines)
+
+
+def _show(p: Any) -> str:
+    """A search-space entry as the sweep file writes it."""
+    from pipeline.config import ChoiceParam, RangeParam
+
+    if isinstance(p, ChoiceParam):
+        return "{" + ", ".join(map(str, p.choice)) + "}"
+    if isinstance(p, RangeParam):
+        return f"{p.low:g}..{p.high:g}" + (" (log)" if p.log else "")
+    return str(p)
 
 
 def _out_dir(args: argparse.Namespace, name: str) -> Path:
