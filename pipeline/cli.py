@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_sweep
-from pipeline.errors import BadReference, IncompleteSweep, StoreUnavailable, TrackingError
+from pipeline.errors import BadReference, IncompleteSweep, StoreUnavailable, SweepFailed, TrackingError
+from pipeline.interrupts import ACTIVE, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -80,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("space", type=Path)
     n.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
     n.add_argument("--fail-on-change", action="store_true", help="exit 4 when the verdict changed since last night")
+    n.add_argument("--lock-dir", type=Path, default=Path(os.environ.get("GATESWEEP_LOCK_DIR", Path.home() / ".cache" /
+                                                                         "gatesweep" / "locks")),
+                   help="a local directory for the per-sweep lock (default $GATESWEEP_LOCK_DIR or "
+                        "~/.cache/gatesweep/locks; not --out, which may be a shared file system)")
     common(n)
     rep = sub.add_parser("report", help="rebuild the report of a sweep from MLflow alone")
     rep.add_argument("parent_run_id")
@@ -201,14 +206,14 @@ def _print_outcome(outcome: Any) -> int:
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
     import reports
-    from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, sweep_lock
+    from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, lock_path, sweep_lock
     from pipeline.state import unfinished
     from pipeline.sweep import run_sweep
 
     spec, series = load_sweep(args.space)
     base = _out_dir(args, spec.name)
     try:
-        with sweep_lock(base / "nightly.lock") as took_over:
+        with sweep_lock(lock_path(args.lock_dir, spec.name, base)) as took_over:
             if took_over:
                 print(f"note: {took_over}", file=sys.stderr)
             if found := unfinished(base):  # a scheduled job goes on; the unfinished night stays resumable
@@ -217,7 +222,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             try:
                 outcome = run_sweep(spec, series, args.space, tracking_uri=args.tracking_uri, address=args.address,
                                     home=base, reporter=reports, nightly=True)
-            except (TrackingError, StoreUnavailable):
+            except (TrackingError, StoreUnavailable, SweepFailed, BadReference):
                 raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
                 import traceback
@@ -347,6 +352,7 @@ def _quiet_libraries() -> None:
     """MLflow and alembic log schema creation at INFO; users need our lines, not theirs."""
     import logging
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers when imported
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -360,13 +366,18 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args = _parser().parse_args(argv)
+        if args.command in ("run", "resume", "nightly"):
+            ACTIVE.install()  # Ctrl-C / SIGTERM: stop gracefully, keep everything finished
         return _COMMANDS[args.command](args)
     except (SpecError, UsageError, TrackingError, BadReference) as exc:  # bad input or store: nothing started
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (StoreUnavailable, IncompleteSweep) as exc:  # MLflow lacks results (kept on disk for `sync`)
+    except (StoreUnavailable, IncompleteSweep, SweepFailed) as exc:  # results kept on disk / MLflow
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except Interrupted as exc:
+        print(f"interrupted ({exc}): {exc.note or 'stopped'}", file=sys.stderr)
+        return exc.exit_status
 
 
 _COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run, "bench": _cmd_bench,

@@ -242,8 +242,12 @@ class EvaluationSpec(_Frozen):
 
 
 class Resources(_Frozen):
+    """Per trial: `cpus`, `gpus` (fractional GPUs pack small RNN trials on one card). `wait_for_nodes`:
+    seconds to wait for a node that can hold a trial to join (an autoscaling cluster); 0: fail at once."""
+
     cpus: float = Field(1, gt=0)
     gpus: float = Field(0, ge=0)
+    wait_for_nodes: float = Field(0, ge=0)
 
 
 class ReportSpec(_Frozen):

@@ -10,6 +10,10 @@ class StoreUnavailable(RuntimeError):
     """The sweep finished on Ray but MLflow did not take every result; they are kept on disk: exit 1."""
 
 
+class SweepFailed(RuntimeError):
+    """The sweep cannot go on (a cell where every run failed, a phase that ended short): exit 1."""
+
+
 class IncompleteSweep(RuntimeError):
     """A sweep's child runs are not all in MLflow (or there are none), so no verdict is made: exit 1."""
 

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import SweepSpec
+from pipeline.version import code_version
 
 # Exit statuses for schedulers (documented in the README).
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_CHANGED = 0, 1, 2, 3, 4
@@ -59,27 +59,19 @@ def sweep_lock(path: Path) -> Iterator[str | None]:
         os.close(fd)  # releases the flock
 
 
+def lock_path(lock_dir: Path, name: str, home: Path) -> Path:
+    """The lock of one sweep's nightly runs: on a local disk (flock is unreliable on network file systems),
+    one per sweep name and output home."""
+    digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:12]
+    return lock_dir / f"{name}-{digest}.lock"
+
+
 def _read_holder(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text() or "{}")
         return data if isinstance(data, dict) else {}
     except (OSError, json.JSONDecodeError):
         return {}
-
-
-def code_version() -> str:
-    """The git commit of the code that runs (with `-dirty` when it has local changes), or `unknown`."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version
-
-        return f"gatesweep-{version('gatesweep')}"
-    return commit + ("-dirty" if dirty else "")
 
 
 def fingerprint(series: np.ndarray) -> str:

@@ -2,8 +2,17 @@
 
 Why: a tracking server that restarts (or never comes back) must not lose a finished trial, and the
 Tune driver must not wait on HTTP. Each record is a JSON file in `pending/`; a background thread pushes
-it with exponential backoff and moves it to `done/` once MLflow holds the whole run. Records carry a
-deterministic key, and the push is idempotent, so a retry or a later `gatesweep sync` never duplicates.
+it and moves it to `done/` once MLflow holds the whole run. Records carry a deterministic key, and the
+push is idempotent, so a retry or a later `gatesweep sync` never duplicates.
+
+How failures are handled:
+- the store is unreachable or overloaded (a connection error, a 5xx, a timeout): every record waits,
+  with exponential backoff that new records do not cut short, and is retried until the store is back;
+- the store refuses a record (a 4xx other than 408/429) `MAX_REFUSALS` times, or its file cannot be
+  read: it moves to `dead/` with the reason, and the records behind it go on (`gatesweep sync` tries
+  the dead ones again once the cause is fixed);
+- a failing record goes to the back of the queue, so one bad record never blocks the others;
+- if the writer thread itself dies, `flush` returns at once with the reason instead of waiting it out.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 log = logging.getLogger("gatesweep.outbox")
 
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 15.0
+MAX_REFUSALS = 3
 # Live outboxes by directory: Ray pickles Tune callbacks, which therefore keep only the directory and
 # find the running outbox here when a phase is restored in a new process.
 _OPEN: dict[str, Outbox] = {}
@@ -35,30 +45,57 @@ class OutboxConflict(RuntimeError):
     """A record's key is taken by a different run (another sweep, or another job of this one)."""
 
 
+class CorruptRecord(ValueError):
+    """A record that can never be written as it is (unreadable file, not a valid job)."""
+
+
 def _identity(record: dict[str, Any]) -> tuple[Any, str]:
     """What makes two records the same run: the parent run and the job (not timings or scores, which
     differ when a trial is trained again after a restore)."""
     return record.get("parent"), json.dumps(record.get("job"), sort_keys=True)
 
 
+def failure_kind(exc: BaseException) -> str:
+    """`corrupt` (never retried), `refused` (the store says no: retried a few times) or `transient`."""
+    if isinstance(exc, CorruptRecord | json.JSONDecodeError | UnicodeDecodeError):
+        return "corrupt"
+    status = getattr(exc, "get_http_status_code", None)
+    if callable(status):  # an MlflowException: the server's answer, or a client-side validation error
+        try:
+            code = int(status())
+        except (TypeError, ValueError):
+            return "transient"
+        return "refused" if 400 <= code < 500 and code not in (408, 429) else "transient"
+    return "transient"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {text}"
+
+
 class Outbox:
-    """Pending and done records under `directory`, pushed by one background thread."""
+    """Pending, done and dead records under `directory`, pushed by one background thread."""
 
     def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], None], parent: str) -> None:
         """`push(record, maybe_partial)` writes one record to MLflow; `maybe_partial` asks it to look
         for (and clean up) an earlier, interrupted attempt first. `parent` is the sweep's parent run id,
         stamped on every record so that two sweeps' records can never be taken for each other."""
         self.directory, self.parent = directory, parent
-        self.pending_dir, self.done_dir = directory / "pending", directory / "done"
-        self.pending_dir.mkdir(parents=True, exist_ok=True)
-        self.done_dir.mkdir(parents=True, exist_ok=True)
+        self.pending_dir, self.done_dir, self.dead_dir = directory / "pending", directory / "done", directory / "dead"
+        for d in (self.pending_dir, self.done_dir, self.dead_dir):
+            d.mkdir(parents=True, exist_ok=True)
         self._push = push
         self._cond = threading.Condition()
         self._queue: list[str] = []
         self._fresh: set[str] = set()  # keys put by this process and never attempted: no cleanup needed
+        self._refusals: dict[str, int] = {}
+        self._not_before = 0.0  # monotonic time before which nothing is attempted (backoff)
+        self._backoff = BACKOFF_START_S
         self._stop = False
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self.crashed: str | None = None  # why the writer thread died, if it did
         self.cpu_seconds = 0.0  # CPU time of the writer thread in pushes (what MLflow costs this process)
 
     def put(self, key: str, record: dict[str, Any]) -> None:
@@ -72,25 +109,30 @@ class Outbox:
             OutboxConflict: the key is already taken by a different run.
         """
         record = {**record, "parent": self.parent}
-        for known in (self.done_dir / f"{key}.json", self.pending_dir / f"{key}.json"):
-            if known.exists():
-                old = json.loads(known.read_text(encoding="utf-8"))
-                if _identity(old) != _identity(record):
-                    raise OutboxConflict(f"{known}: record {key!r} belongs to parent run {old.get('parent')} "
-                                         f"({_identity(old)[1]}); refusing to replace or drop it for parent run "
-                                         f"{record.get('parent')} ({_identity(record)[1]})")
-                if known.parent == self.done_dir:
-                    log.info("%s is already in MLflow; the repeated report is not written again", key)
-                    return
-        _write_json(self.pending_dir / f"{key}.json", {"key": key, **record})
-        with self._cond:
+        with self._cond:  # the writer moves files under the same lock: a record is never seen in neither place
+            for known in (self.done_dir / f"{key}.json", self.pending_dir / f"{key}.json"):
+                if known.exists():
+                    old = json.loads(known.read_text(encoding="utf-8"))
+                    if _identity(old) != _identity(record):
+                        raise OutboxConflict(f"{known}: record {key!r} belongs to parent run {old.get('parent')} "
+                                             f"({_identity(old)[1]}); refusing to replace or drop it for parent run "
+                                             f"{record.get('parent')} ({_identity(record)[1]})")
+                    if known.parent == self.done_dir:
+                        log.info("%s is already in MLflow; the repeated report is not written again", key)
+                        return
+            _write_json(self.pending_dir / f"{key}.json", {"key": key, **record})
             if key not in self._queue:
                 self._queue.append(key)
                 self._fresh.add(key)
             self._cond.notify_all()
 
-    def load_pending(self) -> int:
-        """Queue records left on disk by an earlier process (sync / resume). Returns how many."""
+    def load_pending(self, *, dead: bool = False) -> int:
+        """Queue records left on disk by an earlier process (sync / resume), and with `dead` also the
+        records MLflow refused before (their cause may be fixed). Returns how many are queued."""
+        if dead:
+            for path in sorted(self.dead_dir.glob("*.json")):
+                os.replace(path, self.pending_dir / path.name)
+                path.with_suffix(".reason").unlink(missing_ok=True)
         keys = sorted(p.stem for p in self.pending_dir.glob("*.json"))
         with self._cond:
             for key in keys:
@@ -102,6 +144,11 @@ class Outbox:
     def done_keys(self) -> set[str]:
         """Keys of every record this outbox has written to MLflow."""
         return {p.stem for p in self.done_dir.glob("*.json")}
+
+    def dead(self) -> dict[str, str]:
+        """Records MLflow refused (or that could not be read), with the reason for each."""
+        return {p.stem: (p.with_suffix(".reason").read_text(encoding="utf-8") if p.with_suffix(".reason").exists()
+                         else "unknown") for p in sorted(self.dead_dir.glob("*.json"))}
 
     def requeue(self, keys: set[str]) -> None:
         """Push done records again (their runs are missing from MLflow); the push is idempotent."""
@@ -118,14 +165,15 @@ class Outbox:
 
     def start(self) -> None:
         _OPEN[str(self.directory.resolve())] = self
-        self._thread = threading.Thread(target=self._run, name="gatesweep-outbox", daemon=True)
+        self._thread = threading.Thread(target=self._run_guarded, name="gatesweep-outbox", daemon=True)
         self._thread.start()
 
     def flush(self, timeout_s: float) -> int:
-        """Wait until every record is pushed or `timeout_s` passes; returns the number still pending."""
+        """Wait until every record is pushed (or dead) or `timeout_s` passes; returns the number still
+        pending. Returns at once if the writer thread died (`crashed` says why)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self._queue and time.monotonic() < deadline:
+            while self._queue and time.monotonic() < deadline and self.crashed is None:
                 self._cond.wait(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
             return len(self._queue)
 
@@ -137,34 +185,76 @@ class Outbox:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
-    def _run(self) -> None:
-        backoff = BACKOFF_START_S
-        while True:
+    def _run_guarded(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # a bug, not a store error: say so, and let flush() stop waiting
+            self.crashed = self.last_error = f"the MLflow writer thread died ({_one_line(exc)})"
+            log.error("%s; unwritten records stay in %s", self.crashed, self.pending_dir)
             with self._cond:
-                while not self._queue and not self._stop:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                key = self._queue[0]
-                fresh = key in self._fresh
+                self._cond.notify_all()
+
+    def _next(self) -> tuple[str, bool] | None:
+        """The next key to attempt (None: stop), waiting for work and for any backoff to pass."""
+        with self._cond:
+            while not self._stop:
+                wait = self._not_before - time.monotonic()
+                if self._queue and wait <= 0:
+                    key = self._queue[0]
+                    return key, key in self._fresh
+                self._cond.wait(timeout=wait if self._queue else None)  # new records do not cut a backoff short
+            return None
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            key, fresh = item
             path = self.pending_dir / f"{key}.json"
             cpu0 = time.thread_time()
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
+                try:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise CorruptRecord(f"cannot read {path.name} ({_one_line(exc)})") from exc
                 self._push(record, not fresh)
-            except Exception as exc:  # any store or transport error: keep the record, back off, retry
-                self.last_error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-                log.warning("MLflow write of %s failed (%s); retrying in %.1f s", key, self.last_error, backoff)
-                with self._cond:
-                    self._fresh.discard(key)  # the failed attempt may have written part of the run
-                    self._cond.wait(timeout=backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            except Exception as exc:  # any store or transport error: keep the record
+                self._failed(key, exc)
                 continue
             finally:
                 self.cpu_seconds += time.thread_time() - cpu0
-            os.replace(path, self.done_dir / f"{key}.json")
-            backoff = BACKOFF_START_S
             with self._cond:
+                os.replace(path, self.done_dir / f"{key}.json")
+                self._backoff, self._not_before = BACKOFF_START_S, 0.0
                 self._queue.remove(key)
                 self._fresh.discard(key)
+                self._refusals.pop(key, None)
                 self._cond.notify_all()
+
+    def _failed(self, key: str, exc: Exception) -> None:
+        kind = failure_kind(exc)
+        self.last_error = _one_line(exc)
+        with self._cond:
+            self._fresh.discard(key)  # the failed attempt may have written part of the run
+            self._queue.remove(key)
+            if kind != "transient":
+                self._refusals[key] = self._refusals.get(key, 0) + 1
+            if kind == "corrupt" or self._refusals.get(key, 0) >= MAX_REFUSALS:
+                self._bury(key, f"{kind}: {self.last_error}")
+                self._cond.notify_all()
+                return
+            self._queue.append(key)  # to the back: one bad record never blocks the ones behind it
+            if kind == "transient":  # the store is away: everyone waits
+                log.warning("MLflow write of %s failed (%s); retrying in %.1f s", key, self.last_error,
+                            self._backoff)
+                self._not_before = time.monotonic() + self._backoff
+                self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+            else:
+                log.warning("MLflow refused %s (%s); attempt %d of %d", key, self.last_error, self._refusals[key],
+                            MAX_REFUSALS)
+
+    def _bury(self, key: str, reason: str) -> None:
+        src = self.pending_dir / f"{key}.json"
+        if src.exists():
+            os.replace(src, self.dead_dir / f"{key}.json")
+        (self.dead_dir / f"{key}.reason").write_text(reason, encoding="utf-8")
+        self._refusals.pop(key, None)
+        log.error("MLflow write of %s given up (%s); the record is kept in %s", key, reason, self.dead_dir)

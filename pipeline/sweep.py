@@ -19,12 +19,14 @@ from pipeline.config import SweepSpec
 from pipeline.data import load_datasets, split_bounds
 from pipeline.errors import IncompleteSweep, StoreUnavailable
 from pipeline.hparams import HParams
-from pipeline.jobs import Candidates, Job
+from pipeline.interrupts import ACTIVE, Interrupted
 from pipeline.metrics import baselines
+from pipeline.progress import Progress
 from pipeline.state import SweepState, new_run_dir
 
 log = logging.getLogger("gatesweep")
 FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
+INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the rest stays in the outbox
 
 
 class Reporter(Protocol):
@@ -58,57 +60,32 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[st
     return out
 
 
-Finished = list[tuple[Job, dict[str, Any] | None, str]]  # (job, final result, status) of a phase's trials
-
-
-def tune_candidates(finished: Finished, spec: SweepSpec, k: int) -> Candidates:
-    """Each cell's `k` best distinct configurations of the tune phase by validation MASE, the objective
-    (the test split is never used), with the trial each comes from."""
-    best: Candidates = {}
-    for cell in spec.cells():
-        done = sorted(((r["val_mase"], job.index, job) for job, r, status in finished
-                       if status == "FINISHED" and r and job.phase == "trial" and job.cell == cell),
-                      key=lambda t: (t[0], t[1]))
-        distinct: list[tuple[HParams, int | None]] = []
-        for _, _, job in done:  # a sampler may propose the same configuration twice: keep the better trial
-            if all(job.hp != hp for hp, _ in distinct):
-                distinct.append((job.hp, job.index))
-        best[cell] = distinct[:k]
-        if not best[cell]:
-            raise RuntimeError(f"no finished tune-phase trial for {cell[0]}/{cell[1]}; cannot confirm")
-    return best
-
-
-def selected(finished: Finished, candidates: Candidates, spec: SweepSpec) -> Candidates:
-    """Each cell's `confirm.top_k` candidates with the lowest mean validation MASE over their selection
-    seeds (ties: the better tune-phase score)."""
-    best: Candidates = {}
-    for cell, configs in candidates.items():
-        scores = {rank: [r["val_mase"] for job, r, status in finished
-                         if status == "FINISHED" and r and job.cell == cell and job.rank == rank]
-                  for rank in range(len(configs))}
-        ranked = sorted((float(np.mean(v)), rank) for rank, v in scores.items() if v)
-        if not ranked:
-            raise RuntimeError(f"every selection run of {cell[0]}/{cell[1]} failed; cannot confirm")
-        best[cell] = [configs[rank] for _, rank in ranked[: spec.confirm.top_k]]
-    return best
-
-
 def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *, tracking_uri: str,
               address: str | None, home: Path, reporter: Reporter, nightly: bool = False) -> SweepOutcome:
-    """Run the whole sweep and its report in a new directory under `home`. The tracking store is checked
-    before Ray starts.
+    """Run the whole sweep and its report in a new directory under `home`.
+
+    Before anything is created: the tracking store is checked, Ray is started (or joined), and the
+    cluster must be able to hold one trial and run the driver's code.
 
     Raises:
         StoreUnavailable: MLflow went away and did not come back within the flush timeout; the results
             are in `out_dir/outbox` and `gatesweep sync out_dir` writes them later.
+        Interrupted: Ctrl-C or SIGTERM; finished runs are kept, `note` says how to continue.
+        SweepFailed: a cell where every run failed, or a phase that ended short.
     """
     from pipeline.tracking import SweepTracker
 
     t_start = time.perf_counter()
     tracker = SweepTracker(tracking_uri, spec.name)
     tracker.check()
-    parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
+    progress = _open_progress(spec, None)
+    try:
+        ray_start = _prepare_cluster(spec, address, progress)
+        parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
+    except Interrupted as exc:
+        progress.stop()
+        exc.note = "nothing was started"
+        raise
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
     tags = {"gatesweep.out_dir": str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
     if nightly:
@@ -118,22 +95,60 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
     tracker.set_parent_tags(tags)
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
     state = SweepState(tracking_uri=tracking_uri, experiment=spec.name, parent_run_id=parent, phase="tune",
-                       spec_path=str(spec_path.resolve()), spec=spec)
+                       spec_path=str(spec_path.resolve()), spec=spec, seconds={"ray_start": ray_start})
     state.save(out_dir)
     tracker.log_parent_metrics(dataset_baselines(spec, series))
-    return _drive(spec, series, tracker, out_dir, state, address, t_start, reporter)
+    progress.publish = _publisher(tracker)
+    return _drive(spec, series, tracker, out_dir, state, t_start, reporter, progress, cluster=None)
 
 
 def resume(out_dir: Path, address: str | None, reporter: Reporter) -> SweepOutcome:
-    """Continue a sweep whose driver died: unfinished phases are restored from Ray Tune's experiment
-    state (finished trials are not rerun, the Optuna search continues from its checkpoint), results that
-    never reached MLflow are written, and the report is made. Child runs are never duplicated."""
+    """Continue a sweep whose driver died or was interrupted: unfinished phases are restored from Ray
+    Tune's experiment state (finished trials are not rerun, the Optuna search continues from its
+    checkpoint), results that never reached MLflow are written, and the report is made. Child runs are
+    never duplicated."""
     state, tracker = _attach(out_dir, None)
     if state.phase == "done":
         return SweepOutcome(state.parent_run_id, out_dir, reporter.compute_verdict(tracker.client,
                                                                                    state.parent_run_id)[0],
                             state.seconds)
-    return _drive(state.spec, load_datasets(state.spec), tracker, out_dir, state, address, None, reporter)
+    tracker.reopen_parent()
+    progress = _open_progress(state.spec, tracker)
+    return _drive(state.spec, load_datasets(state.spec), tracker, out_dir, state, None, reporter, progress,
+                  cluster=address or "")
+
+
+def _open_progress(spec: SweepSpec, tracker: Any) -> Progress:
+    from pipeline import progress as progress_module
+    from pipeline.phases import planned
+
+    progress = Progress(planned(spec), publish=_publisher(tracker) if tracker is not None else None)
+    progress_module.CURRENT = progress
+    progress.start()
+    return progress
+
+
+def _publisher(tracker: Any) -> Any:
+    def publish(summary: str, metrics: dict[str, float]) -> None:
+        tracker.set_parent_tags({"gatesweep.progress": summary})
+        tracker.log_parent_metrics(metrics)
+
+    return publish
+
+
+def _prepare_cluster(spec: SweepSpec, address: str | None, progress: Progress) -> float:
+    """Start or join Ray, then check that a node can hold one trial and that every node runs our code.
+    Returns the seconds it took."""
+    from pipeline import cluster
+    from pipeline.version import code_version
+
+    t0 = time.perf_counter()
+    progress.set_note("starting Ray" if address is None and not os.environ.get("RAY_ADDRESS") else "joining Ray")
+    cluster.start_ray(address, after=ACTIVE.install)  # Ray sets signal handlers of its own: ours again
+    cluster.check_resources(spec, wait_s=spec.resources.wait_for_nodes, note=progress.set_note)
+    cluster.check_code_versions(code_version())
+    progress.set_note("")
+    return time.perf_counter() - t0
 
 
 def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
@@ -148,17 +163,23 @@ def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
 
 
 def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir: Path, state: SweepState,
-           address: str | None, t_start: float | None, reporter: Reporter) -> SweepOutcome:
-    """The phases still to do for this sweep (all of them for a new one), then the report."""
+           t_start: float | None, reporter: Reporter, progress: Progress, *, cluster: str | None) -> SweepOutcome:
+    """The phases still to do for this sweep (all of them for a new one), then the report. `cluster`: the
+    Ray address to start or join first ("" for the default), or None when that is already done."""
     from pipeline.outbox import Outbox
+    from pipeline.phases import run_phases
 
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id)
     outbox.load_pending()  # left by a driver that died (none for a new sweep)
     outbox.start()
+    progress.already_done(outbox.done_keys() | {p.stem for p in outbox.pending_dir.glob("*.json")})
     seconds = state.seconds
     try:
         if state.phase in ("tune", "select", "confirm"):
-            _run_phases(spec, series, outbox, out_dir, state, address)
+            if cluster is not None:
+                seconds["ray_start"] = seconds.get("ray_start", 0.0) + _prepare_cluster(spec, cluster or None, progress)
+            run_phases(spec, series, outbox, out_dir, state)
+        progress.set_note("writing to MLflow")
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
         seconds["mlflow_flush_wait"] = time.perf_counter() - t0
@@ -170,15 +191,37 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
                                    f"({outbox.last_error}); they are kept in {out_dir / 'outbox'}: "
                                    f"run `gatesweep sync {out_dir}` when the tracking store is back")
         _check_all_in_mlflow(outbox, tracker, out_dir)
+        progress.set_note("making the report")
         verdict = _finish(tracker, out_dir, state, t_start, reporter)
+    except Interrupted as exc:
+        exc.note = _stop_interrupted(exc, tracker, outbox, out_dir, state, progress)
+        raise
     except StoreUnavailable:
         raise
     except BaseException:
         _mark_failed(tracker)
         raise
     finally:
+        progress.stop()
         outbox.close()
     return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds)
+
+
+def _stop_interrupted(exc: Interrupted, tracker: Any, outbox: Any, out_dir: Path, state: SweepState,
+                      progress: Progress) -> str:
+    """Keep everything finished (MLflow, or the outbox), mark the parent KILLED; the line to print."""
+    ACTIVE.second_note = f"interrupted twice: exiting now; finished runs are on disk in {out_dir / 'outbox'}"
+    remaining = outbox.flush(INTERRUPT_FLUSH_S)
+    state.save(out_dir)
+    where = ("everything finished is in MLflow" if not remaining else
+             f"{remaining} finished runs are kept in {out_dir / 'outbox'} until the store takes them")
+    try:
+        tracker.set_parent_tags({"gatesweep.interrupted": str(exc), "gatesweep.progress": progress.summary()})
+        tracker.finish_parent("KILLED")
+    except Exception as err:  # the store may be gone too; the runs are safe on disk either way
+        log.warning("could not mark the parent run KILLED: %s", err)
+    return (f"{progress.summary()} ({state.phase} phase); {where}; continue with "
+            f"`gatesweep resume {out_dir}`")
 
 
 def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
@@ -190,6 +233,11 @@ def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
     Raises:
         StoreUnavailable: runs are missing from MLflow; their records are in `out_dir/outbox`.
     """
+    if dead := outbox.dead():
+        key, reason = next(iter(dead.items()))
+        raise StoreUnavailable(f"{tracker.tracking_uri}: MLflow refused {len(dead)} finished run(s), e.g. {key} "
+                               f"({reason}); no report is made on an incomplete sweep; they are kept in "
+                               f"{out_dir / 'outbox' / 'dead'}: fix the cause, then `gatesweep sync {out_dir}`")
     written = outbox.done_keys()
     missing = written - tracker.child_keys()
     if missing:
@@ -203,44 +251,6 @@ def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
                                f"incomplete sweep; they are kept in {out_dir / 'outbox'}: run `gatesweep sync "
                                f"{out_dir}`")
     tracker.set_parent_tags({"gatesweep.child_runs": str(len(written))})
-
-
-def _run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path,
-                state: SweepState, address: str | None) -> None:
-    from pipeline import tuning
-
-    seconds = state.seconds
-    t0 = time.perf_counter()
-    tuning.start_ray(address)
-    seconds["ray_start"] = time.perf_counter() - t0
-    storage = out_dir / "ray_results"
-    tag = state.parent_run_id[:8]
-    callback = tuning.OutboxCallback(outbox)
-
-    def phase(name: str, jobs: list[Job] | None) -> Finished:
-        """Run a phase, or continue it from Tune's experiment state (a finished one returns at once)."""
-        path = storage / f"{spec.name}-{name}-{tag}"
-        t0 = time.perf_counter()
-        if tuning.can_restore(path):
-            results = tuning.restore_phase(spec, series, path)
-        else:
-            results = tuning.run_phase(spec, series, storage=storage, name=path.name, callbacks=[callback], jobs=jobs)
-        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
-        return tuning.finished_results(results)
-
-    if spec.budget.trials_per_cell > 0:
-        candidates = tune_candidates(phase("tune", None), spec, spec.confirm.candidates)
-        if max(len(c) for c in candidates.values()) > 1:
-            state.phase = "select"
-            state.save(out_dir)
-            best = selected(phase("select", tuning.select_jobs(spec, candidates)), candidates, spec)
-        else:
-            best = candidates
-    else:
-        best = {(ds, arch): [(HParams.of(arch, spec.space_for(ds).fixed()), None)] for ds, arch in spec.cells()}
-    state.phase = "confirm"
-    state.save(out_dir)
-    phase("confirm", tuning.confirm_jobs(spec, best))
 
 
 def _mark_failed(tracker: Any) -> None:
@@ -284,7 +294,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
 
     state, tracker = _attach(out_dir, tracking_uri)
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id)
-    outbox.load_pending()
+    outbox.load_pending(dead=True)  # records refused before are tried again: their cause may be fixed
     outbox.start()
     try:
         remaining = outbox.flush(FLUSH_TIMEOUT_S)

@@ -114,6 +114,13 @@ class SweepTracker:
     def finish_parent(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status=status, end_time=_now_ms())
 
+    def reopen_parent(self) -> None:
+        """A resumed sweep runs again: status RUNNING, and no longer marked interrupted."""
+        self.client.update_run(self.parent_id, status="RUNNING")
+        run = self.client.get_run(self.parent_id)
+        if "gatesweep.interrupted" in run.data.tags:
+            self.client.delete_tag(self.parent_id, "gatesweep.interrupted")
+
     def push_record(self, record: dict[str, Any], maybe_partial: bool) -> str:
         """Write one outbox record as a child run, idempotently (see `pipeline.outbox`).
 
@@ -134,11 +141,12 @@ class SweepTracker:
         if record["key"] != job.key:
             raise ValueError(f"record {record['key']}: its job's key is {job.key}")
         return self.log_child(job, record["history"], record["result"], status=record["status"],
-                              error=record.get("error"), start_ms=record.get("start_ms"), end_ms=record.get("end_ms"))
+                              error=record.get("error"), error_detail=record.get("error_detail"),
+                              start_ms=record.get("start_ms"), end_ms=record.get("end_ms"))
 
     def log_child(self, job: Job, history: dict[str, list[float]], result: dict[str, Any] | None,
-                  *, status: str, error: str | None = None, start_ms: int | None = None,
-                  end_ms: int | None = None) -> str:
+                  *, status: str, error: str | None = None, error_detail: str | None = None,
+                  start_ms: int | None = None, end_ms: int | None = None) -> str:
         """One child run with the contract's tags, params, per-epoch and final metrics, in batches."""
         tags = {"mlflow.parentRunId": self.parent_id, "gatesweep.role": job.phase,
                 "gatesweep.arch": job.arch, "gatesweep.dataset": job.dataset,
@@ -155,6 +163,8 @@ class SweepTracker:
             tags["gatesweep.stopped_early"] = "true"
         if result and result.get("node"):
             tags["gatesweep.node"] = result["node"]
+        if result and result.get("code_version"):
+            tags["gatesweep.code_version"] = result["code_version"]  # what the worker ran
         if error:
             tags["gatesweep.error"] = error[:5000]
         tags["gatesweep.key"] = job.key
@@ -179,5 +189,7 @@ class SweepTracker:
             self.client.log_batch(run_id, metrics=chunk)
         if result and result.get("forecasts"):
             write_artifact(self.client, run.info.artifact_uri, "forecasts.json", json.dumps(result["forecasts"]))
+        if error_detail:
+            write_artifact(self.client, run.info.artifact_uri, "error.txt", error_detail)
         self.client.set_terminated(run_id, status=status, end_time=now)  # last: marks it complete
         return run_id

@@ -1,4 +1,5 @@
-"""Ray Tune orchestration: the only module of a sweep that imports Ray.
+"""Ray Tune orchestration: the phases, the searcher, the trainable. With `pipeline.cluster` and
+`pipeline.callbacks`, the only modules of a sweep that import Ray.
 
 All (dataset, architecture) cells share one Tuner, so the cluster stays busy until the last trial,
 while `CellSearcher` keeps a separate Optuna study and an equal trial budget per cell.
@@ -6,11 +7,17 @@ while `CellSearcher` keeps a separate Optuna study and an equal trial budget per
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+import sys
 import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from ray import tune
@@ -34,7 +41,10 @@ class CellSearcher(Searcher):
     """Round-robin over cells; each cell asks its own OptunaSearch and gets exactly `budget` trials."""
 
     def __init__(self, spec: SweepSpec) -> None:
+        import optuna
+
         super().__init__(metric=METRIC, mode=MODE)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study on the user's console
         self.cells = spec.cells()
         self.budget = spec.budget.trials_per_cell
         self.base_seed = spec.seed
@@ -129,24 +139,78 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
     job = Job.from_config(config)
     ds = spec.dataset(job.dataset)
     pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "epoch_val_mase": [], "time_ms": []}
+    tail: deque[str] = deque(maxlen=OUTPUT_LINES)  # epochs and output, for a failed run's error.txt
     last = [time.monotonic()]
     rungs = asha_rungs(spec) if job.phase == "trial" else set()
 
     def on_epoch(epoch: int, loss: float, val_loss: float, val_mase: float) -> None:
         for k, v in zip(pending, (epoch, loss, val_loss, val_mase, int(time.time() * 1000)), strict=True):
             pending[k].append(v)
+        tail.append(f"epoch {epoch}: loss {loss:.4g}, val_loss {val_loss:.4g}, val_mase {val_mase:.4g}")
         # report about once a second, and exactly at each ASHA rung so its decisions see the right epoch
         if time.monotonic() - last[0] >= REPORT_EVERY_S or epoch + 1 in rungs:
             tune.report({"epochs_done": epoch + 1, "loss": loss, "val_loss": val_loss, "val_mase": val_mase,
                          "history": _drain(pending)})
             last[0] = time.monotonic()
 
-    result = fit_and_score(job.hp, series[ds.name], spec.split, seed=job.seed, evaluate_test=job.phase == "confirm",
-                           season=ds.season, patience=spec.evaluation.patience,
-                           horizon=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch)
+    with _output_tail(tail):
+        try:
+            result = fit_and_score(job.hp, series[ds.name], spec.split, seed=job.seed,
+                                   evaluate_test=job.phase == "confirm", season=ds.season,
+                                   patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon,
+                                   on_epoch=on_epoch)
+        except Exception as exc:  # re-raised with what the worker printed before it: the run's error.txt
+            raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
+    from pipeline.version import code_version
+
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
-                 "val_loss": result.val_loss[-1], "history": _drain(pending),
-                 "forecasts": result.forecasts, "node": _node(), "final": True})
+                 "val_loss": result.val_loss[-1], "history": _drain(pending), "forecasts": result.forecasts,
+                 "node": _node(), "code_version": code_version(), "final": True})
+
+
+class TrialFailed(RuntimeError):
+    """A trial's error with its traceback and the worker's last output (first line: the error itself).
+    Built from one message, so that Ray can pickle it back to the driver."""
+
+    @classmethod
+    def of(cls, exc: BaseException, trace: str, tail: list[str]) -> TrialFailed:
+        output = "\n".join(tail) if tail else "(nothing)"
+        return cls(f"{exc.__class__.__name__}: {exc}\n\n{trace}\n--- the worker's last output ---\n{output}")
+
+
+OUTPUT_LINES = 200
+
+
+@contextmanager
+def _output_tail(lines: deque[str]) -> Iterator[None]:
+    """Keep the lines this trial prints or logs (Python-level) in `lines`, still passing them through."""
+
+    class Tee:
+        def __init__(self, inner: TextIO) -> None:
+            self.inner = inner
+
+        def write(self, text: str) -> int:
+            lines.extend(ln for ln in text.splitlines() if ln.strip())
+            return self.inner.write(text)
+
+        def flush(self) -> None:
+            self.inner.flush()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        with redirect_stdout(Tee(sys.stdout)), redirect_stderr(Tee(sys.stderr)):  # type: ignore[type-var]
+            yield
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 def _node() -> str:
@@ -162,15 +226,6 @@ def _drain(pending: dict[str, list[float]]) -> dict[str, list[float]]:
     for v in pending.values():
         v.clear()
     return out
-
-
-def start_ray(address: str | None) -> None:
-    """Connect to the cluster at `address` (None: $RAY_ADDRESS, else a new local Ray); once per process."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
 
 
 def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, name: str,
@@ -239,80 +294,16 @@ def restore_phase(spec: SweepSpec, series: dict[str, np.ndarray], path: Path) ->
     return tuner.fit()
 
 
-def finished_results(results: tune.ResultGrid) -> list[tuple[Job, dict[str, Any] | None, str]]:
-    """(job, final result, status) for every trial of a phase, from Tune's own record (survives restarts)."""
+def finished_results(results: tune.ResultGrid) -> list[tuple[Job, dict[str, Any] | None, str, str | None]]:
+    """(job, final result, status, error line) for every trial of a phase, from Tune's own record (survives
+    restarts)."""
     out = []
     for r in (results[i] for i in range(len(results))):
         final = r.metrics if r.metrics and r.metrics.get("final") else None
         assert r.config is not None, "Tune keeps every trial's config"
-        out.append((Job.from_config(r.config), final, "FINISHED" if final and r.error is None else "FAILED"))
+        error = None
+        if r.error is not None:
+            marked = [ln for ln in str(r.error).splitlines() if "TrialFailed: " in ln]
+            error = marked[0].split("TrialFailed: ", 1)[1] if marked else str(r.error).strip().splitlines()[-1]
+        out.append((Job.from_config(r.config), final, "FINISHED" if final and r.error is None else "FAILED", error))
     return out
-
-
-class OutboxCallback(tune.Callback):
-    """Driver-side: buffers each trial's per-epoch history; when the trial ends, one record goes to the
-    outbox (on disk at once, in MLflow as soon as the store takes it). Tune never waits on HTTP."""
-
-    def __init__(self, outbox: Any) -> None:
-        self._outbox, self.outbox_dir = outbox, str(outbox.directory)
-        self.history: dict[str, dict[str, list[float]]] = {}
-        self.started: dict[str, int] = {}
-        self.attempts: dict[str, int] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Ray pickles the run config (callbacks included) into tuner.pkl; the live outbox (a thread and
-        # its locks) stays out, and a restored callback looks up the one the resuming process opened
-        return {**self.__dict__, "_outbox": None}
-
-    @property
-    def outbox(self) -> Any:
-        if self._outbox is None:
-            from pipeline.outbox import Outbox
-
-            self._outbox = Outbox.for_dir(Path(self.outbox_dir))
-        return self._outbox
-
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.started.setdefault(trial.trial_id, int(time.time() * 1000))
-
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        hist = self.history.setdefault(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
-        for k, v in result.get("history", {}).items():
-            hist.setdefault(k, []).extend(v)
-
-    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """A failed attempt that Tune will retry: recorded as its own FAILED run, then forgotten."""
-        attempt = self.attempts.get(trial.trial_id, 0)
-        self.attempts[trial.trial_id] = attempt + 1
-        self._log(trial, "FAILED", _error_text(trial), attempt=attempt)
-
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._log(trial, "FINISHED", None)
-
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._log(trial, "FAILED", _error_text(trial))
-
-    def _log(self, trial: Any, status: str, error: str | None, attempt: int | None = None) -> None:
-        job = Job.from_config(trial.config)
-        if attempt is not None:  # a retried attempt: its own run, its own key
-            job = job.model_copy(update={"attempt": attempt})
-        result = trial.last_result if trial.last_result.get("final") else None
-        if result is None and status == "FINISHED":  # stopped by the scheduler before its last epoch
-            job = job.model_copy(update={"stopped_early": True})
-        hist = self.history.pop(trial.trial_id, {"epoch": [], "loss": [], "val_loss": []})
-        keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
-        self.outbox.put(job.key, {"job": job.model_dump(mode="json"), "history": hist, "result": keep or None,
-                                  "status": status, "error": error, "start_ms": self.started.pop(trial.trial_id, None),
-                                  "end_ms": int(time.time() * 1000)})
-
-
-def _json_safe(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool | list | dict) or value is None
-
-
-def _error_text(trial: Any) -> str:
-    path = getattr(trial, "error_file", None)
-    if path and os.path.exists(path):
-        lines = [ln for ln in Path(path).read_text(errors="replace").strip().splitlines() if ln.strip()]
-        return lines[-1] if lines else "unknown error"
-    return "unknown error"

@@ -17,8 +17,10 @@ def test_diverging_trials_are_failed_runs_with_their_error_and_the_sweep_finishe
     _, runs = local_runs(tmp_path, "faults", "tags.`gatesweep.role` = 'trial'")
     failed = [r for r in runs if r.info.status == "FAILED"]
     assert failed, "the sweep file makes some trials diverge"
+    client, _ = local_runs(tmp_path, "faults")
     for run in failed:
         assert "TrainingDiverged" in run.data.tags["gatesweep.error"] and "nan" in run.data.tags["gatesweep.error"]
+        assert "error.txt" in {a.path for a in client.list_artifacts(run.info.run_id)}  # the whole story
     finals = [r for r in failed if "gatesweep.attempt" not in r.data.tags]
     retries = [r for r in failed if "gatesweep.attempt" in r.data.tags]
     assert len(retries) == len(finals)  # max_failures: 1 -> one retry, then the final failure

@@ -22,10 +22,12 @@ SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
 
 
 def test_second_run_while_locked_exits_3_at_once(tmp_path: Path) -> None:
-    lock = tmp_path / "gatesweep-output" / "nightly-small" / "nightly.lock"
+    from pipeline.nightly import lock_path
+
+    lock = lock_path(tmp_path / "locks", "nightly-small", tmp_path / "gatesweep-output" / "nightly-small")
     with sweep_lock(lock):
         t0 = time.monotonic()
-        proc = run_gatesweep(["nightly", str(SMALL)], tmp_path, timeout=120)
+        proc = run_gatesweep(["nightly", str(SMALL), "--lock-dir", str(tmp_path / "locks")], tmp_path, timeout=120)
     assert proc.returncode == 3 and time.monotonic() - t0 < 30
     assert "lock held by" in proc.stderr and str(os.getpid()) in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()  # nothing started

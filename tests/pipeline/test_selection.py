@@ -7,7 +7,7 @@ from collections import Counter
 from pipeline.config import SweepSpec
 from pipeline.hparams import HParams
 from pipeline.jobs import Job
-from pipeline.sweep import selected, tune_candidates
+from pipeline.phases import selected, tune_candidates
 from pipeline.tuning import confirm_jobs, select_jobs
 
 SPEC = SweepSpec.model_validate({
@@ -17,9 +17,9 @@ SPEC = SweepSpec.model_validate({
 })
 
 
-def _trial(arch: str, index: int, hidden: int, val_mase: float) -> tuple[Job, dict, str]:
+def _trial(arch: str, index: int, hidden: int, val_mase: float) -> tuple[Job, dict, str, None]:
     job = Job(phase="trial", dataset="d", hp=HParams(arch=arch, hidden_size=hidden), index=index, seed=index)
-    return job, {"val_mase": val_mase}, "FINISHED"
+    return job, {"val_mase": val_mase}, "FINISHED", None
 
 
 def test_candidates_are_the_best_distinct_configurations_of_the_tune_phase() -> None:
@@ -50,7 +50,7 @@ def test_the_confirmed_configuration_is_the_best_selection_mean_not_the_luckiest
     # candidate 0 had the best tune score (a lucky seed); candidate 2 is best on fresh seeds
     scores = {0: [0.9, 1.1, 1.0], 1: [0.7, 0.8, 0.75], 2: [0.5, 0.6, 0.55]}
     finished = [(Job(phase="select", dataset="d", hp=cands[("d", "gru")][rank][0], rank=rank, index=s, seed=s,
-                     source_trial=rank), {"val_mase": v}, "FINISHED")
+                     source_trial=rank), {"val_mase": v}, "FINISHED", None)
                 for rank, vals in scores.items() for s, v in enumerate(vals)]
     best = selected(finished, cands, SPEC)
     assert best[("d", "gru")] == [cands[("d", "gru")][2]]

@@ -1,0 +1,81 @@
+"""Ctrl-C and SIGTERM (what systemd and Kubernetes send to stop a job): a graceful stop, then a fast one.
+
+The first signal stops the sweep where it stands. Inside a Ray Tune phase it is passed on (at Tune's next
+loop step) as SIGUSR1, Tune's own "stop and save the experiment state" signal, so running trials stay
+unfinished (and `gatesweep resume` reruns them) instead of being counted as done; anywhere else (Ray
+starting, the report) it raises `Interrupted` at once. Finished runs are on disk in the outbox either way. A second
+signal exits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+class Interrupted(BaseException):
+    """The user or the scheduler asked the sweep to stop (BaseException: no `except Exception` eats it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(NAMES.get(signal.Signals(signum), str(signum)))
+        self.signum = signum
+        self.note = ""  # what was kept and how to continue, filled in by the sweep
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+
+
+class Interrupts:
+    """The process's SIGINT/SIGTERM handlers while a sweep runs."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._in_tune = False
+        self._forwarded = False
+        self.second_note = "interrupted twice: exiting now; finished runs are on disk"
+
+    def install(self) -> None:
+        """(Re)install the handlers: also after Ray starts, which sets handlers of its own."""
+        for sig in NAMES:
+            signal.signal(sig, self._handle)
+
+    @contextmanager
+    def tune_phase(self) -> Iterator[None]:
+        """While a Tune phase runs, a first signal asks Tune to stop rather than raising in its loop."""
+        self._in_tune = True
+        try:
+            yield
+        finally:
+            self._in_tune = False
+        self.check()
+
+    def check(self) -> None:
+        """Raise `Interrupted` if a signal came (e.g. while Tune was stopping)."""
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def forward_to_tune(self) -> None:
+        """Called from inside Tune's loop (a callback), where Tune's SIGUSR1 handler is surely installed:
+        pass a pending stop request on, once."""
+        if self.signum is not None and not self._forwarded:
+            self._forwarded = True
+            os.kill(os.getpid(), signal.SIGUSR1)  # Tune's handler: stop, save the experiment state, return
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:  # the second one: no more waiting
+            print(f"{self.second_note} ({NAMES.get(signal.Signals(signum), signum)})", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        self.signum = signum
+        if not self._in_tune:
+            raise Interrupted(signum)
+        # in a Tune phase: its loop passes the request on (`forward_to_tune`) at its next step
+
+
+ACTIVE = Interrupts()

@@ -1,0 +1,137 @@
+"""The sweep's three phases on Ray Tune: tune (search), select (fresh seeds on validation), confirm (test).
+
+Each phase either runs or continues from Ray Tune's experiment state, and must end complete: a phase
+that returns with fewer finished trials than planned (an interrupt, a driver problem) never leads to the
+next one, because equal budgets for both architectures are the fairness guarantee.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import SweepSpec
+from pipeline.errors import SweepFailed
+from pipeline.hparams import HParams
+from pipeline.interrupts import ACTIVE
+from pipeline.jobs import Candidates, Job
+from pipeline.state import SweepState
+
+Finished = list[tuple[Job, dict[str, Any] | None, str, str | None]]  # (job, final result, status, error)
+
+
+def planned(spec: SweepSpec) -> dict[str, int]:
+    """Runs per phase (for the progress line; a phase the sweep skips has 0)."""
+    cells = len(spec.cells())
+    trials = spec.budget.trials_per_cell
+    candidates = min(spec.confirm.candidates, trials)
+    matched = spec.confirm.seeds * len(spec.datasets) if spec.confirm.param_matched else 0
+    return {"tune": trials * cells,
+            "select": candidates * spec.confirm.selection_seeds * cells if candidates > 1 else 0,
+            "confirm": (spec.confirm.top_k if trials else 1) * spec.confirm.seeds * cells + matched}
+
+
+def tune_candidates(finished: Finished, spec: SweepSpec, k: int) -> Candidates:
+    """Each cell's `k` best distinct configurations of the tune phase by validation MASE, the objective
+    (the test split is never used), with the trial each comes from.
+
+    Raises:
+        SweepFailed: every tune-phase trial of a cell failed (no confirm phase on nothing).
+    """
+    best: Candidates = {}
+    for cell in spec.cells():
+        done = sorted(((r["val_mase"], job.index, job) for job, r, status, _ in finished
+                       if status == "FINISHED" and r and job.phase == "trial" and job.cell == cell),
+                      key=lambda t: (t[0], t[1]))
+        distinct: list[tuple[HParams, int | None]] = []
+        for _, _, job in done:  # a sampler may propose the same configuration twice: keep the better trial
+            if all(job.hp != hp for hp, _ in distinct):
+                distinct.append((job.hp, job.index))
+        best[cell] = distinct[:k]
+        if not best[cell]:
+            raise SweepFailed(_all_failed("tune", cell, finished))
+    return best
+
+
+def selected(finished: Finished, candidates: Candidates, spec: SweepSpec) -> Candidates:
+    """Each cell's `confirm.top_k` candidates with the lowest mean validation MASE over their selection
+    seeds (ties: the better tune-phase score).
+
+    Raises:
+        SweepFailed: every selection run of a cell failed.
+    """
+    best: Candidates = {}
+    for cell, configs in candidates.items():
+        scores = {rank: [r["val_mase"] for job, r, status, _ in finished
+                         if status == "FINISHED" and r and job.cell == cell and job.rank == rank]
+                  for rank in range(len(configs))}
+        ranked = sorted((float(np.mean(v)), rank) for rank, v in scores.items() if v)
+        if not ranked:
+            raise SweepFailed(_all_failed("select", cell, finished))
+        best[cell] = [configs[rank] for _, rank in ranked[: spec.confirm.top_k]]
+    return best
+
+
+def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
+    errors = [err for job, _, status, err in finished if job.cell == cell and status == "FAILED" and err]
+    first = errors[0] if errors else "no error recorded"
+    return f"{cell[0]}/{cell[1]}: every {phase}-phase run failed (first error: {first}); nothing to confirm"
+
+
+def run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path, state: SweepState) -> None:
+    """The phases still to do, in order; each saves the sweep's state before it starts."""
+    from pipeline import tuning
+    from pipeline.callbacks import OutboxCallback, ProgressCallback
+    from pipeline.progress import CURRENT
+
+    storage = out_dir / "ray_results"
+    tag = state.parent_run_id[:8]
+    outbox_callback = OutboxCallback(outbox)
+
+    def phase(name: str, jobs: list[Job] | None, expected: int) -> Finished:
+        """Run a phase, or continue it from Tune's experiment state (a finished one returns at once)."""
+        path = storage / f"{spec.name}-{name}-{tag}"
+        if CURRENT is not None:
+            CURRENT.phase(name)
+        t0 = time.perf_counter()
+        with ACTIVE.tune_phase():  # a Ctrl-C in here stops Tune cleanly, then raises Interrupted
+            if tuning.can_restore(path):
+                results = tuning.restore_phase(spec, series, path)
+            else:
+                results = tuning.run_phase(spec, series, storage=storage, name=path.name,
+                                           callbacks=[outbox_callback, ProgressCallback(name)], jobs=jobs)
+        state.seconds[name] = state.seconds.get(name, 0.0) + time.perf_counter() - t0
+        ended = results.num_terminated + results.num_errors
+        if ended < expected or ended < len(results):
+            raise SweepFailed(f"the {name} phase returned with {ended} of {expected} runs ended; not going on "
+                              f"(both architectures must get their full budget): `gatesweep resume {out_dir}` "
+                              "continues it")
+        return tuning.finished_results(results)
+
+    plan = planned(spec)
+    if spec.budget.trials_per_cell > 0:
+        candidates = tune_candidates(phase("tune", None, plan["tune"]), spec, spec.confirm.candidates)
+        if max(len(c) for c in candidates.values()) > 1:
+            _enter(state, out_dir, "select")
+            jobs = tuning.select_jobs(spec, candidates)
+            best = selected(phase("select", jobs, len(jobs)), candidates, spec)
+        else:
+            best = candidates
+    else:
+        best = {(ds, arch): [(HParams.of(arch, spec.space_for(ds).fixed()), None)] for ds, arch in spec.cells()}
+    _enter(state, out_dir, "confirm")
+    jobs = tuning.confirm_jobs(spec, best)
+    phase("confirm", jobs, len(jobs))
+
+
+_ORDER = ("tune", "select", "confirm")
+
+
+def _enter(state: SweepState, out_dir: Path, phase: str) -> None:
+    """Record that the sweep reached `phase` (never backwards: a resumed sweep passes its done phases)."""
+    if state.phase in _ORDER and _ORDER.index(state.phase) < _ORDER.index(phase):
+        state.phase = phase  # type: ignore[assignment]
+        state.save(out_dir)

@@ -1,0 +1,49 @@
+"""The progress line and what goes to the parent run, without a sweep."""
+
+from __future__ import annotations
+
+import io
+
+from pipeline.progress import Progress
+
+
+def _progress(**kw: object) -> tuple[Progress, io.StringIO, list[tuple[str, dict[str, float]]]]:
+    out: io.StringIO = io.StringIO()
+    pushed: list[tuple[str, dict[str, float]]] = []
+    p = Progress({"tune": 4, "select": 0, "confirm": 2}, stream=out, tty=False,
+                 publish=lambda tag, metrics: pushed.append((tag, metrics)), **kw)  # type: ignore[arg-type]
+    return p, out, pushed
+
+
+def test_the_line_counts_trials_failures_and_the_best_score_per_cell() -> None:
+    p, out, pushed = _progress()
+    p.phase("tune")
+    for i in range(3):
+        p.trial_started("tune", f"t{i}")
+    p.trial_ended("tune", "t0", "d/gru", 0.5, failed=False)
+    p.trial_ended("tune", "t1", "d/gru", 0.4, failed=False)
+    p.trial_ended("tune", "t2", "d/lstm", None, failed=True)
+    line = p.line()
+    assert line.startswith("gatesweep: tune 2/4, 0 running, 1 failed · best val MASE d/gru 0.4")
+    assert "left" in line and p.summary() == "tune 2/4 · confirm 0/2 · 1 failed"  # a skipped phase is not shown
+    assert out.getvalue().splitlines()[0].startswith("gatesweep: tune 0/4")  # the phase change is written at once
+    tag, metrics = pushed[0]  # at the phase change (then at most every few seconds)
+    assert tag == "tune 0/4 · confirm 0/2" and metrics == {"progress.tune.done": 0, "progress.tune.total": 4,
+                                                          "progress.confirm.done": 0, "progress.confirm.total": 2}
+
+
+def test_a_resumed_sweep_counts_what_its_earlier_driver_finished() -> None:
+    p, _, _ = _progress()
+    p.already_done({"trial-d-gru-r0-0000", "trial-d-gru-r0-0001", "trial-d-gru-r0-0001-attempt0",
+                    "confirm-d-gru-r0-0000", "confirm-d-gru-param_matched-r0-0000"})
+    assert p.summary() == "tune 2/4 · confirm 1/2"
+
+
+def test_a_store_that_fails_does_not_stop_the_sweep() -> None:
+    def broken(tag: str, metrics: dict[str, float]) -> None:
+        raise ConnectionError("down")
+
+    p = Progress({"tune": 1}, stream=io.StringIO(), tty=False, publish=broken)
+    p.phase("tune")  # pushes, fails, warns once
+    p.trial_ended("tune", "t", "d/gru", 0.1, failed=False)
+    assert p.summary() == "tune 1/1"
