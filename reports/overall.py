@@ -38,10 +38,11 @@ def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, margin: floa
     variances = np.array([v.se**2 for v in verdicts])
     test = random_effects(effects, variances)
     bound = float(np.log1p(margin))
-    if test["p_value"] < alpha and not (test["ci_low"] > -bound and test["ci_high"] < bound):
-        lab = "gru" if test["effect"] < 0 else "lstm"
-    elif test["ci_low"] > -bound and test["ci_high"] < bound:
+    inside = test["ci_low"] > -bound and test["ci_high"] < bound
+    if inside:
         lab = "equivalent"
+    elif test["p_value"] < alpha and abs(test["effect"]) > bound:  # the per-dataset rule: never a win inside
+        lab = "gru" if test["effect"] < 0 else "lstm"
     else:
         lab = "inconclusive"
     bayes = bayesian_signed_rank(effects, bound)
