@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>)")
     ex.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
-    b = sub.add_parser("bench", help="time the seed's Keras loop, gatesweep's loop and a minimal XLA step")
+    b = sub.add_parser("bench", help="time the source article's Keras loop, gatesweep's loop and a minimal XLA step")
     b.add_argument("--epochs", type=int, default=100, help="timed epochs per loop (default 100)")
     b.add_argument("--arch", choices=("gru", "lstm"), action="append", help="default: both")
     b.add_argument("--points", type=int, default=180, help="closed-loop points to generate (default 180)")
@@ -199,6 +199,7 @@ def _print_outcome(outcome: Any) -> int:
     print(f"overall verdict: {outcome.verdict['overall']['label']}")
     print(f"parent run: {outcome.parent_run_id}")
     print(f"report: {outcome.out_dir / 'report' / 'report.html'}")
+    print(f"MLflow: {outcome.mlflow}")
     rounded = {k: round(v, 3 if k.endswith("share") else 1) for k, v in outcome.seconds.items()}
     print("seconds: " + json.dumps(rounded))
     return EXIT_OK
@@ -341,7 +342,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
-    verdict = build_report(client, args.parent_run_id, out)
+    from pipeline.mlflow_io import run_link
+
+    verdict = build_report(client, args.parent_run_id, out, run_link(args.tracking_uri, run.info.experiment_id,
+                                                                     args.parent_run_id))
     for v in verdict["datasets"]:
         print(v["sentence"])
     print(f"report: {out / 'report' / 'report.html'}")

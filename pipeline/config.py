@@ -75,7 +75,7 @@ _TAGS = {"choice", "range", "fixed"}
 
 class _SearchSpaceBase(_Frozen):
     """One entry per hyperparameter of `HParams`: a fixed value, a choice list, or a range. The same
-    for GRU and LSTM. Defaults are `HParams`' (the seed article's setting)."""
+    for GRU and LSTM. Defaults are `HParams`' (the source article's setting)."""
 
     @model_validator(mode="after")
     def _domains(self) -> _SearchSpaceBase:
@@ -173,7 +173,7 @@ class _Dataset(_Frozen):
 
 
 class DampedDataset(_Dataset):
-    """The seed article's `exp(-x/tau)·cos(x)` sampled at `points` points on [0, span_pi·π], plus optional
+    """The source article's `exp(-x/tau)·cos(x)` sampled at `points` points on [0, span_pi·π], plus optional
     Gaussian noise."""
 
     source: Literal["damped_oscillation"]
@@ -207,7 +207,7 @@ _SOURCES = ("damped_oscillation", *BUNDLED_SOURCES, "csv")
 class Budget(_Frozen):
     """Tune-phase trials per (dataset, architecture) cell; 0 means no search (every param fixed)."""
 
-    trials_per_cell: int = Field(8, ge=0)
+    trials_per_cell: int = Field(8, ge=0, lt=10_000)
 
 
 class ConfirmSpec(_Frozen):
@@ -220,9 +220,9 @@ class ConfirmSpec(_Frozen):
     whose hidden size brings its parameter count closest to the confirmed LSTM's (a secondary check)."""
 
     candidates: int = Field(3, ge=1)
-    selection_seeds: int = Field(3, ge=2)
+    selection_seeds: int = Field(3, ge=2, lt=10_000)
     top_k: int = Field(1, ge=1)
-    seeds: int = Field(5, ge=2)
+    seeds: int = Field(5, ge=2, lt=10_000)
     param_matched: bool = False
 
     @model_validator(mode="after")

@@ -40,7 +40,7 @@ class DataError(ValueError):
 
 def damped_oscillation(points: int = 200, tau: float = 5.0, span_pi: float = 5.0, noise: float = 0.0,
                        seed: int = 0) -> np.ndarray:
-    """The seed's series `exp(-x/tau)·cos(x)` sampled at `points` points on `[0, span_pi·π]`."""
+    """The source article's series `exp(-x/tau)·cos(x)` sampled at `points` points on `[0, span_pi·π]`."""
     x = np.linspace(0, span_pi * np.pi, points)
     y = np.exp(-x / tau) * np.cos(x)
     if noise > 0:

@@ -16,7 +16,7 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 
 class HParams(BaseModel):
-    """One trial's architecture and hyperparameters (defaults: the seed article's setting)."""
+    """One trial's architecture and hyperparameters (defaults: the source article's setting)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

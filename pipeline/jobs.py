@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.hparams import HParams
 
 Phase = Literal["trial", "select", "confirm"]
+# Seeds are the sweep's base seed x 100 000 plus an offset per phase plus the run's number, so that each
+# phase's seeds are fresh and small enough to read (the run name shows the seed of select/confirm runs).
+SEED_OFFSETS: dict[str, int] = {"trial": 0, "confirm": 10_000, "select": 20_000}
+MAX_PER_PHASE = 10_000
+
+
+def seed_for(phase: str, base_seed: int, index: int) -> int:
+    """The random seed of run `index` of a phase (weights' initialisation and the data order)."""
+    return base_seed * 100_000 + SEED_OFFSETS[phase] + index
 
 
 class Job(BaseModel):
@@ -45,15 +54,16 @@ class Job(BaseModel):
         return f"{self.phase}-{self.dataset}-{self.arch}{variant}-r{self.rank}-{self.index:04d}{attempt}"
 
     def run_name(self, multi_dataset: bool) -> str:
-        """`gru-trial-007`, `lstm-confirm-seed-3`, prefixed `<dataset>-` when a sweep has several datasets."""
+        """`gru-trial-007`, `lstm-confirm-seed-10003`, `gru-select-c2-seed-20001`, prefixed `<dataset>-` when a
+        sweep has several datasets. Select and confirm names show the run's real seed (`gatesweep.seed`)."""
         prefix = f"{self.dataset}-" if multi_dataset else ""
         attempt = f"-attempt-{self.attempt}" if self.attempt is not None else ""
         if self.phase == "confirm":
             rank = f"top{self.rank + 1}-" if self.rank else ""
             variant = "matched-" if self.variant == "param_matched" else ""
-            return f"{prefix}{self.arch}-{variant}confirm-{rank}seed-{self.index}{attempt}"
+            return f"{prefix}{self.arch}-{variant}confirm-{rank}seed-{self.seed}{attempt}"
         if self.phase == "select":
-            return f"{prefix}{self.arch}-select-candidate-{self.rank + 1}-seed-{self.index}{attempt}"
+            return f"{prefix}{self.arch}-select-c{self.rank + 1}-seed-{self.seed}{attempt}"
         return f"{prefix}{self.arch}-trial-{self.index:03d}{attempt}"
 
     def to_config(self) -> dict[str, Any]:

@@ -121,6 +121,13 @@ def child_runs(client: Any, parent_run_id: str) -> list[Any]:
             return runs
 
 
+def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
+    """The MLflow UI page of a run, opening the classic runs view, when the store is a server."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
 def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[MlflowClient, Any]:
     """A client for `tracking_uri` and a sweep's parent run, checked to be one.
 

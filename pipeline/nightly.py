@@ -80,6 +80,6 @@ def fingerprint(series: np.ndarray) -> str:
 
 
 def nightly_tags(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, str]:
-    tags = {"gatesweep.nightly": "true", "gatesweep.code_version": code_version()}
+    tags = {"gatesweep.nightly": "true", "gatesweep.code_version": code_version()}  # also on every parent
     tags |= {f"gatesweep.data.{name}": fingerprint(values) for name, values in series.items()}
     return tags

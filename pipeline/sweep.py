@@ -6,6 +6,7 @@ Ray lives in `pipeline.tuning`, MLflow in `pipeline.tracking`; the report stage 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -32,7 +33,8 @@ INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the
 class Reporter(Protocol):
     """The report stage, as the sweep uses it (`reports` provides both)."""
 
-    def build_report(self, client: Any, parent_run_id: str, out_dir: Path) -> dict[str, Any]: ...
+    def build_report(self, client: Any, parent_run_id: str, out_dir: Path, link: str | None = None
+                     ) -> dict[str, Any]: ...
 
     def compute_verdict(self, client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]: ...
 
@@ -43,6 +45,7 @@ class SweepOutcome:
     out_dir: Path  # the sweep's own directory (outbox, Ray results, state, report)
     verdict: dict[str, Any]
     seconds: dict[str, float]
+    mlflow: str  # where to see it: the parent run's page, or how to open the UI on a local store
 
 
 def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, float]:
@@ -111,7 +114,7 @@ def resume(out_dir: Path, address: str | None, reporter: Reporter) -> SweepOutco
     if state.phase == "done":
         return SweepOutcome(state.parent_run_id, out_dir, reporter.compute_verdict(tracker.client,
                                                                                    state.parent_run_id)[0],
-                            state.seconds)
+                            state.seconds, _where(tracker))
     tracker.reopen_parent()
     progress = _open_progress(state.spec, tracker)
     return _drive(state.spec, load_datasets(state.spec), tracker, out_dir, state, None, reporter, progress,
@@ -204,7 +207,15 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
     finally:
         progress.stop()
         outbox.close()
-    return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds)
+    return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds, _where(tracker))
+
+
+def _where(tracker: Any) -> str:
+    link = tracker.link()
+    if link:
+        return link
+    return (f"mlflow ui --backend-store-uri {tracker.tracking_uri} (then http://127.0.0.1:5000/#/experiments/"
+            f"{tracker.experiment_id}/runs/{tracker.parent_id})")
 
 
 def _stop_interrupted(exc: Interrupted, tracker: Any, outbox: Any, out_dir: Path, state: SweepState,
@@ -265,7 +276,7 @@ def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | Non
     """Report, timing metrics and the parent's final status: the last steps, once MLflow has every run."""
     seconds = state.seconds
     t0 = time.perf_counter()
-    verdict = reporter.build_report(tracker.client, state.parent_run_id, out_dir)
+    verdict = reporter.build_report(tracker.client, state.parent_run_id, out_dir, tracker.link())
     seconds["report"] = time.perf_counter() - t0
     if t_start is not None:
         seconds["total"] = time.perf_counter() - t_start
@@ -276,7 +287,10 @@ def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | Non
         seconds["mlflow_blocking"] = times.blocking_seconds + seconds.get("mlflow_flush_wait", 0.0)
         seconds["mlflow_blocking_share"] = seconds["mlflow_blocking"] / seconds["total"]
         state.mlflow_calls_by_method = {k: list(v) for k, v in times.by_method.items()}  # as of now
-    tracker.log_parent_metrics({f"seconds.{k}": v for k, v in seconds.items()})
+    # where the time went: an artifact, not metrics that would bury the verdict's few on the run page
+    tracker.log_parent_artifact("timings.json", json.dumps({"seconds": seconds,
+                                                            "mlflow_calls_by_method": state.mlflow_calls_by_method},
+                                                           indent=2, sort_keys=True))
     tracker.finish_parent("FINISHED")
     state.phase = "done"
     state.save(out_dir)
@@ -312,7 +326,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
     else:
         raise IncompleteSweep(f"{out_dir}: the sweep stopped in its {state.phase} phase; its finished runs are now "
                               f"in MLflow, but there is no verdict until it completes: `gatesweep resume {out_dir}`")
-    return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds)
+    return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds, _where(tracker))
 
 
 def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str | None, arch: str | None,

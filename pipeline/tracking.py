@@ -20,10 +20,13 @@ from pipeline.errors import TrackingError
 from pipeline.jobs import Job
 from pipeline.mlflow_io import TimedClient, child_runs, write_artifact
 
+# The MLflow UI opens an experiment of this kind on its runs table (not the GenAI overview).
+EXPERIMENT_KIND = "mlflow.experimentKind"
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_TAGS = 1000, 100
 FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
-                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch")
+                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch",
+                 "train_windows", "steps_per_epoch")
 # one row per epoch, step = epoch (`val_mase` is the final value: the best epoch's with early stopping)
 EPOCH_METRICS = ("loss", "val_loss", "epoch_val_mase")
 
@@ -58,7 +61,8 @@ class SweepTracker:
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(timeout_s))
         try:
             exp = self.client.get_experiment_by_name(self.experiment)
-            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(self.experiment)
+            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
+                self.experiment, tags={EXPERIMENT_KIND: "custom_model_development"})
         except Exception as exc:  # any transport or store error means the same thing to the user
             first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
             raise TrackingError(f"{self.tracking_uri}: --tracking-uri: tracking store unusable ({first})") from None
@@ -78,7 +82,9 @@ class SweepTracker:
     def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
-        tags = {"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path}
+        from pipeline.version import code_version
+
+        tags = {"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path, "gatesweep.code_version": code_version()}
         run = self.client.create_run(self.experiment_id, run_name=f"{spec.name}-sweep", start_time=_now_ms(),
                                      tags=tags)
         self.parent_id = run.info.run_id
@@ -105,6 +111,17 @@ class SweepTracker:
         rts = [RunTag(k, str(v)) for k, v in tags.items()]
         for chunk in _chunks(rts, _MAX_TAGS):
             self.client.log_batch(self.parent_id, tags=chunk)
+
+    def link(self) -> str | None:
+        """The parent run's page in the MLflow UI (None for a store without a server)."""
+        from pipeline.mlflow_io import run_link
+
+        assert self.experiment_id is not None and self.parent_id is not None
+        return run_link(self.tracking_uri, self.experiment_id, self.parent_id)
+
+    def log_parent_artifact(self, name: str, text: str) -> None:
+        run = self.client.get_run(self.parent_id)
+        write_artifact(self.client, run.info.artifact_uri, name, text)
 
     def child_keys(self) -> set[str]:
         """The `gatesweep.key` of every child run of the parent in MLflow."""
@@ -171,7 +188,7 @@ class SweepTracker:
         run = self.client.create_run(self.experiment_id, start_time=start_ms or _now_ms(), tags=tags,
                                      run_name=job.run_name(self.multi_dataset))
         run_id = run.info.run_id
-        params = [Param(k, str(v)) for k, v in job.hp.values().items()]
+        params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis
         now = end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)

@@ -110,6 +110,9 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         "seconds_per_epoch": _steady(loop.epoch_times),
         "compile_seconds": loop.epoch_times[0] - _steady(loop.epoch_times) if len(losses) >= 3 else 0.0,
         "epochs_trained": float(len(losses)),
+        # what an epoch is made of, so that cost compares per step and per window, not only per epoch
+        "train_windows": float(loop.n),
+        "steps_per_epoch": float(loop.n_batches),
     }
     if patience is not None:
         metrics["best_epoch"] = float(best[1])
@@ -129,7 +132,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         gen = loop.generate(data, raw[:start], len(raw) - start)
         # stored with the run so the report can test forecasts (Diebold-Mariano) from MLflow alone
         forecasts = {"truth": raw.tolist(), "generated": gen.tolist(), "start": [float(start)],
-                     "test_start": [float(s0)], "test_pred": test_pred.tolist()}
+                     "test_start": [float(s0)], "test_pred": test_pred.tolist(), "mase_scale": [scale]}
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
 
 

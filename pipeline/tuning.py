@@ -26,7 +26,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from pipeline.config import SweepSpec
 from pipeline.hparams import HParams
-from pipeline.jobs import Candidates, Job
+from pipeline.jobs import Candidates, Job, seed_for
 from pipeline.space import make_sampler, optuna_space
 
 # the objective: one-step validation MASE in original units, comparable across windows and transforms
@@ -72,7 +72,7 @@ class CellSearcher(Searcher):
         self.issued[cell] += 1
         self.owner[trial_id] = cell
         hp = HParams.of(cell[1], {**self.fixed[cell], **params})
-        return Job(phase="trial", dataset=cell[0], hp=hp, index=index, seed=self.base_seed * 100_000 + index
+        return Job(phase="trial", dataset=cell[0], hp=hp, index=index, seed=seed_for("trial", self.base_seed, index)
                    ).to_config()
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -100,7 +100,7 @@ def select_jobs(spec: SweepSpec, candidates: Candidates) -> list[Job]:
     """Each cell's candidate configs × `confirm.selection_seeds` fresh seeds, scored on validation only.
 
     Both architectures get the same number of candidates and the same seeds."""
-    seeds = [2_000_000_000 + spec.seed * 100_000 + s for s in range(spec.confirm.selection_seeds)]
+    seeds = [seed_for("select", spec.seed, s) for s in range(spec.confirm.selection_seeds)]
     return [Job(phase="select", dataset=dataset, hp=hp, rank=rank, index=s, seed=seed, source_trial=trial)
             for (dataset, _), configs in candidates.items() for rank, (hp, trial) in enumerate(configs)
             for s, seed in enumerate(seeds)]
@@ -114,7 +114,7 @@ def confirm_jobs(spec: SweepSpec, best: Candidates) -> list[Job]:
     """
     from pipeline.models import matched_gru_hidden
 
-    seeds = [1_000_000_000 + spec.seed * 100_000 + s for s in range(spec.confirm.seeds)]
+    seeds = [seed_for("confirm", spec.seed, s) for s in range(spec.confirm.seeds)]
     jobs = []
     for (dataset, _), configs in best.items():
         for rank, (hp, trial) in enumerate(configs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ from pipeline.errors import IncompleteSweep
 from pipeline.mlflow_io import read_artifact
 from reports import plots
 from reports.budget import budget_curve
+from reports.cost import cost_comparison
+from reports.decision import configurations, description_md, next_steps
 from reports.dm import diebold_mariano
 from reports.overall import overall
 from reports.render import report_html, summary_md, verdict_json
 from reports.runs import parent_info, runs_table
-from reports.stats import Rules, compare_architectures, cost_comparison, mean_ci, to_dict
+from reports.stats import Rules, compare_architectures, mean_ci, to_dict
 
 
 class Forecasts:
@@ -46,39 +49,6 @@ def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
         best_rank = cell.groupby("rank")["val_mase"].mean().idxmin() if has_val else cell["rank"].min()
         keep.append(cell[cell["rank"] == best_rank])
     return pd.concat(keep) if keep else confirm
-
-
-def _mean_sd(values: pd.Series) -> dict[str, float | int | None]:
-    v = pd.to_numeric(values, errors="coerce").dropna()
-    return {"mean": float(v.mean()) if len(v) else None, "sd": float(v.std(ddof=1)) if len(v) > 1 else None,
-            "n": int(len(v))}
-
-
-def configurations(table: pd.DataFrame, confirm: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
-    """Per dataset and architecture: the confirmed configuration, its tune-phase score, its selection
-    mean ± sd and its confirm results (validation MASE throughout; test MASE for the confirm seeds), so a
-    reader sees how much of the pick was luck."""
-    from pipeline.hparams import HPARAM_TYPES
-
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    done = table[table["status"] == "FINISHED"]
-    for (dataset, arch), runs in confirm.groupby(["dataset", "arch"], sort=True):
-        first = runs.iloc[0]
-        config = {k: first[k] for k in HPARAM_TYPES if k in runs and pd.notna(first[k])}
-        source = first.get("source_trial") if "source_trial" in runs else None
-        cell = done[(done["dataset"] == dataset) & (done["arch"] == arch)]
-        entry: dict[str, Any] = {"config": config, "source_trial": None if pd.isna(source) else int(source),
-                                 "tune_val_mase": None, "selection_val_mase": _mean_sd(pd.Series(dtype=float)),
-                                 "confirm_val_mase": _mean_sd(runs["val_mase"] if "val_mase" in runs else pd.Series()),
-                                 "confirm_test_mase": _mean_sd(runs["test_mase"])}
-        if entry["source_trial"] is not None:
-            trial = cell[(cell["role"] == "trial") & (pd.to_numeric(cell["index"]) == entry["source_trial"])]
-            if len(trial) and "val_mase" in trial:
-                entry["tune_val_mase"] = float(trial["val_mase"].iloc[0])
-            select = cell[(cell["role"] == "select") & (cell["source_trial"] == source)]
-            entry["selection_val_mase"] = _mean_sd(select["val_mase"] if "val_mase" in select else pd.Series())
-        out.setdefault(str(dataset), {})[str(arch)] = entry
-    return out
 
 
 def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -118,7 +88,7 @@ def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: Rules) -> di
 
 def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, Any]:
     """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE)."""
-    mean_pred, truth = {}, None
+    mean_pred, truth, scale = {}, None, {}
     for arch in ("gru", "lstm"):
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
         preds = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
@@ -126,11 +96,13 @@ def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, 
             return {"available": False, "note": f"no test forecasts stored for {arch.upper()}"}
         mean_pred[arch] = np.mean([p["test_pred"] for p in preds], axis=0)
         truth = np.asarray(preds[0]["truth"])[int(preds[0]["test_start"][0]):]
+        scale[arch] = float(preds[0]["mase_scale"][0]) if "mase_scale" in preds[0] else None
     err_gru, err_lstm = mean_pred["gru"] - truth, mean_pred["lstm"] - truth
     classic = diebold_mariano(err_gru, err_lstm, variance="hln")
+    ensemble = {arch: (float(np.mean(np.abs(mean_pred[arch] - truth)) / scale[arch]) if scale[arch] else None)
+                for arch in ("gru", "lstm")}
     return {"available": True, **diebold_mariano(err_gru, err_lstm),
-            "hln_statistic": classic["statistic"], "hln_p_value": classic["p_value"],
-            "ensemble_mae_gru": float(np.mean(np.abs(err_gru))), "ensemble_mae_lstm": float(np.mean(np.abs(err_lstm)))}
+            "hln_statistic": classic["statistic"], "hln_p_value": classic["p_value"], "ensemble_mase": ensemble}
 
 
 def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
@@ -171,6 +143,22 @@ def _sweep_spec(client: Any, parent_run: Any) -> Any:
     return SweepSpec.model_validate(raw)
 
 
+def _sweep_info(parent: dict[str, Any], spec: Any) -> dict[str, Any]:
+    """When, with which code and over which search space the sweep ran (for the report's header/footer)."""
+    run = parent["run"]
+    space = None
+    if spec is not None:
+        space = {"all datasets": {k: _plain(v) for k, v in spec.search_space}}
+        space |= {ds.name: {k: _plain(v) for k, v in ds.search_space.given().items()}
+                  for ds in spec.datasets if ds.search_space is not None}
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.info.start_time / 1000)),
+            "code_version": run.data.tags.get("gatesweep.code_version"), "search_space": space}
+
+
+def _plain(p: Any) -> Any:
+    return p.model_dump() if hasattr(p, "model_dump") else p
+
+
 def _budget_note(sampler: str, has_trials: bool) -> str:
     if not has_trials:
         return "no tune phase in this sweep, so no budget curve"
@@ -209,6 +197,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
                             for arch in ("gru", "lstm")}
         datasets.append(entry)
     has_trials = bool((table["role"] == "trial").any())
+    spec = _sweep_spec(client, parent["run"])
     verdict = {
         "sweep": client.get_experiment(parent["experiment_id"]).name, "parent_run_id": parent_run_id,
         "datasets": datasets,
@@ -218,63 +207,97 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
         "counts": _counts(table),
         "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
                    "note": _budget_note(sampler, has_trials)},
-        "importance": _importance(table, _sweep_spec(client, parent["run"])) if has_trials else {},
-        "configurations": configurations(table, confirm),
+        "importance": _importance(table, spec) if has_trials else {},
+        "configurations": configurations(table, confirm, {e["dataset"]: e["dm"].get("ensemble_mase", {})
+                                                          for e in datasets}),
+        "sweep_info": _sweep_info(parent, spec),
         "settings": {"alpha": alpha, "equivalence_margin": margin, "min_seeds": rules.min_seeds,
                      "smallest_effect": rules.smallest_effect, "estimand": "mean log test MASE per seed, GRU - LSTM",
                      "test": "Welch t on log MASE, two-sided, Holm across datasets",
                      "equivalence": "TOST (Welch) at alpha/2 per side, Holm across datasets",
                      "ci": "Welch t 95%", "confirm_runs_used": int(len(confirm))},
     }
+    verdict["next_steps"] = next_steps(verdict)
     run = parent["run"]  # fetched once above
     if run.data.tags.get("gatesweep.nightly") == "true":
         from reports.nightly import compare_nights
 
         verdict["nightly"] = compare_nights(client, run, verdict)
-    return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts}
+    return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
+                     "spec": spec}
 
 
 def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
-    confirm, forecasts = ctx["confirm"], ctx["forecasts"]
+    confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
     images = [("Effect per dataset with 95% CI",
                plots.effects(ctx["verdicts"], verdict["settings"]["equivalence_margin"]))]
     for v in verdict["datasets"]:
         ds = v["dataset"]
-        images.append((f"{ds}: test MASE per seed", plots.mase_strip(confirm, ds, v["naive_mase"])))
-        curves, histories = {}, {}
+        images.append((f"{ds}: test MASE per random seed", plots.mase_strip(confirm, ds, v["naive_mase"])))
+        curves: dict[str, list[dict[str, list[float]]]] = {}
+        histories: dict[str, list[dict[str, list[float]]]] = {}
         for arch, d in confirm[confirm["dataset"] == ds].groupby("arch", sort=True):
-            run_id = d.sort_values("seed").iloc[0]["run_id"]
-            if (f := forecasts.get(run_id)) is not None:
-                curves[arch] = f
-            histories[arch] = {k: [m.value for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
-                               for k in ("loss", "val_loss")}
+            for run_id in d.sort_values("seed")["run_id"]:  # every random seed, not one picked
+                if (f := forecasts.get(run_id)) is not None:
+                    curves.setdefault(str(arch), []).append(f)
+                histories.setdefault(str(arch), []).append(
+                    {k: [m.value for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
+                     for k in ("loss", "val_loss")})
         if curves:
-            images.append((f"{ds}: closed-loop generation", plots.closed_loop(curves, ds)))
-        images.append((f"{ds}: loss curves", plots.loss_curves(histories, ds)))
+            images.append((f"{ds}: closed-loop generation, every random seed", plots.closed_loop(curves, ds)))
+        images.append((f"{ds}: loss curves, every random seed", plots.loss_curves(histories, ds)))
         if "nightly" in verdict and len(verdict["nightly"]["history"]) > 1:
             images.append((f"{ds}: effect over nights", plots.trend(verdict["nightly"]["history"], ds)))
+        trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED") & (table["dataset"] == ds)]
+        spec = ctx.get("spec")
+        if len(trials) >= 2 and spec is not None and ds in {d.name for d in spec.datasets}:
+            space = spec.space_for(ds)
+            images.append((f"{ds}: tune phase, validation MASE per trial and best so far",
+                           plots.tune_history(trials, space, ds)))
+            if space.searched():
+                images.append((f"{ds}: tune phase, parallel coordinates by architecture",
+                               plots.parallel_coordinates(trials, space, ds)))
+        if any(verdict.get("importance", {}).get(ds, {}).values()):
+            images.append((f"{ds}: hyperparameter importance (fANOVA)",
+                           plots.importance_bars(verdict["importance"][ds], ds, n_trials=len(trials))))
         if ds in verdict["budget"]["curves"]:
             images.append((f"{ds}: expected best validation MASE vs trials",
                            plots.budget(verdict["budget"]["curves"][ds], ds, verdict["budget"]["sampler"])))
     return images
 
 
-def build_report(client: Any, parent_run_id: str, out_dir: Path) -> dict[str, Any]:
-    """Compute the verdict, write report.html / summary.md / verdict.json, log them and the tags."""
-    from mlflow.entities import RunTag
+def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
+    """A small picture per confirm run, in its own artifacts: truth, one-step test forecast, free run."""
+    from pipeline.mlflow_io import artifact_repository
+
+    for _, row in confirm.iterrows():
+        f = forecasts.get(row["run_id"])
+        if f is None:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "forecast.png"
+            path.write_bytes(plots.run_forecast(f, str(row["run_name"])))
+            artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
+
+
+def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> dict[str, Any]:
+    """Compute the verdict, write report.html / summary.md / verdict.json, log them, the per-run forecast
+    pictures, the parent's description, verdict metrics and tags. `link`: the parent run in the MLflow UI."""
+    from mlflow.entities import Metric, RunTag
+
+    from reports.nightly import history_metrics
 
     verdict, ctx = compute_verdict(client, parent_run_id)
     report_dir = Path(out_dir) / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "verdict.json").write_text(verdict_json(verdict), encoding="utf-8")
     (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
-    (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx)), encoding="utf-8")
+    (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx), link),
+                                            encoding="utf-8")
     client.log_artifacts(parent_run_id, str(report_dir), "report")
-    from mlflow.entities import Metric
-
-    from reports.nightly import history_metrics
-
-    tags = [RunTag("gatesweep.verdict", verdict["overall"]["label"])]
+    _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
+    tags = [RunTag("gatesweep.verdict", verdict["overall"]["label"]),
+            RunTag("mlflow.note.content", description_md(verdict))]
     tags += [RunTag(f"gatesweep.verdict.{v['dataset']}", v["label"]) for v in verdict["datasets"]]
     if "nightly" in verdict:
         flags = verdict["nightly"]["flags"]

@@ -19,24 +19,34 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
     Returns:
         name -> importance (sums to 1), or None when fewer than 3 trials or nothing is searched.
     """
-    import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
     from pipeline.space import optuna_space
 
-    dists = optuna_space(space)
     trials = trials.dropna(subset=["val_mase"])
-    if len(trials) < 3 or not dists:
+    if len(trials) < 3 or not optuna_space(space):
         return None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="minimize")
-    for _, row in trials.iterrows():
-        params = {name: _typed(name, row[name], dist) for name, dist in dists.items()}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row["val_mase"])))
+    study = study_of(trials, space)
+    dists = optuna_space(space)
     if all(len({t.params[n] for t in study.trials}) < 2 for n in dists):
         return None
     result = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=seed))
     return {k: float(v) for k, v in sorted(result.items())}
+
+
+def study_of(trials: pd.DataFrame, space: SearchSpace, name: str | None = None) -> Any:
+    """An Optuna study holding finished tune-phase runs read from MLflow (for importance and plots)."""
+    import optuna
+
+    from pipeline.space import optuna_space
+
+    dists = optuna_space(space)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", study_name=name)
+    for _, row in trials.dropna(subset=["val_mase"]).iterrows():
+        params = {n: _typed(n, row[n], dist) for n, dist in dists.items()}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row["val_mase"])))
+    return study
 
 
 def _typed(name: str, value: Any, dist: Any) -> Any:

@@ -6,6 +6,7 @@ answer later.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -13,16 +14,26 @@ MAX_NIGHTS = 30
 
 
 def history_metrics(verdict: dict[str, Any]) -> dict[str, float]:
-    """The per-dataset figures each parent run keeps as metrics, so later nights can read them cheaply."""
+    """The per-dataset figures each parent run keeps as metrics (what an analyst compares in the MLflow UI,
+    and what later nights read cheaply): the GRU/LSTM ratio with its CI, p after Holm, P(GRU seed better)
+    with its CI, the seeds needed when undecided, and each architecture's mean test MASE with its CI."""
     out: dict[str, float] = {}
     for v in verdict["datasets"]:
         ds = v["dataset"]
-        out |= {f"verdict.{ds}.effect": v["effect"], f"verdict.{ds}.ci_low": v["ci_low"],
-                f"verdict.{ds}.ci_high": v["ci_high"], f"verdict.{ds}.p_holm": v["p_holm"]}
+        out |= {f"verdict.{ds}.ratio": math.exp(v["effect"]), f"verdict.{ds}.ratio_ci_low": math.exp(v["ci_low"]),
+                f"verdict.{ds}.ratio_ci_high": math.exp(v["ci_high"]), f"verdict.{ds}.p_holm": v["p_holm"],
+                f"verdict.{ds}.prob_gru_better": v["prob_gru_better"],
+                f"verdict.{ds}.prob_ci_low": v["prob_ci_low"], f"verdict.{ds}.prob_ci_high": v["prob_ci_high"]}
+        if v.get("seeds_needed"):
+            out[f"verdict.{ds}.seeds_needed"] = float(v["seeds_needed"])
         for arch, (lo, hi) in v["mase_ci"].items():
             out |= {f"test_mase.{ds}.{arch}.mean": v[f"mean_mase_{arch}"], f"test_mase.{ds}.{arch}.ci_low": lo,
                     f"test_mase.{ds}.{arch}.ci_high": hi}
     return out
+
+
+def _log(x: float | None) -> float | None:
+    return None if x is None or x <= 0 else math.log(x)
 
 
 def _night(run: Any, datasets: list[str]) -> dict[str, Any]:
@@ -37,7 +48,8 @@ def _night(run: Any, datasets: list[str]) -> dict[str, Any]:
         v, tm = f"verdict.{ds}", f"test_mase.{ds}"
         row["datasets"][ds] = {
             "label": t.get(f"gatesweep.verdict.{ds}"), "data": t.get(f"gatesweep.data.{ds}"),
-            "effect": m.get(f"{v}.effect"), "ci": [m.get(f"{v}.ci_low"), m.get(f"{v}.ci_high")],
+            "effect": _log(m.get(f"{v}.ratio")), "ci": [_log(m.get(f"{v}.ratio_ci_low")),
+                                                        _log(m.get(f"{v}.ratio_ci_high"))],
             "test_mase": {arch: {"mean": m.get(f"{tm}.{arch}.mean"),
                                  "ci": [m.get(f"{tm}.{arch}.ci_low"), m.get(f"{tm}.{arch}.ci_high")]}
                           for arch in ("gru", "lstm")},

@@ -15,7 +15,7 @@ def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=160, bbox_inches="tight")  # sharp on a high-DPI screen
     plt.close(fig)
     return buf.getvalue()
 
@@ -47,33 +47,123 @@ def mase_strip(confirm: pd.DataFrame, dataset: str, naive: float | None) -> byte
     return _png(fig)
 
 
-def closed_loop(curves: dict[str, dict[str, list[float]]], dataset: str) -> bytes:
-    """The seed's figure: free-running generation fed with its own predictions, against the truth."""
+def closed_loop(curves: dict[str, list[dict[str, list[float]]]], dataset: str) -> bytes:
+    """The source article's figure for every random seed: free-running generation fed with its own
+    predictions, against the truth (one thin line per seed, so no seed is singled out)."""
     fig, ax = _figure(8, 3.8)
-    truth = next(iter(curves.values()))["truth"]
-    ax.plot(np.arange(len(truth)), truth, color="black", lw=1.5, label="truth")
-    for arch, c in sorted(curves.items()):
-        start = int(c["start"][0])
-        ax.plot(np.arange(start, start + len(c["generated"])), c["generated"], color=COLORS.get(arch),
-                lw=1.2, label=f"{arch.upper()} closed loop")
-    test_start = int(next(iter(curves.values()))["test_start"][0])
-    ax.axvline(test_start, color="gray", ls=":", label="test split starts")
+    first = next(iter(curves.values()))[0]
+    truth = first["truth"]
+    ax.plot(np.arange(len(truth)), truth, color="black", lw=1.6, label="truth")
+    for arch, runs in sorted(curves.items()):
+        for i, c in enumerate(runs):
+            start = int(c["start"][0])
+            ax.plot(np.arange(start, start + len(c["generated"])), c["generated"], color=COLORS.get(arch),
+                    lw=0.8, alpha=0.5, label=f"{arch.upper()} closed loop ({len(runs)} seeds)" if i == 0 else None)
+    ax.axvline(int(first["test_start"][0]), color="gray", ls=":", label="test split starts")
     ax.set_xlabel("time step")
-    ax.set_title(f"{dataset}: closed-loop generation from the first window (seed's figure)")
+    ax.set_title(f"{dataset}: closed-loop generation from the first window, every random seed")
     ax.legend(loc="best", fontsize=8)
     return _png(fig)
 
 
-def loss_curves(histories: dict[str, dict[str, list[float]]], dataset: str) -> bytes:
-    """Training and validation loss per epoch of one confirm run per architecture (as the seed plots)."""
+def loss_curves(histories: dict[str, list[dict[str, list[float]]]], dataset: str) -> bytes:
+    """Training (solid) and one-step validation (dashed) loss per epoch of every confirm seed."""
     fig, ax = _figure()
-    for arch, h in sorted(histories.items()):
-        ax.plot(h["loss"], color=COLORS.get(arch), label=f"{arch}_loss")
-        ax.plot(h["val_loss"], color=COLORS.get(arch), ls="--", label=f"{arch}_val_loss")
+    for arch, runs in sorted(histories.items()):
+        for i, h in enumerate(runs):
+            ax.plot(h["loss"], color=COLORS.get(arch), lw=0.8, alpha=0.5, label=f"{arch} loss" if i == 0 else None)
+            ax.plot(h["val_loss"], color=COLORS.get(arch), lw=0.8, alpha=0.5, ls="--",
+                    label=f"{arch} val_loss ({len(runs)} seeds)" if i == 0 else None)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (scaled)")
-    ax.set_title(f"{dataset}: loss curves of the confirmed configuration")
+    ax.set_ylabel("MSE (scaled, transformed)")
+    ax.set_title(f"{dataset}: loss curves of the confirmed configuration, every random seed")
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)
+
+
+def run_forecast(f: dict[str, list[float]], name: str) -> bytes:
+    """One confirm run: the truth, its one-step test forecast and its free-running generation."""
+    fig, ax = _figure(6, 2.8)
+    truth = np.asarray(f["truth"])
+    ax.plot(np.arange(len(truth)), truth, color="black", lw=1.2, label="truth")
+    test_start = int(f["test_start"][0])
+    ax.plot(np.arange(test_start, test_start + len(f["test_pred"])), f["test_pred"], color="#2ca02c", lw=1.2,
+            label="one-step test forecast")
+    start = int(f["start"][0])
+    ax.plot(np.arange(start, start + len(f["generated"])), f["generated"], color="#9467bd", lw=0.9, ls="--",
+            label="closed loop")
+    ax.axvline(test_start, color="gray", ls=":")
+    ax.set_title(name, fontsize=9)
+    ax.legend(loc="best", fontsize=7)
+    return _png(fig)
+
+
+def _studies(trials: pd.DataFrame, space: Any) -> dict[str, Any]:
+    from reports.importance import study_of
+
+    return {str(arch): study_of(d.sort_values("index"), space, name=str(arch).upper())
+            for arch, d in trials.groupby("arch", sort=True)}
+
+
+def tune_history(trials: pd.DataFrame, space: Any, dataset: str) -> bytes:
+    """Optuna's optimisation history of each architecture's study: every trial and the best so far."""
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    _figure()
+    plt.close("all")
+    # Optuna switches matplotlib to its own style: keep that inside this figure
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        ax = plot_optimization_history(list(_studies(trials, space).values()))
+        ax.set_yscale("log")
+        ax.set_ylabel("validation MASE")
+        ax.set_title(f"{dataset}: tune phase, each trial and the best so far")
+        fig = ax.figure
+        fig.set_size_inches(7, 3.6)  # type: ignore[union-attr]
+        return _png(fig)
+
+
+def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> bytes:
+    """Every tune-phase trial as a line across its (scaled) hyperparameters and score, coloured by architecture."""
+    from pandas.plotting import parallel_coordinates as draw
+
+    names = [n for n in space.searched() if n in trials]
+    frame = pd.DataFrame({"arch": trials["arch"].str.upper()})
+    for name in [*names, "val_mase"]:
+        col = trials[name]
+        num = pd.to_numeric(col, errors="coerce")
+        if num.notna().all():
+            vals = np.log(num) if name in ("learning_rate", "val_mase") else num
+        else:  # a choice of names: their order in the search space
+            vals = col.map({str(c): i for i, c in enumerate(space.values(name))}).astype(float)
+        span = vals.max() - vals.min()
+        frame[name] = (vals - vals.min()) / span if span > 0 else 0.5
+    fig, ax = _figure(8, 3.6)
+    draw(frame, "arch", cols=[*names, "val_mase"], color=[COLORS["gru"], COLORS["lstm"]], ax=ax, alpha=0.6)
+    ax.set_ylabel("scaled (log for learning rate and MASE)")
+    ax.set_title(f"{dataset}: tune-phase trials by architecture")
+    ax.tick_params(axis="x", labelsize=8)
+    return _png(fig)
+
+
+def importance_bars(importance: dict[str, dict[str, float] | None], dataset: str, n_trials: int) -> bytes:
+    """fANOVA importance of each searched hyperparameter, per architecture, as bars."""
+    fig, ax = _figure()
+    archs = [a for a in sorted(importance) if importance[a]]
+    names = sorted({n for a in archs for n in (importance[a] or {})})
+    width = 0.8 / max(len(archs), 1)
+    for i, arch in enumerate(archs):
+        vals = [(importance[arch] or {}).get(n, 0.0) for n in names]
+        ax.barh(np.arange(len(names)) + i * width, vals, height=width, color=COLORS.get(arch), label=arch.upper())
+    ax.set_yticks(np.arange(len(names)) + width * (len(archs) - 1) / 2, names)
+    ax.set_xlabel("share of the validation MASE's variance")
+    caveat = f" — only {n_trials} trials: a rough guide" if n_trials < 20 else ""
+    ax.set_title(f"{dataset}: hyperparameter importance (fANOVA){caveat}", fontsize=10)
     ax.legend(loc="best", fontsize=8)
     return _png(fig)
 
@@ -87,7 +177,7 @@ def effects(verdicts: list[Any], margin: float) -> bytes:
     ax.axvspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.15, label=f"equivalence ±{100 * margin:g}%")
     ax.axvline(1.0, color="gray", lw=1)
     ax.set_yticks(range(len(verdicts)), [v.dataset for v in verdicts])
-    ax.set_xlabel("mean test MASE ratio GRU / LSTM (<1: GRU better)")
+    ax.set_xlabel("geometric-mean test MASE ratio GRU / LSTM (<1: GRU better)")
     ax.legend(loc="best", fontsize=8)
     return _png(fig)
 

@@ -8,6 +8,8 @@ import json
 import math
 from typing import Any
 
+from reports.decision import ENSEMBLE_NOTE
+
 
 def verdict_json(verdict: dict[str, Any]) -> str:
     """Canonical form: sorted keys, fixed float formatting, so identical inputs give identical bytes."""
@@ -24,7 +26,7 @@ def _round(x: Any) -> Any:
     return x
 
 
-def _fmt(x: Any, digits: int = 4) -> str:
+def _fmt(x: Any, digits: int = 3) -> str:
     if x is None:
         return "–"
     if isinstance(x, bool):
@@ -108,26 +110,6 @@ def _importance_lines(verdict: dict[str, Any]) -> list[str]:
     return out
 
 
-def _ms(m: dict[str, Any]) -> str:
-    if not m or m.get("mean") is None:
-        return "–"
-    sd = f" ± {m['sd']:.3g}" if m.get("sd") is not None else ""
-    return f"{m['mean']:.3g}{sd} ({m['n']} seeds)"
-
-
-def _configuration_lines(verdict: dict[str, Any]) -> list[str]:
-    out = []
-    for ds, by_arch in sorted(verdict.get("configurations", {}).items()):
-        for arch, c in sorted(by_arch.items()):
-            config = ", ".join(f"{k} {v}" for k, v in c["config"].items())
-            tune = (f"tune-phase trial {c['source_trial']}: validation MASE {c['tune_val_mase']:.3g}"
-                    if c.get("tune_val_mase") is not None else "no tune phase (fixed configuration)")
-            out.append(f"{ds} / {arch.upper()}: {config}. {tune}; selection seeds: {_ms(c['selection_val_mase'])}; "
-                       f"confirm seeds: validation MASE {_ms(c['confirm_val_mase'])}, test MASE "
-                       f"{_ms(c['confirm_test_mase'])}.")
-    return out
-
-
 def _sensitivity_lines(verdict: dict[str, Any]) -> list[str]:
     sens = verdict.get("sensitivity", {})
     if not sens.get("param_matched"):
@@ -162,10 +144,8 @@ def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
     cost = [c["sentence"] for _, c in sorted(verdict["cost"].items()) if "sentence" in c]
     nightly = [("Nightly comparison (newest first)", _nightly_lines(verdict))] if "nightly" in verdict else []
     return nightly + [
-        ("Chosen configurations (tune score, then fresh seeds: how much of the pick was luck)",
-         _configuration_lines(verdict) or ["none"]),
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
-        ("Cost (the seeds' \"GRU is faster\" claim)", cost or ["not enough confirm runs to compare"]),
+        ("Cost (the source article's \"GRU trains faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),
         ("Hyperparameter importance (fANOVA over the tune phase)", _importance_lines(verdict) or ["no tune phase"]),
         ("Budget", [verdict["budget"]["note"]]),
@@ -173,39 +153,137 @@ def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
     ]
 
 
+def _ms(m: dict[str, Any] | None) -> str:
+    """mean ± sd (n) with 3 significant digits, or – ."""
+    if not m or m.get("mean") is None:
+        return "–"
+    sd = f" ± {m['sd']:.3g}" if m.get("sd") is not None else ""
+    return f"{m['mean']:.3g}{sd} (n={m['n']})"
+
+
+_RECON_COLUMNS = ("architecture", "configuration", "tune score (1 seed)", "selection seeds", "confirm: validation",
+                  "confirm: test", "seed ensemble: test")
+
+
+def _reconciliation(verdict: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Per dataset, one row per architecture: the configuration and its validation / test MASE from the
+    single tune trial to fresh seeds to the seed ensemble."""
+    out: dict[str, list[list[str]]] = {}
+    for ds, by_arch in sorted(verdict.get("configurations", {}).items()):
+        rows = []
+        for arch, c in sorted(by_arch.items()):
+            config = ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c["config"].items())
+            tune = _fmt(c.get("tune_val_mase"), 3) if c.get("tune_val_mase") is not None else "fixed (no search)"
+            rows.append([arch.upper(), config, tune, _ms(c.get("selection_val_mase")), _ms(c.get("confirm_val_mase")),
+                         _ms(c.get("confirm_test_mase")), _fmt(c.get("ensemble_test_mase"), 3)])
+        out[ds] = rows
+    return out
+
+
+def _number(v: Any) -> Any:
+    """A parameter read back from MLflow (a string) as a number when it is one, for consistent rounding."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return int(f) if f.is_integer() else f
+
+
+def _header_facts(verdict: dict[str, Any]) -> str:
+    info = verdict.get("sweep_info") or {}
+    parts = [f"sweep {verdict['sweep']}", f"run {info.get('date', '?')}"]
+    if info.get("code_version"):
+        parts.append(f"code {info['code_version'][:12]}")
+    return " · ".join(parts)
+
+
+def _search_space_lines(verdict: dict[str, Any]) -> list[str]:
+    space = (verdict.get("sweep_info") or {}).get("search_space")
+    if not space:
+        return ["not recorded (runs logged by hand)"]
+    return [f"{scope}: " + ", ".join(f"{k} {_plain(v)}" for k, v in sorted(values.items()))
+            for scope, values in space.items()]
+
+
+def _plain(v: Any) -> str:
+    if isinstance(v, dict) and "choice" in v:
+        return "{" + ", ".join(map(str, v["choice"])) + "}"
+    if isinstance(v, dict) and "low" in v:
+        return f"{v['low']:g}..{v['high']:g}" + (" (log)" if v.get("log") else "")
+    return str(v)
+
+
 def summary_md(verdict: dict[str, Any]) -> str:
-    lines = [f"# gatesweep report: {verdict['sweep']}", "", f"**Overall: {verdict['overall']['label']}** — "
-             f"{verdict['overall']['note']}.", ""]
+    lines = [f"# gatesweep report: {verdict['sweep']}", "", _header_facts(verdict) + f" · parent run "
+             f"`{verdict['parent_run_id']}`", "", "## Decision", "",
+             f"**Overall: {verdict['overall']['label']}** — {verdict['overall']['note']}.", ""]
     lines += [f"- {v['sentence']}" for v in verdict["datasets"]]
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
-    lines += ["", "| " + " | ".join(h for _, h in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    if verdict.get("next_steps"):
+        lines += ["", "**What to do next**", ""] + [f"- {step}" for step in verdict["next_steps"]]
+    for ds, rows in _reconciliation(verdict).items():
+        lines += ["", f"### {ds}: chosen configurations, validation then test MASE", "",
+                  "| " + " | ".join(_RECON_COLUMNS) + " |", "|" + "---|" * len(_RECON_COLUMNS)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if verdict.get("configurations"):
+        lines += ["", ENSEMBLE_NOTE]
+    lines += ["", "## Statistics per dataset", "", "| " + " | ".join(h for _, h in _COLUMNS) + " |",
+              "|" + "---|" * len(_COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in _rows(verdict)]
     for title, items in _sections(verdict):
         lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
-    lines += ["", f"Parent run `{verdict['parent_run_id']}`; alpha {verdict['settings']['alpha']}, "
-              f"equivalence margin ±{100 * verdict['settings']['equivalence_margin']:g}%."]
+    lines += ["", "## Search space", ""] + [f"- {ln}" for ln in _search_space_lines(verdict)]
+    lines += ["", f"alpha {verdict['settings']['alpha']}, equivalence margin "
+              f"±{100 * verdict['settings']['equivalence_margin']:g}%, at least {verdict['settings']['min_seeds']} "
+              "random seeds per architecture to decide."]
     return "\n".join(lines) + "\n"
 
 
-def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]]) -> str:
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222;"
+          "line-height:1.4}h1{font-size:1.5em;margin:.3em 0}.facts{color:#555;font-size:.85em}"
+          ".decision{border:2px solid #333;border-radius:8px;padding:.6em 1em;margin:1em 0;background:#fafafa}"
+          ".decision h2{margin:.2em 0 .4em}.label{font-size:1.25em}"
+          "li.gru,li.lstm{font-weight:bold}.warn{color:#a00;font-weight:bold}"
+          ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}"
+          "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
+          "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
+          "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}")
+
+
+def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
     e = html.escape
-    head = (f"<h1>gatesweep: GRU or LSTM? — {e(verdict['sweep'])}</h1>"
-            f"<p class='overall'>Overall: <b id='overall-label'>{e(verdict['overall']['label'])}</b> — "
-            f"{e(verdict['overall']['note'])}.</p><ul class='verdicts'>"
-            + "".join(f"<li class='{e(v['label'])}'>{e(v['sentence'])}</li>" for v in verdict["datasets"]) + "</ul>")
-    head += "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict))
-    table = ("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in _COLUMNS) + "</tr>"
-             + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in _rows(verdict))
-             + "</table>")
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return ("<div class='scroll'><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+            + body + "</table></div>")
+
+
+def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]], link: str | None = None) -> str:
+    """The report as one self-contained page: the decision first, then the evidence."""
+    e = html.escape
+    parent = (f"<a href='{e(link)}'>parent run in MLflow</a>" if link else f"parent run {e(verdict['parent_run_id'])}")
+    decision = (f"<section class='decision' id='decision'><h2>Decision</h2>"
+                f"<p class='label'>Overall: <b id='overall-label'>{e(verdict['overall']['label'])}</b></p>"
+                f"<p class='note'>{e(verdict['overall']['note'])}.</p><ul class='verdicts'>"
+                + "".join(f"<li class='{e(v['label'])}'>{e(v['sentence'])}</li>" for v in verdict["datasets"])
+                + "</ul>" + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))
+    recon = _reconciliation(verdict)
+    for ds, rows in recon.items():
+        decision += f"<h3>{e(ds)}: the chosen configurations, validation then test MASE</h3>" + _table(
+            _RECON_COLUMNS, rows)
+    if recon:
+        decision += f"<p class='note'>{e(ENSEMBLE_NOTE)}</p>"
+    if verdict.get("next_steps"):
+        decision += ("<h3>What to do next</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in verdict["next_steps"])
+                     + "</ul>")
+    decision += "</section>"
     sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
                        for title, items in _sections(verdict))
     figs = "".join(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .5em}"
-             "li.gru,li.lstm{font-weight:bold}.warn{color:#a00;font-weight:bold}img{max-width:100%}"
-             "figure{margin:1.5em 0}")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>gatesweep report: "
-            f"{e(verdict['sweep'])}</title><style>{style}</style></head><body>{head}<h2>Per dataset</h2>{table}"
-            f"{sections}<h2>Figures</h2>{figs}"
-            f"<p><small>Parent run {e(verdict['parent_run_id'])}</small></p></body></html>\n")
+    space = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _search_space_lines(verdict)) + "</ul>"
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>gatesweep report: {e(verdict['sweep'])}</title><style>{_STYLE}</style></head><body>"
+            f"<h1>GRU or LSTM? — {e(verdict['sweep'])}</h1><p class='facts'>{e(_header_facts(verdict))} · {parent}</p>"
+            f"{decision}<h2>Statistics per dataset</h2>{_table([h for _, h in _COLUMNS], _rows(verdict))}"
+            f"<h2>Figures</h2>{figs}{sections}<h2>Search space</h2>{space}</body></html>\n")

@@ -1,6 +1,6 @@
-"""`gatesweep bench`: the seed's plain-Keras loop vs the project's trial loop vs a minimal XLA step.
+"""`gatesweep bench`: the source article's plain-Keras loop vs the project's trial loop vs a minimal XLA step.
 
-All three do the same work on the seed's data: 180 windows of 20, the last 10% for validation
+All three do the same work on the source article's data: 180 windows of 20, the last 10% for validation
 (`validation_split=0.1`), batch 10, SGD, MSE, validation every epoch; then 180 closed-loop points.
 Figures are measured in this process, side by side; nothing is hard-coded.
 """
@@ -80,7 +80,7 @@ def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, fl
                          (x[n_train:], y[n_train:]), BATCH)
     rng = np.random.default_rng(seed)
     val = np.nan
-    for _ in range(epochs + 1):  # the first epoch compiles; it is excluded like the seed's warm-up
+    for _ in range(epochs + 1):  # the first epoch compiles; it is excluded like the article's warm-up
         _, val, _ = loop.epoch(rng.permutation(n_train))
     # the article generates on the raw series: no transform, no scaling
     series = damped_oscillation()
@@ -156,8 +156,9 @@ def format_benchmark(result: dict[str, dict[str, Any]], epochs: int, points: int
             m = r[name]
             cl = f"{m['closed_loop_s']:14.3f}" if "closed_loop_s" in m else f"{'-':>14}"
             lines.append(f"{arch:5} {name:15} {m['ms_per_epoch']:9.2f} {m['final_val_loss']:15.3e} {cl}")
-        lines.append(f"{arch:5} gatesweep is {r['speedup_vs_seed']:.1f}x faster per epoch than the seed's loop "
-                     f"(target >= 5x) and {r['ratio_vs_minimal_xla']:.2f}x the minimal XLA step (target <= 1.5x); "
+        lines.append(f"{arch:5} gatesweep is {r['speedup_vs_seed']:.1f}x faster per epoch than the source "
+                     f"article's loop (target >= 5x) and {r['ratio_vs_minimal_xla']:.2f}x the minimal XLA step "
+                     f"(target <= 1.5x); "
                      f"closed loop {r['gatesweep']['closed_loop_s']:.3f} s "
                      f"vs {r['seed_keras_fit']['closed_loop_s']:.1f} s (target < 1 s)")
     return "\n".join(lines)

@@ -20,9 +20,9 @@ def test_verdict_change_and_worse_mase_are_flagged(tmp_path: Path) -> None:
                                               "gatesweep.code_version": "abc", "gatesweep.data.sines": "f00"})
     lid = last_night.info.run_id
     now = int(time.time() * 1000)
-    client.log_batch(lid, metrics=[Metric("verdict.sines.effect", 0.1, now, 0),
-                                   Metric("verdict.sines.ci_low", 0.05, now, 0),
-                                   Metric("verdict.sines.ci_high", 0.15, now, 0),
+    client.log_batch(lid, metrics=[Metric("verdict.sines.ratio", 1.1, now, 0),
+                                   Metric("verdict.sines.ratio_ci_low", 1.05, now, 0),
+                                   Metric("verdict.sines.ratio_ci_high", 1.15, now, 0),
                                    Metric("test_mase.sines.gru.mean", 0.5, now, 0),
                                    Metric("test_mase.sines.gru.ci_low", 0.45, now, 0),
                                    Metric("test_mase.sines.gru.ci_high", 0.55, now, 0)],

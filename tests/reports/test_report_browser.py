@@ -34,12 +34,17 @@ VIEWER_JS = """async (artifact) => {
 }"""
 
 
-@pytest.mark.slow
-def test_report_renders_in_headless_chromium_from_the_mlflow_server(tmp_path: Path) -> None:
+def _chromium_or_skip() -> str:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
         pytest.skip("chromium not installed (apt-get install chromium); CI runs this test")
+    return CHROMIUM
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium_from_the_mlflow_server(tmp_path: Path) -> None:
+    chromium = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     server = MlflowServer(tmp_path / "server").start()
@@ -49,7 +54,7 @@ def test_report_renders_in_headless_chromium_from_the_mlflow_server(tmp_path: Pa
         artifact = f"/get-artifact?path=report/report.html&run_uuid={parent_id}"
         errors: list[str] = []
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
             page = browser.new_page(viewport={"width": 1200, "height": 2400})
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -69,5 +74,59 @@ def test_report_renders_in_headless_chromium_from_the_mlflow_server(tmp_path: Pa
         assert text.count("Overall:") == 1 and "sines: GRU wins" in text
         assert len(images) >= 3 and all(i["ok"] for i in images), images
         assert errors == []
+    finally:
+        server.stop()
+
+
+
+@pytest.mark.slow
+def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> None:
+    """The MLflow UI's own run page (the server's React app, in Chromium) shows the verdict sentence and
+    both chosen configurations in the run's description; the report's first screen, on a laptop and on a
+    phone, shows the decision box."""
+    chromium = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.mlflow_io import run_link
+
+    server = MlflowServer(tmp_path / "server").start()
+    try:
+        client, parent_id, _ = log_hand_made_runs(server.url)
+        verdict = build_report(client, parent_id, tmp_path / "out")
+        experiment = client.get_run(parent_id).info.experiment_id
+        link = run_link(server.url, experiment, parent_id)
+        assert link is not None and "workflowType=machine_learning" in link
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(link)
+            description = page.get_by_text("gatesweep verdict", exact=False).first
+            description.wait_for(timeout=60_000)
+            description.scroll_into_view_if_needed()  # the run page scrolls inside its own pane
+            assert description.is_visible()
+            more = page.get_by_text("Show more", exact=True)
+            if more.count():  # MLflow 3 folds a long description
+                more.first.click()
+            config_line = page.get_by_text("sines / GRU: hidden_size 32", exact=False).first
+            config_line.scroll_into_view_if_needed()
+            assert config_line.is_visible()
+            body = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "mlflow_parent_run.png"))
+            shots = {}
+            for name, (w, h) in {"laptop": (1366, 768), "phone": (390, 844)}.items():
+                view = browser.new_page(viewport={"width": w, "height": h})
+                view.goto(f"file://{tmp_path / 'out' / 'report' / 'report.html'}")
+                box = view.locator("#decision").bounding_box()
+                shots[name] = (box, view.locator("#overall-label").is_visible())
+                view.screenshot(path=str(ARTIFACTS / f"report_first_screen_{name}.png"))
+            browser.close()
+        assert verdict["datasets"][0]["sentence"] in body
+        for arch in ("GRU", "LSTM"):
+            assert f"sines / {arch}: hidden_size 32, window 12, optimizer adam, epochs 5" in body, body[:3000]
+        for name, (box, label_visible) in shots.items():
+            height = 768 if name == "laptop" else 844
+            assert box is not None and box["y"] < height / 2 and label_visible, (name, box)
+        print(f"screenshots: {ARTIFACTS.resolve()}/report_first_screen_{{laptop,phone}}.png, mlflow_parent_run.png")
     finally:
         server.stop()

@@ -1,0 +1,100 @@
+"""The reconciliation table and the advice, on hand-made run tables (no MLflow, no training)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from reports.cost import cost_comparison
+from reports.decision import configurations, description_md, next_steps
+
+
+def _run(role: str, arch: str, val: float, test: float | None = None, **extra: Any) -> dict[str, Any]:
+    return {"dataset": "sines", "arch": arch, "role": role, "status": "FINISHED", "val_mase": val,
+            "test_mase": test, "hidden_size": "16", "window": "8", "batch_size": "10", **extra}
+
+
+def _table() -> pd.DataFrame:
+    rows = [
+        # tune phase: trial 3 of GRU scored 0.50 on one seed, trial 5 scored 0.60
+        _run("trial", "gru", 0.50, index="3"), _run("trial", "gru", 0.60, index="5"),
+        _run("trial", "lstm", 0.55, index="1"),
+        _run("trial", "gru", None, index="7", status="FAILED"),
+        # selection: trial 3 held up worse on fresh seeds than its tune score promised
+        *[_run("select", "gru", v, source_trial=3) for v in (0.58, 0.62, 0.60)],
+        *[_run("select", "gru", v, source_trial=5) for v in (0.70, 0.72, 0.71)],
+        *[_run("select", "lstm", v, source_trial=1) for v in (0.56, 0.57, 0.55)],
+        # confirm: the chosen configurations on 3 more seeds each
+        *[_run("confirm", "gru", v, t, source_trial=3) for v, t in ((0.61, 0.80), (0.59, 0.90), (0.60, 1.00))],
+        *[_run("confirm", "lstm", v, t, source_trial=1, batch_size="20") for v, t in ((0.56, 0.70), (0.57, 0.74))],
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_reconciliation_follows_each_configuration_from_tune_score_to_fresh_seeds() -> None:
+    table = _table()
+    confirm = table[table["role"] == "confirm"]
+    out = configurations(table, confirm, {"sines": {"gru": 0.75, "lstm": 0.69}})
+    gru, lstm = out["sines"]["gru"], out["sines"]["lstm"]
+    assert gru["source_trial"] == 3 and gru["tune_val_mase"] == 0.50
+    assert gru["selection_val_mase"]["mean"] == pytest.approx(0.60) and gru["selection_val_mase"]["n"] == 3
+    assert gru["selection_val_mase"]["sd"] == pytest.approx(0.02)
+    assert gru["confirm_test_mase"] == {"mean": pytest.approx(0.90), "sd": pytest.approx(0.10), "n": 3}
+    assert gru["confirm_val_mase"]["mean"] == pytest.approx(0.60)
+    assert gru["ensemble_test_mase"] == 0.75
+    assert gru["config"] == {"hidden_size": "16", "window": "8", "batch_size": "10"}
+    assert lstm["config"]["batch_size"] == "20" and lstm["tune_val_mase"] == 0.55
+    assert lstm["confirm_test_mase"]["n"] == 2
+
+
+def test_a_confirm_run_without_a_source_trial_has_no_tune_score() -> None:
+    table = _table().drop(columns="source_trial")
+    out = configurations(table, table[table["role"] == "confirm"], {})
+    assert out["sines"]["gru"]["tune_val_mase"] is None and out["sines"]["gru"]["selection_val_mase"]["n"] == 0
+    assert out["sines"]["gru"]["ensemble_test_mase"] is None
+
+
+def test_cost_says_when_the_configurations_differ_and_gives_per_step_figures() -> None:
+    confirm = _table()[lambda t: t["role"] == "confirm"].copy()
+    confirm["n_params"] = [100.0] * 3 + [130.0] * 2
+    confirm["seconds_per_epoch"] = [1.0, 1.1, 0.9, 0.6, 0.62]
+    confirm["train_windows"] = 100.0
+    confirm["steps_per_epoch"] = [10.0] * 3 + [5.0] * 2
+    cost = cost_comparison(confirm)["sines"]
+    assert cost["differing_hyperparameters"] == {"batch_size": {"gru": "10", "lstm": "20"}}
+    assert cost["per_epoch"]["ratio"] > 1.5  # GRU slower per epoch: it takes twice the steps
+    assert cost["per_step"]["ratio"] < 1  # per step the GRU is the faster
+    assert "differ (batch_size GRU 10, LSTM 20)" in cost["sentence"] and "per step" in cost["sentence"]
+
+
+def _verdict(label: str, reason: str = "", **dataset: Any) -> dict[str, Any]:
+    return {"settings": {"min_seeds": 5}, "overall": {"label": label, "note": "one dataset"},
+            "datasets": [{"dataset": "sines", "label": label, "reason": reason, "smallest_effect": 0.05,
+                          "sentence": f"sines: {label}", "beats_naive": True, "beats_ar": True,
+                          **dataset}],
+            "configurations": {"sines": {"gru": {"config": {"hidden_size": "16"}},
+                                         "lstm": {"config": {"hidden_size": "32"}}}},
+            "cost": {"sines": {"n_params_gru": 100.0, "n_params_lstm": 130.0}}}
+
+
+@pytest.mark.parametrize("verdict, expected", [
+    (_verdict("gru"), "sines: use the GRU configuration above."),
+    (_verdict("equivalent"), "sines: either architecture does; pick on cost (the GRU has fewer parameters)."),
+    (_verdict("inconclusive", "too few seeds"), "run at least 5 confirm seeds"),
+    (_verdict("inconclusive", "", seeds_needed=40), "run about 40 confirm seeds per architecture"),
+    (_verdict("inconclusive", "", beats_naive=False, beats_ar=False),
+     "both architectures lose to the naive forecast and a linear AR model"),
+])
+def test_next_steps_follow_from_the_verdict(verdict: dict[str, Any], expected: str) -> None:
+    assert any(expected in line for line in next_steps(verdict)), next_steps(verdict)
+
+
+def test_the_description_leads_with_the_verdict_and_lists_both_configurations() -> None:
+    v = _verdict("gru")
+    v["next_steps"] = next_steps(v)
+    text = description_md(v)
+    assert text.startswith("**gatesweep verdict: gru**")
+    assert "- sines / GRU: hidden_size 16" in text and "- sines / LSTM: hidden_size 32" in text
+    assert "use the GRU configuration above" in text
