@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from pipeline.dev.mlflow_server import MlflowServer, free_port
-from tests.conftest import DATA, run_gatesweep
+from tests.conftest import DATA, run_gatesweep, without_selection
 
-SPACE = DATA / "valid" / "tiny_e2e.yaml"
+SPACE = DATA / "valid" / "tiny_e2e.yaml"  # run without its selection phase (`without_selection`)
 HOME = Path("gatesweep-output") / "tiny-e2e"
 OUT = HOME / "latest"  # the newest sweep's own directory
 
@@ -56,9 +56,8 @@ def _assert_mlflow_matches_tune(cwd: Path, url: str) -> None:
         assert tuned["status"] == "TERMINATED" and run.info.status == "FINISHED", key
         for name in ("hidden_size", "learning_rate", "window", "epochs"):
             assert run.data.params[name] == str(getattr(tuned["job"].hp, name)), (key, name)
-        for name in ("val_loss", "n_params", "train_seconds"):
-            mlflow_name = "objective_val_loss" if name == "val_loss" else name
-            assert run.data.metrics[mlflow_name] == pytest.approx(tuned["result"][name]), (key, name)
+        for name in ("val_mase", "n_params", "train_seconds"):
+            assert run.data.metrics[name] == pytest.approx(tuned["result"][name]), (key, name)
         assert run.data.tags["gatesweep.seed"] == str(tuned["job"].seed)
 
 
@@ -88,7 +87,7 @@ def _stop_after_children(server: MlflowServer, n: int, then: Any = None) -> thre
 def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
     server = MlflowServer(tmp_path / "server").start()
     try:
-        proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
+        proc = run_gatesweep(["run", str(without_selection(SPACE, tmp_path)), "--tracking-uri", server.url], tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "View run" not in proc.stdout  # MLflow's per-run URL lines are suppressed
         seconds = json.loads(re.search(r"seconds: (\{.*\})", proc.stdout).group(1))
@@ -110,7 +109,7 @@ def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
 def test_unreachable_store_exits_fast_with_one_line_and_starts_nothing(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     t0 = time.monotonic()
-    proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", url], tmp_path)
+    proc = run_gatesweep(["run", str(without_selection(SPACE, tmp_path)), "--tracking-uri", url], tmp_path)
     assert time.monotonic() - t0 < 15
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -128,7 +127,7 @@ def test_server_stopped_mid_sweep_and_restarted_loses_nothing(tmp_path: Path) ->
 
     watcher = _stop_after_children(server, 2, restart_later)
     try:
-        proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path)
+        proc = run_gatesweep(["run", str(without_selection(SPACE, tmp_path)), "--tracking-uri", server.url], tmp_path)
         watcher.join(timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "retrying" in proc.stderr  # the outage really happened while the sweep ran
@@ -143,7 +142,7 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
     server = MlflowServer(tmp_path / "server").start()
     watcher = _stop_after_children(server, 2)
     try:
-        proc = run_gatesweep(["run", str(SPACE), "--tracking-uri", server.url], tmp_path,
+        proc = run_gatesweep(["run", str(without_selection(SPACE, tmp_path)), "--tracking-uri", server.url], tmp_path,
                           GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S="5")
         watcher.join(timeout=60)
         assert proc.returncode == 1
@@ -164,7 +163,8 @@ def test_server_that_never_returns_keeps_results_for_sync(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_mlflow_benchmark_measures_a_real_server(tmp_path: Path) -> None:
     """`gatesweep bench --mlflow`: a sweep against a server it starts, then the same writes on the idle server."""
-    proc = run_gatesweep(["bench", "--mlflow", str(SPACE), "--json", str(tmp_path / "b.json")], tmp_path)
+    space = without_selection(SPACE, tmp_path)
+    proc = run_gatesweep(["bench", "--mlflow", str(space), "--json", str(tmp_path / "b.json")], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads((tmp_path / "b.json").read_text())
     assert r["runs"] == 4 + 6 + 3  # 2 trials per cell, 3 confirm seeds per arch, 3 parameter-matched GRU seeds
@@ -173,7 +173,8 @@ def test_mlflow_benchmark_measures_a_real_server(tmp_path: Path) -> None:
     assert r["main_thread_calls_s"] < r["all_calls_s"]
     by_method = r["by_method"]
     assert by_method["create_run"][0] == r["runs"] + 1  # the children and the parent
-    assert by_method["artifacts.log_artifact"][0] == 9  # forecasts.json of each confirm run, one request each
+    # forecasts.json of each confirm run (9), then the report's forecast.png of each chosen confirm run (6)
+    assert by_method["artifacts.log_artifact"][0] == 9 + 6
     assert "log_dict" not in by_method and "download_artifacts" not in by_method
     assert r["server_cpu_s"] > 0 and r["writer_cpu_s"] > 0 and r["replay_calls_s"] > 0
     assert r["baseline_rows"] in range(2, 13, 2)  # loss and val_loss for each epoch of the longest run (<= 6)

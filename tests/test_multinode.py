@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from pipeline.dev.mlflow_server import free_port
-from tests.conftest import DATA, gatesweep_env, local_runs
+from tests.conftest import DATA, gatesweep_env, local_runs, without_selection
 
-SPACE = DATA / "valid" / "tiny_e2e.yaml"
+SPACE = DATA / "valid" / "tiny_e2e.yaml"  # run without its selection phase (`without_selection`)
 BIN = Path(sys.executable).parent
 
 
@@ -106,14 +106,15 @@ def _nodes(db: Path) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_sweep_runs_on_both_nodes_via_address_and_via_ray_job_submit(cluster: LocalCluster, tmp_path: Path) -> None:
-    proc = subprocess.run([str(BIN / "gatesweep"), "run", str(SPACE), "--address", cluster.address], cwd=tmp_path,
+    space = without_selection(SPACE, tmp_path)
+    proc = subprocess.run([str(BIN / "gatesweep"), "run", str(space), "--address", cluster.address], cwd=tmp_path,
                           capture_output=True, text=True, timeout=900, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(_nodes(tmp_path / "mlflow.db")) == 2  # child runs on both nodes
 
     db, out = tmp_path / "job.db", tmp_path / "job-out"
     job = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", cluster.dashboard_url, "--",
-                          "gatesweep", "run", str(SPACE), "--tracking-uri", f"sqlite:///{db}", "--out", str(out)],
+                          "gatesweep", "run", str(space), "--tracking-uri", f"sqlite:///{db}", "--out", str(out)],
                          capture_output=True, text=True, timeout=900, env=_env())
     assert job.returncode == 0 and "succeeded" in job.stdout + job.stderr, (job.stdout + job.stderr)[-3000:]
     assert len(_nodes(db)) == 2 and (out / "latest" / "report" / "verdict.json").exists()
@@ -136,7 +137,8 @@ def test_worker_node_killed_mid_sweep_retries_its_trials_elsewhere(cluster: Loca
 
     killer = threading.Thread(target=kill_when_busy, daemon=True)
     killer.start()
-    proc = subprocess.run([str(BIN / "gatesweep"), "run", str(SPACE), "--address", cluster.address], cwd=tmp_path,
+    space = without_selection(SPACE, tmp_path)
+    proc = subprocess.run([str(BIN / "gatesweep"), "run", str(space), "--address", cluster.address], cwd=tmp_path,
                           capture_output=True, text=True, timeout=900, env=_env())
     killer.join(timeout=10)
     assert killed.is_set(), "the worker node never held a trial"
