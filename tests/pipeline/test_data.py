@@ -20,7 +20,7 @@ from tests.conftest import DATA as DATA_DIR
 def test_damped_oscillation_is_the_seeds_series() -> None:
     y = damped_oscillation()
     assert y.shape == (200,)
-    # values printed in the seed article
+    # values printed in the source article
     np.testing.assert_allclose(y[:4], [1.0, 0.98127212, 0.9568705, 0.92712705], atol=1e-8)
     x = np.linspace(0, 5 * np.pi, 200)
     np.testing.assert_allclose(y, np.exp(-x / 5) * np.cos(x))
