@@ -30,19 +30,21 @@ def _figure(w: float = 7, h: float = 3.6) -> tuple[Any, Any]:
 
 
 def mase_strip(confirm: pd.DataFrame, dataset: str, naive: float | None) -> bytes:
-    """Test MASE of every confirm seed, per architecture, with the naive baseline for scale."""
+    """Test MASE of every confirm seed, per architecture, its geometric mean (what the verdict compares) and
+    the naive baseline for scale."""
     fig, ax = _figure()
     d = confirm[confirm["dataset"] == dataset]
     rng = np.random.default_rng(0)
     for i, arch in enumerate(sorted(d["arch"].unique())):
         vals = d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy()
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, color=COLORS.get(arch), alpha=0.75, label=arch)
-        ax.hlines(vals.mean(), i - 0.25, i + 0.25, color="black", lw=2)
+        if len(vals) and (vals > 0).all():  # the verdict's own centre: the geometric mean
+            ax.hlines(np.exp(np.log(vals).mean()), i - 0.25, i + 0.25, color="black", lw=2)
     if naive is not None:
         ax.axhline(naive, ls="--", color="gray", label=f"naive baseline ({naive:.3g})")
     ax.set_xticks(range(len(d["arch"].unique())), [a.upper() for a in sorted(d["arch"].unique())])
     ax.set_ylabel("test MASE (lower is better)")
-    ax.set_title(f"{dataset}: test MASE per confirm seed (bar = mean)")
+    ax.set_title(f"{dataset}: test MASE per confirm seed (bar = geometric mean)")
     ax.legend(loc="best", fontsize=8)
     return _png(fig)
 
@@ -132,6 +134,8 @@ def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> byte
     """Every tune-phase trial as a line across its (scaled) hyperparameters and score, coloured by architecture."""
     from pandas.plotting import parallel_coordinates as draw
 
+    # a trial stopped early by ASHA may have no final score: it has no place on the score axis
+    trials = trials[pd.to_numeric(trials["val_mase"], errors="coerce") > 0]
     names = [n for n in space.searched() if n in trials]
     frame = pd.DataFrame({"arch": trials["arch"].str.upper()})
     for name in [*names, "val_mase"]:
