@@ -9,6 +9,7 @@ maths is Keras' own and only the Python overhead is gone.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,8 +71,8 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     keras.utils.set_random_seed(seed)
     data = prepare(raw, split, hp.window, Transform(hp.transform, season))
     model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers)
-    loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), data.train, data.validation,
-                         hp.batch_size)
+    loop = _compiled_loop(hp, data, model, raw, split)
+    model = loop.model
     (a0, a1), (v0, v1), (s0, s1) = data.bounds
     scale = mase_scale(raw[a0:a1], season)
     rng = np.random.default_rng(seed)
@@ -108,7 +109,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         "train_seconds": train_seconds,
         # the first epoch includes tracing and XLA compilation; report the steady state
         "seconds_per_epoch": _steady(loop.epoch_times),
-        "compile_seconds": loop.epoch_times[0] - _steady(loop.epoch_times) if len(losses) >= 3 else 0.0,
+        "compile_seconds": max(0.0, loop.epoch_times[0] - _steady(loop.epoch_times)) if len(losses) >= 3 else 0.0,
         "epochs_trained": float(len(losses)),
         # what an epoch is made of, so that cost compares per step and per window, not only per epoch
         "train_windows": float(loop.n),
@@ -136,6 +137,35 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
 
 
+# Compiled loops kept by this process (a reused Ray actor): selection and confirm retrain one configuration
+# on several seeds, and on small series the XLA compile (2-4 s) costs more than the training itself.
+_LOOPS: OrderedDict[tuple[Any, ...], _CompiledLoop] = OrderedDict()
+_MAX_LOOPS = 4
+
+
+def forget_compiled_loops() -> None:
+    """Drop the compiled loops this process keeps (the next trial of each configuration compiles afresh)."""
+    _LOOPS.clear()
+
+
+def _compiled_loop(hp: HParams, data: PreparedData, model: Any, raw: np.ndarray, split: SplitSpec) -> _CompiledLoop:
+    """A compiled loop for `model`'s configuration on this data, starting from `model`'s fresh weights and a
+    fresh optimizer: reused when this process compiled the same configuration before (its variables take
+    the new weights and the optimizer's initial state, so a seed gives the same numbers either way), else
+    compiled now."""
+    key = (hp.model_dump_json(exclude={"epochs"}), raw.tobytes(), split.model_dump_json(), data.transform.season)
+    loop = _LOOPS.pop(key, None)
+    if loop is None:
+        loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), data.train, data.validation,
+                             hp.batch_size)
+    else:
+        loop.restart(model.get_weights())
+    _LOOPS[key] = loop
+    while len(_LOOPS) > _MAX_LOOPS:
+        _LOOPS.popitem(last=False)
+    return loop
+
+
 def _steady(times: list[float]) -> float:
     """Median epoch time after the first (which includes tracing and XLA compilation)."""
     return float(np.median(times[1:] if len(times) > 1 else times))
@@ -150,6 +180,7 @@ class _CompiledLoop:
 
         self.model, self.optimizer = model, optimizer
         self.optimizer.build(model.trainable_variables)
+        self._optimizer_start = [np.array(v.numpy()) for v in self.optimizer.variables]
         self.x, self.y = tf.constant(train[0]), tf.constant(train[1])
         self.xv, self.yv = tf.constant(validation[0]), tf.constant(validation[1])
         self.yv_np = np.asarray(validation[1])
@@ -164,6 +195,14 @@ class _CompiledLoop:
         self._train_step = tf.function(self._train_step_py, jit_compile=xla)
         self._val = tf.function(self._val_py, jit_compile=xla)
         self._predict = tf.function(lambda x: self.model(x, training=False), jit_compile=xla)
+
+    def restart(self, weights: list[np.ndarray]) -> None:
+        """Start again from `weights` and the optimizer's initial state (iterations, moments, learning
+        rate), keeping what is compiled."""
+        self.model.set_weights(weights)
+        for var, value in zip(self.optimizer.variables, self._optimizer_start, strict=True):
+            var.assign(value)
+        self.epoch_times = []
 
     def _train_step_py(self, idx: Any, weight: Any) -> Any:
         import tensorflow as tf

@@ -6,7 +6,7 @@ import pytest
 from pipeline.config import SplitSpec
 from pipeline.data import damped_oscillation
 from pipeline.hparams import HParams
-from pipeline.training import TrainingDiverged, fit_and_score
+from pipeline.training import TrainingDiverged, fit_and_score, forget_compiled_loops
 
 SERIES = damped_oscillation(points=80)
 TINY = dict(hidden_size=8, window=6, batch_size=10, epochs=3, optimizer="adam", learning_rate=0.01)
@@ -39,6 +39,30 @@ def test_same_seed_same_metrics_on_cpu() -> None:
     c = fit_and_score(hp, SERIES, SplitSpec(), seed=8, evaluate_test=True)
     assert a.val_loss == b.val_loss and a.metrics["test_mase"] == b.metrics["test_mase"]
     assert a.val_loss != c.val_loss
+
+
+@pytest.mark.parametrize("arch, optimizer, patience", [("gru", "adam", None), ("lstm", "rmsprop", 2),
+                                                        ("gru", "sgd", None)])
+def test_a_reused_compiled_loop_gives_what_a_fresh_one_gives(arch: str, optimizer: str, patience: int | None
+                                                             ) -> None:
+    """Selection and confirm retrain one configuration on several seeds in one process: the second seed reuses
+    the first one's compiled loop, and its numbers (weights, optimizer state, order) equal a fresh compile's."""
+    hp = HParams(arch=arch, **{**TINY, "optimizer": optimizer, "epochs": 8})
+
+    def run(seed: int) -> tuple[list[float], dict[str, float], list[float]]:
+        r = fit_and_score(hp, SERIES, SplitSpec(), seed=seed, evaluate_test=True, patience=patience)
+        assert r.forecasts is not None
+        timing = {"seconds_per_epoch", "train_seconds", "compile_seconds"}
+        return r.val_loss, {k: v for k, v in r.metrics.items() if k not in timing}, r.forecasts["test_pred"]
+
+    forget_compiled_loops()
+    fresh = run(12)
+    forget_compiled_loops()
+    first = fit_and_score(hp, SERIES, SplitSpec(), seed=11, evaluate_test=True, patience=patience)
+    reused = fit_and_score(hp, SERIES, SplitSpec(), seed=12, evaluate_test=True, patience=patience)
+    assert first.val_loss != fresh[0]
+    assert reused.metrics["compile_seconds"] < first.metrics["compile_seconds"] / 3  # nothing compiled again
+    assert run(12) == fresh  # a third visit, and every number as fresh
 
 
 def test_training_learns_the_seed_series() -> None:
