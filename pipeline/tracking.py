@@ -182,6 +182,9 @@ class SweepTracker:
             tags["gatesweep.node"] = result["node"]
         if result and result.get("code_version"):
             tags["gatesweep.code_version"] = result["code_version"]  # what the worker ran
+        if result and result.get("gpu_ids") is not None:  # trials that asked for GPUs: what Ray gave them
+            tags["gatesweep.gpu_ids"] = result["gpu_ids"]
+            tags["gatesweep.cuda_visible_devices"] = result["cuda_visible_devices"]
         if error:
             tags["gatesweep.error"] = error[:5000]
         tags["gatesweep.key"] = job.key

@@ -165,7 +165,8 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
 
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.val_loss[-1], "history": _drain(pending), "forecasts": result.forecasts,
-                 "node": _node(), "code_version": code_version(), "final": True})
+                 "node": _node(), "code_version": code_version(), "final": True,
+                 **(_gpus() if spec.resources.gpus else {})})
 
 
 class TrialFailed(RuntimeError):
@@ -219,6 +220,14 @@ def _node() -> str:
 
     ctx = ray.get_runtime_context()
     return f"{os.uname().nodename}/{ctx.get_node_id()[:12]}"
+
+
+def _gpus() -> dict[str, str]:
+    """The GPUs Ray assigned this trial, and what CUDA (so TensorFlow) sees: Ray sets CUDA_VISIBLE_DEVICES."""
+    import ray
+
+    return {"gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids()),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
 
 
 def _drain(pending: dict[str, list[float]]) -> dict[str, list[float]]:

@@ -44,11 +44,12 @@ class LocalCluster:
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.dashboard}"
 
-    def start_head(self) -> None:
+    def start_head(self, cpus: int = 1, gpus: int = 0) -> None:
         # `ray start` in token mode needs a token; this creates ~/.ray/auth_token only if it is missing
         subprocess.run([str(BIN / "ray"), "get-auth-token", "--generate"], check=True, capture_output=True,
                        timeout=60, env=_env())
-        subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus", "1", "--port", str(self.port),
+        subprocess.run([str(BIN / "ray"), "start", "--head", "--num-cpus", str(cpus), "--num-gpus", str(gpus),
+                        "--port", str(self.port),
                         "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard),
                         "--include-dashboard=true", "--disable-usage-stats"],
                        check=True, capture_output=True, timeout=120, env=_env())
@@ -153,3 +154,39 @@ def test_worker_node_killed_mid_sweep_retries_its_trials_elsewhere(cluster: Loca
     assert finished == expected  # the full budget, despite the lost node
     failed = [r for r in runs if r.info.status == "FAILED"]
     assert failed and all("gatesweep.attempt" in r.data.tags for r in failed)  # the lost attempts, recorded
+
+
+@pytest.mark.slow
+def test_fractional_gpu_requests_pack_four_trials_on_one_logical_gpu(tmp_path: Path) -> None:
+    """`resources: {cpus: 0.5, gpus: 0.25}` on a head with one logical GPU (this machine has none; Ray counts
+    the slot all the same) and 8 logical CPUs: the GPU, not the CPUs, caps the trials at four at once, and
+    each trial sees the GPU Ray assigned it in CUDA_VISIBLE_DEVICES. Concurrency is read from the child runs'
+    start and end times, which are Tune's own trial start and end."""
+    import yaml
+
+    c = LocalCluster()
+    c.start_head(cpus=8, gpus=1)
+    try:
+        spec = yaml.safe_load(SPACE.read_text(encoding="utf-8"))
+        spec["search_space"]["epochs"] = 40  # long enough for trials to overlap
+        spec |= {"budget": {"trials_per_cell": 4}, "confirm": {"seeds": 2, "candidates": 1, "top_k": 1,
+                                                               "param_matched": False},
+                 "resources": {"cpus": 0.5, "gpus": 0.25}}
+        space = tmp_path / "gpu.yaml"
+        space.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        proc = subprocess.run([str(BIN / "gatesweep"), "run", str(space), "--address", c.address], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=900, env=_env())
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    finally:
+        c.stop()
+    _, runs = local_runs(tmp_path, "tiny-e2e", "tags.`gatesweep.role` != 'sweep'")
+    assert len(runs) == 8 + 4  # 4 trials per cell, 2 confirm seeds per arch
+    assert {(r.data.tags["gatesweep.gpu_ids"], r.data.tags["gatesweep.cuda_visible_devices"]) for r in runs} \
+        == {("0", "0")}
+    trials = [r for r in runs if r.data.tags["gatesweep.role"] == "trial"]
+    events = sorted([(r.info.start_time, 1) for r in trials] + [(r.info.end_time, -1) for r in trials])
+    running = peak = 0
+    for _, step in events:  # an end sorts before a start at the same millisecond
+        running += step
+        peak = max(peak, running)
+    assert peak == 4, f"at most {peak} trials held the GPU at once"
