@@ -6,6 +6,7 @@ neither needs the other. Every call can go through a client that times it (the s
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -128,6 +129,23 @@ def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
     return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
 
 
+def refusal(exc: BaseException, action: str) -> str | None:
+    """One line naming why a tracking server refused a call: who the user is (HTTP 401) or what they may
+    do (403, `action`: what was attempted). None for any other error."""
+    status = exc.get_http_status_code() if hasattr(exc, "get_http_status_code") else None
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if status == 401:
+        if not user:
+            return "authentication failed: the server wants a user (set MLFLOW_TRACKING_USERNAME and " \
+                   "MLFLOW_TRACKING_PASSWORD)"
+        return f"authentication failed for user '{user}' (check MLFLOW_TRACKING_USERNAME and " \
+               "MLFLOW_TRACKING_PASSWORD)"
+    if status == 403:
+        return f"permission denied: user '{user or '(none)'}' may not {action} (ask the experiment's owner or " \
+               "an MLflow admin for EDIT permission)"
+    return None
+
+
 def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[MlflowClient, Any]:
     """A client for `tracking_uri` and a sweep's parent run, checked to be one.
 
@@ -143,7 +161,8 @@ def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[MlflowClient, A
     try:
         run = client.get_run(parent_run_id)
     except MlflowException as exc:
-        raise BadReference(f"{tracking_uri}: run {parent_run_id}: {str(exc).splitlines()[0][:200]}") from None
+        why = refusal(exc, "read this run") or str(exc).splitlines()[0][:200]
+        raise BadReference(f"{tracking_uri}: run {parent_run_id}: {why}") from None
     if run.data.tags.get("gatesweep.role") != "sweep":
         raise BadReference(f"{tracking_uri}: run {parent_run_id}: not a gatesweep parent run "
                            "(tag gatesweep.role != sweep)")

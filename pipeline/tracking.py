@@ -22,6 +22,8 @@ from pipeline.mlflow_io import TimedClient, child_runs, write_artifact
 
 # The MLflow UI opens an experiment of this kind on its runs table (not the GenAI overview).
 EXPERIMENT_KIND = "mlflow.experimentKind"
+# set on an existing experiment before a sweep starts: the write permission check (idempotent)
+WRITE_PROBE_TAG = "gatesweep.writes_here"
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_TAGS = 1000, 100
 FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
@@ -52,20 +54,33 @@ class SweepTracker:
         self.multi_dataset = False
 
     def check(self, timeout_s: float = 5.0) -> None:
-        """Fail fast (well within 15 s) if the store is unreachable; creates the experiment if needed.
+        """Fail fast (well within 15 s) if the store is unreachable, refuses the user (wrong password) or
+        refuses writes to the experiment (no EDIT permission); creates the experiment if needed.
 
         MLflow's own HTTP retries (minutes by default) are switched off for this one probe.
         """
         saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(timeout_s))
+        action = f"read experiment '{self.experiment}'"
         try:
             exp = self.client.get_experiment_by_name(self.experiment)
-            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-                self.experiment, tags={EXPERIMENT_KIND: "custom_model_development"})
+            if exp is None:
+                action = f"create experiment '{self.experiment}'"
+                self.experiment_id = self.client.create_experiment(
+                    self.experiment, tags={EXPERIMENT_KIND: "custom_model_development"})
+            else:
+                # the write a sweep needs, tried now: a server with permissions (basic-auth) refuses it
+                # here, before anything starts, not at the first child run
+                action = f"write to experiment '{self.experiment}'"
+                self.client.set_experiment_tag(exp.experiment_id, WRITE_PROBE_TAG, "true")
+                self.experiment_id = exp.experiment_id
         except Exception as exc:  # any transport or store error means the same thing to the user
+            from pipeline.mlflow_io import refusal
+
             first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
-            raise TrackingError(f"{self.tracking_uri}: --tracking-uri: tracking store unusable ({first})") from None
+            why = refusal(exc, action) or f"tracking store unusable ({first})"
+            raise TrackingError(f"{self.tracking_uri}: --tracking-uri: {why}") from None
         finally:
             for k, v in saved.items():
                 if v is None:

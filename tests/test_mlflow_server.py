@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from pipeline.dev.mlflow_server import MlflowServer, free_port
@@ -81,29 +79,6 @@ def _stop_after_children(server: MlflowServer, n: int, then: Any = None) -> thre
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
-
-
-@pytest.mark.slow
-def test_sweep_against_a_real_server_and_export(tmp_path: Path) -> None:
-    server = MlflowServer(tmp_path / "server").start()
-    try:
-        proc = run_gatesweep(["run", str(without_selection(SPACE, tmp_path)), "--tracking-uri", server.url], tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "View run" not in proc.stdout  # MLflow's per-run URL lines are suppressed
-        seconds = json.loads(re.search(r"seconds: (\{.*\})", proc.stdout).group(1))
-        assert 0 < seconds["mlflow_calls"] < seconds["total"]
-        _assert_mlflow_matches_tune(tmp_path, server.url)
-        parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout).group(1)
-        for fmt in ("csv", "parquet"):
-            out = tmp_path / f"runs.{fmt}"
-            exp = run_gatesweep(["export", parent, "--format", fmt, "--output", str(out),
-                              "--tracking-uri", server.url], tmp_path)
-            assert exp.returncode == 0, exp.stderr
-            table = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
-            assert len(table) == len(_children(server.url))
-            assert {"run_name", "role", "arch", "dataset", "seed", "hidden_size", "val_rmse"} <= set(table.columns)
-    finally:
-        server.stop()
 
 
 def test_unreachable_store_exits_fast_with_one_line_and_starts_nothing(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A local `mlflow server` for benchmarks and tests: SQLite backend, local artifacts, 127.0.0.1, one worker.
+"""A local `mlflow server` for benchmarks and tests: SQLite backend (or any `backend_store_uri`), local
+artifacts, 127.0.0.1, one worker; optionally MLflow's basic-auth app (users and permissions).
 
 It runs in its own process group and is stopped by that group's id, so uvicorn's worker goes with it.
 """
@@ -6,6 +7,7 @@ It runs in its own process group and is stopped by that group's id, so uvicorn's
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,10 +24,18 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    """`backend_store_uri` defaults to a SQLite file under `root`. With `admin_password`, the server runs
+    `--app-name basic-auth` (default permission READ, admin user `admin`, its user store at
+    `auth_database_uri`, default a SQLite file under `root`)."""
+
+    def __init__(self, root: Path, port: int | None = None, backend_store_uri: str | None = None,
+                 admin_password: str | None = None, auth_database_uri: str | None = None) -> None:
         self.root, self.port = root, port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         root.mkdir(parents=True, exist_ok=True)
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{root / 'server.db'}"
+        self.admin_password = admin_password
+        self.auth_database_uri = auth_database_uri or f"sqlite:///{root / 'basic_auth.db'}"
 
     @property
     def url(self) -> str:
@@ -33,10 +43,22 @@ class MlflowServer:
 
     def start(self, timeout_s: float = 90) -> MlflowServer:
         cmd = [str(Path(sys.executable).with_name("mlflow")), "server",
-               "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
+               "--backend-store-uri", self.backend_store_uri,
                "--artifacts-destination", str(self.root / "artifacts"),
                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_URI"):
+            env.pop(name, None)
+        if self.admin_password is not None:
+            ini = self.root / "basic_auth.ini"
+            ini.write_text("[mlflow]\ndefault_permission = READ\n"
+                           f"database_uri = {self.auth_database_uri}\nadmin_username = admin\n"
+                           f"admin_password = {self.admin_password}\n"
+                           "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+                           encoding="utf-8")
+            ini.chmod(0o600)
+            cmd += ["--app-name", "basic-auth"]
+            env.update(MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(32))
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - owned by the process for its lifetime
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout_s
