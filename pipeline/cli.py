@@ -76,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--mlflow", type=Path, metavar="SPACE",
                    help="instead: run SPACE.yaml against a local mlflow server it starts, and report the time "
                         "and CPU spent in MLflow (e.g. search_spaces/quickstart.yaml)")
+    b.add_argument("--scale", action="store_true",
+                   help="instead: the driver path (searcher, callback, outbox, writer, a real store) at N "
+                        "concurrent synthetic trials; figures per store and N")
+    b.add_argument("--slots", default="16,64,256,1024", help="with --scale: the Ns (default 16,64,256,1024)")
+    b.add_argument("--stores", default="sqlite,server,postgres",
+                   help="with --scale: sqlite (embedded), server (mlflow server on SQLite), postgres (mlflow "
+                        "server on a throwaway PostgreSQL); default all three")
+    b.add_argument("--seconds", type=float, default=60.0, help="with --scale: seconds of load per N (default 60)")
+    b.add_argument("--trial-seconds", type=float, default=10.0,
+                   help="with --scale: one synthetic trial's length (default 10, a quickstart trial on one core)")
     n = sub.add_parser("nightly", help="a locked, tagged run + report compared with earlier nights; exit "
                                         "0 ok, 1 failed, 2 bad input, 3 lock held, 4 verdict changed")
     n.add_argument("space", type=Path)
@@ -313,6 +323,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             r = mlflow_benchmark(args.mlflow, Path(tmp))
         return _bench_output(args, format_mlflow_benchmark(r), r)
+    if args.scale:
+        import tempfile
+
+        from pipeline.dev.scale import format_scale, scale_benchmark
+
+        try:
+            slots = [int(x) for x in args.slots.split(",")]
+        except ValueError:
+            raise UsageError(f"(command line): --slots {args.slots!r}: comma-separated whole numbers") from None
+        stores = args.stores.split(",")
+        if not slots or min(slots) < 1 or not set(stores) <= {"sqlite", "server", "postgres"}:
+            raise UsageError("(command line): --slots must be >= 1 and --stores among sqlite, server, postgres")
+        if args.seconds <= args.trial_seconds or args.trial_seconds < 2:
+            raise UsageError("(command line): --trial-seconds must be >= 2 and --seconds longer than it")
+        print(format_scale([]), flush=True)  # the header; a line per store and N as each is measured
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = scale_benchmark(Path(tmp), slots, stores, args.seconds, args.trial_seconds,
+                                   on_row=lambda row: print(format_scale([row]).splitlines()[1], flush=True))
+        if args.json:
+            args.json.write_text(json.dumps({"rows": rows}, indent=2))
+        return EXIT_OK
     if args.orchestration:
         import tempfile
 

@@ -77,7 +77,7 @@ def _one_line(exc: BaseException) -> str:
 class Outbox:
     """Pending, done and dead records under `directory`, pushed by one background thread."""
 
-    def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], None], parent: str) -> None:
+    def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], object], parent: str) -> None:
         """`push(record, maybe_partial)` writes one record to MLflow; `maybe_partial` asks it to look
         for (and clean up) an earlier, interrupted attempt first. `parent` is the sweep's parent run id,
         stamped on every record so that two sweeps' records can never be taken for each other."""
