@@ -1,9 +1,11 @@
 """A durable outbox between Ray Tune and MLflow: finished runs are written to disk first, then pushed.
 
 Why: a tracking server that restarts (or never comes back) must not lose a finished trial, and the
-Tune driver must not wait on HTTP. Each record is a JSON file in `pending/`; a background thread pushes
-it and moves it to `done/` once MLflow holds the whole run. Records carry a deterministic key, and the
-push is idempotent, so a retry or a later `gatesweep sync` never duplicates.
+Tune driver must not wait on HTTP. Each record is a JSON file in `pending/`; background writer threads
+push it and move it to `done/` once MLflow holds the whole run. A record is one run, written wholly by one
+thread, so several writers keep each run's order (create, rows, status last) and only interleave runs.
+Records carry a deterministic key, and the push is idempotent, so a retry or a later `gatesweep sync`
+never duplicates.
 
 How failures are handled:
 - the store is unreachable or overloaded (a connection error, a 5xx, a timeout): every record waits,
@@ -12,7 +14,7 @@ How failures are handled:
   read: it moves to `dead/` with the reason, and the records behind it go on (`gatesweep sync` tries
   the dead ones again once the cause is fixed);
 - a failing record goes to the back of the queue, so one bad record never blocks the others;
-- if the writer thread itself dies, `flush` returns at once with the reason instead of waiting it out.
+- if a writer thread itself dies, `flush` returns at once with the reason instead of waiting it out.
 """
 
 from __future__ import annotations
@@ -77,26 +79,30 @@ def _one_line(exc: BaseException) -> str:
 class Outbox:
     """Pending, done and dead records under `directory`, pushed by one background thread."""
 
-    def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], object], parent: str) -> None:
+    def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], object], parent: str,
+                 writers: int = 1) -> None:
         """`push(record, maybe_partial)` writes one record to MLflow; `maybe_partial` asks it to look
         for (and clean up) an earlier, interrupted attempt first. `parent` is the sweep's parent run id,
-        stamped on every record so that two sweeps' records can never be taken for each other."""
+        stamped on every record so that two sweeps' records can never be taken for each other. `writers`
+        threads push at once (each a different record); `push` must be safe to call from several threads."""
         self.directory, self.parent = directory, parent
         self.pending_dir, self.done_dir, self.dead_dir = directory / "pending", directory / "done", directory / "dead"
         for d in (self.pending_dir, self.done_dir, self.dead_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._push = push
         self._cond = threading.Condition()
-        self._queue: list[str] = []
+        self._queue: list[str] = []  # every record not yet done or dead, those being pushed included
+        self._inflight: set[str] = set()  # being pushed by a writer now
+        self.writers = max(1, writers)
         self._fresh: set[str] = set()  # keys put by this process and never attempted: no cleanup needed
         self._refusals: dict[str, int] = {}
         self._not_before = 0.0  # monotonic time before which nothing is attempted (backoff)
         self._backoff = BACKOFF_START_S
         self._stop = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.last_error: str | None = None
         self.crashed: str | None = None  # why the writer thread died, if it did
-        self.cpu_seconds = 0.0  # CPU time of the writer thread in pushes (what MLflow costs this process)
+        self.cpu_seconds = 0.0  # CPU time of the writer threads in pushes (what MLflow costs this process)
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         """Persist a record, then queue it. Returns once it is safe on disk.
@@ -165,8 +171,10 @@ class Outbox:
 
     def start(self) -> None:
         _OPEN[str(self.directory.resolve())] = self
-        self._thread = threading.Thread(target=self._run_guarded, name="gatesweep-outbox", daemon=True)
-        self._thread.start()
+        for i in range(self.writers):
+            thread = threading.Thread(target=self._run_guarded, name=f"gatesweep-outbox-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def flush(self, timeout_s: float) -> int:
         """Wait until every record is pushed (or dead) or `timeout_s` passes; returns the number still
@@ -182,8 +190,8 @@ class Outbox:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
     def _run_guarded(self) -> None:
         try:
@@ -195,14 +203,16 @@ class Outbox:
                 self._cond.notify_all()
 
     def _next(self) -> tuple[str, bool] | None:
-        """The next key to attempt (None: stop), waiting for work and for any backoff to pass."""
+        """The next key no writer holds (None: stop), waiting for work and for any backoff to pass."""
         with self._cond:
             while not self._stop:
                 wait = self._not_before - time.monotonic()
-                if self._queue and wait <= 0:
-                    key = self._queue[0]
-                    return key, key in self._fresh
-                self._cond.wait(timeout=wait if self._queue else None)  # new records do not cut a backoff short
+                free = next((k for k in self._queue if k not in self._inflight), None)
+                if free is not None and wait <= 0:
+                    self._inflight.add(free)
+                    return free, free in self._fresh
+                # new records do not cut a backoff short; a finished push wakes the others
+                self._cond.wait(timeout=wait if free is not None else None)
             return None
 
     def _run(self) -> None:
@@ -220,8 +230,10 @@ class Outbox:
                 self._failed(key, exc)
                 continue
             finally:
-                self.cpu_seconds += time.thread_time() - cpu0
+                with self._cond:
+                    self.cpu_seconds += time.thread_time() - cpu0
             with self._cond:
+                self._inflight.discard(key)
                 os.replace(path, self.done_dir / f"{key}.json")
                 self._backoff, self._not_before = BACKOFF_START_S, 0.0
                 self._queue.remove(key)
@@ -233,6 +245,7 @@ class Outbox:
         kind = failure_kind(exc)
         self.last_error = _one_line(exc)
         with self._cond:
+            self._inflight.discard(key)
             self._fresh.discard(key)  # the failed attempt may have written part of the run
             self._queue.remove(key)
             if kind != "transient":

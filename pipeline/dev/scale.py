@@ -75,7 +75,8 @@ def _result(trial: _Trial, upto: int, now: float, final: bool) -> dict[str, Any]
     return result
 
 
-def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: Path) -> dict[str, Any]:
+def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: Path,
+              writers: int = 1) -> dict[str, Any]:
     """N = `slots` trials always running for `seconds`, each `trial_s` long, into the tracking store at URI
     `store`; then the outbox drains. Returns the measured figures."""
     from pipeline.config import SweepSpec
@@ -84,7 +85,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     from pipeline.tuning import CellSearcher
 
     spec = SweepSpec.model_validate({
-        "name": f"bench-scale-{slots}", "datasets": [{"name": "damped", "source": "damped_oscillation"}],
+        "name": f"bench-scale-{slots}-{writers}", "datasets": [{"name": "damped", "source": "damped_oscillation"}],
         "architectures": ["gru", "lstm"], "budget": {"trials_per_cell": 9999},
         "search_space": {"hidden_size": {"choice": [16, 32, 40, 64]}, "window": {"choice": [10, 20]},
                          "optimizer": {"choice": ["sgd", "adam", "rmsprop"]},
@@ -94,7 +95,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     tracker.check()
     tracker.start_parent(spec, "(gatesweep bench --scale)", "bench")
     assert tracker.parent_id is not None
-    outbox = Outbox(workdir / f"outbox-{slots}", tracker.push_record, tracker.parent_id)
+    outbox = Outbox(workdir / f"outbox-{slots}-{writers}", tracker.push_record, tracker.parent_id, writers=writers)
     from pipeline.callbacks import OutboxCallback
 
     callback = OutboxCallback(outbox)
@@ -188,6 +189,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     lags = [lag for _, lag in lag_samples]
     total_s = load_s + drain_s
     return {"store": store.split("://")[0] if "://" in store else store, "slots": slots, "trial_s": trial_s,
+            "writers": writers,
             "load_s": load_s, "results": results, "offered_results_per_s": slots / REPORT_EVERY_S,
             "absorbed_results_per_s": steady / max(load_s - trial_s, 1e-9),  # once every slot is busy
             "driver_cpu_s": driver_cpu,
@@ -206,12 +208,13 @@ def _lag_at(samples: list[tuple[float, float]], t: float) -> float:
 
 
 def format_scale(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'store':8} {'N':>5} {'results/s':>17} {'driver ms/result':>16} {'driver busy':>11} "
+    head = (f"{'store':8} {'N':>5} {'writers':>7} {'results/s':>17} {'driver ms/result':>16} {'driver busy':>11} "
             f"{'behind':>7} {'runs/s':>7} {'rows/s':>8} {'lag max':>8} {'drain':>7} {'RSS MB':>7} written")
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r['label']:8} {r['slots']:>5} {r['absorbed_results_per_s']:>7.0f} of {r['offered_results_per_s']:>6.0f} "
+            f"{r['label']:8} {r['slots']:>5} {r['writers']:>7} "
+            f"{r['absorbed_results_per_s']:>7.0f} of {r['offered_results_per_s']:>6.0f} "
             f"{r['driver_cpu_ms_per_result']:>16.2f} {100 * r['driver_busy_share']:>10.0f}% {r['behind_s']:>6.1f}s "
             f"{r['runs_per_s']:>7.1f} {r['rows_per_s']:>8.0f} {r['lag_max_s']:>7.1f}s {r['drain_s']:>6.1f}s "
             f"{r['driver_rss_mb']:>7.0f} {r['in_mlflow']}/{r['finished_trials']}")
@@ -219,39 +222,42 @@ def format_scale(rows: list[dict[str, Any]]) -> str:
 
 
 def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds: float, trial_s: float,
+                    writers: tuple[int, ...] = (1,),
                     on_row: Callable[[dict[str, Any]], None] = lambda row: None) -> list[dict[str, Any]]:
-    """Every N in `slots` on every store in `stores` (`sqlite`: embedded file; `server`: `mlflow server` on
-    SQLite; `postgres`: `mlflow server` on a throwaway PostgreSQL), each on a fresh store."""
+    """Every N in `slots` with every writer count in `writers` on every store in `stores` (`sqlite`:
+    embedded file; `server`: `mlflow server` on SQLite; `postgres`: `mlflow server` on a throwaway
+    PostgreSQL); each store started once and fresh, each run in its own experiment."""
     from pipeline.dev.mlflow_server import MlflowServer
 
     rows = []
     for store in stores:
-        for n in slots:
-            root = workdir / f"{store}-{n}"
-            root.mkdir(parents=True)
-            db = server = None
-            try:
-                if store == "sqlite":
-                    uri = f"sqlite:///{root / 'mlflow.db'}"
-                elif store == "server":
-                    server = MlflowServer(root / "server").start(timeout_s=180)
-                    uri = server.url
-                elif store == "postgres":
-                    from pipeline.dev.postgres import LocalPostgres
+        root = workdir / store
+        root.mkdir(parents=True)
+        db = server = None
+        try:
+            if store == "sqlite":
+                uri = f"sqlite:///{root / 'mlflow.db'}"
+            elif store == "server":
+                server = MlflowServer(root / "server").start(timeout_s=180)
+                uri = server.url
+            elif store == "postgres":
+                from pipeline.dev.postgres import LocalPostgres
 
-                    db = LocalPostgres(root / "postgres").start()
-                    server = MlflowServer(root / "server", backend_store_uri=db.create_database("mlflow")
-                                          ).start(timeout_s=180)
-                    uri = server.url
-                else:
-                    raise ValueError(f"unknown store {store!r}")
-                row = scale_run(uri, n, seconds, trial_s, root)
-                row["label"] = store
-                rows.append(row)
-                on_row(row)
-            finally:
-                if server is not None:
-                    server.stop()
-                if db is not None:
-                    db.stop()
+                db = LocalPostgres(root / "postgres").start()
+                server = MlflowServer(root / "server", backend_store_uri=db.create_database("mlflow")
+                                      ).start(timeout_s=180)
+                uri = server.url
+            else:
+                raise ValueError(f"unknown store {store!r}")
+            for n in slots:
+                for w in writers:
+                    row = scale_run(uri, n, seconds, trial_s, root, writers=w)
+                    row["label"] = store
+                    rows.append(row)
+                    on_row(row)
+        finally:
+            if server is not None:
+                server.stop()
+            if db is not None:
+                db.stop()
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,44 @@ def test_requeued_records_are_pushed_again(tmp_path: Path) -> None:
     assert box.flush(10) == 0
     box.close()
     assert [r["key"] for r in store.pushed] == ["k0", "k0"] and box.done_keys() == {"k0"}
+
+
+class _SlowStore(_Store):
+    """Each push takes `seconds`; the first push of every odd key fails once (the store is away)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds, self.now, self.peak, self.failed = seconds, 0, 0, set()
+
+    def push(self, record: dict[str, Any], maybe_partial: bool) -> None:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            time.sleep(self.seconds)
+            key = record["key"]
+            with self.lock:
+                if int(key[1:]) % 2 and key not in self.failed:
+                    self.failed.add(key)
+                    raise ConnectionError("store away")
+                self.pushed.append(record)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_several_writers_push_different_records_at_once_and_each_exactly_once(tmp_path: Path) -> None:
+    store = _SlowStore(0.2)
+    box = Outbox(tmp_path / "outbox", store.push, "p1", writers=4)
+    box.start()
+    t0 = time.monotonic()
+    for i in range(12):
+        box.put(f"k{i}", _record(index=i))
+    assert box.flush(30) == 0
+    elapsed = time.monotonic() - t0
+    box.close()
+    assert sorted(r["key"] for r in store.pushed) == sorted(f"k{i}" for i in range(12))  # once each
+    assert store.peak == 4  # four at once, never the same record twice
+    assert box.done_keys() == {f"k{i}" for i in range(12)} and not box.dead()
+    # 18 pushes of 0.2 s (6 retried), plus the retries' backoff: one writer needs >= 3.6 s
+    assert elapsed < 3.0, elapsed
