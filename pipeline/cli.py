@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --scale: sqlite (embedded), server (mlflow server on SQLite), postgres (mlflow "
                         "server on a throwaway PostgreSQL); default all three")
     b.add_argument("--writers", default="1,4", help="with --scale: outbox writer threads to compare (default 1,4)")
+    b.add_argument("--history-every", type=int, default=1,
+                   help="with --scale: log every k-th epoch's rows, as tracking.history_every (default 1)")
     b.add_argument("--seconds", type=float, default=60.0, help="with --scale: seconds of load per N (default 60)")
     b.add_argument("--trial-seconds", type=float, default=10.0,
                    help="with --scale: one synthetic trial's length (default 10, a quickstart trial on one core)")
@@ -338,11 +340,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if min(slots) < 1 or min(writers) < 1 or not set(stores) <= {"sqlite", "server", "postgres"}:
             raise UsageError("(command line): --slots and --writers must be >= 1, --stores among sqlite, server, "
                              "postgres")
+        if args.history_every < 1:
+            raise UsageError("(command line): --history-every must be >= 1")
         if args.seconds <= args.trial_seconds or args.trial_seconds < 2:
             raise UsageError("(command line): --trial-seconds must be >= 2 and --seconds longer than it")
         print(format_scale([]), flush=True)  # the header; a line per store and N as each is measured
         with tempfile.TemporaryDirectory() as tmp:
             rows = scale_benchmark(Path(tmp), slots, stores, args.seconds, args.trial_seconds, writers,
+                                   args.history_every,
                                    on_row=lambda row: print(format_scale([row]).splitlines()[1], flush=True))
         if args.json:
             args.json.write_text(json.dumps({"rows": rows}, indent=2))

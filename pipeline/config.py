@@ -241,6 +241,14 @@ class EvaluationSpec(_Frozen):
     patience: int | None = Field(None, ge=1)
 
 
+class TrackingSpec(_Frozen):
+    """What a child run holds. `history_every`: log the per-epoch rows (loss, val_loss, epoch_val_mase) of
+    every k-th epoch and the last one; 1 (default) logs every epoch. On a large cluster the tracking store's
+    cost per row is what limits how many trials a sweep can run at once (see the README's scale table)."""
+
+    history_every: int = Field(1, ge=1)
+
+
 class Resources(_Frozen):
     """Per trial: `cpus`, `gpus` (fractional GPUs pack small RNN trials on one card). `wait_for_nodes`:
     seconds to wait for a node that can hold a trial to join (an autoscaling cluster); 0: fail at once."""
@@ -280,6 +288,7 @@ class SweepSpec(_Frozen):
     confirm: ConfirmSpec = ConfirmSpec()
     resources: Resources = Resources()
     evaluation: EvaluationSpec = EvaluationSpec()
+    tracking: TrackingSpec = TrackingSpec()
     scheduler: SchedulerSpec = SchedulerSpec()
     max_failures: int = Field(1, ge=0)  # retries per trial after an error (a crashed worker, a lost node)
     sampler: Literal["tpe", "random", "qmc"] = "tpe"

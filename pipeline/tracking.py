@@ -112,7 +112,8 @@ class SweepTracker:
                   "param_matched": spec.confirm.param_matched, "patience": spec.evaluation.patience,
                   "closed_loop_horizon": spec.evaluation.closed_loop_horizon,
                   "scheduler": spec.scheduler.kind, "max_failures": spec.max_failures,
-                  "cpus_per_trial": spec.resources.cpus, "gpus_per_trial": spec.resources.gpus}
+                  "cpus_per_trial": spec.resources.cpus, "gpus_per_trial": spec.resources.gpus,
+                  "history_every": spec.tracking.history_every}
         self.client.log_batch(self.parent_id, params=[Param(k, str(v)) for k, v in params.items()])
         self.client.log_text(self.parent_id, spec_text, "sweep.yaml")
         return self.parent_id

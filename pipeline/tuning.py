@@ -143,9 +143,10 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
     last = [time.monotonic()]
     rungs = asha_rungs(spec) if job.phase == "trial" else set()
 
+    rows = HistoryRows(pending, spec.tracking.history_every)
+
     def on_epoch(epoch: int, loss: float, val_loss: float, val_mase: float) -> None:
-        for k, v in zip(pending, (epoch, loss, val_loss, val_mase, int(time.time() * 1000)), strict=True):
-            pending[k].append(v)
+        rows.add((epoch, loss, val_loss, val_mase, int(time.time() * 1000)))
         tail.append(f"epoch {epoch}: loss {loss:.4g}, val_loss {val_loss:.4g}, val_mase {val_mase:.4g}")
         # report about once a second, and exactly at each ASHA rung so its decisions see the right epoch
         if time.monotonic() - last[0] >= REPORT_EVERY_S or epoch + 1 in rungs:
@@ -163,10 +164,37 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
             raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
     from pipeline.version import code_version
 
+    rows.finish()
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.val_loss[-1], "history": _drain(pending), "forecasts": result.forecasts,
                  "node": _node(), "code_version": code_version(), "final": True,
                  **(_gpus() if spec.resources.gpus else {})})
+
+
+class HistoryRows:
+    """A trial's per-epoch rows as they go into `pending` (column -> values): every `every`-th epoch
+    (0, k, 2k, ...) and, once `finish` is called, the last epoch whichever it was."""
+
+    def __init__(self, pending: dict[str, list[float]], every: int) -> None:
+        self.pending, self.every = pending, every
+        self.unsent: tuple[float, ...] | None = None
+
+    def _keep(self, row: tuple[float, ...]) -> None:
+        for column, value in zip(self.pending, row, strict=True):
+            self.pending[column].append(value)
+
+    def add(self, row: tuple[float, ...]) -> None:
+        """`row`: one value per column of `pending`, the epoch first."""
+        if int(row[0]) % self.every == 0:
+            self._keep(row)
+            self.unsent = None
+        else:
+            self.unsent = row
+
+    def finish(self) -> None:
+        if self.unsent is not None:
+            self._keep(self.unsent)
+            self.unsent = None
 
 
 class TrialFailed(RuntimeError):

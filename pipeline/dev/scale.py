@@ -55,8 +55,9 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _result(trial: _Trial, upto: int, now: float, final: bool) -> dict[str, Any]:
-    epochs = list(range(trial.epochs_sent, upto))
+def _result(trial: _Trial, upto: int, now: float, final: bool, every: int) -> dict[str, Any]:
+    """The epochs since the last result, thinned as the trainable thins them (`HistoryRows`)."""
+    epochs = [e for e in range(trial.epochs_sent, upto) if e % every == 0 or (final and e == upto - 1)]
     trial.epochs_sent = upto
     decay = [1.0 / (1 + 0.05 * e) for e in epochs]
     ms = int(now * 1000)
@@ -64,8 +65,8 @@ def _result(trial: _Trial, upto: int, now: float, final: bool) -> dict[str, Any]
         "epoch": epochs, "loss": [0.1 * d for d in decay], "val_loss": [0.12 * d for d in decay],
         "epoch_val_mase": [0.5 * d for d in decay], "time_ms": [ms] * len(epochs)}
     score = 0.5 / (1 + 0.05 * upto) * (1 + int(trial.trial_id[1:]) % 97 / 100)
-    result: dict[str, Any] = {"epochs_done": upto, "loss": history["loss"][-1] if epochs else 0.0,
-                              "val_loss": history["val_loss"][-1] if epochs else 0.0, "val_mase": score,
+    result: dict[str, Any] = {"epochs_done": upto, "loss": 0.1 / (1 + 0.05 * upto),
+                              "val_loss": 0.12 / (1 + 0.05 * upto), "val_mase": score,
                               "history": history, "training_iteration": upto}
     if final:
         result.update({"val_rmse": score / 3, "n_params": 5000, "seconds_per_epoch": 0.05,
@@ -76,16 +77,19 @@ def _result(trial: _Trial, upto: int, now: float, final: bool) -> dict[str, Any]
 
 
 def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: Path,
-              writers: int = 1) -> dict[str, Any]:
+              writers: int = 1, drain_limit_s: float = 60.0, history_every: int = 1) -> dict[str, Any]:
     """N = `slots` trials always running for `seconds`, each `trial_s` long, into the tracking store at URI
-    `store`; then the outbox drains. Returns the measured figures."""
+    `store`, logging every `history_every`-th epoch's rows; then the outbox drains for at most
+    `drain_limit_s` (what is left is counted, and the time to write it estimated from the writers' rate).
+    Returns the measured figures."""
     from pipeline.config import SweepSpec
     from pipeline.outbox import Outbox
     from pipeline.tracking import SweepTracker
     from pipeline.tuning import CellSearcher
 
     spec = SweepSpec.model_validate({
-        "name": f"bench-scale-{slots}-{writers}", "datasets": [{"name": "damped", "source": "damped_oscillation"}],
+        "name": f"bench-scale-{slots}-{writers}-{history_every}",
+        "tracking": {"history_every": history_every}, "datasets": [{"name": "damped", "source": "damped_oscillation"}],
         "architectures": ["gru", "lstm"], "budget": {"trials_per_cell": 9999},
         "search_space": {"hidden_size": {"choice": [16, 32, 40, 64]}, "window": {"choice": [10, 20]},
                          "optimizer": {"choice": ["sgd", "adam", "rmsprop"]},
@@ -154,7 +158,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
         heapq.heappop(heap)
         done = min(EPOCHS, int(EPOCHS * (due - trial.started) / trial_s))
         final = due - trial.started >= trial_s - 1e-9 or done >= EPOCHS
-        result = _result(trial, EPOCHS if final else done, time.time(), final)
+        result = _result(trial, EPOCHS if final else done, time.time(), final, history_every)
         trial.last_result = result
         searcher.on_trial_result(trial.trial_id, result)
         callback.on_trial_result(0, [], trial, result)
@@ -177,26 +181,28 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     rss = _rss_mb()
     done_at_end = len(outbox.done_keys())
     t_drain = time.monotonic()
-    left = outbox.flush(timeout_s=600)
+    left = outbox.flush(timeout_s=drain_limit_s)
     drain_s = time.monotonic() - t_drain
     stop_sampling.set()
     sampler.join(timeout=5)
     outbox.close()
     written = len(outbox.done_keys())
     in_mlflow = len(tracker.child_keys())
-    tracker.finish_parent()
-    rows_per_run = EPOCHS * 3 + 11
+    tracker.finish_parent("FINISHED" if left == 0 else "KILLED")
+    rows_per_run = 3 * len([e for e in range(EPOCHS) if e % history_every == 0 or e == EPOCHS - 1]) + 11
     lags = [lag for _, lag in lag_samples]
     total_s = load_s + drain_s
     return {"store": store.split("://")[0] if "://" in store else store, "slots": slots, "trial_s": trial_s,
-            "writers": writers,
+            "writers": writers, "history_every": history_every, "rows_per_run": rows_per_run,
             "load_s": load_s, "results": results, "offered_results_per_s": slots / REPORT_EVERY_S,
             "absorbed_results_per_s": steady / max(load_s - trial_s, 1e-9),  # once every slot is busy
             "driver_cpu_s": driver_cpu,
             "driver_cpu_ms_per_result": 1000 * driver_cpu / max(results, 1), "driver_busy_share": driver_cpu / load_s,
             "behind_s": behind_s, "finished_trials": finished, "written_during_load": done_at_end,
             "written": written, "in_mlflow": in_mlflow, "left_unwritten": left, "drain_s": drain_s,
-            "runs_per_s": written / total_s, "rows_per_s": written * rows_per_run / total_s,
+            "runs_per_s": done_at_end / load_s, "rows_per_s": done_at_end * rows_per_run / load_s,  # during load
+            "offered_runs_per_s": slots / trial_s,
+            "drain_estimate_s": drain_s + left / max(written / total_s, 1e-9) if left else drain_s,
             "lag_max_s": max(lags, default=0.0), "lag_end_of_load_s": _lag_at(lag_samples, load_s),
             "lag_samples": lag_samples, "driver_rss_mb": rss, "writer_cpu_s": outbox.cpu_seconds,
             "dead": len(outbox.dead())}
@@ -208,21 +214,36 @@ def _lag_at(samples: list[tuple[float, float]], t: float) -> float:
 
 
 def format_scale(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'store':8} {'N':>5} {'writers':>7} {'results/s':>17} {'driver ms/result':>16} {'driver busy':>11} "
-            f"{'behind':>7} {'runs/s':>7} {'rows/s':>8} {'lag max':>8} {'drain':>7} {'RSS MB':>7} written")
+    """One line per store, N and writer count. `*`: the drain was cut off, its time estimated."""
+    head = (f"{'store':8} {'N':>5} {'writers':>7} {'rows/run':>8} {'results/s in/offered':>20} "
+            f"{'driver ms/result':>16} {'driver busy':>11} {'runs/s out/offered':>18} {'rows/s':>7} "
+            f"{'lag end':>8} {'lag max':>8} {'drain':>7} {'RSS MB':>6} {'CPU ms/run':>16} {'in MLflow':>11}")
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r['label']:8} {r['slots']:>5} {r['writers']:>7} "
-            f"{r['absorbed_results_per_s']:>7.0f} of {r['offered_results_per_s']:>6.0f} "
-            f"{r['driver_cpu_ms_per_result']:>16.2f} {100 * r['driver_busy_share']:>10.0f}% {r['behind_s']:>6.1f}s "
-            f"{r['runs_per_s']:>7.1f} {r['rows_per_s']:>8.0f} {r['lag_max_s']:>7.1f}s {r['drain_s']:>6.1f}s "
-            f"{r['driver_rss_mb']:>7.0f} {r['in_mlflow']}/{r['finished_trials']}")
+            f"{r['label']:8} {r['slots']:>5} {r['writers']:>7} {r['rows_per_run']:>8} "
+            f"{r['absorbed_results_per_s']:>10.0f} / {r['offered_results_per_s']:<7.0f} "
+            f"{r['driver_cpu_ms_per_result']:>16.2f} {100 * r['driver_busy_share']:>10.0f}% "
+            f"{r['runs_per_s']:>8.1f} / {r['offered_runs_per_s']:<7.1f} {r['rows_per_s']:>7.0f} "
+            f"{r['lag_end_of_load_s']:>7.1f}s {r['lag_max_s']:>7.1f}s {_drain(r):>7} {r['driver_rss_mb']:>6.0f} "
+            f"{_per_run(r):>16} {r['in_mlflow']:>5}/{r['finished_trials']:<5}")
     return "\n".join(lines)
 
 
+def _drain(r: dict[str, Any]) -> str:
+    return f"{r['drain_s']:.1f}s" if not r["left_unwritten"] else f"~{r['drain_estimate_s']:.0f}s*"
+
+
+def _per_run(r: dict[str, Any]) -> str:
+    """CPU per written run: the writer threads' (in this process), and the server's when there is one."""
+    n = max(r["written"], 1)
+    writer = f"{1000 * r['writer_cpu_s'] / n:.0f}"
+    server = r.get("server_cpu_s")
+    return writer + ("" if server is None else f" + srv {1000 * server / n:.0f}")
+
+
 def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds: float, trial_s: float,
-                    writers: tuple[int, ...] = (1,),
+                    writers: tuple[int, ...] = (1,), history_every: int = 1,
                     on_row: Callable[[dict[str, Any]], None] = lambda row: None) -> list[dict[str, Any]]:
     """Every N in `slots` with every writer count in `writers` on every store in `stores` (`sqlite`:
     embedded file; `server`: `mlflow server` on SQLite; `postgres`: `mlflow server` on a throwaway
@@ -251,7 +272,10 @@ def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds:
                 raise ValueError(f"unknown store {store!r}")
             for n in slots:
                 for w in writers:
-                    row = scale_run(uri, n, seconds, trial_s, root, writers=w)
+                    cpu0 = server.cpu_seconds() if server is not None else None
+                    row = scale_run(uri, n, seconds, trial_s, root, writers=w, history_every=history_every)
+                    cpu1 = server.cpu_seconds() if server is not None else None
+                    row["server_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
                     row["label"] = store
                     rows.append(row)
                     on_row(row)
