@@ -132,3 +132,18 @@ def test_several_writers_push_different_records_at_once_and_each_exactly_once(tm
     assert box.done_keys() == {f"k{i}" for i in range(12)} and not box.dead()
     # 18 pushes of 0.2 s (6 retried), plus the retries' backoff: one writer needs >= 3.6 s
     assert elapsed < 3.0, elapsed
+
+
+def test_a_server_gets_four_writers_an_embedded_store_one_and_the_variable_overrides(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.errors import TrackingError
+    from pipeline.sweep import WRITERS_ENV, writers_for
+
+    monkeypatch.delenv(WRITERS_ENV, raising=False)
+    assert writers_for("http://127.0.0.1:5000") == 4 and writers_for("sqlite:///mlflow.db") == 1
+    monkeypatch.setenv(WRITERS_ENV, "2")
+    assert writers_for("sqlite:///mlflow.db") == 2
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(WRITERS_ENV, bad)
+        with pytest.raises(TrackingError, match=WRITERS_ENV):
+            writers_for("http://127.0.0.1:5000")
