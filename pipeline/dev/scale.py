@@ -77,7 +77,7 @@ def _result(trial: _Trial, upto: int, now: float, final: bool, every: int) -> di
 
 
 def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: Path,
-              writers: int = 1, drain_limit_s: float = 60.0, history_every: int = 1) -> dict[str, Any]:
+              writers: int = 1, drain_limit_s: float = 30.0, history_every: int = 1) -> dict[str, Any]:
     """N = `slots` trials always running for `seconds`, each `trial_s` long, into the tracking store at URI
     `store`, logging every `history_every`-th epoch's rows; then the outbox drains for at most
     `drain_limit_s` (what is left is counted, and the time to write it estimated from the writers' rate).
