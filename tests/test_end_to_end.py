@@ -129,17 +129,17 @@ def _child_keys(uri: str, parent_id: str) -> list[str]:
 
 @pytest.mark.slow
 def test_the_same_sweep_again_in_the_same_directory_loses_nothing(sweep: tuple[Path, str]) -> None:
-    """Run twice in one directory, then once more into another store: every parent keeps every child."""
+    """Run twice in one directory and one store: both parents keep every child, each its own report.
+    (A third run into another store was dropped to keep CI under 45 minutes; the outbox's per-parent
+    records are what made both cases work, and `tests/pipeline/test_outbox.py` covers them directly.)"""
     cwd, first = sweep
     first_dir = Path(_client(cwd).get_run(first).data.tags["gatesweep.out_dir"])
     original = (first_dir / "report" / "verdict.json").read_bytes()
     second, second_report = _run(cwd)
-    third, third_report = _run(cwd, "--tracking-uri", f"sqlite:///{cwd / 'other.db'}")
-    assert len({first, second, third}) == 3 and second_report != third_report
+    assert second != first and second_report.resolve() != (first_dir / "report").resolve()
     expected = _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", first)
     assert len(expected) == 2 * TRIALS + 2 * TRIALS * 3 + 3 * SEEDS
     assert _child_keys(f"sqlite:///{cwd / 'mlflow.db'}", second) == expected
-    assert _child_keys(f"sqlite:///{cwd / 'other.db'}", third) == expected
     # the first sweep's report, rebuilt from MLflow after the others ran, is the same to the byte
     proc = run_gatesweep(["report", first, "--out", "first-again"], cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
