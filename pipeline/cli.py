@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--writers", default="1,4", help="with --scale: outbox writer threads to compare (default 1,4)")
     b.add_argument("--history-every", type=int, default=1,
                    help="with --scale: log every k-th epoch's rows, as tracking.history_every (default 1)")
+    b.add_argument("--sampler", choices=("tpe", "random", "qmc"), default="tpe",
+                   help="with --scale: the sweep's sampler (TPE's suggest grows with the trials seen)")
     b.add_argument("--seconds", type=float, default=60.0, help="with --scale: seconds of load per N (default 60)")
     b.add_argument("--trial-seconds", type=float, default=10.0,
                    help="with --scale: one synthetic trial's length (default 10, a quickstart trial on one core)")
@@ -347,7 +349,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(format_scale([]), flush=True)  # the header; a line per store and N as each is measured
         with tempfile.TemporaryDirectory() as tmp:
             rows = scale_benchmark(Path(tmp), slots, stores, args.seconds, args.trial_seconds, writers,
-                                   args.history_every,
+                                   args.history_every, args.sampler,
                                    on_row=lambda row: print(format_scale([row]).splitlines()[1], flush=True))
         if args.json:
             args.json.write_text(json.dumps({"rows": rows}, indent=2))

@@ -77,7 +77,8 @@ def _result(trial: _Trial, upto: int, now: float, final: bool, every: int) -> di
 
 
 def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: Path,
-              writers: int = 1, drain_limit_s: float = 30.0, history_every: int = 1) -> dict[str, Any]:
+              writers: int = 1, drain_limit_s: float = 30.0, history_every: int = 1,
+              sampler: str = "tpe") -> dict[str, Any]:
     """N = `slots` trials always running for `seconds`, each `trial_s` long, into the tracking store at URI
     `store`, logging every `history_every`-th epoch's rows; then the outbox drains for at most
     `drain_limit_s` (what is left is counted, and the time to write it estimated from the writers' rate).
@@ -88,8 +89,9 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     from pipeline.tuning import CellSearcher
 
     spec = SweepSpec.model_validate({
-        "name": f"bench-scale-{slots}-{writers}-{history_every}",
-        "tracking": {"history_every": history_every}, "datasets": [{"name": "damped", "source": "damped_oscillation"}],
+        "name": f"bench-scale-{slots}-{writers}-{history_every}-{sampler}",
+        "tracking": {"history_every": history_every}, "sampler": sampler,
+        "datasets": [{"name": "damped", "source": "damped_oscillation"}],
         "architectures": ["gru", "lstm"], "budget": {"trials_per_cell": 9999},
         "search_space": {"hidden_size": {"choice": [16, 32, 40, 64]}, "window": {"choice": [10, 20]},
                          "optimizer": {"choice": ["sgd", "adam", "rmsprop"]},
@@ -193,7 +195,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     lags = [lag for _, lag in lag_samples]
     total_s = load_s + drain_s
     return {"store": store.split("://")[0] if "://" in store else store, "slots": slots, "trial_s": trial_s,
-            "writers": writers, "history_every": history_every, "rows_per_run": rows_per_run,
+            "writers": writers, "history_every": history_every, "sampler": sampler, "rows_per_run": rows_per_run,
             "load_s": load_s, "results": results, "offered_results_per_s": slots / REPORT_EVERY_S,
             "absorbed_results_per_s": steady / max(load_s - trial_s, 1e-9),  # once every slot is busy
             "driver_cpu_s": driver_cpu,
@@ -243,7 +245,7 @@ def _per_run(r: dict[str, Any]) -> str:
 
 
 def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds: float, trial_s: float,
-                    writers: tuple[int, ...] = (1,), history_every: int = 1,
+                    writers: tuple[int, ...] = (1,), history_every: int = 1, sampler: str = "tpe",
                     on_row: Callable[[dict[str, Any]], None] = lambda row: None) -> list[dict[str, Any]]:
     """Every N in `slots` with every writer count in `writers` on every store in `stores` (`sqlite`:
     embedded file; `server`: `mlflow server` on SQLite; `postgres`: `mlflow server` on a throwaway
@@ -273,7 +275,8 @@ def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds:
             for n in slots:
                 for w in writers:
                     cpu0 = server.cpu_seconds() if server is not None else None
-                    row = scale_run(uri, n, seconds, trial_s, root, writers=w, history_every=history_every)
+                    row = scale_run(uri, n, seconds, trial_s, root, writers=w, history_every=history_every,
+                                    sampler=sampler)
                     cpu1 = server.cpu_seconds() if server is not None else None
                     row["server_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
                     row["label"] = store

@@ -16,7 +16,7 @@ def test_the_scale_bench_writes_every_finished_trial_and_counts_what_it_sent(tmp
     assert row["in_mlflow"] == row["written"] == row["finished_trials"] and row["dead"] == 0
     assert row["results"] >= 2 * row["finished_trials"]  # a result a second, the last one final
     assert 0 < row["driver_cpu_ms_per_result"] < 1000 and row["lag_max_s"] < 5
-    client, runs = local_runs(tmp_path / "sqlite", "bench-scale-3-1-1", "tags.`gatesweep.role` = 'trial'")
+    client, runs = local_runs(tmp_path / "sqlite", "bench-scale-3-1-1-tpe", "tags.`gatesweep.role` = 'trial'")
     assert len(runs) == row["finished_trials"]
     assert {r.data.tags["gatesweep.arch"] for r in runs} == {"gru", "lstm"}  # CellSearcher's round robin
     history = client.get_metric_history(runs[0].info.run_id, "loss")
