@@ -121,8 +121,8 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
             oldest = min((end_ms.get(k, now_ms) for k in queued), default=now_ms)
             lag_samples.append((time.monotonic() - t0, (now_ms - oldest) / 1000))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    lag_thread = threading.Thread(target=sample, daemon=True)
+    lag_thread.start()
 
     t_start = time.monotonic()
     heap: list[tuple[float, int, _Trial]] = []  # (next event time, tiebreak, trial)
@@ -186,7 +186,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     left = outbox.flush(timeout_s=drain_limit_s)
     drain_s = time.monotonic() - t_drain
     stop_sampling.set()
-    sampler.join(timeout=5)
+    lag_thread.join(timeout=5)
     outbox.close()
     written = len(outbox.done_keys())
     in_mlflow = len(tracker.child_keys())
