@@ -23,6 +23,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_group(proc: subprocess.Popen[bytes] | None, sig: int, timeout_s: float = 20) -> None:
+    """Stop a process started with `start_new_session=True` and everything in its group: `sig` first,
+    SIGKILL if it lingers past `timeout_s`. A process already gone is left alone."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
 class MlflowServer:
     """`backend_store_uri` defaults to a SQLite file under `root`. With `admin_password`, the server runs
     `--app-name basic-auth` (default permission READ, admin user `admin`, its user store at
@@ -90,11 +103,4 @@ class MlflowServer:
         return total
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
+        stop_group(self.proc, signal.SIGTERM)

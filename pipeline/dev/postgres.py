@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.dev.mlflow_server import free_port
+from pipeline.dev.mlflow_server import free_port, stop_group
 
 USER = "gatesweep"
 
@@ -94,12 +94,6 @@ class LocalPostgres:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the server's process group), then SIGKILL if it lingers."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
+        stop_group(self.proc, signal.SIGINT)
         if self.cluster != self.root:
             shutil.rmtree(self.cluster, ignore_errors=True)  # the throwaway cluster outside `root`
