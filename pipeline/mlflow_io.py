@@ -132,7 +132,10 @@ def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str | None:
 def refusal(exc: BaseException, action: str) -> str | None:
     """One line naming why a tracking server refused a call: who the user is (HTTP 401) or what they may
     do (403, `action`: what was attempted). None for any other error."""
-    status = exc.get_http_status_code() if hasattr(exc, "get_http_status_code") else None
+    if hasattr(exc, "get_http_status_code"):  # an MlflowException
+        status = exc.get_http_status_code()
+    else:  # a requests error from an artifact upload
+        status = getattr(getattr(exc, "response", None), "status_code", None)
     user = os.environ.get("MLFLOW_TRACKING_USERNAME")
     if status == 401:
         if not user:
