@@ -383,17 +383,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
-    from pipeline.mlflow_io import refusal, run_link
+    from pipeline.errors import ReportNotPublished
+    from pipeline.mlflow_io import run_link
 
     link = run_link(args.tracking_uri, run.info.experiment_id, args.parent_run_id)
     try:
         verdict = build_report(client, args.parent_run_id, out, link)
-    except Exception as exc:  # a reader without write permission still gets the report, locally
-        why = refusal(exc, f"write the rebuilt report to run {args.parent_run_id}")
-        if why is None or "permission denied" not in why:
-            raise
-        verdict = build_report(client, args.parent_run_id, out, link, publish=False)
-        print(f"note: {why}; the rebuilt report is only in {out}", file=sys.stderr)
+    except ReportNotPublished as exc:  # a reader without write permission still gets the report, locally
+        verdict = exc.verdict
+        print(f"note: {exc}; the rebuilt report is only in {out}", file=sys.stderr)
     for v in verdict["datasets"]:
         print(v["sentence"])
     print(f"report: {out / 'report' / 'report.html'}")

@@ -1,6 +1,8 @@
 """Errors the command line maps to exit statuses; here so the CLI can catch them without importing
 MLflow or Ray."""
 
+from typing import Any
+
 
 class TrackingError(RuntimeError):
     """The tracking store cannot be reached or refuses writes (before anything started): exit 2."""
@@ -20,3 +22,12 @@ class IncompleteSweep(RuntimeError):
 
 class BadReference(ValueError):
     """A run id, tracking store or directory named on the command line does not lead to a sweep: exit 2."""
+
+
+class ReportNotPublished(RuntimeError):
+    """The report was written locally but the tracking server refused to take it (no write permission).
+    Carries the verdict, so nothing needs computing again."""
+
+    def __init__(self, why: str, verdict: dict[str, Any]) -> None:
+        super().__init__(why)
+        self.verdict = verdict

@@ -13,12 +13,11 @@ from typing import Any
 __all__ = ["build_report", "compute_verdict"]
 
 
-def build_report(client: Any, parent_run_id: str, out_dir: Any, link: str | None = None,
-                 publish: bool = True) -> dict[str, Any]:
+def build_report(client: Any, parent_run_id: str, out_dir: Any, link: str | None = None) -> dict[str, Any]:
     """See `reports.build.build_report`."""
     from reports.build import build_report as build
 
-    return build(client, parent_run_id, out_dir, link, publish)
+    return build(client, parent_run_id, out_dir, link)
 
 
 def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

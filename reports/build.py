@@ -280,11 +280,14 @@ def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts)
             artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
 
 
-def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None,
-                 publish: bool = True) -> dict[str, Any]:
-    """Compute the verdict, write report.html / summary.md / verdict.json, and with `publish` log them, the
-    per-run forecast pictures, the parent's description, verdict metrics and tags. `link`: the parent run
-    in the MLflow UI."""
+def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> dict[str, Any]:
+    """Compute the verdict, write report.html / summary.md / verdict.json, then log them, the per-run
+    forecast pictures, the parent's description, verdict metrics and tags. `link`: the parent run in the
+    MLflow UI.
+
+    Raises:
+        ReportNotPublished: the server refused the writes (a reader's rebuild); the local files are written.
+    """
     from mlflow.entities import Metric, RunTag
 
     from reports.nightly import history_metrics
@@ -296,9 +299,16 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
     (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx), link),
                                             encoding="utf-8")
-    if not publish:
-        return verdict
-    client.log_artifacts(parent_run_id, str(report_dir), "report")
+    try:
+        client.log_artifacts(parent_run_id, str(report_dir), "report")
+    except Exception as exc:  # the first write: a server that refuses this user refuses it
+        from pipeline.errors import ReportNotPublished
+        from pipeline.mlflow_io import refusal
+
+        why = refusal(exc, f"write the report to run {parent_run_id}")
+        if why is None or not why.startswith("permission denied"):
+            raise
+        raise ReportNotPublished(why, verdict) from None
     _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
     tags = [RunTag("gatesweep.verdict", verdict["overall"]["label"]),
             RunTag("mlflow.note.content", description_md(verdict))]

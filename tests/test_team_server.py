@@ -126,7 +126,7 @@ def test_a_sweep_against_postgresql_behind_basic_auth(team_server: MlflowServer,
                             tmp_path, **BOB)
     assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
     # bob may read but not write: the report is rebuilt locally, and he is told it is not in MLflow
-    assert "permission denied: user 'bob' may not write the rebuilt report" in rebuilt.stderr, rebuilt.stderr
+    assert "permission denied: user 'bob' may not write the report to run" in rebuilt.stderr, rebuilt.stderr
     assert "Traceback" not in rebuilt.stderr
     again = json.loads((tmp_path / "by-bob" / "report" / "verdict.json").read_text(encoding="utf-8"))
     assert again["datasets"] == first["datasets"]
