@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.config import SweepSpec
 from pipeline.data import load_datasets, split_bounds
-from pipeline.errors import IncompleteSweep, StoreUnavailable, TrackingError
+from pipeline.errors import IncompleteSweep, StoreUnavailable
 from pipeline.hparams import HParams
 from pipeline.interrupts import ACTIVE, Interrupted
 from pipeline.metrics import baselines
@@ -27,20 +27,7 @@ from pipeline.state import SweepState, new_run_dir
 
 log = logging.getLogger("gatesweep")
 FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
-# MLflow writer threads: several for a server (it serves requests in parallel; measured in the README's
-# scale table), one for an embedded store (its writes run in this process under the GIL and one lock)
-WRITERS_ENV = "GATESWEEP_MLFLOW_WRITERS"
 INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the rest stays in the outbox
-
-
-def writers_for(tracking_uri: str) -> int:
-    """How many outbox writer threads push to `tracking_uri` (${WRITERS_ENV} overrides)."""
-    value = os.environ.get(WRITERS_ENV, "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise TrackingError(f"${WRITERS_ENV}: {value!r} is not a whole number >= 1")
-        return int(value)
-    return 4 if tracking_uri.startswith(("http://", "https://")) else 1
 
 
 class Reporter(Protocol):
@@ -94,7 +81,6 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
     t_start = time.perf_counter()
     tracker = SweepTracker(tracking_uri, spec.name)
     tracker.check()
-    writers_for(tracking_uri)  # a bad $GATESWEEP_MLFLOW_WRITERS ends it here, before Ray starts
     progress = _open_progress(spec, None)
     try:
         ray_start = _prepare_cluster(spec, address, progress)
@@ -187,7 +173,7 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
     from pipeline.phases import run_phases
 
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id,
-                    writers=writers_for(tracker.tracking_uri))
+                    writers=tracker.writers)
     outbox.load_pending()  # left by a driver that died (none for a new sweep)
     outbox.start()
     progress.already_done(outbox.done_keys() | {p.stem for p in outbox.pending_dir.glob("*.json")})
@@ -323,7 +309,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
 
     state, tracker = _attach(out_dir, tracking_uri)
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id,
-                    writers=writers_for(tracker.tracking_uri))
+                    writers=tracker.writers)
     outbox.load_pending(dead=True)  # records refused before are tried again: their cause may be fixed
     outbox.start()
     try:

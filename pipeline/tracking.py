@@ -24,6 +24,9 @@ from pipeline.mlflow_io import TimedClient, child_runs, write_artifact
 EXPERIMENT_KIND = "mlflow.experimentKind"
 # set on an existing experiment before a sweep starts: the write permission check (idempotent)
 WRITE_PROBE_TAG = "gatesweep.writes_here"
+# MLflow writer threads: several for a server (it serves requests in parallel; measured in the README's
+# scale table), one for an embedded store (its writes run in this process under the GIL and one lock)
+WRITERS_ENV = "GATESWEEP_MLFLOW_WRITERS"
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_TAGS = 1000, 100
 FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
@@ -42,6 +45,16 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[i:i + size]
 
 
+def writers_for(tracking_uri: str) -> int:
+    """How many outbox writer threads push to `tracking_uri` (${WRITERS_ENV} overrides)."""
+    value = os.environ.get(WRITERS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise TrackingError(f"${WRITERS_ENV}: {value!r} is not a whole number >= 1")
+        return int(value)
+    return 4 if tracking_uri.startswith(("http://", "https://")) else 1
+
+
 class SweepTracker:
     """One sweep's parent run and its children in one experiment."""
 
@@ -52,13 +65,16 @@ class SweepTracker:
         self.experiment_id: str | None = None
         self.parent_id: str | None = None
         self.multi_dataset = False
+        self.writers = 1  # outbox writer threads for this store, set by check()
 
     def check(self, timeout_s: float = 5.0) -> None:
         """Fail fast (well within 15 s) if the store is unreachable, refuses the user (wrong password) or
         refuses writes to the experiment (no EDIT permission); creates the experiment if needed.
 
-        MLflow's own HTTP retries (minutes by default) are switched off for this one probe.
+        MLflow's own HTTP retries (minutes by default) are switched off for this one probe. Also settles
+        how many writer threads push to this store (`writers_for`: a bad setting ends it here too).
         """
+        self.writers = writers_for(self.tracking_uri)
         saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(timeout_s))

@@ -137,7 +137,7 @@ def test_several_writers_push_different_records_at_once_and_each_exactly_once(tm
 def test_a_server_gets_four_writers_an_embedded_store_one_and_the_variable_overrides(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.errors import TrackingError
-    from pipeline.sweep import WRITERS_ENV, writers_for
+    from pipeline.tracking import WRITERS_ENV, writers_for
 
     monkeypatch.delenv(WRITERS_ENV, raising=False)
     assert writers_for("http://127.0.0.1:5000") == 4 and writers_for("sqlite:///mlflow.db") == 1
