@@ -147,6 +147,11 @@ class Outbox:
             self._cond.notify_all()
         return len(keys)
 
+    def queued_keys(self) -> list[str]:
+        """Keys of the records not yet in MLflow (being pushed, waiting, or backing off)."""
+        with self._cond:
+            return list(self._queue)
+
     def done_keys(self) -> set[str]:
         """Keys of every record this outbox has written to MLflow."""
         return {p.stem for p in self.done_dir.glob("*.json")}

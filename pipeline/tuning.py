@@ -151,7 +151,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
         # report about once a second, and exactly at each ASHA rung so its decisions see the right epoch
         if time.monotonic() - last[0] >= REPORT_EVERY_S or epoch + 1 in rungs:
             tune.report({"epochs_done": epoch + 1, "loss": loss, "val_loss": val_loss, "val_mase": val_mase,
-                         "history": _drain(pending)})
+                         "history": drain_history(pending)})
             last[0] = time.monotonic()
 
     with _output_tail(tail):
@@ -166,7 +166,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
 
     rows.finish()
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
-                 "val_loss": result.val_loss[-1], "history": _drain(pending), "forecasts": result.forecasts,
+                 "val_loss": result.val_loss[-1], "history": drain_history(pending), "forecasts": result.forecasts,
                  "node": _node(), "code_version": code_version(), "final": True,
                  **(_gpus() if spec.resources.gpus else {})})
 
@@ -258,7 +258,8 @@ def _gpus() -> dict[str, str]:
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
 
 
-def _drain(pending: dict[str, list[float]]) -> dict[str, list[float]]:
+def drain_history(pending: dict[str, list[float]]) -> dict[str, list[float]]:
+    """The rows gathered since the last result (column -> values), leaving `pending` empty."""
     out = {k: list(v) for k, v in pending.items()}
     for v in pending.values():
         v.clear()

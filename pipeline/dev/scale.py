@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.callbacks import OutboxCallback
+from pipeline.config import SweepSpec
+from pipeline.jobs import Job
+from pipeline.outbox import Outbox
+from pipeline.tracking import SweepTracker
+from pipeline.tuning import CellSearcher, HistoryRows, drain_history
+
 EPOCHS = 150
 REPORT_EVERY_S = 1.0
 
@@ -43,6 +50,10 @@ class _Trial:
     num_failures: int = 0
     error_file: str | None = None
     epochs_sent: int = 0
+    pending: dict[str, list[float]] = field(default_factory=lambda: {
+        "epoch": [], "loss": [], "val_loss": [], "epoch_val_mase": [], "time_ms": []})
+    rows: HistoryRows | None = None  # the trainable's own thinning, over `pending`
+    rows_logged: int = 0  # epochs whose rows the run will hold
 
 
 def _rss_mb() -> float:
@@ -55,15 +66,18 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _result(trial: _Trial, upto: int, now: float, final: bool, every: int) -> dict[str, Any]:
-    """The epochs since the last result, thinned as the trainable thins them (`HistoryRows`)."""
-    epochs = [e for e in range(trial.epochs_sent, upto) if e % every == 0 or (final and e == upto - 1)]
-    trial.epochs_sent = upto
-    decay = [1.0 / (1 + 0.05 * e) for e in epochs]
+def _result(trial: _Trial, upto: int, now: float, final: bool) -> dict[str, Any]:
+    """The epochs since the last result, through the trainable's `HistoryRows` (so thinned as it thins)."""
+    assert trial.rows is not None
     ms = int(now * 1000)
-    history: dict[str, list[Any]] = {
-        "epoch": epochs, "loss": [0.1 * d for d in decay], "val_loss": [0.12 * d for d in decay],
-        "epoch_val_mase": [0.5 * d for d in decay], "time_ms": [ms] * len(epochs)}
+    for e in range(trial.epochs_sent, upto):
+        d = 1.0 / (1 + 0.05 * e)
+        trial.rows.add((e, 0.1 * d, 0.12 * d, 0.5 * d, ms))
+    trial.epochs_sent = upto
+    if final:
+        trial.rows.finish()
+    history = drain_history(trial.pending)
+    trial.rows_logged += len(history["epoch"])
     score = 0.5 / (1 + 0.05 * upto) * (1 + int(trial.trial_id[1:]) % 97 / 100)
     result: dict[str, Any] = {"epochs_done": upto, "loss": 0.1 / (1 + 0.05 * upto),
                               "val_loss": 0.12 / (1 + 0.05 * upto), "val_mase": score,
@@ -83,11 +97,6 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     `store`, logging every `history_every`-th epoch's rows; then the outbox drains for at most
     `drain_limit_s` (what is left is counted, and the time to write it estimated from the writers' rate).
     Returns the measured figures."""
-    from pipeline.config import SweepSpec
-    from pipeline.outbox import Outbox
-    from pipeline.tracking import SweepTracker
-    from pipeline.tuning import CellSearcher
-
     spec = SweepSpec.model_validate({
         "name": f"bench-scale-{slots}-{writers}-{history_every}-{sampler}",
         "tracking": {"history_every": history_every}, "sampler": sampler,
@@ -102,8 +111,6 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     tracker.start_parent(spec, "(gatesweep bench --scale)", "bench")
     assert tracker.parent_id is not None
     outbox = Outbox(workdir / f"outbox-{slots}-{writers}", tracker.push_record, tracker.parent_id, writers=writers)
-    from pipeline.callbacks import OutboxCallback
-
     callback = OutboxCallback(outbox)
     searcher = CellSearcher(spec)
     outbox.start()
@@ -115,10 +122,8 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     def sample() -> None:
         t0 = time.monotonic()
         while not stop_sampling.wait(1.0):
-            with outbox._cond:
-                queued = list(outbox._queue)
             now_ms = time.time() * 1000
-            oldest = min((end_ms.get(k, now_ms) for k in queued), default=now_ms)
+            oldest = min((end_ms.get(k, now_ms) for k in outbox.queued_keys()), default=now_ms)
             lag_samples.append((time.monotonic() - t0, (now_ms - oldest) / 1000))
 
     lag_thread = threading.Thread(target=sample, daemon=True)
@@ -126,21 +131,20 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
 
     t_start = time.monotonic()
     heap: list[tuple[float, int, _Trial]] = []  # (next event time, tiebreak, trial)
-    counter = [0]
+    ids = itertools.count()
     order = itertools.count()  # tiebreak for events due at the same time
-    trials_started = results = finished = steady = 0
-    driver_cpu = 0.0
+    results = finished = steady = 0
+    synth_cpu = 0.0  # making the synthetic results: not the driver's work, taken out of its CPU
+    rows_per_run = 0
     behind_s = 0.0  # how far the driver fell behind the schedule, at worst
 
     def start_trial(now: float) -> None:
-        nonlocal trials_started
-        trial_id = f"t{counter[0]:06d}"
-        counter[0] += 1
+        trial_id = f"t{next(ids):06d}"
         config = searcher.suggest(trial_id)
         assert isinstance(config, dict)
         trial = _Trial(trial_id, config, started=now)
+        trial.rows = HistoryRows(trial.pending, history_every)
         callback.on_trial_start(0, [], trial)
-        trials_started += 1
         heapq.heappush(heap, (now + REPORT_EVERY_S, next(order), trial))
 
     cpu0 = time.thread_time()
@@ -160,15 +164,16 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
         heapq.heappop(heap)
         done = min(EPOCHS, int(EPOCHS * (due - trial.started) / trial_s))
         final = due - trial.started >= trial_s - 1e-9 or done >= EPOCHS
-        result = _result(trial, EPOCHS if final else done, time.time(), final, history_every)
+        c0 = time.thread_time()
+        result = _result(trial, EPOCHS if final else done, time.time(), final)
+        synth_cpu += time.thread_time() - c0
         trial.last_result = result
         searcher.on_trial_result(trial.trial_id, result)
         callback.on_trial_result(0, [], trial, result)
         results += 1
         steady += due >= t_start + trial_s  # after the slots have filled
         if final:
-            from pipeline.jobs import Job
-
+            rows_per_run = 3 * trial.rows_logged + 11  # loss, val_loss, epoch_val_mase + the final metrics
             key = Job.from_config(trial.config).key
             end_ms[key] = int(time.time() * 1000)
             callback.on_trial_complete(0, [], trial)
@@ -178,7 +183,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
                 start_trial(due)
         else:
             heapq.heappush(heap, (due + REPORT_EVERY_S, next(order), trial))
-    driver_cpu = time.thread_time() - cpu0
+    driver_cpu = time.thread_time() - cpu0 - synth_cpu
     load_s = time.monotonic() - t_start
     rss = _rss_mb()
     done_at_end = len(outbox.done_keys())
@@ -191,7 +196,6 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
     written = len(outbox.done_keys())
     in_mlflow = len(tracker.child_keys())
     tracker.finish_parent("FINISHED" if left == 0 else "KILLED")
-    rows_per_run = 3 * len([e for e in range(EPOCHS) if e % history_every == 0 or e == EPOCHS - 1]) + 11
     lags = [lag for _, lag in lag_samples]
     total_s = load_s + drain_s
     return {"store": store.split("://")[0] if "://" in store else store, "slots": slots, "trial_s": trial_s,
