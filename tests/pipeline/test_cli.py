@@ -146,3 +146,13 @@ def test_run_into_a_home_with_an_unfinished_sweep_is_refused(tmp_path: Path) -> 
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unfinished sweep" in lines[0] and f"gatesweep resume {stopped}" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gatesweep-output"]  # no mlflow.db: nothing started
+
+
+@pytest.mark.parametrize("argv", [["--trials", "1"], ["--trial-epochs", "0"]])
+def test_orchestration_bench_bad_sizes_are_one_line_exit_2(argv: list[str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    assert main(["bench", "--orchestration", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--trials" in err[0], err
