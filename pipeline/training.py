@@ -138,7 +138,8 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
 
 
 # Compiled loops kept by this process (a reused Ray actor): selection and confirm retrain one configuration
-# on several seeds, and on small series the XLA compile (2-4 s) costs more than the training itself.
+# on several seeds, tune trials often differ only in learning rate, and on small series the XLA compile
+# (2-4 s) costs more than the training itself.
 _LOOPS: OrderedDict[tuple[Any, ...], _CompiledLoop] = OrderedDict()
 _MAX_LOOPS = 4
 
@@ -150,16 +151,19 @@ def forget_compiled_loops() -> None:
 
 def _compiled_loop(hp: HParams, data: PreparedData, model: Any, raw: np.ndarray, split: SplitSpec) -> _CompiledLoop:
     """A compiled loop for `model`'s configuration on this data, starting from `model`'s fresh weights and a
-    fresh optimizer: reused when this process compiled the same configuration before (its variables take
-    the new weights and the optimizer's initial state, so a seed gives the same numbers either way), else
-    compiled now."""
-    key = (hp.model_dump_json(exclude={"epochs"}), raw.tobytes(), split.model_dump_json(), data.transform.season)
+    fresh optimizer: reused when this process compiled the same configuration (up to the learning rate)
+    before (its variables take the new weights, the optimizer's initial state and the learning rate, so a
+    seed gives the same numbers either way), else compiled now."""
+    # the learning rate is a variable of the optimizer, not part of what XLA compiles: trials that differ
+    # only in it share a loop
+    key = (hp.model_dump_json(exclude={"epochs", "learning_rate"}), raw.tobytes(), split.model_dump_json(),
+           data.transform.season)
     loop = _LOOPS.pop(key, None)
     if loop is None:
         loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), data.train, data.validation,
                              hp.batch_size)
     else:
-        loop.restart(model.get_weights())
+        loop.restart(model.get_weights(), hp.learning_rate)
     _LOOPS[key] = loop
     while len(_LOOPS) > _MAX_LOOPS:
         _LOOPS.popitem(last=False)
@@ -196,12 +200,13 @@ class _CompiledLoop:
         self._val = tf.function(self._val_py, jit_compile=xla)
         self._predict = tf.function(lambda x: self.model(x, training=False), jit_compile=xla)
 
-    def restart(self, weights: list[np.ndarray]) -> None:
-        """Start again from `weights` and the optimizer's initial state (iterations, moments, learning
-        rate), keeping what is compiled."""
+    def restart(self, weights: list[np.ndarray], learning_rate: float) -> None:
+        """Start again from `weights`, the optimizer's initial state (iterations, moments) and
+        `learning_rate`, keeping what is compiled."""
         self.model.set_weights(weights)
         for var, value in zip(self.optimizer.variables, self._optimizer_start, strict=True):
             var.assign(value)
+        self.optimizer.learning_rate = learning_rate  # assigns the optimizer's learning-rate variable
         self.epoch_times = []
 
     def _train_step_py(self, idx: Any, weight: Any) -> Any:

@@ -65,6 +65,24 @@ def test_a_reused_compiled_loop_gives_what_a_fresh_one_gives(arch: str, optimize
     assert run(12) == fresh  # a third visit, and every number as fresh
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_trials_that_differ_only_in_learning_rate_share_a_compiled_loop(optimizer: str) -> None:
+    """The second rate reuses the first one's compiled loop, trains at its own rate (not the first's), and
+    gives every number a fresh compile at that rate gives."""
+    base = {**TINY, "optimizer": optimizer, "epochs": 8}
+    first_hp = HParams(arch="lstm", **{**base, "learning_rate": 0.02})
+    second_hp = HParams(arch="lstm", **{**base, "learning_rate": 0.003})
+    forget_compiled_loops()
+    fresh = fit_and_score(second_hp, SERIES, SplitSpec(), seed=5, evaluate_test=True)
+    forget_compiled_loops()
+    first = fit_and_score(first_hp, SERIES, SplitSpec(), seed=5, evaluate_test=True)
+    reused = fit_and_score(second_hp, SERIES, SplitSpec(), seed=5, evaluate_test=True)
+    assert first.val_loss != fresh.val_loss  # the rate matters, so equality below is the new rate at work
+    assert reused.metrics["compile_seconds"] < first.metrics["compile_seconds"] / 3  # nothing compiled again
+    assert (reused.loss, reused.val_loss) == (fresh.loss, fresh.val_loss)
+    assert reused.metrics["test_mase"] == fresh.metrics["test_mase"]
+
+
 def test_training_learns_the_seed_series() -> None:
     hp = HParams(arch="lstm", hidden_size=16, window=10, batch_size=10, epochs=60, optimizer="adam",
                  learning_rate=0.01)
