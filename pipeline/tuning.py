@@ -35,6 +35,10 @@ METRIC, MODE = "val_mase", "min"
 # so a driver killed at any moment loses at most a few seconds of bookkeeping.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
 REPORT_EVERY_S = 1.0  # intermediate results: often enough for schedulers, rare enough to cost nothing
+# Tune's own per-trial logs: JSON and CSV (cheap, and what Ray's tools read) but not its TensorBoard
+# logger, which turned each result's history lists into histograms: 32 ms of driver CPU a trial (a
+# 200-trial `bench --orchestration`: 55.7 s -> 48.6 s), for files nobody reads (MLflow holds the runs)
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 
 class CellSearcher(Searcher):
@@ -282,6 +286,9 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
     else:
         tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
         param_space = {"job": tune.grid_search([job.model_dump(mode="json") for job in jobs])}
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    callbacks = [*callbacks, JsonLoggerCallback(), CSVLoggerCallback()]
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures), verbose=0)
     return tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()

@@ -62,6 +62,17 @@ def test_one_parent_with_children_for_both_architectures_and_phases(sweep: tuple
 
 
 @pytest.mark.slow
+def test_tune_keeps_its_json_and_csv_logs_but_writes_no_tensorboard_files(sweep: tuple[Path, str]) -> None:
+    cwd, _ = sweep
+    trial_dirs = [d for d in (cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "ray_results").glob("*/*")
+                  if d.is_dir() and (d / "params.json").exists()]
+    assert len(trial_dirs) >= 2 * TRIALS
+    for d in trial_dirs:
+        assert (d / "result.json").stat().st_size > 0 and (d / "progress.csv").exists(), d
+        assert not list(d.glob("events.out.tfevents*")), d
+
+
+@pytest.mark.slow
 def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
     cwd, parent_id = sweep
     client = _client(cwd)
