@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -40,11 +41,23 @@ class Interrupts:
         self._in_tune = False
         self._forwarded = False
         self.second_note = "interrupted twice: exiting now; finished runs are on disk"
+        self._previous_hook = sys.unraisablehook
 
     def install(self) -> None:
         """(Re)install the handlers: also after Ray starts, which sets handlers of its own."""
         for sig in NAMES:
             signal.signal(sig, self._handle)
+        if sys.unraisablehook != self._unraisable:  # bound methods: equal, never identical
+            self._previous_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
+
+    def _unraisable(self, info: Any) -> None:
+        """A signal that lands while Python runs a finalizer or a weakref callback raises `Interrupted` there,
+        where Python swallows it and prints a traceback: no traceback (the request is kept in `signum`, and
+        the next `check` raises it)."""
+        if isinstance(info.exc_value, Interrupted):
+            return
+        self._previous_hook(info)
 
     @contextmanager
     def tune_phase(self) -> Iterator[None]:

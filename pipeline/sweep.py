@@ -150,6 +150,7 @@ def _prepare_cluster(spec: SweepSpec, address: str | None, progress: Progress) -
     cluster.start_ray(address, after=ACTIVE.install)  # Ray sets signal handlers of its own: ours again
     cluster.check_resources(spec, wait_s=spec.resources.wait_for_nodes, note=progress.set_note)
     cluster.check_code_versions(code_version())
+    ACTIVE.check()  # a signal whose Interrupted a finalizer swallowed while Ray started: nothing begins after it
     progress.set_note("")
     return time.perf_counter() - t0
 
