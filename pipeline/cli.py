@@ -74,9 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--orchestration", action="store_true",
                    help="instead: a real sweep's tune-phase wall time vs the sum of its trial times / slots")
     b.add_argument("--trials", type=int, default=16,
-                   help="with --orchestration: trials, half per architecture (default 16; 200 for short trials)")
+                   help="with --orchestration: trials, half per architecture, odd rounds down (default 16)")
     b.add_argument("--trial-epochs", type=int, default=700,
-                   help="with --orchestration: epochs per trial (default 700, ~16 s here; 60 is a few seconds)")
+                   help="with --orchestration: epochs per trial (default 700, ~16 s here; 30 is 1.5-2 s)")
     b.add_argument("--mlflow", type=Path, metavar="SPACE",
                    help="instead: run SPACE.yaml against a local mlflow server it starts, and report the time "
                         "and CPU spent in MLflow (e.g. search_spaces/quickstart.yaml)")

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import numpy as np
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -286,8 +287,6 @@ def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, 
     else:
         tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
         param_space = {"job": tune.grid_search([job.model_dump(mode="json") for job in jobs])}
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
     callbacks = [*callbacks, JsonLoggerCallback(), CSVLoggerCallback()]
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures), verbose=0)
