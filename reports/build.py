@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import IncompleteSweep
-from pipeline.mlflow_io import read_artifact
+from pipeline.core.errors import IncompleteSweep
+from pipeline.tracking.mlflow_io import read_artifact
 from reports import plots
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
@@ -134,7 +134,7 @@ def _sweep_spec(client: Any, parent_run: Any) -> Any:
     """The sweep's settings from the parent's `sweep.yaml`; None for runs made by hand."""
     import yaml
 
-    from pipeline.config import SweepSpec
+    from pipeline.core.config import SweepSpec
 
     text = read_artifact(client, parent_run.info.artifact_uri, "sweep.yaml")
     if text is None:
@@ -220,7 +220,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], di
     verdict["next_steps"] = next_steps(verdict)
     run = parent["run"]  # fetched once above
     if run.data.tags.get("gatesweep.nightly") == "true":
-        from reports.nightly import compare_nights
+        from reports.history import compare_nights
 
         verdict["nightly"] = compare_nights(client, run, verdict)
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
@@ -268,7 +268,7 @@ def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[
 
 def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
     """A small picture per confirm run, in its own artifacts: truth, one-step test forecast, free run."""
-    from pipeline.mlflow_io import artifact_repository
+    from pipeline.tracking.mlflow_io import artifact_repository
 
     for _, row in confirm.iterrows():
         f = forecasts.get(row["run_id"])
@@ -290,7 +290,7 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     """
     from mlflow.entities import Metric, RunTag
 
-    from reports.nightly import history_metrics
+    from reports.history import history_metrics
 
     verdict, ctx = compute_verdict(client, parent_run_id)
     report_dir = Path(out_dir) / "report"
@@ -302,8 +302,8 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     try:
         client.log_artifacts(parent_run_id, str(report_dir), "report")
     except Exception as exc:  # the first write: a server that refuses this user refuses it
-        from pipeline.errors import ReportNotPublished
-        from pipeline.mlflow_io import refusal
+        from pipeline.core.errors import ReportNotPublished
+        from pipeline.tracking.mlflow_io import refusal
 
         why = refusal(exc, f"write the report to run {parent_run_id}")
         if why is None or not why.startswith("permission denied"):

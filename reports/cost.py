@@ -19,7 +19,7 @@ UNITS = {"epoch": "seconds_per_epoch", "step": "seconds_per_step", "window": "se
 
 def _differing_params(d: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Hyperparameters whose confirmed values differ between the architectures: name -> arch -> values."""
-    from pipeline.hparams import HPARAM_TYPES
+    from pipeline.core.hparams import HPARAM_TYPES
 
     out = {}
     for c in (c for c in HPARAM_TYPES if c in d):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.hparams import HPARAM_TYPES
+from pipeline.core.hparams import HPARAM_TYPES
 
 ENSEMBLE_NOTE = ("Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
                  "confirm seeds first, which cancels seed-to-seed noise, so it is lower than the seeds' mean and "

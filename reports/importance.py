@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.config import HPARAM_TYPES, SearchSpace
+from pipeline.core.config import HPARAM_TYPES, SearchSpace
 
 
 def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0) -> dict[str, float] | None:
@@ -21,7 +21,7 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
     """
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
-    from pipeline.space import optuna_space
+    from pipeline.core.space import optuna_space
 
     trials = trials.dropna(subset=["val_mase"])
     if len(trials) < 3 or not optuna_space(space):
@@ -38,7 +38,7 @@ def study_of(trials: pd.DataFrame, space: SearchSpace, name: str | None = None) 
     """An Optuna study holding finished tune-phase runs read from MLflow (for importance and plots)."""
     import optuna
 
-    from pipeline.space import optuna_space
+    from pipeline.core.space import optuna_space
 
     dists = optuna_space(space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.hparams import HPARAM_TYPES
-from pipeline.mlflow_io import child_runs
+from pipeline.core.hparams import HPARAM_TYPES
+from pipeline.tracking.mlflow_io import child_runs
 
 PARAM_COLUMNS = tuple(HPARAM_TYPES)
 TAG_COLUMNS = {"gatesweep.role": "role", "gatesweep.arch": "arch", "gatesweep.dataset": "dataset",

@@ -16,7 +16,7 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session", autouse=True)
 def _single_threaded_tensorflow() -> None:
     """Tests share two cores with Ray workers; size TensorFlow once, before it initialises."""
-    from pipeline.models import configure_tensorflow
+    from pipeline.core.models import configure_tensorflow
 
     configure_tensorflow(1)
 

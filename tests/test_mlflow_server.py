@@ -32,7 +32,7 @@ def _tune_results(cwd: Path) -> dict[str, dict[str, Any]]:
     """Ray Tune's own record of every finished trial, keyed like the MLflow runs."""
     from ray.tune import ExperimentAnalysis
 
-    from pipeline.jobs import Job
+    from pipeline.core.jobs import Job
 
     out = {}
     for exp_dir in sorted((cwd / OUT / "ray_results").iterdir()):

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.app.nightly import LockHeld, sweep_lock
 from pipeline.dev.mlflow_server import free_port
-from pipeline.nightly import LockHeld, sweep_lock
 from tests.conftest import ROOT, gatesweep_env, run_gatesweep
 
 SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
 
 
 def test_second_run_while_locked_exits_3_at_once(tmp_path: Path) -> None:
-    from pipeline.nightly import lock_path
+    from pipeline.app.nightly import lock_path
 
     lock = lock_path(tmp_path / "locks", "nightly-small", tmp_path / "gatesweep-output" / "nightly-small")
     with sweep_lock(lock):
@@ -35,7 +35,7 @@ def test_second_run_while_locked_exits_3_at_once(tmp_path: Path) -> None:
 
 def test_stale_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
     lock = tmp_path / "nightly.lock"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pipeline.nightly import sweep_lock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pipeline.app.nightly import sweep_lock\n"
                                f"with sweep_lock(__import__('pathlib').Path({str(lock)!r})):\n"
                                "    print('locked', flush=True); time.sleep(600)"],
                               stdout=subprocess.PIPE, text=True, cwd=ROOT)

@@ -180,8 +180,8 @@ def test_a_cell_where_every_trial_fails_ends_the_sweep_with_its_error(tmp_path: 
 
 _VERSION_CHECK = """
 import ray
-from pipeline.cluster import CodeMismatch, check_code_versions
-from pipeline.version import code_version
+from pipeline.engine.cluster import CodeMismatch, check_code_versions
+from pipeline.core.version import code_version
 ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
 check_code_versions(code_version())  # the same code everywhere: fine
 try:

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.callbacks import OutboxCallback
-from pipeline.config import SweepSpec
-from pipeline.jobs import Job
-from pipeline.outbox import Outbox
-from pipeline.tracking import SweepTracker
-from pipeline.tuning import CellSearcher, HistoryRows, drain_history
+from pipeline.core.config import SweepSpec
+from pipeline.core.jobs import Job
+from pipeline.engine.callbacks import OutboxCallback
+from pipeline.engine.tuning import CellSearcher, HistoryRows, drain_history
+from pipeline.tracking.outbox import Outbox
+from pipeline.tracking.tracker import SweepTracker
 
 EPOCHS = 150
 REPORT_EVERY_S = 1.0

@@ -53,7 +53,7 @@ def test_report_of_unknown_run_is_bad_input(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted((DATA / "invalid").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_invalid_file_exits_2_with_one_line(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.cli import main
+    from pipeline.app.cli import main
 
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -87,15 +87,15 @@ def _sweep_on_disk(tmp_path: Path, *, tag_dir: bool = True) -> tuple[str, str, P
 
 def _state(out: Path, parent_run_id: str, phase: str = "done") -> None:
     """A sweep state file as `gatesweep run` leaves it."""
-    from pipeline.config import load_spec
-    from pipeline.state import SweepState
+    from pipeline.core.config import load_spec
+    from pipeline.tracking.state import SweepState
 
     SweepState(tracking_uri="sqlite:///mlflow.db", experiment="s", parent_run_id=parent_run_id, phase=phase,
                spec_path="minimal.yaml", spec=load_spec(DATA / "valid" / "minimal.yaml")).save(out)
 
 
 def test_resume_finds_the_sweep_by_directory_or_parent_run_id(tmp_path: Path) -> None:
-    from pipeline.cli import sweep_dir
+    from pipeline.app.cli import sweep_dir
 
     uri, run_id, out = _sweep_on_disk(tmp_path)
     assert sweep_dir(str(out), uri) == out
@@ -104,8 +104,8 @@ def test_resume_finds_the_sweep_by_directory_or_parent_run_id(tmp_path: Path) ->
 
 @pytest.mark.parametrize("case", ["no_state", "unknown_run", "untagged", "moved", "reused"])
 def test_resume_target_that_cannot_be_resumed_is_bad_input(tmp_path: Path, case: str) -> None:
-    from pipeline.cli import UsageError, sweep_dir
-    from pipeline.errors import BadReference
+    from pipeline.app.cli import UsageError, sweep_dir
+    from pipeline.core.errors import BadReference
 
     uri, run_id, out = _sweep_on_disk(tmp_path, tag_dir=case != "untagged")
     target, expect = run_id, "gatesweep.out_dir"
@@ -126,7 +126,7 @@ def test_resume_target_that_cannot_be_resumed_is_bad_input(tmp_path: Path, case:
 @pytest.mark.parametrize("command", ["resume", "sync"])
 def test_resume_and_sync_of_an_unknown_run_are_one_line_exit_2(tmp_path: Path, command: str,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.cli import main
+    from pipeline.app.cli import main
 
     uri, _, _ = _sweep_on_disk(tmp_path)
     capsys.readouterr()  # MLflow's own lines from creating the store above
@@ -151,7 +151,7 @@ def test_run_into_a_home_with_an_unfinished_sweep_is_refused(tmp_path: Path) -> 
 @pytest.mark.parametrize("argv", [["--trials", "1"], ["--trial-epochs", "0"]])
 def test_orchestration_bench_bad_sizes_are_one_line_exit_2(argv: list[str],
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.cli import main
+    from pipeline.app.cli import main
 
     assert main(["bench", "--orchestration", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()

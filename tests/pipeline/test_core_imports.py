@@ -10,11 +10,11 @@ from tests.conftest import ROOT
 _CORE_AT_WORK = """
 import sys
 import numpy as np, pandas as pd
-from pipeline.config import SplitSpec
-from pipeline.data import damped_oscillation
-from pipeline.hparams import HParams
-from pipeline.models import configure_tensorflow
-from pipeline.training import fit_and_score
+from pipeline.core.config import SplitSpec
+from pipeline.core.data import damped_oscillation
+from pipeline.core.hparams import HParams
+from pipeline.core.models import configure_tensorflow
+from pipeline.core.training import fit_and_score
 from reports.render import verdict_json
 from reports.overall import overall
 from reports.stats import compare_architectures, to_dict

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import BundledDataset, CsvDataset, SplitSpec
-from pipeline.data import (
+from pipeline.core.config import BundledDataset, CsvDataset, SplitSpec
+from pipeline.core.data import (
     DataError,
     damped_oscillation,
     forecast_inputs,
@@ -94,7 +94,7 @@ def test_csv_errors_name_the_setting_at_fault() -> None:
 
 
 def test_a_setting_of_another_source_is_an_error_not_ignored() -> None:
-    from pipeline.config import SpecError, load_spec
+    from pipeline.core.config import SpecError, load_spec
 
     with pytest.raises(SpecError, match=r"datasets\[0\]\.points: unknown key for source csv"):
         load_spec(DATA_DIR / "invalid" / "points_on_csv.yaml")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import SweepSpec
-from pipeline.tuning import HistoryRows
+from pipeline.core.config import SweepSpec
+from pipeline.engine.tuning import HistoryRows
 
 
 def _rows(every: int, epochs: int) -> list[float]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.interrupts import Interrupted, Interrupts
+from pipeline.engine.interrupts import Interrupted, Interrupts
 
 
 @pytest.fixture

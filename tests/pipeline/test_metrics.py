@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.config import SplitSpec
-from pipeline.data import damped_oscillation, split_bounds
-from pipeline.metrics import ar_forecast, baselines, mase, mase_scale, naive_forecast, rmse, smape
+from pipeline.core.config import SplitSpec
+from pipeline.core.data import damped_oscillation, split_bounds
+from pipeline.core.metrics import ar_forecast, baselines, mase, mase_scale, naive_forecast, rmse, smape
 
 
 def test_mase_of_the_naive_forecast_on_training_data_is_one() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.models import build_model, matched_gru_hidden, param_count
+from pipeline.core.models import build_model, matched_gru_hidden, param_count
 
 
 @pytest.mark.parametrize(("arch", "rnn", "total"), [("gru", 5160, 5201), ("lstm", 6720, 6761)])

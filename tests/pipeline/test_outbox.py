@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.outbox import Outbox, OutboxConflict
+from pipeline.tracking.outbox import Outbox, OutboxConflict
 
 JOB = {"phase": "trial", "dataset": "d", "arch": "gru", "index": 0, "seed": 0, "hidden_size": 8}
 
@@ -136,8 +136,8 @@ def test_several_writers_push_different_records_at_once_and_each_exactly_once(tm
 
 def test_a_server_gets_four_writers_an_embedded_store_one_and_the_variable_overrides(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.errors import TrackingError
-    from pipeline.tracking import WRITERS_ENV, writers_for
+    from pipeline.core.errors import TrackingError
+    from pipeline.tracking.tracker import WRITERS_ENV, writers_for
 
     monkeypatch.delenv(WRITERS_ENV, raising=False)
     assert writers_for("http://127.0.0.1:5000") == 4 and writers_for("sqlite:///mlflow.db") == 1

@@ -14,8 +14,8 @@ from typing import Any
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 
-from pipeline import outbox as outbox_module
-from pipeline.outbox import MAX_REFUSALS, Outbox, failure_kind
+from pipeline.tracking import outbox as outbox_module
+from pipeline.tracking.outbox import MAX_REFUSALS, Outbox, failure_kind
 
 JOB = {"phase": "trial", "dataset": "d", "arch": "gru", "index": 0, "seed": 0}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from pipeline.progress import Progress
+from pipeline.engine.progress import Progress
 
 
 def _progress(**kw: object) -> tuple[Progress, io.StringIO, list[tuple[str, dict[str, float]]]]:

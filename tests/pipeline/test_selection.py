@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipeline.config import SweepSpec
-from pipeline.hparams import HParams
-from pipeline.jobs import Job
-from pipeline.phases import selected, tune_candidates
-from pipeline.tuning import confirm_jobs, select_jobs
+from pipeline.core.config import SweepSpec
+from pipeline.core.hparams import HParams
+from pipeline.core.jobs import Job
+from pipeline.engine.phases import selected, tune_candidates
+from pipeline.engine.tuning import confirm_jobs, select_jobs
 
 SPEC = SweepSpec.model_validate({
     "name": "s", "datasets": [{"name": "d", "source": "nile"}],

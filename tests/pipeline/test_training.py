@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import SplitSpec
-from pipeline.data import damped_oscillation
-from pipeline.hparams import HParams
-from pipeline.training import TrainingDiverged, fit_and_score, forget_compiled_loops
+from pipeline.core.config import SplitSpec
+from pipeline.core.data import damped_oscillation
+from pipeline.core.hparams import HParams
+from pipeline.core.training import TrainingDiverged, fit_and_score, forget_compiled_loops
 
 SERIES = damped_oscillation(points=80)
 TINY = dict(hidden_size=8, window=6, batch_size=10, epochs=3, optimizer="adam", learning_rate=0.01)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import SplitSpec
-from pipeline.data import prepare, split_bounds
-from pipeline.hparams import HParams
-from pipeline.training import fit_and_score
-from pipeline.transforms import TRANSFORMS, Transform, check_transform
+from pipeline.core.config import SplitSpec
+from pipeline.core.data import prepare, split_bounds
+from pipeline.core.hparams import HParams
+from pipeline.core.training import fit_and_score
+from pipeline.core.transforms import TRANSFORMS, Transform, check_transform
 
 SEASON = 12
 # a monthly series with trend and growing seasonality, positive throughout (like the airline data)

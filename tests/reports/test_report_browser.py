@@ -87,7 +87,7 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
     chromium = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    from pipeline.mlflow_io import run_link
+    from pipeline.tracking.mlflow_io import run_link
 
     server = MlflowServer(tmp_path / "server").start()
     try:

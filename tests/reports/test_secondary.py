@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import SearchSpace
+from pipeline.core.config import SearchSpace
 from reports.bayes import bayesian_signed_rank
 from reports.budget import budget_curve, expected_best
 from reports.dm import diebold_mariano, fixed_b_lags, fixed_b_null

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.hparams import HParams
+from pipeline.core.hparams import HParams
 
 Phase = Literal["trial", "select", "confirm"]
 # Seeds are the sweep's base seed x 100 000 plus an offset per phase plus the run's number, so that each

@@ -2,7 +2,7 @@
 
 Conventions used everywhere:
 - A split is a half-open index range `[a, b)` of the series.
-- The network models `z`, the series after its target transform (`pipeline.transforms`), standardised
+- The network models `z`, the series after its target transform (`pipeline.core.transforms`), standardised
   with the mean and spread of the training part only.
 - A *training window* is the source article's pair `x = z[i : i+W]`, `target = z[i+1 : i+W+1]` (the
   model predicts the next value at every position). Training windows have **all their targets inside
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.transforms import Transform
+from pipeline.core.transforms import Transform
 
 if TYPE_CHECKING:
-    from pipeline.config import BundledDataset, CsvDataset, DampedDataset, SplitSpec, SweepSpec
+    from pipeline.core.config import BundledDataset, CsvDataset, DampedDataset, SplitSpec, SweepSpec
 
 
 MIN_POINTS = 20
@@ -114,7 +114,7 @@ def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
     Raises:
         DataError: `field` is the setting's path in the sweep file (`datasets[1].value_column`, ...).
     """
-    from pipeline.transforms import Transform, check_transform
+    from pipeline.core.transforms import Transform, check_transform
 
     out: dict[str, np.ndarray] = {}
     for i, ds in enumerate(spec.datasets):

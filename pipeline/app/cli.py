@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pipeline.config import HPARAM_TYPES, SpecError, SweepSpec, load_sweep
-from pipeline.errors import BadReference, IncompleteSweep, StoreUnavailable, SweepFailed, TrackingError
-from pipeline.interrupts import ACTIVE, Interrupted
+from pipeline.core.config import HPARAM_TYPES, SpecError, SweepSpec, load_sweep
+from pipeline.core.errors import BadReference, IncompleteSweep, StoreUnavailable, SweepFailed, TrackingError
+from pipeline.engine.interrupts import ACTIVE, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 def _overrides(pairs: list[str]) -> dict[str, Any]:
     from pydantic import ValidationError
 
-    from pipeline.config import SearchSpace
+    from pipeline.core.config import SearchSpace
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -163,7 +163,7 @@ def _plan(spec: SweepSpec, path: Path) -> str:
 
 def _show(p: Any) -> str:
     """A search-space entry as the sweep file writes it."""
-    from pipeline.config import ChoiceParam, RangeParam
+    from pipeline.core.config import ChoiceParam, RangeParam
 
     if isinstance(p, ChoiceParam):
         return "{" + ", ".join(map(str, p.choice)) + "}"
@@ -183,7 +183,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pipeline.sweep import train_once
+    from pipeline.app.sweep import train_once
 
     spec, series = load_sweep(args.space)
     if args.dataset and args.dataset not in series:
@@ -196,8 +196,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import reports
-    from pipeline.state import unfinished
-    from pipeline.sweep import run_sweep
+    from pipeline.app.sweep import run_sweep
+    from pipeline.tracking.state import unfinished
 
     spec, series = load_sweep(args.space)
     home = _out_dir(args, spec.name)
@@ -226,9 +226,9 @@ def _print_outcome(outcome: Any) -> int:
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
     import reports
-    from pipeline.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, lock_path, sweep_lock
-    from pipeline.state import unfinished
-    from pipeline.sweep import run_sweep
+    from pipeline.app.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, lock_path, sweep_lock
+    from pipeline.app.sweep import run_sweep
+    from pipeline.tracking.state import unfinished
 
     spec, series = load_sweep(args.space)
     base = _out_dir(args, spec.name)
@@ -264,8 +264,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
     """The output directory of a sweep given either that directory or the sweep's parent run id."""
-    from pipeline.mlflow_io import sweep_parent
-    from pipeline.state import STATE_FILE, SweepState, sweep_of
+    from pipeline.tracking.mlflow_io import sweep_parent
+    from pipeline.tracking.state import STATE_FILE, SweepState, sweep_of
 
     path = Path(run_or_dir)
     if path.is_dir() or not re.fullmatch(r"[0-9a-f]{32}", run_or_dir):
@@ -290,21 +290,21 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     import reports
-    from pipeline.sweep import resume
+    from pipeline.app.sweep import resume
 
     return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address, reports))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     import reports
-    from pipeline.sweep import sync
+    from pipeline.app.sweep import sync
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     return _print_outcome(sync(sweep_dir(args.run_or_dir, lookup), reports, args.tracking_uri))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from pipeline.mlflow_io import sweep_parent
+    from pipeline.tracking.mlflow_io import sweep_parent
     from reports.runs import runs_table
 
     client, _ = sweep_parent(args.tracking_uri, args.parent_run_id)
@@ -383,15 +383,15 @@ def _bench_output(args: argparse.Namespace, text: str, figures: dict[str, Any]) 
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.mlflow_io import sweep_parent
+    from pipeline.tracking.mlflow_io import sweep_parent
     from reports import build_report
 
     client, run = sweep_parent(args.tracking_uri, args.parent_run_id)
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
-    from pipeline.errors import ReportNotPublished
-    from pipeline.mlflow_io import run_link
+    from pipeline.core.errors import ReportNotPublished
+    from pipeline.tracking.mlflow_io import run_link
 
     link = run_link(args.tracking_uri, run.info.experiment_id, args.parent_run_id)
     try:

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import SweepSpec
-from pipeline.errors import SweepFailed
-from pipeline.hparams import HParams
-from pipeline.interrupts import ACTIVE
-from pipeline.jobs import Candidates, Job
-from pipeline.state import SweepState
+from pipeline.core.config import SweepSpec
+from pipeline.core.errors import SweepFailed
+from pipeline.core.hparams import HParams
+from pipeline.core.jobs import Candidates, Job
+from pipeline.engine.interrupts import ACTIVE
+from pipeline.tracking.state import SweepState
 
 Finished = list[tuple[Job, dict[str, Any] | None, str, str | None]]  # (job, final result, status, error)
 
@@ -83,9 +83,9 @@ def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
 
 def run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path, state: SweepState) -> None:
     """The phases still to do, in order; each saves the sweep's state before it starts."""
-    from pipeline import tuning
-    from pipeline.callbacks import OutboxCallback, ProgressCallback
-    from pipeline.progress import CURRENT
+    from pipeline.engine import tuning
+    from pipeline.engine.callbacks import OutboxCallback, ProgressCallback
+    from pipeline.engine.progress import CURRENT
 
     storage = out_dir / "ray_results"
     tag = state.parent_run_id[:8]

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import SplitSpec
-from pipeline.data import PreparedData, prepare
-from pipeline.hparams import HParams
-from pipeline.metrics import mase, mase_scale, rmse, smape
-from pipeline.models import build_model, build_optimizer
-from pipeline.transforms import Transform
+from pipeline.core.config import SplitSpec
+from pipeline.core.data import PreparedData, prepare
+from pipeline.core.hparams import HParams
+from pipeline.core.metrics import mase, mase_scale, rmse, smape
+from pipeline.core.models import build_model, build_optimizer
+from pipeline.core.transforms import Transform
 
 __all__ = ["TrainingDiverged", "TrialResult", "fit_and_score"]
 

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.config import SweepSpec
-from pipeline.errors import BadReference
+from pipeline.core.config import SweepSpec
+from pipeline.core.errors import BadReference
 
 STATE_FILE = "sweep_state.json"
 LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run directory

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, model_validator
 
-from pipeline.hparams import HPARAM_CHOICES, HPARAM_TYPES, HParams
+from pipeline.core.hparams import HPARAM_CHOICES, HPARAM_TYPES, HParams
 
 if TYPE_CHECKING:
     import numpy as np
@@ -370,7 +370,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, np.ndarray]]:
     Raises:
         SpecError: with the file, the field path and the problem.
     """
-    from pipeline.data import DataError, load_datasets
+    from pipeline.core.data import DataError, load_datasets
 
     spec = load_spec(path)
     try:

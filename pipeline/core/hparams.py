@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.transforms import TRANSFORMS
+from pipeline.core.transforms import TRANSFORMS
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
@@ -28,7 +28,7 @@ class HParams(BaseModel):
     learning_rate: float = 0.01
     batch_size: int = 10
     epochs: int = 100
-    transform: str = "none"  # what the network models: see pipeline.transforms
+    transform: str = "none"  # what the network models: see pipeline.core.transforms
 
     @classmethod
     def of(cls, arch: str, values: dict[str, Any]) -> HParams:

@@ -14,9 +14,9 @@ from typing import Any
 
 from ray import tune
 
-from pipeline import progress as progress_module
-from pipeline.interrupts import ACTIVE
-from pipeline.jobs import Job
+from pipeline.core.jobs import Job
+from pipeline.engine import progress as progress_module
+from pipeline.engine.interrupts import ACTIVE
 
 _EMPTY_HISTORY = ("epoch", "loss", "val_loss")
 
@@ -36,7 +36,7 @@ class OutboxCallback(tune.Callback):
     @property
     def outbox(self) -> Any:
         if self._outbox is None:
-            from pipeline.outbox import Outbox
+            from pipeline.tracking.outbox import Outbox
 
             self._outbox = Outbox.for_dir(Path(self.outbox_dir))
         return self._outbox

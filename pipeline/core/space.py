@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.config import HPARAM_TYPES, ChoiceParam, RangeParam, SearchSpace
+from pipeline.core.config import HPARAM_TYPES, ChoiceParam, RangeParam, SearchSpace
 
 __all__ = ["make_sampler", "optuna_space"]
 

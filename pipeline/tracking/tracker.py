@@ -1,4 +1,4 @@
-"""A sweep's writes to MLflow: its parent run and one child run per job. With `pipeline.mlflow_io`, the only
+"""A sweep's writes to MLflow: its parent run and one child run per job. With `pipeline.tracking.mlflow_io`, the only
 modules of a sweep that import MLflow.
 
 Everything goes through `MlflowClient` from the Ray driver in batched calls, so workers never touch
@@ -15,10 +15,10 @@ from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 
-from pipeline.config import SweepSpec
-from pipeline.errors import TrackingError
-from pipeline.jobs import Job
-from pipeline.mlflow_io import TimedClient, child_runs, write_artifact
+from pipeline.core.config import SweepSpec
+from pipeline.core.errors import TrackingError
+from pipeline.core.jobs import Job
+from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
 
 # The MLflow UI opens an experiment of this kind on its runs table (not the GenAI overview).
 EXPERIMENT_KIND = "mlflow.experimentKind"
@@ -92,7 +92,7 @@ class SweepTracker:
                 self.client.set_experiment_tag(exp.experiment_id, WRITE_PROBE_TAG, "true")
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # any transport or store error means the same thing to the user
-            from pipeline.mlflow_io import refusal
+            from pipeline.tracking.mlflow_io import refusal
 
             first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
             why = refusal(exc, action) or f"tracking store unusable ({first})"
@@ -113,7 +113,7 @@ class SweepTracker:
     def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
-        from pipeline.version import code_version
+        from pipeline.core.version import code_version
 
         tags = {"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path, "gatesweep.code_version": code_version()}
         run = self.client.create_run(self.experiment_id, run_name=f"{spec.name}-sweep", start_time=_now_ms(),
@@ -146,7 +146,7 @@ class SweepTracker:
 
     def link(self) -> str | None:
         """The parent run's page in the MLflow UI (None for a store without a server)."""
-        from pipeline.mlflow_io import run_link
+        from pipeline.tracking.mlflow_io import run_link
 
         assert self.experiment_id is not None and self.parent_id is not None
         return run_link(self.tracking_uri, self.experiment_id, self.parent_id)
@@ -171,7 +171,7 @@ class SweepTracker:
             self.client.delete_tag(self.parent_id, "gatesweep.interrupted")
 
     def push_record(self, record: dict[str, Any], maybe_partial: bool) -> str:
-        """Write one outbox record as a child run, idempotently (see `pipeline.outbox`).
+        """Write one outbox record as a child run, idempotently (see `pipeline.tracking.outbox`).
 
         A run with the record's key and a terminal status is complete (the status is written last):
         nothing to do. A non-terminal one is the remains of an interrupted push: deleted, then redone.

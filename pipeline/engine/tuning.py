@@ -1,5 +1,5 @@
-"""Ray Tune orchestration: the phases, the searcher, the trainable. With `pipeline.cluster` and
-`pipeline.callbacks`, the only modules of a sweep that import Ray.
+"""Ray Tune orchestration: the phases, the searcher, the trainable. With `pipeline.engine.cluster` and
+`pipeline.engine.callbacks`, the only modules of a sweep that import Ray.
 
 All (dataset, architecture) cells share one Tuner, so the cluster stays busy until the last trial,
 while `CellSearcher` keeps a separate Optuna study and an equal trial budget per cell.
@@ -25,10 +25,10 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from pipeline.config import SweepSpec
-from pipeline.hparams import HParams
-from pipeline.jobs import Candidates, Job, seed_for
-from pipeline.space import make_sampler, optuna_space
+from pipeline.core.config import SweepSpec
+from pipeline.core.hparams import HParams
+from pipeline.core.jobs import Candidates, Job, seed_for
+from pipeline.core.space import make_sampler, optuna_space
 
 # the objective: one-step validation MASE in original units, comparable across windows and transforms
 METRIC, MODE = "val_mase", "min"
@@ -117,7 +117,7 @@ def confirm_jobs(spec: SweepSpec, best: Candidates) -> list[Job]:
     With `confirm.param_matched`, also a GRU with the LSTM's best config except its hidden size, chosen
     so that its parameter count is closest to that LSTM's (same seeds; tag `gatesweep.variant`).
     """
-    from pipeline.models import matched_gru_hidden
+    from pipeline.core.models import matched_gru_hidden
 
     seeds = [seed_for("confirm", spec.seed, s) for s in range(spec.confirm.seeds)]
     jobs = []
@@ -135,11 +135,11 @@ def confirm_jobs(spec: SweepSpec, best: Candidates) -> list[Job]:
 
 
 def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.ndarray]) -> None:
-    from pipeline.models import configure_tensorflow
+    from pipeline.core.models import configure_tensorflow
 
     spec = SweepSpec.model_validate_json(spec_json)
     configure_tensorflow(spec.resources.cpus, spec.resources.gpus)
-    from pipeline.training import fit_and_score
+    from pipeline.core.training import fit_and_score
 
     job = Job.from_config(config)
     ds = spec.dataset(job.dataset)
@@ -167,7 +167,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
                                    on_epoch=on_epoch)
         except Exception as exc:  # re-raised with what the worker printed before it: the run's error.txt
             raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
-    from pipeline.version import code_version
+    from pipeline.core.version import code_version
 
     rows.finish()
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],

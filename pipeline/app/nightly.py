@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import SweepSpec
-from pipeline.version import code_version
+from pipeline.core.config import SweepSpec
+from pipeline.core.version import code_version
 
 # Exit statuses for schedulers (documented in the README).
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_CHANGED = 0, 1, 2, 3, 4

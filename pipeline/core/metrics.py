@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.data import forecast_inputs
+from pipeline.core.data import forecast_inputs
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -1,6 +1,6 @@
 """What `gatesweep run` does: tune phase, confirm phase, report — wired together at the edge.
 
-Ray lives in `pipeline.tuning`, MLflow in `pipeline.tracking`; the report stage comes in as a `Reporter`
+Ray lives in `pipeline.engine.tuning`, MLflow in `pipeline.tracking.tracker`; the report stage comes in as a `Reporter`
 (the `reports` package), so the sweep never imports it.
 """
 
@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.config import SweepSpec
-from pipeline.data import load_datasets, split_bounds
-from pipeline.errors import IncompleteSweep, StoreUnavailable
-from pipeline.hparams import HParams
-from pipeline.interrupts import ACTIVE, Interrupted
-from pipeline.metrics import baselines
-from pipeline.progress import Progress
-from pipeline.state import SweepState, new_run_dir
+from pipeline.core.config import SweepSpec
+from pipeline.core.data import load_datasets, split_bounds
+from pipeline.core.errors import IncompleteSweep, StoreUnavailable
+from pipeline.core.hparams import HParams
+from pipeline.core.metrics import baselines
+from pipeline.engine.interrupts import ACTIVE, Interrupted
+from pipeline.engine.progress import Progress
+from pipeline.tracking.state import SweepState, new_run_dir
 
 log = logging.getLogger("gatesweep")
 FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
@@ -76,7 +76,7 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
         Interrupted: Ctrl-C or SIGTERM; finished runs are kept, `note` says how to continue.
         SweepFailed: a cell where every run failed, or a phase that ended short.
     """
-    from pipeline.tracking import SweepTracker
+    from pipeline.tracking.tracker import SweepTracker
 
     t_start = time.perf_counter()
     tracker = SweepTracker(tracking_uri, spec.name)
@@ -92,7 +92,7 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
     tags = {"gatesweep.out_dir": str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
     if nightly:
-        from pipeline.nightly import nightly_tags
+        from pipeline.app.nightly import nightly_tags
 
         tags |= nightly_tags(spec, series)
     tracker.set_parent_tags(tags)
@@ -122,8 +122,8 @@ def resume(out_dir: Path, address: str | None, reporter: Reporter) -> SweepOutco
 
 
 def _open_progress(spec: SweepSpec, tracker: Any) -> Progress:
-    from pipeline import progress as progress_module
-    from pipeline.phases import planned
+    from pipeline.engine import progress as progress_module
+    from pipeline.engine.phases import planned
 
     progress = Progress(planned(spec), publish=_publisher(tracker) if tracker is not None else None)
     progress_module.CURRENT = progress
@@ -142,8 +142,8 @@ def _publisher(tracker: Any) -> Any:
 def _prepare_cluster(spec: SweepSpec, address: str | None, progress: Progress) -> float:
     """Start or join Ray, then check that a node can hold one trial and that every node runs our code.
     Returns the seconds it took."""
-    from pipeline import cluster
-    from pipeline.version import code_version
+    from pipeline.core.version import code_version
+    from pipeline.engine import cluster
 
     t0 = time.perf_counter()
     progress.set_note("starting Ray" if address is None and not os.environ.get("RAY_ADDRESS") else "joining Ray")
@@ -157,7 +157,7 @@ def _prepare_cluster(spec: SweepSpec, address: str | None, progress: Progress) -
 
 def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
     """An existing sweep's state and a tracker writing to its parent run (resume, sync)."""
-    from pipeline.tracking import SweepTracker
+    from pipeline.tracking.tracker import SweepTracker
 
     state = SweepState.load(out_dir)
     tracker = SweepTracker(tracking_uri or state.tracking_uri, state.experiment)
@@ -170,8 +170,8 @@ def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir
            t_start: float | None, reporter: Reporter, progress: Progress, *, cluster: str | None) -> SweepOutcome:
     """The phases still to do for this sweep (all of them for a new one), then the report. `cluster`: the
     Ray address to start or join first ("" for the default), or None when that is already done."""
-    from pipeline.outbox import Outbox
-    from pipeline.phases import run_phases
+    from pipeline.engine.phases import run_phases
+    from pipeline.tracking.outbox import Outbox
 
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id,
                     writers=tracker.writers)
@@ -306,7 +306,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
         StoreUnavailable: the store still does not take every record (nothing lost; try again).
         IncompleteSweep: the sweep stopped before its end: its runs are written, but there is no verdict.
     """
-    from pipeline.outbox import Outbox
+    from pipeline.tracking.outbox import Outbox
 
     state, tracker = _attach(out_dir, tracking_uri)
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id,
@@ -335,10 +335,10 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
 def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str | None, arch: str | None,
                overrides: dict[str, Any], seed: int) -> dict[str, Any]:
     """`gatesweep train`: one trial in this process, no Ray, no MLflow; confirm-style scoring."""
-    from pipeline.models import configure_tensorflow
+    from pipeline.core.models import configure_tensorflow
 
     configure_tensorflow(os.cpu_count() or 1)
-    from pipeline.training import fit_and_score
+    from pipeline.core.training import fit_and_score
 
     ds = spec.dataset(dataset) if dataset else spec.datasets[0]
     space = spec.space_for(ds.name)
@@ -352,7 +352,7 @@ def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str |
 
 def _default(space: Any, name: str) -> Any:
     """A searched hyperparameter's value for a single trial: the first choice, or the range's middle."""
-    from pipeline.config import HPARAM_TYPES, ChoiceParam
+    from pipeline.core.config import HPARAM_TYPES, ChoiceParam
 
     p = getattr(space, name)
     if isinstance(p, ChoiceParam):

@@ -1,6 +1,6 @@
 """Reading and writing MLflow: the calls the sweep's tracker and the report stage share.
 
-The sweep writes (`pipeline.tracking`) and the report reads (`reports`) through these helpers, so
+The sweep writes (`pipeline.tracking.tracker`) and the report reads (`reports`) through these helpers, so
 neither needs the other. Every call can go through a client that times it (the sweep's `seconds` line).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from pipeline.errors import BadReference
+from pipeline.core.errors import BadReference
 
 
 class CallTimes:

@@ -9,15 +9,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.config import SweepSpec
-from pipeline.errors import BadReference
+from pipeline.core.config import SweepSpec
+from pipeline.core.errors import BadReference
 
 # Ray Tune's console output is for Tune users: gatesweep prints its own progress. Its "experiment
 # started" block (a TensorBoard hint for logs gatesweep does not write) goes with the new output engine;
 # slow-step warnings stay, above 5 s instead of 0.5 s (a driver that busy is worth a warning).
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "5")
-# Ctrl-C is gatesweep's to handle (pipeline.interrupts), which passes it to Tune as SIGUSR1
+# Ctrl-C is gatesweep's to handle (pipeline.engine.interrupts), which passes it to Tune as SIGUSR1
 os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
 
 
@@ -107,7 +107,7 @@ def check_code_versions(expected: str) -> None:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from pipeline.version import node_code_version
+    from pipeline.core.version import node_code_version
 
     probe = ray.remote(num_cpus=0)(node_code_version)
     nodes = _nodes()
