@@ -10,8 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
-from pipeline.core.errors import IncompleteSweep
+from pipeline.core.config import ReportSpec, SweepSpec
+from pipeline.core.errors import IncompleteSweep, OffContract
+from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from reports import plots
 from reports.budget import budget_curve
@@ -19,9 +22,22 @@ from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps
 from reports.dm import diebold_mariano
 from reports.overall import overall
-from reports.render import report_html, summary_md, verdict_json
+from reports.render import report_html, summary_md
 from reports.runs import parent_info, runs_table
-from reports.stats import Rules, compare_architectures, mean_ci, to_dict
+from reports.stats import compare_architectures, mean_ci
+from reports.verdict import (
+    SCHEMA_VERSION,
+    Budget,
+    BudgetCurve,
+    DMResult,
+    DMUnavailable,
+    MatchedVerdict,
+    RunCounts,
+    Sensitivity,
+    Settings,
+    SweepInfo,
+    Verdict,
+)
 
 
 class Forecasts:
@@ -52,6 +68,7 @@ def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """`baseline.<dataset>.<name>` metrics of the parent, by dataset."""
     out: dict[str, dict[str, float]] = {}
     for key, value in parent_metrics.items():
         parts = key.split(".")
@@ -60,49 +77,49 @@ def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _counts(table: pd.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
-    out: dict[str, dict[str, dict[str, int]]] = {}
+def _counts(table: pd.DataFrame) -> dict[str, dict[str, RunCounts]]:
+    out: dict[str, dict[str, RunCounts]] = {}
     for (role, arch), d in table.groupby(["role", "arch"], sort=True):
-        out.setdefault(str(role), {})[str(arch)] = {"finished": int((d["status"] == "FINISHED").sum()),
-                                                    "failed": int((d["status"] == "FAILED").sum())}
+        out.setdefault(str(role), {})[str(arch)] = RunCounts(finished=int((d["status"] == "FINISHED").sum()),
+                                                             failed=int((d["status"] == "FAILED").sum()))
     return out
 
 
-def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: Rules) -> dict[str, Any]:
+def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: ReportSpec) -> Sensitivity:
     """The verdict recomputed with the parameter-matched GRU in place of the tuned GRU."""
     matched = table[(table["variant"] == "param_matched") & (table["status"] == "FINISHED")]
     if matched.empty:
-        return {"param_matched": None, "note": "no parameter-matched runs in this sweep (confirm.param_matched)"}
+        return Sensitivity(param_matched=None, note="no parameter-matched runs in this sweep (confirm.param_matched)")
     swapped = pd.concat([matched, confirm[confirm["arch"] == "lstm"]])
     swapped = swapped[swapped["dataset"].isin(matched["dataset"].unique())]
     verdicts = compare_architectures(swapped, {}, rules)
     out = {}
     for v in verdicts:
         d = matched[matched["dataset"] == v.dataset]
-        out[v.dataset] = {"label": v.label, "effect": v.effect, "ci_low": v.ci_low, "ci_high": v.ci_high,
-                          "p_holm": v.p_holm, "gru_hidden_size": str(d["hidden_size"].iloc[0]),
-                          "n_params_gru": float(d["n_params"].mean()), "sentence": v.sentence}
-    return {"param_matched": out, "note": "GRU with the confirmed LSTM's configuration, hidden size set so the "
-                                          "parameter counts are closest"}
+        out[v.dataset] = MatchedVerdict(label=v.label, effect=v.effect, ci_low=v.ci_low, ci_high=v.ci_high,
+                                        p_holm=v.p_holm, gru_hidden_size=str(d["hidden_size"].iloc[0]),
+                                        n_params_gru=float(d["n_params"].mean()), sentence=v.sentence)
+    return Sensitivity(param_matched=out, note="GRU with the confirmed LSTM's configuration, hidden size set so the "
+                                               "parameter counts are closest")
 
 
-def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, Any]:
+def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> DMResult | DMUnavailable:
     """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE)."""
     mean_pred, truth, scale = {}, None, {}
-    for arch in ("gru", "lstm"):
+    for arch in ARCHITECTURES:
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
         preds = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
         if not preds:
-            return {"available": False, "note": f"no test forecasts stored for {arch.upper()}"}
+            return DMUnavailable(available=False, note=f"no test forecasts stored for {arch.upper()}")
         mean_pred[arch] = np.mean([p["test_pred"] for p in preds], axis=0)
         truth = np.asarray(preds[0]["truth"])[int(preds[0]["test_start"][0]):]
         scale[arch] = float(preds[0]["mase_scale"][0]) if "mase_scale" in preds[0] else None
     err_gru, err_lstm = mean_pred["gru"] - truth, mean_pred["lstm"] - truth
     classic = diebold_mariano(err_gru, err_lstm, variance="hln")
     ensemble = {arch: (float(np.mean(np.abs(mean_pred[arch] - truth)) / scale[arch]) if scale[arch] else None)
-                for arch in ("gru", "lstm")}
-    return {"available": True, **diebold_mariano(err_gru, err_lstm),
-            "hln_statistic": classic["statistic"], "hln_p_value": classic["p_value"], "ensemble_mase": ensemble}
+                for arch in ARCHITECTURES}
+    return DMResult(available=True, **diebold_mariano(err_gru, err_lstm), hln_statistic=classic["statistic"],
+                    hln_p_value=classic["p_value"], ensemble_mase=ensemble)
 
 
 def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
@@ -117,33 +134,30 @@ def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str,
     return out
 
 
-def _budget(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list[float]]]]:
+def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
     trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
-    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    out: dict[str, dict[str, BudgetCurve]] = {}
     for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
         if d["val_mase"].notna().sum() >= 2:
             curve = budget_curve(d["val_mase"].to_numpy(float))
             # wall-time axis: k trials cost k mean trial times (one worker slot)
             mean_s = float(d["train_seconds"].mean()) if "train_seconds" in d else float("nan")
-            curve["seconds"] = [k * mean_s for k in curve["k"]]
-            out.setdefault(str(dataset), {})[str(arch)] = curve
+            out.setdefault(str(dataset), {})[str(arch)] = BudgetCurve(**curve, seconds=[k * mean_s for k in curve["k"]])
     return out
 
 
-def _sweep_spec(client: Any, parent_run: Any) -> Any:
+def _sweep_spec(client: Any, parent_run: Any) -> SweepSpec | None:
     """The sweep's settings from the parent's `sweep.yaml`; None for runs made by hand."""
     import yaml
 
-    from pipeline.core.config import SweepSpec
-
-    text = read_artifact(client, parent_run.info.artifact_uri, "sweep.yaml")
+    text = read_artifact(client, parent_run.info.artifact_uri, Artifacts.SWEEP_FILE)
     if text is None:
         return None
     raw = yaml.safe_load(text)
     return SweepSpec.model_validate(raw)
 
 
-def _sweep_info(parent: dict[str, Any], spec: Any) -> dict[str, Any]:
+def _sweep_info(parent: dict[str, Any], spec: SweepSpec | None) -> SweepInfo:
     """When, with which code and over which search space the sweep ran (for the report's header/footer)."""
     run = parent["run"]
     space = None
@@ -151,8 +165,8 @@ def _sweep_info(parent: dict[str, Any], spec: Any) -> dict[str, Any]:
         space = {"all datasets": {k: _plain(v) for k, v in spec.search_space}}
         space |= {ds.name: {k: _plain(v) for k, v in ds.search_space.given().items()}
                   for ds in spec.datasets if ds.search_space is not None}
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.info.start_time / 1000)),
-            "code_version": run.data.tags.get("gatesweep.code_version"), "search_space": space}
+    return SweepInfo(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.info.start_time / 1000)),
+                     code_version=run.data.tags.get(Tags.CODE_VERSION), search_space=space)
 
 
 def _plain(p: Any) -> Any:
@@ -168,72 +182,86 @@ def _budget_note(sampler: str, has_trials: bool) -> str:
     return note
 
 
-def compute_verdict(client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The verdict dictionary (what `verdict.json` holds) and what the figures need."""
+def _rules(spec: SweepSpec | None, params: dict[str, str]) -> ReportSpec:
+    """The decision rules: the sweep file's `report:` section, or for runs logged by hand the parent's params
+    of the same names (each missing one at its default)."""
+    if spec is not None:
+        return spec.report
+    given = {name: params[name] for name in ReportSpec.model_fields if name in params}
+    try:
+        return ReportSpec.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise OffContract(f"parent run: param {first['loc'][0]}: {first['msg']}") from None
+
+
+def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
+    """The verdict (what `verdict.json` holds) and what the figures need.
+
+    Raises:
+        IncompleteSweep: child runs are missing from MLflow, or there are none.
+        OffContract: a run lacks what the MLflow contract promises (one line naming the run and the field).
+    """
     parent = parent_info(client, parent_run_id)
     table = runs_table(client, parent_run_id)
-    expected = int(parent["tags"].get("gatesweep.child_runs", 0))  # set by the sweep once all were written
+    expected = int(parent["tags"].get(Tags.CHILD_RUNS, 0))  # set by the sweep once all were written
     if table.empty or len(table) < expected:
-        kept = parent["tags"].get("gatesweep.out_dir")
+        kept = parent["tags"].get(Tags.OUT_DIR)
         where = (f"; the sweep's records are kept in {kept}/outbox (`gatesweep sync {kept}` writes them)"
                  if kept else "")
         raise IncompleteSweep(f"parent run {parent_run_id}: " + (
             f"{expected - len(table)} of {expected} child runs are missing from MLflow" if expected
             else "no child runs in MLflow") + f"; no report is made on an incomplete sweep{where}")
-    params = parent["params"]
-    alpha, margin = float(params.get("alpha", 0.05)), float(params.get("equivalence_margin", 0.02))
-    rules = Rules(alpha=alpha, margin=margin, min_seeds=int(params.get("min_seeds", 5)),
-                  smallest_effect=float(params.get("smallest_effect", 0.05)))
-    sampler = params.get("sampler", "unknown")
+    spec = _sweep_spec(client, parent["run"])
+    rules = _rules(spec, parent["params"])
+    sampler = parent["params"].get(Params.SAMPLER, "unknown")
     confirm = chosen_confirm_runs(table)
     verdicts = compare_architectures(confirm, _baselines(parent["metrics"]), rules)
     forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:
-        entry = to_dict(v)
-        entry["dm"] = _dm(confirm, v.dataset, forecasts)
         d = confirm[confirm["dataset"] == v.dataset]
-        entry["mase_ci"] = {arch: list(mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float)))
-                            for arch in ("gru", "lstm")}
-        datasets.append(entry)
+        mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float))
+                   for arch in ARCHITECTURES}
+        datasets.append(v.model_copy(update={"dm": _dm(confirm, v.dataset, forecasts), "mase_ci": mase_ci}))
     has_trials = bool((table["role"] == "trial").any())
-    spec = _sweep_spec(client, parent["run"])
-    verdict = {
-        "sweep": client.get_experiment(parent["experiment_id"]).name, "parent_run_id": parent_run_id,
-        "datasets": datasets,
-        "overall": overall(verdicts, alpha=alpha, margin=margin),
-        "cost": cost_comparison(confirm),
-        "sensitivity": _sensitivity(table, confirm, rules),
-        "counts": _counts(table),
-        "budget": {"sampler": sampler, "curves": _budget(table[table["variant"].isna()]) if has_trials else {},
-                   "note": _budget_note(sampler, has_trials)},
-        "importance": _importance(table, spec) if has_trials else {},
-        "configurations": configurations(table, confirm, {e["dataset"]: e["dm"].get("ensemble_mase", {})
-                                                          for e in datasets}),
-        "sweep_info": _sweep_info(parent, spec),
-        "settings": {"alpha": alpha, "equivalence_margin": margin, "min_seeds": rules.min_seeds,
-                     "smallest_effect": rules.smallest_effect, "estimand": "mean log test MASE per seed, GRU - LSTM",
-                     "test": "Welch t on log MASE, two-sided, Holm across datasets",
-                     "equivalence": "TOST (Welch) at alpha/2 per side, Holm across datasets",
-                     "ci": "Welch t 95%", "confirm_runs_used": int(len(confirm))},
-    }
-    verdict["next_steps"] = next_steps(verdict)
+    ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}
+    verdict = Verdict(
+        schema_version=SCHEMA_VERSION, sweep=client.get_experiment(parent["experiment_id"]).name,
+        parent_run_id=parent_run_id,
+        datasets=datasets,
+        overall=overall(verdicts, rules),
+        cost=cost_comparison(confirm),
+        sensitivity=_sensitivity(table, confirm, rules),
+        counts=_counts(table),
+        budget=Budget(sampler=sampler, curves=_budget(table[table["variant"].isna()]) if has_trials else {},
+                      note=_budget_note(sampler, has_trials)),
+        importance=_importance(table, spec) if has_trials else {},
+        configurations=configurations(table, confirm, ensembles),
+        sweep_info=_sweep_info(parent, spec),
+        settings=Settings(alpha=rules.alpha, equivalence_margin=rules.equivalence_margin, min_seeds=rules.min_seeds,
+                          smallest_effect=rules.smallest_effect,
+                          estimand="mean log test MASE per seed, GRU - LSTM",
+                          test="Welch t on log MASE, two-sided, Holm across datasets",
+                          equivalence="TOST (Welch) at alpha/2 per side, Holm across datasets",
+                          ci="Welch t 95%", confirm_runs_used=int(len(confirm))),
+    )
+    verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
     run = parent["run"]  # fetched once above
-    if run.data.tags.get("gatesweep.nightly") == "true":
+    if run.data.tags.get(Tags.NIGHTLY) == "true":
         from reports.history import compare_nights
 
-        verdict["nightly"] = compare_nights(client, run, verdict)
+        verdict = verdict.model_copy(update={"nightly": compare_nights(client, run, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
                      "spec": spec}
 
 
-def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
+def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
-    images = [("Effect per dataset with 95% CI",
-               plots.effects(ctx["verdicts"], verdict["settings"]["equivalence_margin"]))]
-    for v in verdict["datasets"]:
-        ds = v["dataset"]
-        images.append((f"{ds}: test MASE per random seed", plots.mase_strip(confirm, ds, v["naive_mase"])))
+    images = [("Effect per dataset with 95% CI", plots.effects(verdict.datasets, verdict.settings.equivalence_margin))]
+    for v in verdict.datasets:
+        ds = v.dataset
+        images.append((f"{ds}: test MASE per random seed", plots.mase_strip(confirm, ds, v.naive_mase)))
         curves: dict[str, list[dict[str, list[float]]]] = {}
         histories: dict[str, list[dict[str, list[float]]]] = {}
         for arch, d in confirm[confirm["dataset"] == ds].groupby("arch", sort=True):
@@ -242,12 +270,12 @@ def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[
                     curves.setdefault(str(arch), []).append(f)
                 histories.setdefault(str(arch), []).append(
                     {k: [m.value for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
-                     for k in ("loss", "val_loss")})
+                     for k in Metrics.EPOCH[:2]})
         if curves:
             images.append((f"{ds}: closed-loop generation, every random seed", plots.closed_loop(curves, ds)))
         images.append((f"{ds}: loss curves, every random seed", plots.loss_curves(histories, ds)))
-        if "nightly" in verdict and len(verdict["nightly"]["history"]) > 1:
-            images.append((f"{ds}: effect over nights", plots.trend(verdict["nightly"]["history"], ds)))
+        if verdict.nightly is not None and len(verdict.nightly.history) > 1:
+            images.append((f"{ds}: effect over nights", plots.trend(verdict.nightly.history, ds)))
         trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED") & (table["dataset"] == ds)]
         spec = ctx.get("spec")
         if len(trials) >= 2 and spec is not None and ds in {d.name for d in spec.datasets}:
@@ -257,12 +285,12 @@ def _figures(client: Any, verdict: dict[str, Any], ctx: dict[str, Any]) -> list[
             if space.searched():
                 images.append((f"{ds}: tune phase, parallel coordinates by architecture",
                                plots.parallel_coordinates(trials, space, ds)))
-        if any(verdict.get("importance", {}).get(ds, {}).values()):
+        if any(verdict.importance.get(ds, {}).values()):
             images.append((f"{ds}: hyperparameter importance (fANOVA)",
-                           plots.importance_bars(verdict["importance"][ds], ds, n_trials=len(trials))))
-        if ds in verdict["budget"]["curves"]:
+                           plots.importance_bars(verdict.importance[ds], ds, n_trials=len(trials))))
+        if ds in verdict.budget.curves:
             images.append((f"{ds}: expected best validation MASE vs trials",
-                           plots.budget(verdict["budget"]["curves"][ds], ds, verdict["budget"]["sampler"])))
+                           plots.budget(verdict.budget.curves[ds], ds, verdict.budget.sampler)))
     return images
 
 
@@ -275,12 +303,12 @@ def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts)
         if f is None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "forecast.png"
+            path = Path(tmp) / Artifacts.FORECAST_PNG
             path.write_bytes(plots.run_forecast(f, str(row["run_name"])))
             artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
 
 
-def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> dict[str, Any]:
+def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> Verdict:
     """Compute the verdict, write report.html / summary.md / verdict.json, then log them, the per-run
     forecast pictures, the parent's description, verdict metrics and tags. `link`: the parent run in the
     MLflow UI.
@@ -295,12 +323,12 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     verdict, ctx = compute_verdict(client, parent_run_id)
     report_dir = Path(out_dir) / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "verdict.json").write_text(verdict_json(verdict), encoding="utf-8")
+    (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
     (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
     (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx), link),
                                             encoding="utf-8")
     try:
-        client.log_artifacts(parent_run_id, str(report_dir), "report")
+        client.log_artifacts(parent_run_id, str(report_dir), Artifacts.REPORT_DIR)
     except Exception as exc:  # the first write: a server that refuses this user refuses it
         from pipeline.core.errors import ReportNotPublished
         from pipeline.tracking.mlflow_io import refusal
@@ -310,14 +338,13 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
             raise
         raise ReportNotPublished(why, verdict) from None
     _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
-    tags = [RunTag("gatesweep.verdict", verdict["overall"]["label"]),
-            RunTag("mlflow.note.content", description_md(verdict))]
-    tags += [RunTag(f"gatesweep.verdict.{v['dataset']}", v["label"]) for v in verdict["datasets"]]
-    if "nightly" in verdict:
-        flags = verdict["nightly"]["flags"]
-        tags += [RunTag("gatesweep.nightly.verdict_changed", str(flags["verdict_changed"]).lower()),
-                 RunTag("gatesweep.nightly.mase_worse", str(flags["mase_worse"]).lower()),
-                 RunTag("gatesweep.nightly.previous_run", verdict["nightly"]["previous_run_id"] or "none")]
+    tags = [RunTag(Tags.VERDICT, verdict.overall.label), RunTag(Tags.NOTE, description_md(verdict))]
+    tags += [RunTag(Tags.verdict_of(v.dataset), v.label) for v in verdict.datasets]
+    if verdict.nightly is not None:
+        flags = verdict.nightly.flags
+        tags += [RunTag(Tags.NIGHTLY_VERDICT_CHANGED, str(flags.verdict_changed).lower()),
+                 RunTag(Tags.NIGHTLY_MASE_WORSE, str(flags.mase_worse).lower()),
+                 RunTag(Tags.NIGHTLY_PREVIOUS_RUN, verdict.nightly.previous_run_id or "none")]
     now = int(time.time() * 1000)
     metrics = [Metric(k, float(x), now, 0) for k, x in history_metrics(verdict).items()]
     client.log_batch(parent_run_id, metrics=metrics, tags=tags)

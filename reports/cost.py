@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from reports.stats import welch
+from reports.verdict import CostRatio, DatasetCost
 
 UNITS = {"epoch": "seconds_per_epoch", "step": "seconds_per_step", "window": "seconds_per_window"}
 
@@ -36,16 +37,16 @@ def _short(v: Any) -> str:
         return str(v)
 
 
-def _ratio(g: np.ndarray, l: np.ndarray) -> dict[str, float] | None:
+def _ratio(g: np.ndarray, l: np.ndarray) -> CostRatio | None:
     if len(g) < 2 or len(l) < 2 or not ((g > 0).all() and (l > 0).all()):
         return None
     w = welch(np.log(g), np.log(l), 0.0)
-    return {"ratio": float(np.exp(w.effect)), "ci_low": float(np.exp(w.ci_low)), "ci_high": float(np.exp(w.ci_high))}
+    return CostRatio(ratio=float(np.exp(w.effect)), ci_low=float(np.exp(w.ci_low)), ci_high=float(np.exp(w.ci_high)))
 
 
-def cost_comparison(confirm: pd.DataFrame) -> dict[str, Any]:
+def cost_comparison(confirm: pd.DataFrame) -> dict[str, DatasetCost]:
     """Per dataset: parameters, and seconds per epoch / step / window as GRU/LSTM ratios with 95% CIs."""
-    out: dict[str, Any] = {}
+    out: dict[str, DatasetCost] = {}
     for dataset in sorted(confirm["dataset"].unique()):
         d = confirm[confirm["dataset"] == dataset].copy()
         if {"steps_per_epoch", "train_windows"} <= set(d.columns):
@@ -61,7 +62,7 @@ def cost_comparison(confirm: pd.DataFrame) -> dict[str, Any]:
                 entry[f"per_{unit}"] = _ratio(d.loc[d["arch"] == "gru", column].dropna().to_numpy(float),
                                              d.loc[d["arch"] == "lstm", column].dropna().to_numpy(float))
         entry["sentence"] = _sentence(dataset, entry)
-        out[dataset] = entry
+        out[dataset] = DatasetCost(**entry)
     return out
 
 
@@ -70,8 +71,8 @@ def _sentence(dataset: str, e: dict[str, Any]) -> str:
     for unit in UNITS:
         r = e.get(f"per_{unit}")
         if r:
-            faster = "GRU faster" if r["ci_high"] < 1 else "LSTM faster" if r["ci_low"] > 1 else "no clear difference"
-            parts.append(f"per {unit} {r['ratio']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}, {faster})")
+            faster = "GRU faster" if r.ci_high < 1 else "LSTM faster" if r.ci_low > 1 else "no clear difference"
+            parts.append(f"per {unit} {r.ratio:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}, {faster})")
     if not parts:
         return f"{dataset}: not enough confirm runs to compare training cost"
     text = (f"{dataset}: training time GRU/LSTM " + "; ".join(parts)

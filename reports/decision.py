@@ -3,29 +3,32 @@ fresh seeds, what to do next, and the parent run's description in MLflow. Pure p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from pipeline.core.hparams import HPARAM_TYPES
+from pipeline.tracking.contract import Artifacts
+from reports.verdict import WINNERS, ConfigChoice, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
                  "confirm seeds first, which cancels seed-to-seed noise, so it is lower than the seeds' mean and "
                  "helps most the architecture whose seeds scatter most.")
 
 
-def _mean_sd(values: pd.Series) -> dict[str, float | int | None]:
+def _mean_sd(values: pd.Series) -> MeanSd:
     v = pd.to_numeric(values, errors="coerce").dropna()
-    return {"mean": float(v.mean()) if len(v) else None, "sd": float(v.std(ddof=1)) if len(v) > 1 else None,
-            "n": int(len(v))}
+    return MeanSd(mean=float(v.mean()) if len(v) else None, sd=float(v.std(ddof=1)) if len(v) > 1 else None,
+                  n=int(len(v)))
 
 
-def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: dict[str, dict[str, float | None]],
-                   ) -> dict[str, dict[str, dict[str, Any]]]:
+def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: Mapping[str, Mapping[Any, float | None]],
+                   ) -> dict[str, dict[str, ConfigChoice]]:
     """Per dataset and architecture: the confirmed configuration, its tune-phase score, its selection mean ±
     sd, its confirm results (validation and test MASE over seeds) and the seed ensemble's test MASE, so a
     reader sees how much of the pick was luck and how single runs compare with their average."""
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: dict[str, dict[str, ConfigChoice]] = {}
     done = table[table["status"] == "FINISHED"]
     for (dataset, arch), runs in confirm.groupby(["dataset", "arch"], sort=True):
         first = runs.iloc[0]
@@ -37,7 +40,7 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: dict[s
             "selection_val_mase": _mean_sd(pd.Series(dtype=float)),
             "confirm_val_mase": _mean_sd(runs["val_mase"] if "val_mase" in runs else pd.Series(dtype=float)),
             "confirm_test_mase": _mean_sd(runs["test_mase"]),
-            "ensemble_test_mase": ensembles.get(str(dataset), {}).get(str(arch)),
+            "ensemble_test_mase": ensembles.get(str(dataset), {}).get(arch),
         }
         if entry["source_trial"] is not None:
             trial = cell[(cell["role"] == "trial") & (pd.to_numeric(cell["index"]) == entry["source_trial"])]
@@ -45,60 +48,60 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: dict[s
                 entry["tune_val_mase"] = float(trial["val_mase"].iloc[0])
             select = cell[(cell["role"] == "select") & (cell["source_trial"] == source)]
             entry["selection_val_mase"] = _mean_sd(select["val_mase"] if "val_mase" in select else pd.Series())
-        out.setdefault(str(dataset), {})[str(arch)] = entry
+        out.setdefault(str(dataset), {})[str(arch)] = ConfigChoice(**entry)
     return out
 
 
-def next_steps(verdict: dict[str, Any]) -> list[str]:
+def next_steps(verdict: Verdict) -> list[str]:
     """Plain advice, one line per dataset (and one for the sweep), from the verdict's own numbers."""
     out = []
-    min_seeds = verdict["settings"]["min_seeds"]
-    for v in verdict["datasets"]:
-        ds, lab = v["dataset"], v["label"]
-        loses = [name for key, name in (("beats_naive", "the naive forecast"), ("beats_ar", "a linear AR model"))
-                 if v.get(key) is False]
+    min_seeds = verdict.settings.min_seeds
+    for v in verdict.datasets:
+        ds = v.dataset
+        loses = [name for beats, name in ((v.beats_naive, "the naive forecast"), (v.beats_ar, "a linear AR model"))
+                 if beats is False]
         if loses:
             out.append(f"{ds}: both architectures lose to {' and '.join(loses)}: fix the model before choosing one "
                        "(search a target transform, e.g. `transform: {choice: [none, diff, log_diff]}`, or longer "
                        "windows); the GRU-vs-LSTM verdict here compares two weak models.")
-        if lab in ("gru", "lstm"):
-            out.append(f"{ds}: use the {lab.upper()} configuration above.")
-        elif lab == "equivalent":
-            cost = verdict.get("cost", {}).get(ds, {})
-            cheaper = "GRU" if cost.get("n_params_gru", 0) <= cost.get("n_params_lstm", 0) else "LSTM"
+        if v.label in WINNERS:
+            out.append(f"{ds}: use the {v.label.upper()} configuration above.")
+        elif v.label == "equivalent":
+            cost = verdict.cost.get(ds)
+            cheaper = "GRU" if cost is None or cost.n_params_gru <= cost.n_params_lstm else "LSTM"
             out.append(f"{ds}: either architecture does; pick on cost (the {cheaper} has fewer parameters).")
-        elif v["reason"] == "too few seeds":
+        elif v.reason == "too few seeds":
             out.append(f"{ds}: run at least {min_seeds} confirm seeds per architecture (`confirm.seeds`).")
-        elif v.get("seeds_needed"):
-            n = v["seeds_needed"]
+        elif v.seeds_needed:
+            n = v.seeds_needed
             more = f"more than {n - 1}" if n > 1000 else f"about {n}"
-            out.append(f"{ds}: to detect a {100 * v['smallest_effect']:g}% difference, run {more} confirm seeds "
+            out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, run {more} confirm seeds "
                        f"per architecture (`confirm.seeds: {min(n, 1000)}`); below that, treat them as equal.")
-    if verdict["overall"]["label"] in ("gru", "lstm") and len(verdict["datasets"]) > 1:
-        out.append(f"Across datasets: {verdict['overall']['label'].upper()} ({verdict['overall']['note']}).")
+    if verdict.overall.label in WINNERS and len(verdict.datasets) > 1:
+        out.append(f"Across datasets: {verdict.overall.label.upper()} ({verdict.overall.note}).")
     return out
 
 
-def _config_line(c: dict[str, Any]) -> str:
+def _config_line(c: ConfigChoice) -> str:
     from reports.render import _fmt, _number
 
-    return ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c["config"].items())
+    return ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c.config.items())
 
 
-def description_md(verdict: dict[str, Any], report_path: str = "report/report.html") -> str:
+def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML) -> str:
     """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page)."""
     from reports.render import baseline_warnings
 
-    lines = [f"**gatesweep verdict: {verdict['overall']['label']}** — {verdict['overall']['note']}.", ""]
-    lines += [f"- {v['sentence']}" for v in verdict["datasets"]]
+    lines = [f"**gatesweep verdict: {verdict.overall.label}** — {verdict.overall.note}.", ""]
+    lines += [f"- {v.sentence}" for v in verdict.datasets]
     warnings = baseline_warnings(verdict)
     if warnings:
         lines += [""] + [f"**Warning:** {w}" for w in warnings]
     lines += ["", "**Chosen configurations**", ""]
-    for ds, by_arch in sorted(verdict.get("configurations", {}).items()):
+    for ds, by_arch in sorted(verdict.configurations.items()):
         for arch, c in sorted(by_arch.items()):
             lines.append(f"- {ds} / {arch.upper()}: {_config_line(c)}")
-    steps = verdict.get("next_steps") or []
+    steps = verdict.next_steps
     if steps:
         lines += ["", "**Next**", ""] + [f"- {s}" for s in steps]
     lines += ["", f"Full report: the artifact `{report_path}` of this run."]

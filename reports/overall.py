@@ -7,18 +7,18 @@ could never name it; the meta-analysis also uses how precisely each dataset meas
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy import stats
 
+from pipeline.core.config import ReportSpec
 from reports.bayes import bayesian_signed_rank
-from reports.stats import DatasetVerdict
+from reports.stats import DEFAULT_RULES
+from reports.verdict import WINNERS, DatasetVerdict, Label, MetaTest, Overall, SignedRank
 
 MIN_DATASETS = 3  # the across-dataset test has m - 1 degrees of freedom
 
 
-def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, margin: float = 0.02) -> dict[str, Any]:
+def overall(verdicts: list[DatasetVerdict], rules: ReportSpec = DEFAULT_RULES) -> Overall:
     """Across datasets: is one architecture better on average over datasets, on the same log scale?
 
     A random-effects meta-analysis of the per-dataset effects (Paule-Mandel between-dataset variance,
@@ -29,32 +29,31 @@ def overall(verdicts: list[DatasetVerdict], *, alpha: float = 0.05, margin: floa
     """
     m = len(verdicts)
     if m == 1:
-        return {"label": verdicts[0].label, "test": None,
-                "note": "one dataset: the overall verdict is that dataset's"}
+        return Overall(label=verdicts[0].label, test=None, note="one dataset: the overall verdict is that dataset's")
     if m < MIN_DATASETS:
-        return {"label": "inconclusive", "test": None,
-                "note": f"not enough datasets for an overall test ({m} < {MIN_DATASETS}); see each dataset's verdict"}
+        return Overall(label="inconclusive", test=None, note=f"not enough datasets for an overall test ({m} < "
+                                                             f"{MIN_DATASETS}); see each dataset's verdict")
     effects = np.array([v.effect for v in verdicts])
     variances = np.array([v.se**2 for v in verdicts])
     test = random_effects(effects, variances)
+    margin = rules.equivalence_margin
     bound = float(np.log1p(margin))
-    inside = test["ci_low"] > -bound and test["ci_high"] < bound
-    if inside:
+    lab: Label
+    if test.ci_low > -bound and test.ci_high < bound:
         lab = "equivalent"
-    elif test["p_value"] < alpha and abs(test["effect"]) > bound:  # the per-dataset rule: never a win inside
-        lab = "gru" if test["effect"] < 0 else "lstm"
+    elif test.p_value < rules.alpha and abs(test.effect) > bound:  # the per-dataset rule: never a win inside
+        lab = WINNERS[0] if test.effect < 0 else WINNERS[1]
     else:
         lab = "inconclusive"
-    bayes = bayesian_signed_rank(effects, bound)
-    return {"label": lab, "test": test, "bayesian_signed_rank": {"rope": bound, **bayes},
-            "note": (f"random-effects meta-analysis over {m} datasets (HKSJ): geometric-mean MASE ratio GRU/LSTM "
-                     f"{np.exp(test['effect']):.3f} (95% CI {np.exp(test['ci_low']):.3f}–{np.exp(test['ci_high']):.3f})"
-                     f", p = {test['p_value']:.3g}; Bayesian signed-rank (ROPE ±{100 * margin:g}%): P(GRU better) "
-                     f"{bayes['p_left']:.2f}, P(equivalent) {bayes['p_rope']:.2f}, P(LSTM better) "
-                     f"{bayes['p_right']:.2f}")}
+    bayes = SignedRank(rope=bound, **bayesian_signed_rank(effects, bound))
+    return Overall(label=lab, test=test, bayesian_signed_rank=bayes,
+                   note=(f"random-effects meta-analysis over {m} datasets (HKSJ): geometric-mean MASE ratio GRU/LSTM "
+                         f"{np.exp(test.effect):.3f} (95% CI {np.exp(test.ci_low):.3f}–{np.exp(test.ci_high):.3f})"
+                         f", p = {test.p_value:.3g}; Bayesian signed-rank (ROPE ±{100 * margin:g}%): P(GRU better) "
+                         f"{bayes.p_left:.2f}, P(equivalent) {bayes.p_rope:.2f}, P(LSTM better) {bayes.p_right:.2f}"))
 
 
-def random_effects(effects: np.ndarray, variances: np.ndarray) -> dict[str, float]:
+def random_effects(effects: np.ndarray, variances: np.ndarray) -> MetaTest:
     """Random-effects mean of per-dataset effects with the (modified) HKSJ t test and 95% interval."""
     from statsmodels.stats.meta_analysis import combine_effects
 
@@ -63,7 +62,7 @@ def random_effects(effects: np.ndarray, variances: np.ndarray) -> dict[str, floa
     se = float(max(res.sd_eff_w_re_hksj, np.sqrt(res.var_eff_w_re)))  # modified HKSJ: never below plain RE
     mean = float(res.mean_effect_re)
     q = stats.t.ppf(0.975, m - 1)
-    return {"name": "random-effects HKSJ", "effect": mean, "se": se, "df": float(m - 1),
-            "ci_low": mean - q * se, "ci_high": mean + q * se,
-            "p_value": float(2 * stats.t.sf(abs(mean / se), m - 1)) if se > 0 else float(mean == 0),
-            "tau2": float(res.tau2), "n_datasets": float(m)}
+    return MetaTest(name="random-effects HKSJ", effect=mean, se=se, df=float(m - 1), ci_low=mean - q * se,
+                    ci_high=mean + q * se,
+                    p_value=float(2 * stats.t.sf(abs(mean / se), m - 1)) if se > 0 else float(mean == 0),
+                    tau2=float(res.tau2), n_datasets=float(m))

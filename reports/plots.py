@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.hparams import Arch
+from reports.verdict import BudgetCurve, DatasetVerdict, Night
+
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
 
 
@@ -155,7 +158,7 @@ def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> byte
     return _png(fig)
 
 
-def importance_bars(importance: dict[str, dict[str, float] | None], dataset: str, n_trials: int) -> bytes:
+def importance_bars(importance: dict[Arch, dict[str, float] | None], dataset: str, n_trials: int) -> bytes:
     """fANOVA importance of each searched hyperparameter, per architecture, as bars."""
     fig, ax = _figure()
     archs = [a for a in sorted(importance) if importance[a]]
@@ -172,12 +175,12 @@ def importance_bars(importance: dict[str, dict[str, float] | None], dataset: str
     return _png(fig)
 
 
-def effects(verdicts: list[Any], margin: float) -> bytes:
+def effects(verdicts: list[DatasetVerdict], margin: float) -> bytes:
     """Effect (GRU/LSTM MASE ratio) with its 95% CI per dataset, and the equivalence band."""
     fig, ax = _figure(7, 0.6 + 0.6 * len(verdicts))
     for i, v in enumerate(verdicts):
-        ax.errorbar(np.exp(v.effect), i, xerr=[[np.exp(v.effect) - np.exp(v.ci_low)],
-                                                [np.exp(v.ci_high) - np.exp(v.effect)]], fmt="o", color="black")
+        lo, hi = v.ratio_ci
+        ax.errorbar(v.ratio, i, xerr=[[v.ratio - lo], [hi - v.ratio]], fmt="o", color="black")
     ax.axvspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.15, label=f"equivalence ±{100 * margin:g}%")
     ax.axvline(1.0, color="gray", lw=1)
     ax.set_yticks(range(len(verdicts)), [v.dataset for v in verdicts])
@@ -186,15 +189,16 @@ def effects(verdicts: list[Any], margin: float) -> bytes:
     return _png(fig)
 
 
-def budget(curves: dict[str, dict[str, list[float]]], dataset: str, sampler: str) -> bytes:
+def budget(curves: dict[Arch, BudgetCurve], dataset: str, sampler: str) -> bytes:
     """Expected best validation loss after k trials per architecture, with 95% bootstrap bands."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, xkey, xlabel in ((axes[0], "k", "trials"), (axes[1], "seconds", "training seconds (one worker)")):
         for arch, c in sorted(curves.items()):
-            ax.plot(c[xkey], c["mean"], color=COLORS.get(arch), label=arch.upper())
-            ax.fill_between(c[xkey], c["low"], c["high"], color=COLORS.get(arch), alpha=0.2)
+            x = getattr(c, xkey)
+            ax.plot(x, c.mean, color=COLORS.get(arch), label=arch.upper())
+            ax.fill_between(x, c.low, c.high, color=COLORS.get(arch), alpha=0.2)
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.legend(loc="best", fontsize=8)
@@ -204,17 +208,23 @@ def budget(curves: dict[str, dict[str, list[float]]], dataset: str, sampler: str
     return _png(fig)
 
 
-def trend(history: list[dict[str, Any]], dataset: str) -> bytes:
+def trend(history: list[Night], dataset: str) -> bytes:
     """The effect (GRU/LSTM test MASE ratio) with its CI over nights, oldest left."""
     fig, ax = _figure(8, 3.4)
-    rows = [h for h in reversed(history) if h["datasets"].get(dataset, {}).get("effect") is not None]
-    x = np.arange(len(rows))
-    eff = np.exp([r["datasets"][dataset]["effect"] for r in rows])
-    lo = np.exp([r["datasets"][dataset]["ci"][0] for r in rows])
-    hi = np.exp([r["datasets"][dataset]["ci"][1] for r in rows])
+    dates, ratios, lows, highs = [], [], [], []
+    for h in reversed(history):
+        d = h.datasets.get(dataset)
+        if d is None or d.effect is None or d.ci[0] is None or d.ci[1] is None:
+            continue
+        dates.append(h.date)
+        ratios.append(d.effect)
+        lows.append(d.ci[0])
+        highs.append(d.ci[1])
+    x = np.arange(len(dates))
+    eff, lo, hi = np.exp(ratios), np.exp(lows), np.exp(highs)
     ax.errorbar(x, eff, yerr=[eff - lo, hi - eff], fmt="o-", color="black", capsize=3)
     ax.axhline(1.0, color="gray", lw=1)
-    ax.set_xticks(x, [r["date"][:10] for r in rows], rotation=30, fontsize=8)
+    ax.set_xticks(x, [date[:10] for date in dates], rotation=30, fontsize=8)
     ax.set_ylabel("test MASE ratio GRU/LSTM")
     ax.set_title(f"{dataset}: effect over nightly runs (<1: GRU better)")
     return _png(fig)

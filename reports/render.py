@@ -1,29 +1,15 @@
-"""verdict.json, summary.md and a self-contained report.html (images embedded as data URIs)."""
+"""summary.md and a self-contained report.html (images embedded as data URIs); verdict.json is
+`Verdict.to_json()`."""
 
 from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 from typing import Any
 
 from reports.decision import ENSEMBLE_NOTE
-
-
-def verdict_json(verdict: dict[str, Any]) -> str:
-    """Canonical form: sorted keys, fixed float formatting, so identical inputs give identical bytes."""
-    return json.dumps(_round(verdict), indent=2, sort_keys=True, allow_nan=False) + "\n"
-
-
-def _round(x: Any) -> Any:
-    if isinstance(x, float):
-        return None if x != x else float(f"{x:.10g}")
-    if isinstance(x, dict):
-        return {k: _round(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_round(v) for v in x]
-    return x
+from reports.verdict import DMResult, MeanSd, Nightly, Verdict
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -43,54 +29,52 @@ _COLUMNS = [("dataset", "dataset"), ("label", "verdict"), ("n_gru", "GRU seeds")
             ("ar_mase", "AR MASE"), ("beats_naive", "beats naive"), ("beats_ar", "beats AR")]
 
 
-def _rows(verdict: dict[str, Any]) -> list[list[str]]:
-    import math
-
+def _rows(verdict: Verdict) -> list[list[str]]:
     rows = []
-    for v in verdict["datasets"]:
-        cells = dict(v, ratio=math.exp(v["effect"]),
-                     ratio_ci=f"{math.exp(v['ci_low']):.3f}–{math.exp(v['ci_high']):.3f}")
+    for v in verdict.datasets:
+        lo, hi = v.ratio_ci
+        cells = {**v.model_dump(), "ratio": v.ratio, "ratio_ci": f"{lo:.3f}–{hi:.3f}"}
         rows.append([_fmt(cells[k]) for k, _ in _COLUMNS])
     return rows
 
 
-def _counts_lines(verdict: dict[str, Any]) -> list[str]:
+def _counts_lines(verdict: Verdict) -> list[str]:
     out = []
-    for phase, by_arch in sorted(verdict["counts"].items()):
-        parts = [f"{arch.upper()} {c['finished']} finished, {c['failed']} failed"
+    for phase, by_arch in sorted(verdict.counts.items()):
+        parts = [f"{arch.upper()} {c.finished} finished, {c.failed} failed"
                  for arch, c in sorted(by_arch.items())]
         out.append(f"{phase}: " + "; ".join(parts))
     return out
 
 
-def baseline_warnings(verdict: dict[str, Any]) -> list[str]:
+def baseline_warnings(verdict: Verdict) -> list[str]:
     """A winner that loses to a naive or linear forecaster is no winner worth reporting."""
     out = []
     for key, what in (("beats_naive", "the naive (last value) forecast"), ("beats_ar", "a linear AR model")):
-        flagged = [v["dataset"] for v in verdict["datasets"] if v[key] is False]
+        flagged = [v.dataset for v in verdict.datasets if getattr(v, key) is False]
         if flagged:
             out.append(f"Neither GRU nor LSTM beats {what} on: {', '.join(flagged)}.")
     return out
 
 
-def _dm_lines(verdict: dict[str, Any]) -> list[str]:
+def _dm_lines(verdict: Verdict) -> list[str]:
     out = []
-    for v in verdict["datasets"]:
-        dm = v.get("dm", {})
-        if not dm.get("available"):
-            out.append(f"{v['dataset']}: not available ({dm.get('note', 'no forecasts')}).")
+    for v in verdict.datasets:
+        dm = v.dm
+        if not isinstance(dm, DMResult):
+            out.append(f"{v.dataset}: not available ({dm.note if dm else 'no forecasts'}).")
             continue
-        side = "GRU" if dm["statistic"] < 0 else "LSTM"
+        side = "GRU" if dm.statistic < 0 else "LSTM"
         classic = (f"; the classic HLN-corrected variance, which assumes uncorrelated errors, gives "
-                   f"p = {dm['hln_p_value']:.3g}" if "hln_p_value" in dm else "")
-        out.append(f"{v['dataset']}: DM statistic {dm['statistic']:.3f}, p = {dm['p_value']:.3g} (absolute error, "
-                   f"Newey–West variance with {int(dm.get('lags', 0))} lags, half the test split, against the fixed-b "
-                   f"reference{classic}), on {int(dm['n'])} seed-averaged test forecasts; the sign favours {side}. "
+                   f"p = {dm.hln_p_value:.3g}")
+        out.append(f"{v.dataset}: DM statistic {dm.statistic:.3f}, p = {dm.p_value:.3g} (absolute error, "
+                   f"Newey–West variance with {int(dm.lags)} lags, half the test split, against the fixed-b "
+                   f"reference{classic}), on {int(dm.n)} seed-averaged test forecasts; the sign favours {side}. "
                    "With strongly autocorrelated errors and a short test split even this p-value is a little "
                    "optimistic.")
-        seeds_side = "GRU" if v["effect"] < 0 else "LSTM"
-        if dm["p_value"] < verdict["settings"]["alpha"] and side != seeds_side:
-            out.append(f"{v['dataset']}: the two point different ways: the verdict compares single trained networks "
+        seeds_side = "GRU" if v.effect < 0 else "LSTM"
+        if dm.p_value < verdict.settings.alpha and side != seeds_side:
+            out.append(f"{v.dataset}: the two point different ways: the verdict compares single trained networks "
                        f"(the typical seed favours {seeds_side}), this test compares the average of each "
                        f"architecture's seeds (favouring {side}). Averaging cancels seed-to-seed noise, so the "
                        "architecture whose seeds scatter more gains more from it: its ensemble can win while its "
@@ -98,9 +82,9 @@ def _dm_lines(verdict: dict[str, Any]) -> list[str]:
     return out
 
 
-def _importance_lines(verdict: dict[str, Any]) -> list[str]:
+def _importance_lines(verdict: Verdict) -> list[str]:
     out = []
-    for ds, by_arch in sorted(verdict.get("importance", {}).items()):
+    for ds, by_arch in sorted(verdict.importance.items()):
         for arch, imp in sorted(by_arch.items()):
             if imp:
                 ranked = sorted(imp.items(), key=lambda kv: -kv[1])
@@ -110,72 +94,70 @@ def _importance_lines(verdict: dict[str, Any]) -> list[str]:
     return out
 
 
-def _sensitivity_lines(verdict: dict[str, Any]) -> list[str]:
-    sens = verdict.get("sensitivity", {})
-    if not sens.get("param_matched"):
-        return [sens.get("note", "not run")]
-    lines = [sens["note"] + "."]
-    for _, s in sorted(sens["param_matched"].items()):
-        lines.append(f"GRU at hidden size {s['gru_hidden_size']} ({s['n_params_gru']:.0f} parameters): {s['sentence']}")
+def _sensitivity_lines(verdict: Verdict) -> list[str]:
+    sens = verdict.sensitivity
+    if not sens.param_matched:
+        return [sens.note]
+    lines = [sens.note + "."]
+    for _, s in sorted(sens.param_matched.items()):
+        lines.append(f"GRU at hidden size {s.gru_hidden_size} ({s.n_params_gru:.0f} parameters): {s.sentence}")
     return lines
 
 
-def _nightly_lines(verdict: dict[str, Any]) -> list[str]:
-    n = verdict["nightly"]
-    flags = n["flags"]
-    lines = [f"verdict changed since the last night: {'YES' if flags['verdict_changed'] else 'no'}; best test MASE "
-             f"worse than last night beyond its CI: {'YES' if flags['mase_worse'] else 'no'}"] + flags["details"]
-    for h in n["history"]:
+def _nightly_lines(nightly: Nightly) -> list[str]:
+    flags = nightly.flags
+    lines = [f"verdict changed since the last night: {'YES' if flags.verdict_changed else 'no'}; best test MASE "
+             f"worse than last night beyond its CI: {'YES' if flags.mase_worse else 'no'}"] + flags.details
+    for h in nightly.history:
         parts = []
-        for ds, d in sorted(h["datasets"].items()):
-            eff = d.get("effect")
-            ci = d.get("ci") or [None, None]
-            ratio = (f"ratio {math.exp(eff):.3f} ({math.exp(ci[0]):.3f}–{math.exp(ci[1]):.3f})"
-                     if eff is not None and None not in ci else "ratio –")
-            best = {a: (m.get("mean") if m else None) for a, m in d["test_mase"].items()}
-            parts.append(f"{ds}: {d['label']}, {ratio}, test MASE GRU {_fmt(best['gru'])} / LSTM {_fmt(best['lstm'])}, "
-                         f"data {d.get('data')}")
-        lines.append(f"{h['date']} — overall {h['overall']}; " + "; ".join(parts) + f"; code {h['code_version']}")
+        for ds, d in sorted(h.datasets.items()):
+            lo, hi = d.ci
+            ratio = (f"ratio {math.exp(d.effect):.3f} ({math.exp(lo):.3f}–{math.exp(hi):.3f})"
+                     if d.effect is not None and lo is not None and hi is not None else "ratio –")
+            best = {a: m.mean for a, m in d.test_mase.items()}
+            parts.append(f"{ds}: {d.label}, {ratio}, test MASE GRU {_fmt(best.get('gru'))} / LSTM "
+                         f"{_fmt(best.get('lstm'))}, data {d.data}")
+        lines.append(f"{h.date} — overall {h.overall}; " + "; ".join(parts) + f"; code {h.code_version}")
     return lines
 
 
-def _sections(verdict: dict[str, Any]) -> list[tuple[str, list[str]]]:
+def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
-    cost = [c["sentence"] for _, c in sorted(verdict["cost"].items()) if "sentence" in c]
-    nightly = [("Nightly comparison (newest first)", _nightly_lines(verdict))] if "nightly" in verdict else []
+    cost = [c.sentence for _, c in sorted(verdict.cost.items())]
+    nightly = ([("Nightly comparison (newest first)", _nightly_lines(verdict.nightly))] if verdict.nightly else [])
     return nightly + [
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the source article's \"GRU trains faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),
         ("Hyperparameter importance (fANOVA over the tune phase)", _importance_lines(verdict) or ["no tune phase"]),
-        ("Budget", [verdict["budget"]["note"]]),
+        ("Budget", [verdict.budget.note]),
         ("Runs", _counts_lines(verdict)),
     ]
 
 
-def _ms(m: dict[str, Any] | None) -> str:
+def _ms(m: MeanSd) -> str:
     """mean ± sd (n) with 3 significant digits, or – ."""
-    if not m or m.get("mean") is None:
+    if m.mean is None:
         return "–"
-    sd = f" ± {m['sd']:.3g}" if m.get("sd") is not None else ""
-    return f"{m['mean']:.3g}{sd} (n={m['n']})"
+    sd = f" ± {m.sd:.3g}" if m.sd is not None else ""
+    return f"{m.mean:.3g}{sd} (n={m.n})"
 
 
 _RECON_COLUMNS = ("architecture", "configuration", "tune score (1 seed)", "selection seeds", "confirm: validation",
                   "confirm: test", "seed ensemble: test")
 
 
-def _reconciliation(verdict: dict[str, Any]) -> dict[str, list[list[str]]]:
+def _reconciliation(verdict: Verdict) -> dict[str, list[list[str]]]:
     """Per dataset, one row per architecture: the configuration and its validation / test MASE from the
     single tune trial to fresh seeds to the seed ensemble."""
     out: dict[str, list[list[str]]] = {}
-    for ds, by_arch in sorted(verdict.get("configurations", {}).items()):
+    for ds, by_arch in sorted(verdict.configurations.items()):
         rows = []
         for arch, c in sorted(by_arch.items()):
-            config = ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c["config"].items())
-            tune = _fmt(c.get("tune_val_mase"), 3) if c.get("tune_val_mase") is not None else "fixed (no search)"
-            rows.append([arch.upper(), config, tune, _ms(c.get("selection_val_mase")), _ms(c.get("confirm_val_mase")),
-                         _ms(c.get("confirm_test_mase")), _fmt(c.get("ensemble_test_mase"), 3)])
+            config = ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c.config.items())
+            tune = _fmt(c.tune_val_mase, 3) if c.tune_val_mase is not None else "fixed (no search)"
+            rows.append([arch.upper(), config, tune, _ms(c.selection_val_mase), _ms(c.confirm_val_mase),
+                         _ms(c.confirm_test_mase), _fmt(c.ensemble_test_mase, 3)])
         out[ds] = rows
     return out
 
@@ -189,16 +171,16 @@ def _number(v: Any) -> Any:
     return int(f) if f.is_integer() else f
 
 
-def _header_facts(verdict: dict[str, Any]) -> str:
-    info = verdict.get("sweep_info") or {}
-    parts = [f"sweep {verdict['sweep']}", f"run {info.get('date', '?')}"]
-    if info.get("code_version"):
-        parts.append(f"code {info['code_version'][:12]}")
+def _header_facts(verdict: Verdict) -> str:
+    info = verdict.sweep_info
+    parts = [f"sweep {verdict.sweep}", f"run {info.date}"]
+    if info.code_version:
+        parts.append(f"code {info.code_version[:12]}")
     return " · ".join(parts)
 
 
-def _search_space_lines(verdict: dict[str, Any]) -> list[str]:
-    space = (verdict.get("sweep_info") or {}).get("search_space")
+def _search_space_lines(verdict: Verdict) -> list[str]:
+    space = verdict.sweep_info.search_space
     if not space:
         return ["not recorded (runs logged by hand)"]
     return [f"{scope}: " + ", ".join(f"{k} {_plain(v)}" for k, v in sorted(values.items()))
@@ -213,19 +195,19 @@ def _plain(v: Any) -> str:
     return str(v)
 
 
-def summary_md(verdict: dict[str, Any]) -> str:
-    lines = [f"# gatesweep report: {verdict['sweep']}", "", _header_facts(verdict) + f" · parent run "
-             f"`{verdict['parent_run_id']}`", "", "## Decision", "",
-             f"**Overall: {verdict['overall']['label']}** — {verdict['overall']['note']}.", ""]
-    lines += [f"- {v['sentence']}" for v in verdict["datasets"]]
+def summary_md(verdict: Verdict) -> str:
+    lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
+             f"`{verdict.parent_run_id}`", "", "## Decision", "",
+             f"**Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
+    lines += [f"- {v.sentence}" for v in verdict.datasets]
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
-    if verdict.get("next_steps"):
-        lines += ["", "**What to do next**", ""] + [f"- {step}" for step in verdict["next_steps"]]
+    if verdict.next_steps:
+        lines += ["", "**What to do next**", ""] + [f"- {step}" for step in verdict.next_steps]
     for ds, rows in _reconciliation(verdict).items():
         lines += ["", f"### {ds}: chosen configurations, validation then test MASE", "",
                   "| " + " | ".join(_RECON_COLUMNS) + " |", "|" + "---|" * len(_RECON_COLUMNS)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
-    if verdict.get("configurations"):
+    if verdict.configurations:
         lines += ["", ENSEMBLE_NOTE]
     lines += ["", "## Statistics per dataset", "", "| " + " | ".join(h for _, h in _COLUMNS) + " |",
               "|" + "---|" * len(_COLUMNS)]
@@ -233,9 +215,9 @@ def summary_md(verdict: dict[str, Any]) -> str:
     for title, items in _sections(verdict):
         lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
     lines += ["", "## Search space", ""] + [f"- {ln}" for ln in _search_space_lines(verdict)]
-    lines += ["", f"alpha {verdict['settings']['alpha']}, equivalence margin "
-              f"±{100 * verdict['settings']['equivalence_margin']:g}%, at least {verdict['settings']['min_seeds']} "
-              "random seeds per architecture to decide."]
+    rules = verdict.settings
+    lines += ["", f"alpha {rules.alpha}, equivalence margin ±{100 * rules.equivalence_margin:g}%, at least "
+              f"{rules.min_seeds} random seeds per architecture to decide."]
     return "\n".join(lines) + "\n"
 
 
@@ -257,14 +239,14 @@ def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
             + body + "</table></div>")
 
 
-def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]], link: str | None = None) -> str:
+def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | None = None) -> str:
     """The report as one self-contained page: the decision first, then the evidence."""
     e = html.escape
-    parent = (f"<a href='{e(link)}'>parent run in MLflow</a>" if link else f"parent run {e(verdict['parent_run_id'])}")
+    parent = f"<a href='{e(link)}'>parent run in MLflow</a>" if link else f"parent run {e(verdict.parent_run_id)}"
     decision = (f"<section class='decision' id='decision'><h2>Decision</h2>"
-                f"<p class='label'>Overall: <b id='overall-label'>{e(verdict['overall']['label'])}</b></p>"
-                f"<p class='note'>{e(verdict['overall']['note'])}.</p><ul class='verdicts'>"
-                + "".join(f"<li class='{e(v['label'])}'>{e(v['sentence'])}</li>" for v in verdict["datasets"])
+                f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
+                f"<p class='note'>{e(verdict.overall.note)}.</p><ul class='verdicts'>"
+                + "".join(f"<li class='{e(v.label)}'>{e(v.sentence)}</li>" for v in verdict.datasets)
                 + "</ul>" + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))
     recon = _reconciliation(verdict)
     for ds, rows in recon.items():
@@ -272,8 +254,8 @@ def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]], link: 
             _RECON_COLUMNS, rows)
     if recon:
         decision += f"<p class='note'>{e(ENSEMBLE_NOTE)}</p>"
-    if verdict.get("next_steps"):
-        decision += ("<h3>What to do next</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in verdict["next_steps"])
+    if verdict.next_steps:
+        decision += ("<h3>What to do next</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in verdict.next_steps)
                      + "</ul>")
     decision += "</section>"
     sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
@@ -283,7 +265,7 @@ def report_html(verdict: dict[str, Any], images: list[tuple[str, bytes]], link: 
     space = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _search_space_lines(verdict)) + "</ul>"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>gatesweep report: {e(verdict['sweep'])}</title><style>{_STYLE}</style></head><body>"
-            f"<h1>GRU or LSTM? — {e(verdict['sweep'])}</h1><p class='facts'>{e(_header_facts(verdict))} · {parent}</p>"
+            f"<title>gatesweep report: {e(verdict.sweep)}</title><style>{_STYLE}</style></head><body>"
+            f"<h1>GRU or LSTM? — {e(verdict.sweep)}</h1><p class='facts'>{e(_header_facts(verdict))} · {parent}</p>"
             f"{decision}<h2>Statistics per dataset</h2>{_table([h for _, h in _COLUMNS], _rows(verdict))}"
             f"<h2>Figures</h2>{figs}{sections}<h2>Search space</h2>{space}</body></html>\n")

@@ -19,26 +19,20 @@ permutation test and the BCa bootstrap on the ratio of means it replaces did not
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pipeline.core.config import ReportSpec
+from reports.verdict import WINNERS, DatasetVerdict
+
 N_BOOT = 1999
 TARGET_POWER = 0.8
 MAX_SEEDS = 1000  # "seeds needed" above this is reported as "more than 1000"
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The decision rule's settings (the sweep file's `report:` section)."""
-
-    alpha: float = 0.05
-    margin: float = 0.02  # equivalence margin, relative
-    min_seeds: int = 5  # per architecture
-    smallest_effect: float = 0.05  # relative difference "seeds needed" is sized for
+DEFAULT_RULES = ReportSpec()  # the sweep file's `report:` section, its defaults
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,7 @@ def decide(w: Welch, p_holm: np.ndarray, p_equiv_holm: np.ndarray, n_min: int, *
     reason = np.full(np.shape(w.effect), "undecided", dtype=object)
     beyond = np.abs(w.effect) > bound  # the estimated difference is larger than the margin
     win = spread & (p_holm < alpha) & beyond & ~inside
-    label = np.where(win, np.where(w.effect < 0, "gru", "lstm"), label)
+    label = np.where(win, np.where(w.effect < 0, *WINNERS), label)
     reason = np.where(win, "difference", reason)
     negligible = spread & (p_holm < alpha) & ~beyond
     reason = np.where(negligible, "negligible", reason)  # real, but estimated inside the margin: never a win
@@ -121,40 +115,6 @@ def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_s
     return MAX_SEEDS + 1
 
 
-@dataclass(frozen=True)
-class DatasetVerdict:
-    dataset: str
-    label: str  # gru | lstm | equivalent | inconclusive
-    reason: str  # difference | negligible | equivalent | undecided | too few seeds | no spread
-    n_gru: int
-    n_lstm: int
-    mean_mase_gru: float
-    mean_mase_lstm: float
-    gmean_mase_gru: float  # geometric means: exp(mean log MASE), the scale of `effect`
-    gmean_mase_lstm: float
-    sd_log_gru: float
-    sd_log_lstm: float
-    effect: float  # mean log MASE GRU - LSTM
-    se: float
-    df: float
-    ci_low: float  # 95% Welch interval
-    ci_high: float
-    p_value: float
-    p_holm: float
-    p_equivalence: float  # TOST against ±margin
-    p_equivalence_holm: float
-    prob_gru_better: float  # P(a random GRU seed has lower MASE than a random LSTM seed), descriptive
-    prob_ci_low: float
-    prob_ci_high: float
-    seeds_needed: int | None  # per architecture, for `smallest_effect`, when inconclusive
-    smallest_effect: float
-    naive_mase: float | None
-    ar_mase: float | None
-    beats_naive: bool | None
-    beats_ar: bool | None
-    sentence: str
-
-
 def _prob_better(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     """P(random a < random b) + ½ P(tie): lower MASE is better."""
     a, b = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
@@ -177,39 +137,41 @@ def _pct(x: float) -> float:
     return 100 * (np.exp(x) - 1)
 
 
-def sentence(v: dict[str, Any], margin: float) -> str:
-    n = f"{v['n_gru']} GRU / {v['n_lstm']} LSTM seeds"
-    lab, lo, hi = v["label"], v["ci_low"], v["ci_high"]
-    ratio = (f"GRU/LSTM geometric-mean test MASE ratio {np.exp(v['effect']):.3f} "
-             f"(95% CI {np.exp(lo):.3f}–{np.exp(hi):.3f})")
-    if lab in ("gru", "lstm"):
-        flip = 1.0 if lab == "gru" else -1.0  # how much lower the winner's MASE is, in percent
-        lower = sorted(-_pct(flip * x) for x in (lo, hi))
-        return (f"{v['dataset']}: {lab.upper()} wins — geometric-mean test MASE {-_pct(flip * v['effect']):.1f}% "
-                f"lower (95% CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v['p_holm']:.3g} after Holm (Welch), {n}.")
-    if lab == "equivalent":
-        return f"{v['dataset']}: equivalent within ±{100 * margin:g}% — {ratio}, {n}."
-    if v["reason"] == "too few seeds":
-        why = f"too few seeds to decide (fewer than {v['min_seeds']} per architecture)"
-    elif v["reason"] == "no spread":
+def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
+    """The verdict on one dataset in one line (printed by the CLI, first in the report and in MLflow)."""
+    margin = rules.equivalence_margin
+    n = f"{v.n_gru} GRU / {v.n_lstm} LSTM seeds"
+    lo, hi = v.ratio_ci
+    ratio = f"GRU/LSTM geometric-mean test MASE ratio {v.ratio:.3f} (95% CI {lo:.3f}–{hi:.3f})"
+    if v.label in WINNERS:
+        flip = 1.0 if v.label == "gru" else -1.0  # how much lower the winner's MASE is, in percent
+        lower = sorted(-_pct(flip * x) for x in (v.ci_low, v.ci_high))
+        return (f"{v.dataset}: {v.label.upper()} wins — geometric-mean test MASE {-_pct(flip * v.effect):.1f}% "
+                f"lower (95% CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v.p_holm:.3g} after Holm (Welch), {n}.")
+    if v.label == "equivalent":
+        return f"{v.dataset}: equivalent within ±{100 * margin:g}% — {ratio}, {n}."
+    if v.reason == "too few seeds":
+        why = f"too few seeds to decide (fewer than {rules.min_seeds} per architecture)"
+    elif v.reason == "no spread":
         why = "every seed gave the same MASE, so the uncertainty cannot be estimated"
-    elif v["reason"] == "negligible":
-        why = (f"a real difference (p = {v['p_holm']:.3g} after Holm) but estimated inside the ±{100 * margin:g}% "
+    elif v.reason == "negligible":
+        why = (f"a real difference (p = {v.p_holm:.3g} after Holm) but estimated inside the ±{100 * margin:g}% "
                "margin, and not yet shown to be inside it")
     else:
-        why = f"p = {v['p_holm']:.3g} after Holm (Welch)"
+        why = f"p = {v.p_holm:.3g} after Holm (Welch)"
     more = ""
-    if v.get("seeds_needed"):
-        count = (f"more than {MAX_SEEDS}" if v["seeds_needed"] > MAX_SEEDS else f"about {v['seeds_needed']}")
-        more = (f"; {count} seeds per architecture would detect a {100 * v['smallest_effect']:g}% difference with "
+    if v.seeds_needed:
+        count = f"more than {MAX_SEEDS}" if v.seeds_needed > MAX_SEEDS else f"about {v.seeds_needed}"
+        more = (f"; {count} seeds per architecture would detect a {100 * v.smallest_effect:g}% difference with "
                 f"{100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
-    return f"{v['dataset']}: inconclusive — {why}; {ratio}, {n}{more}."
+    return f"{v.dataset}: inconclusive — {why}; {ratio}, {n}{more}."
 
 
-def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, float]], rules: Rules = Rules(), *,
-                          seed: int = 0) -> list[DatasetVerdict]:
+def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, float]],
+                          rules: ReportSpec = DEFAULT_RULES, *, seed: int = 0) -> list[DatasetVerdict]:
     """Per-dataset verdicts from confirm-phase runs (columns dataset, arch, test_mase)."""
-    alpha, margin, min_seeds, smallest_effect = rules.alpha, rules.margin, rules.min_seeds, rules.smallest_effect
+    alpha, margin, min_seeds, smallest_effect = (rules.alpha, rules.equivalence_margin, rules.min_seeds,
+                                                 rules.smallest_effect)
     bound = np.log1p(margin)
     raw = []
     for dataset in sorted(confirm["dataset"].unique()):
@@ -249,13 +211,9 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
         v["seeds_needed"] = (seeds_needed(sd_g, sd_l, effect=float(-np.log1p(-smallest_effect)), alpha=alpha_each,
                                           min_seeds=min_seeds) if lab == "inconclusive" and why != "no spread"
                              else None)
-        v["sentence"] = sentence({**v, "min_seeds": min_seeds}, margin)
-        out.append(DatasetVerdict(**v))
+        verdict = DatasetVerdict(**v, sentence="")
+        out.append(verdict.model_copy(update={"sentence": sentence(verdict, rules)}))
     return out
-
-
-def to_dict(v: DatasetVerdict) -> dict[str, Any]:
-    return asdict(v)
 
 
 def mean_ci(values: np.ndarray, *, seed: int = 0) -> tuple[float, float]:

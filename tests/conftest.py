@@ -61,3 +61,24 @@ def without_selection(space: Path, directory: Path) -> Path:
     copy = directory / space.name
     copy.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return copy
+
+
+RELEASE_STORES = ROOT / "tests" / "data" / "stores"
+RELEASE_0_1_0 = RELEASE_STORES / "0.1.0-16a01f6"  # written by 0.1.0 (main 16a01f6): tests/data/stores/make_store.sh
+RELEASE_0_1_0_PARENT = "6de1bc49dc4145d093bbedfae97963ea"
+
+
+def release_store(release: Path, tmp: Path) -> str:
+    """A working copy of a store kept in tests/data/stores, its artifact paths pointed at the copy; the
+    tracking URI."""
+    import shutil
+    import sqlite3
+
+    copy = tmp / release.name
+    shutil.copytree(release, copy)
+    db = sqlite3.connect(copy / "mlflow.db")
+    for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri")):
+        db.execute(f"UPDATE {table} SET {column} = replace({column}, '@STORE@', ?)", (f"file://{copy}",))
+    db.commit()
+    db.close()
+    return f"sqlite:///{copy / 'mlflow.db'}"

@@ -213,9 +213,9 @@ def _describe(directory: Path, state: Any) -> str:
 
 
 def _print_outcome(outcome: Any) -> int:
-    for v in outcome.verdict["datasets"]:
-        print(v["sentence"])
-    print(f"overall verdict: {outcome.verdict['overall']['label']}")
+    for v in outcome.verdict.datasets:
+        print(v.sentence)
+    print(f"overall verdict: {outcome.verdict.overall.label}")
     print(f"parent run: {outcome.parent_run_id}")
     print(f"report: {outcome.out_dir / 'report' / 'report.html'}")
     print(f"MLflow: {outcome.mlflow}")
@@ -254,10 +254,11 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     _print_outcome(outcome)
-    flags = outcome.verdict["nightly"]["flags"]
-    for line in flags["details"]:
+    nightly = outcome.verdict.nightly
+    assert nightly is not None, "a nightly run's verdict compares nights"
+    for line in nightly.flags.details:
         print(f"nightly: {line}")
-    if args.fail_on_change and flags["verdict_changed"]:
+    if args.fail_on_change and nightly.flags.verdict_changed:
         return EXIT_CHANGED
     return EXIT_OK
 
@@ -399,8 +400,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ReportNotPublished as exc:  # a reader without write permission still gets the report, locally
         verdict = exc.verdict
         print(f"note: {exc}; the rebuilt report is only in {out}", file=sys.stderr)
-    for v in verdict["datasets"]:
-        print(v["sentence"])
+    for v in verdict.datasets:
+        print(v.sentence)
     print(f"report: {out / 'report' / 'report.html'}")
     return EXIT_OK
 

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -23,7 +23,11 @@ from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baselines
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.progress import Progress
+from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.state import SweepState, new_run_dir
+
+if TYPE_CHECKING:
+    from reports.verdict import Verdict
 
 log = logging.getLogger("gatesweep")
 FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
@@ -31,19 +35,21 @@ INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the
 
 
 class Reporter(Protocol):
-    """The report stage, as the sweep uses it (`reports` provides both)."""
+    """The report stage, as the sweep uses it (the `reports` package provides it)."""
 
     def build_report(self, client: Any, parent_run_id: str, out_dir: Path, link: str | None = None
-                     ) -> dict[str, Any]: ...
+                     ) -> Verdict: ...
 
-    def compute_verdict(self, client: Any, parent_run_id: str) -> tuple[dict[str, Any], dict[str, Any]]: ...
+    def compute_verdict(self, client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]: ...
+
+    def stored_verdict(self, out_dir: Path) -> Verdict | None: ...
 
 
 @dataclass
 class SweepOutcome:
     parent_run_id: str
     out_dir: Path  # the sweep's own directory (outbox, Ray results, state, report)
-    verdict: dict[str, Any]
+    verdict: Verdict
     seconds: dict[str, float]
     mlflow: str  # where to see it: the parent run's page, or how to open the UI on a local store
 
@@ -90,7 +96,7 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
         exc.note = "nothing was started"
         raise
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
-    tags = {"gatesweep.out_dir": str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
+    tags = {Tags.OUT_DIR: str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
     if nightly:
         from pipeline.app.nightly import nightly_tags
 
@@ -112,8 +118,7 @@ def resume(out_dir: Path, address: str | None, reporter: Reporter) -> SweepOutco
     never duplicated."""
     state, tracker = _attach(out_dir, None)
     if state.phase == "done":
-        return SweepOutcome(state.parent_run_id, out_dir, reporter.compute_verdict(tracker.client,
-                                                                                   state.parent_run_id)[0],
+        return SweepOutcome(state.parent_run_id, out_dir, _done_verdict(reporter, tracker, out_dir, state),
                             state.seconds, _where(tracker))
     tracker.reopen_parent()
     progress = _open_progress(state.spec, tracker)
@@ -133,7 +138,7 @@ def _open_progress(spec: SweepSpec, tracker: Any) -> Progress:
 
 def _publisher(tracker: Any) -> Any:
     def publish(summary: str, metrics: dict[str, float]) -> None:
-        tracker.set_parent_tags({"gatesweep.progress": summary})
+        tracker.set_parent_tags({Tags.PROGRESS: summary})
         tracker.log_parent_metrics(metrics)
 
     return publish
@@ -229,7 +234,7 @@ def _stop_interrupted(exc: Interrupted, tracker: Any, outbox: Any, out_dir: Path
     where = ("everything finished is in MLflow" if not remaining else
              f"{remaining} finished runs are kept in {out_dir / 'outbox'} until the store takes them")
     try:
-        tracker.set_parent_tags({"gatesweep.interrupted": str(exc), "gatesweep.progress": progress.summary()})
+        tracker.set_parent_tags({Tags.INTERRUPTED: str(exc), Tags.PROGRESS: progress.summary()})
         tracker.finish_parent("KILLED")
     except Exception as err:  # the store may be gone too; the runs are safe on disk either way
         log.warning("could not mark the parent run KILLED: %s", err)
@@ -263,7 +268,7 @@ def _check_all_in_mlflow(outbox: Any, tracker: Any, out_dir: Path) -> None:
                                f"MLflow ({outbox.last_error or 'written, but not found'}); no report is made on an "
                                f"incomplete sweep; they are kept in {out_dir / 'outbox'}: run `gatesweep sync "
                                f"{out_dir}`")
-    tracker.set_parent_tags({"gatesweep.child_runs": str(len(written))})
+    tracker.set_parent_tags({Tags.CHILD_RUNS: str(len(written))})
 
 
 def _mark_failed(tracker: Any) -> None:
@@ -274,7 +279,7 @@ def _mark_failed(tracker: Any) -> None:
 
 
 def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | None,
-            reporter: Reporter) -> dict[str, Any]:
+            reporter: Reporter) -> Verdict:
     """Report, timing metrics and the parent's final status: the last steps, once MLflow has every run."""
     seconds = state.seconds
     t0 = time.perf_counter()
@@ -290,13 +295,19 @@ def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | Non
         seconds["mlflow_blocking_share"] = seconds["mlflow_blocking"] / seconds["total"]
         state.mlflow_calls_by_method = {k: list(v) for k, v in times.by_method.items()}  # as of now
     # where the time went: an artifact, not metrics that would bury the verdict's few on the run page
-    tracker.log_parent_artifact("timings.json", json.dumps({"seconds": seconds,
+    tracker.log_parent_artifact(Artifacts.TIMINGS, json.dumps({"seconds": seconds,
                                                             "mlflow_calls_by_method": state.mlflow_calls_by_method},
                                                            indent=2, sort_keys=True))
     tracker.finish_parent("FINISHED")
     state.phase = "done"
     state.save(out_dir)
     return verdict
+
+
+def _done_verdict(reporter: Reporter, tracker: Any, out_dir: Path, state: SweepState) -> Verdict:
+    """A finished sweep's verdict as its report stored it; computed again only when that file is gone."""
+    stored = reporter.stored_verdict(out_dir)
+    return stored if stored is not None else reporter.compute_verdict(tracker.client, state.parent_run_id)[0]
 
 
 def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> SweepOutcome:
@@ -325,7 +336,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
     if state.phase == "trained":
         verdict = _finish(tracker, out_dir, state, None, reporter)
     elif state.phase == "done":
-        verdict = reporter.compute_verdict(tracker.client, state.parent_run_id)[0]
+        verdict = _done_verdict(reporter, tracker, out_dir, state)
     else:
         raise IncompleteSweep(f"{out_dir}: the sweep stopped in its {state.phase} phase; its finished runs are now "
                               f"in MLflow, but there is no verdict until it completes: `gatesweep resume {out_dir}`")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, model_validator
 
-from pipeline.core.hparams import HPARAM_CHOICES, HPARAM_TYPES, HParams
+from pipeline.core.hparams import ARCHITECTURES, HPARAM_CHOICES, HPARAM_TYPES, Arch, HParams
 
 if TYPE_CHECKING:
     import numpy as np
@@ -281,7 +281,7 @@ class SchedulerSpec(_Frozen):
 class SweepSpec(_Frozen):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-.]+$")
     datasets: list[DatasetSpec] = Field(min_length=1)
-    architectures: list[Literal["gru", "lstm"]] = Field(default=["gru", "lstm"], min_length=1)
+    architectures: list[Arch] = Field(default=list(ARCHITECTURES), min_length=1)
     split: SplitSpec = SplitSpec()
     search_space: SearchSpace = SearchSpace()
     budget: Budget = Budget()
@@ -303,7 +303,7 @@ class SweepSpec(_Frozen):
             raise ValueError(f"datasets: duplicate dataset name {dupes[0]!r}")
         if len(set(self.architectures)) != len(self.architectures):
             raise ValueError("architectures: listed twice")
-        if self.confirm.param_matched and set(self.architectures) != {"gru", "lstm"}:
+        if self.confirm.param_matched and set(self.architectures) != set(ARCHITECTURES):
             raise ValueError("confirm.param_matched: needs both gru and lstm in architectures")
         for i, ds in enumerate(self.datasets):
             seasonal = [t for t in self.space_for(ds.name).values("transform") if "seasonal" in str(t)]

@@ -24,10 +24,15 @@ class BadReference(ValueError):
     """A run id, tracking store or directory named on the command line does not lead to a sweep: exit 2."""
 
 
+class OffContract(ValueError):
+    """Runs in MLflow that do not follow the MLflow contract (a missing metric or tag, a param that is not a
+    number): one line naming the run and what it lacks, exit 2."""
+
+
 class ReportNotPublished(RuntimeError):
     """The report was written locally but the tracking server refused to take it (no write permission).
-    Carries the verdict, so nothing needs computing again."""
+    Carries the verdict (a `reports.verdict.Verdict`), so nothing needs computing again."""
 
-    def __init__(self, why: str, verdict: dict[str, Any]) -> None:
+    def __init__(self, why: str, verdict: Any) -> None:
         super().__init__(why)
         self.verdict = verdict

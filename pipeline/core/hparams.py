@@ -6,13 +6,16 @@ names, types and defaults from `HParams`, so a new hyperparameter is added here 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.core.transforms import TRANSFORMS
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+# the architectures compared, named once: the config, the CLI, the MLflow contract and the report use these
+Arch = Literal["gru", "lstm"]
+ARCHITECTURES: tuple[Arch, ...] = get_args(Arch)
 
 
 class HParams(BaseModel):
@@ -20,7 +23,7 @@ class HParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    arch: Literal["gru", "lstm"]
+    arch: Arch
     hidden_size: int = 40
     num_layers: int = 1
     window: int = 20

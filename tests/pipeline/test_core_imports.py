@@ -15,9 +15,8 @@ from pipeline.core.data import damped_oscillation
 from pipeline.core.hparams import HParams
 from pipeline.core.models import configure_tensorflow
 from pipeline.core.training import fit_and_score
-from reports.render import verdict_json
 from reports.overall import overall
-from reports.stats import compare_architectures, to_dict
+from reports.stats import compare_architectures
 
 configure_tensorflow(1)
 series = damped_oscillation(points=80)
@@ -28,7 +27,7 @@ for arch in ("gru", "lstm"):
                   for s in range(3)]
 table = pd.DataFrame({"dataset": "d", "arch": ["gru"] * 3 + ["lstm"] * 3, "test_mase": mase["gru"] + mase["lstm"]})
 verdicts = compare_architectures(table, {})
-text = verdict_json({"datasets": [to_dict(v) for v in verdicts], "overall": overall(verdicts)})
+text = overall(verdicts).model_dump_json() + "".join(v.model_dump_json() for v in verdicts)
 assert verdicts[0].label in ("gru", "lstm", "equivalent", "inconclusive") and text
 bad = sorted(m for m in sys.modules if m.split(".")[0] in ("ray", "mlflow"))
 print(bad)

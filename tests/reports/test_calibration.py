@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.core.config import ReportSpec
 from reports.overall import overall
-from reports.stats import Rules, compare_architectures, decide, holm, seeds_needed, welch
+from reports.stats import compare_architectures, decide, holm, seeds_needed, welch
 
 GRID_SIMS = int(os.environ.get("GATESWEEP_CALIBRATION_SIMS", "400"))
 NOISES = ("sd0.1", "sd0.3", "heavy", "unequal")
 SEEDS = (3, 5, 10, 20)
-RULES = Rules()
+RULES = ReportSpec()
 
 
 def _draw(rng: np.random.Generator, noise: str, arm: str, mu: float, n: int, sims: int) -> np.ndarray:
@@ -32,11 +33,11 @@ def _draw(rng: np.random.Generator, noise: str, arm: str, mu: float, n: int, sim
     return mu + rng.normal(0, sd, (sims, n))
 
 
-def _rule(g: np.ndarray, l: np.ndarray, rules: Rules = RULES) -> tuple[np.ndarray, np.ndarray, object]:
+def _rule(g: np.ndarray, l: np.ndarray, rules: ReportSpec = RULES) -> tuple[np.ndarray, np.ndarray, object]:
     """The per-dataset decision on one dataset, vectorised over simulations (Holm is the identity for one)."""
-    w = welch(g, l, np.log1p(rules.margin))
+    w = welch(g, l, np.log1p(rules.equivalence_margin))
     labels, reasons = decide(w, w.p, w.p_equiv, min(g.shape[-1], l.shape[-1]), alpha=rules.alpha,
-                             margin=rules.margin, min_seeds=rules.min_seeds)
+                             margin=rules.equivalence_margin, min_seeds=rules.min_seeds)
     return labels, reasons, w
 
 
@@ -99,7 +100,8 @@ def test_a_true_difference_at_the_margin_is_rarely_called_equivalent() -> None:
     rng = np.random.default_rng(3)
     sims = max(GRID_SIMS, 1000)
     for n in (2, 5, 10, 20):
-        g, l = _draw(rng, "tiny", "gru", np.log1p(RULES.margin), n, sims), _draw(rng, "tiny", "lstm", 0.0, n, sims)
+        g = _draw(rng, "tiny", "gru", np.log1p(RULES.equivalence_margin), n, sims)
+        l = _draw(rng, "tiny", "lstm", 0.0, n, sims)
         labels, _, _ = _rule(g, l)
         assert (labels == "equivalent").mean() <= _mc_limit(0.025, sims), n
 
@@ -147,7 +149,8 @@ def test_five_datasets_each_favouring_gru_by_thirty_percent_name_gru_overall() -
     tables = [_table(0.7 * np.exp(rng.normal(0, 0.3, 10)), np.exp(rng.normal(0, 0.3, 10)), f"d{i}") for i in range(5)]
     verdicts = compare_architectures(pd.concat(tables), {})
     result = overall(verdicts)
-    assert result["label"] == "gru" and result["test"]["p_value"] < 0.05 and result["test"]["n_datasets"] == 5
+    assert result.label == "gru" and result.test is not None
+    assert result.test.p_value < 0.05 and result.test.n_datasets == 5
 
 
 def test_two_datasets_have_no_overall_winner_without_a_test() -> None:
@@ -156,7 +159,7 @@ def test_two_datasets_have_no_overall_winner_without_a_test() -> None:
     verdicts = compare_architectures(pd.concat(tables), {})
     assert [v.label for v in verdicts] == ["gru", "gru"]
     result = overall(verdicts)
-    assert result["label"] == "inconclusive" and result["test"] is None and "not enough datasets" in result["note"]
+    assert result.label == "inconclusive" and result.test is None and "not enough datasets" in result.note
 
 
 def test_holm_adjusts_along_the_last_axis() -> None:
@@ -177,4 +180,4 @@ def test_an_overall_difference_estimated_inside_the_margin_is_never_an_overall_w
     tables = [_table(1.01 * np.exp(rng.normal(0, 0.01, 10)), np.exp(rng.normal(0, 0.01, 10)), f"d{i}")
               for i in range(5)]
     result = overall(compare_architectures(pd.concat(tables), {}))
-    assert result["test"]["p_value"] < 0.05 and result["label"] in ("equivalent", "inconclusive")
+    assert result.test is not None and result.test.p_value < 0.05 and result.label in ("equivalent", "inconclusive")

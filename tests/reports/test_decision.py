@@ -9,6 +9,8 @@ import pytest
 
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps
+from reports.verdict import Verdict
+from tests.reports.verdicts import one_dataset
 
 
 def _run(role: str, arch: str, val: float, test: float | None = None, **extra: Any) -> dict[str, Any]:
@@ -38,22 +40,23 @@ def test_reconciliation_follows_each_configuration_from_tune_score_to_fresh_seed
     confirm = table[table["role"] == "confirm"]
     out = configurations(table, confirm, {"sines": {"gru": 0.75, "lstm": 0.69}})
     gru, lstm = out["sines"]["gru"], out["sines"]["lstm"]
-    assert gru["source_trial"] == 3 and gru["tune_val_mase"] == 0.50
-    assert gru["selection_val_mase"]["mean"] == pytest.approx(0.60) and gru["selection_val_mase"]["n"] == 3
-    assert gru["selection_val_mase"]["sd"] == pytest.approx(0.02)
-    assert gru["confirm_test_mase"] == {"mean": pytest.approx(0.90), "sd": pytest.approx(0.10), "n": 3}
-    assert gru["confirm_val_mase"]["mean"] == pytest.approx(0.60)
-    assert gru["ensemble_test_mase"] == 0.75
-    assert gru["config"] == {"hidden_size": "16", "window": "8", "batch_size": "10"}
-    assert lstm["config"]["batch_size"] == "20" and lstm["tune_val_mase"] == 0.55
-    assert lstm["confirm_test_mase"]["n"] == 2
+    assert gru.source_trial == 3 and gru.tune_val_mase == 0.50
+    assert gru.selection_val_mase.mean == pytest.approx(0.60) and gru.selection_val_mase.n == 3
+    assert gru.selection_val_mase.sd == pytest.approx(0.02)
+    assert (gru.confirm_test_mase.mean, gru.confirm_test_mase.sd, gru.confirm_test_mase.n) == (
+        pytest.approx(0.90), pytest.approx(0.10), 3)
+    assert gru.confirm_val_mase.mean == pytest.approx(0.60)
+    assert gru.ensemble_test_mase == 0.75
+    assert gru.config == {"hidden_size": "16", "window": "8", "batch_size": "10"}
+    assert lstm.config["batch_size"] == "20" and lstm.tune_val_mase == 0.55
+    assert lstm.confirm_test_mase.n == 2
 
 
 def test_a_confirm_run_without_a_source_trial_has_no_tune_score() -> None:
     table = _table().drop(columns="source_trial")
     out = configurations(table, table[table["role"] == "confirm"], {})
-    assert out["sines"]["gru"]["tune_val_mase"] is None and out["sines"]["gru"]["selection_val_mase"]["n"] == 0
-    assert out["sines"]["gru"]["ensemble_test_mase"] is None
+    assert out["sines"]["gru"].tune_val_mase is None and out["sines"]["gru"].selection_val_mase.n == 0
+    assert out["sines"]["gru"].ensemble_test_mase is None
 
 
 def test_cost_says_when_the_configurations_differ_and_gives_per_step_figures() -> None:
@@ -63,38 +66,35 @@ def test_cost_says_when_the_configurations_differ_and_gives_per_step_figures() -
     confirm["train_windows"] = 100.0
     confirm["steps_per_epoch"] = [10.0] * 3 + [5.0] * 2
     cost = cost_comparison(confirm)["sines"]
-    assert cost["differing_hyperparameters"] == {"batch_size": {"gru": "10", "lstm": "20"}}
-    assert cost["per_epoch"]["ratio"] > 1.5  # GRU slower per epoch: it takes twice the steps
-    assert cost["per_step"]["ratio"] < 1  # per step the GRU is the faster
-    assert "differ (batch_size GRU 10, LSTM 20)" in cost["sentence"] and "per step" in cost["sentence"]
+    assert cost.differing_hyperparameters == {"batch_size": {"gru": "10", "lstm": "20"}}
+    assert cost.per_epoch is not None and cost.per_epoch.ratio > 1.5  # GRU slower per epoch: twice the steps
+    assert cost.per_step is not None and cost.per_step.ratio < 1  # per step the GRU is the faster
+    assert "differ (batch_size GRU 10, LSTM 20)" in cost.sentence and "per step" in cost.sentence
 
 
-def _verdict(label: str, reason: str = "", **dataset: Any) -> dict[str, Any]:
-    return {"settings": {"min_seeds": 5}, "overall": {"label": label, "note": "one dataset"},
-            "datasets": [{"dataset": "sines", "label": label, "reason": reason, "smallest_effect": 0.05,
-                          "sentence": f"sines: {label}", "beats_naive": True, "beats_ar": True,
-                          **dataset}],
-            "configurations": {"sines": {"gru": {"config": {"hidden_size": "16"}},
-                                         "lstm": {"config": {"hidden_size": "32"}}}},
-            "cost": {"sines": {"n_params_gru": 100.0, "n_params_lstm": 130.0}}}
+_FINE = {"beats_naive": True, "beats_ar": True}
 
 
 @pytest.mark.parametrize("verdict, expected", [
-    (_verdict("gru"), "sines: use the GRU configuration above."),
-    (_verdict("equivalent"), "sines: either architecture does; pick on cost (the GRU has fewer parameters)."),
-    (_verdict("inconclusive", "too few seeds"), "run at least 5 confirm seeds"),
-    (_verdict("inconclusive", "", seeds_needed=40), "run about 40 confirm seeds per architecture"),
-    (_verdict("inconclusive", "", beats_naive=False, beats_ar=False),
+    (one_dataset(label="gru", **_FINE), "damped: use the GRU configuration above."),
+    (one_dataset(label="equivalent", reason="equivalent", **_FINE),
+     "damped: either architecture does; pick on cost (the GRU has fewer parameters)."),
+    (one_dataset(label="inconclusive", reason="too few seeds", **_FINE), "run at least 5 confirm seeds"),
+    (one_dataset(label="inconclusive", reason="undecided", seeds_needed=40, **_FINE),
+     "run about 40 confirm seeds per architecture"),
+    (one_dataset(label="inconclusive", reason="undecided", beats_naive=False, beats_ar=False),
      "both architectures lose to the naive forecast and a linear AR model"),
 ])
-def test_next_steps_follow_from_the_verdict(verdict: dict[str, Any], expected: str) -> None:
+def test_next_steps_follow_from_the_verdict(verdict: Verdict, expected: str) -> None:
     assert any(expected in line for line in next_steps(verdict)), next_steps(verdict)
 
 
 def test_the_description_leads_with_the_verdict_and_lists_both_configurations() -> None:
-    v = _verdict("gru")
-    v["next_steps"] = next_steps(v)
+    v = one_dataset(label="gru")
+    v = v.model_copy(update={"next_steps": next_steps(v)})
     text = description_md(v)
     assert text.startswith("**gatesweep verdict: gru**")
-    assert "- sines / GRU: hidden_size 16" in text and "- sines / LSTM: hidden_size 32" in text
+    lines = text.splitlines()
+    assert any(ln.startswith("- damped / GRU: ") and "hidden_size 8," in ln for ln in lines)
+    assert any(ln.startswith("- damped / LSTM: ") and "hidden_size 16," in ln for ln in lines)
     assert "use the GRU configuration above" in text

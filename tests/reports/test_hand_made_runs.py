@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from reports import build_report, compute_verdict
-from reports.stats import compare_architectures, to_dict
+from reports.stats import compare_architectures
 from tests.reports.hand_made import log_hand_made_runs
 
 
@@ -21,11 +21,12 @@ def test_hand_made_runs_get_the_same_verdict(hand_made: tuple[object, str, pd.Da
     client, parent_id, table = hand_made
     verdict, _ = compute_verdict(client, parent_id)
     (expected,) = compare_architectures(table, {"sines": {"naive_mase": 1.4, "ar_mase": 1.2}})
-    got = {k: v for k, v in verdict["datasets"][0].items() if k not in ("dm", "mase_ci")}  # added from MLflow data
-    assert got == to_dict(expected)
-    assert verdict["datasets"][0]["label"] == "gru"
-    assert verdict["datasets"][0]["dm"]["available"] is False  # no forecasts were logged by hand
-    assert verdict["cost"]["sines"]["per_epoch"]["ci_high"] < 1  # GRU faster per epoch, as logged
+    got = verdict.datasets[0]
+    assert got.model_copy(update={"dm": None, "mase_ci": None}) == expected  # dm, mase_ci: from MLflow data
+    assert got.label == "gru"
+    assert got.dm is not None and got.dm.available is False  # no forecasts were logged by hand
+    per_epoch = verdict.cost["sines"].per_epoch
+    assert per_epoch is not None and per_epoch.ci_high < 1  # GRU faster per epoch, as logged
 
 
 def test_report_files_and_tags_for_hand_made_runs(hand_made: tuple[object, str, pd.DataFrame],
@@ -37,4 +38,4 @@ def test_report_files_and_tags_for_hand_made_runs(hand_made: tuple[object, str, 
     assert a == (tmp_path / "b" / "report" / "verdict.json").read_bytes()
     html = (tmp_path / "a" / "report" / "report.html").read_text()
     assert "sines: GRU wins" in html and html.count("data:image/png;base64,") >= 3
-    assert client.get_run(parent_id).data.tags["gatesweep.verdict.sines"] == first["datasets"][0]["label"] == "gru"
+    assert client.get_run(parent_id).data.tags["gatesweep.verdict.sines"] == first.datasets[0].label == "gru"

@@ -31,9 +31,9 @@ def test_verdict_change_and_worse_mase_are_flagged(tmp_path: Path) -> None:
     time.sleep(0.05)
     _, parent_id, _ = log_hand_made_runs(uri)  # tonight: GRU wins, GRU mean test MASE about 0.8
     client.set_tag(parent_id, "gatesweep.nightly", "true")
-    nightly = compute_verdict(client, parent_id)[0]["nightly"]
-    assert nightly["previous_run_id"] == lid
-    flags = nightly["flags"]
-    assert flags["verdict_changed"] and flags["mase_worse"]
-    assert any("verdict changed since the last night: lstm -> gru" in d for d in flags["details"])
-    assert any("GRU mean test MASE" in d and "0.55" in d for d in flags["details"])
+    nightly = compute_verdict(client, parent_id)[0].nightly
+    assert nightly is not None and nightly.previous_run_id == lid
+    flags = nightly.flags
+    assert flags.verdict_changed and flags.mase_worse
+    assert any("verdict changed since the last night: lstm -> gru" in d for d in flags.details)
+    assert any("GRU mean test MASE" in d and "0.55" in d for d in flags.details)

@@ -70,7 +70,7 @@ def test_report_renders_in_headless_chromium_from_the_mlflow_server(tmp_path: Pa
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
             browser.close()
-        assert verdict["datasets"][0]["sentence"] in text
+        assert verdict.datasets[0].sentence in text
         assert text.count("Overall:") == 1 and "sines: GRU wins" in text
         assert len(images) >= 3 and all(i["ok"] for i in images), images
         assert errors == []
@@ -121,7 +121,7 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
                 shots[name] = (box, view.locator("#overall-label").is_visible())
                 view.screenshot(path=str(ARTIFACTS / f"report_first_screen_{name}.png"))
             browser.close()
-        assert verdict["datasets"][0]["sentence"] in body
+        assert verdict.datasets[0].sentence in body
         for arch in ("GRU", "LSTM"):
             assert f"sines / {arch}: hidden_size 32, window 12, optimizer adam, epochs 5" in body, body[:3000]
         for name, (box, label_visible) in shots.items():

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from reports.overall import overall
-from reports.render import verdict_json
-from reports.stats import compare_architectures, to_dict
+from reports.stats import compare_architectures
+from reports.verdict import Verdict
+from tests.reports.verdicts import stored_verdict
 
 
 def _table(g: np.ndarray, l: np.ndarray, dataset: str = "d") -> pd.DataFrame:
@@ -29,9 +30,10 @@ def test_clear_lstm_win_is_named_with_a_plain_sentence() -> None:
 def test_identical_inputs_give_byte_identical_verdict_json() -> None:
     rng = np.random.default_rng(1)
     t = _table(rng.lognormal(0, 0.1, 8), rng.lognormal(0, 0.1, 8))
-    a = verdict_json({"datasets": [to_dict(v) for v in compare_architectures(t, {})]})
-    b = verdict_json({"datasets": [to_dict(v) for v in compare_architectures(t.copy(), {})]})
-    assert a == b
+    base = stored_verdict()
+    a = base.model_copy(update={"datasets": compare_architectures(t, {})}).to_json()
+    b = base.model_copy(update={"datasets": compare_architectures(t.copy(), {})}).to_json()
+    assert a == b and Verdict.from_json(a).to_json() == a
 
 
 def test_too_few_runs_is_an_error() -> None:
@@ -43,7 +45,7 @@ def test_one_dataset_is_its_own_overall_verdict() -> None:
     rng = np.random.default_rng(3)
     verdicts = compare_architectures(_table(rng.lognormal(0, 0.1, 5), rng.lognormal(0, 0.1, 5)), {})
     result = overall(verdicts)
-    assert result["test"] is None and result["label"] == verdicts[0].label
+    assert result.test is None and result.label == verdicts[0].label
 
 
 def test_identical_seeds_are_not_equivalent_with_a_zero_width_interval() -> None:

@@ -1,0 +1,117 @@
+"""The MLflow contract's names (README, "MLflow contract"): tags, params, metric families and artifact paths.
+
+The sweep's writer (`pipeline.tracking.tracker`), the report stage and the nightly comparison all name runs'
+fields through this module, so a name is changed here and nowhere else. Pure: no MLflow import.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pipeline.core.hparams import ARCHITECTURES
+
+__all__ = ["ARCHITECTURES", "Artifacts", "Metrics", "Params", "Tags"]
+
+
+class Tags:
+    """Run tags. Child runs: identity and outcome; the parent: the sweep's state and its verdict."""
+
+    PARENT: Final = "mlflow.parentRunId"  # MLflow's own: nests a child under its sweep
+    NOTE: Final = "mlflow.note.content"  # MLflow's own: the run page's description
+    ROLE: Final = "gatesweep.role"  # sweep | trial | select | confirm
+    ARCH: Final = "gatesweep.arch"
+    DATASET: Final = "gatesweep.dataset"
+    SEED: Final = "gatesweep.seed"
+    INDEX: Final = "gatesweep.index"
+    RANK: Final = "gatesweep.rank"
+    SOURCE_TRIAL: Final = "gatesweep.source_trial"
+    VARIANT: Final = "gatesweep.variant"
+    ATTEMPT: Final = "gatesweep.attempt"
+    STOPPED_EARLY: Final = "gatesweep.stopped_early"
+    NODE: Final = "gatesweep.node"
+    ERROR: Final = "gatesweep.error"
+    KEY: Final = "gatesweep.key"  # a run's identity within its sweep (idempotent writes)
+    CODE_VERSION: Final = "gatesweep.code_version"
+    GPU_IDS: Final = "gatesweep.gpu_ids"
+    CUDA_VISIBLE_DEVICES: Final = "gatesweep.cuda_visible_devices"
+    # the parent run
+    SPEC_PATH: Final = "gatesweep.spec_path"
+    OUT_DIR: Final = "gatesweep.out_dir"
+    CHILD_RUNS: Final = "gatesweep.child_runs"
+    PROGRESS: Final = "gatesweep.progress"
+    INTERRUPTED: Final = "gatesweep.interrupted"
+    VERDICT: Final = "gatesweep.verdict"
+    NIGHTLY: Final = "gatesweep.nightly"
+    NIGHTLY_VERDICT_CHANGED: Final = "gatesweep.nightly.verdict_changed"
+    NIGHTLY_MASE_WORSE: Final = "gatesweep.nightly.mase_worse"
+    NIGHTLY_PREVIOUS_RUN: Final = "gatesweep.nightly.previous_run"
+    # the experiment
+    WRITE_PROBE: Final = "gatesweep.writes_here"  # set before a sweep starts: the write permission check
+    EXPERIMENT_KIND: Final = "mlflow.experimentKind"  # MLflow's own: opens the UI on the runs table
+
+    @staticmethod
+    def verdict_of(dataset: str) -> str:
+        return f"gatesweep.verdict.{dataset}"
+
+    @staticmethod
+    def data_of(dataset: str) -> str:
+        """A dataset's content fingerprint on a nightly parent run."""
+        return f"gatesweep.data.{dataset}"
+
+
+# child tags read back into the report's table: tag -> column
+CHILD_TAG_COLUMNS: Final = {Tags.ROLE: "role", Tags.ARCH: "arch", Tags.DATASET: "dataset", Tags.SEED: "seed",
+                            Tags.INDEX: "index", Tags.RANK: "rank", Tags.NODE: "node", Tags.ERROR: "error",
+                            Tags.VARIANT: "variant", Tags.ATTEMPT: "attempt", Tags.SOURCE_TRIAL: "source_trial"}
+
+
+class Params:
+    """Parent-run params the report stage reads (child runs carry every hyperparameter, and `arch`)."""
+
+    DATASETS: Final = "datasets"
+    SAMPLER: Final = "sampler"
+    ALPHA: Final = "alpha"
+    EQUIVALENCE_MARGIN: Final = "equivalence_margin"
+    MIN_SEEDS: Final = "min_seeds"
+    SMALLEST_EFFECT: Final = "smallest_effect"
+
+
+class Metrics:
+    """Metric names. Child runs: per-epoch rows (step = epoch) and final values (step 0)."""
+
+    EPOCH: Final = ("loss", "val_loss", "epoch_val_mase")
+    FINAL: Final = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
+                    "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained",
+                    "best_epoch", "train_windows", "steps_per_epoch")
+    VAL_MASE: Final = "val_mase"  # the tune objective (the best epoch's with early stopping)
+    TEST_MASE: Final = "test_mase"  # the verdict's per-seed number
+    # metrics a finished run of each role must have for the report to use it
+    REQUIRED: Final = {"trial": ("val_mase",), "select": ("val_mase",), "confirm": ("test_mase",)}
+
+    @staticmethod
+    def baseline(dataset: str, name: str) -> str:
+        """`baseline.<dataset>.<name>` on the parent: naive_mase, seasonal_naive_mase, ar_mase, ar_window, ..."""
+        return f"baseline.{dataset}.{name}"
+
+    @staticmethod
+    def verdict(dataset: str, name: str) -> str:
+        """`verdict.<dataset>.<name>` on the parent: ratio, ratio_ci_low/high, p_holm, prob_*, seeds_needed."""
+        return f"verdict.{dataset}.{name}"
+
+    @staticmethod
+    def test_mase(dataset: str, arch: str, stat: str) -> str:
+        """`test_mase.<dataset>.<arch>.<stat>` on the parent: mean, ci_low, ci_high."""
+        return f"test_mase.{dataset}.{arch}.{stat}"
+
+
+class Artifacts:
+    """Artifact paths. Parent: the sweep file, timings and the report; confirm runs: their forecasts."""
+
+    SWEEP_FILE: Final = "sweep.yaml"
+    TIMINGS: Final = "timings.json"
+    REPORT_DIR: Final = "report"
+    REPORT_HTML: Final = "report/report.html"
+    VERDICT_JSON: Final = "report/verdict.json"
+    FORECASTS: Final = "forecasts.json"
+    FORECAST_PNG: Final = "forecast.png"
+    ERROR: Final = "error.txt"

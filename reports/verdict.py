@@ -1,0 +1,332 @@
+"""The verdict as a typed value: what `compute_verdict` returns, what `verdict.json` holds, what every reader
+(the renderings, the MLflow description, the CLI, nightly, resume and sync) reads by attribute.
+
+`verdict.json` is `Verdict.to_json()`; `Verdict.from_json` reads it back, including a file written by
+0.1.0 (schema 1: no `schema_version` key; nothing else differs). Every model is frozen and forbids unknown
+keys, so a file that drifts from the shape is an error at load, not a `KeyError` later. Pure pydantic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, model_serializer, model_validator
+
+from pipeline.core.config import ReportSpec
+from pipeline.core.hparams import ARCHITECTURES, Arch
+
+SCHEMA_VERSION = 2  # 1: 0.1.0 (no schema_version key); 2: adds the key
+
+Label = Literal["gru", "lstm", "equivalent", "inconclusive"]
+Reason = Literal["difference", "negligible", "equivalent", "undecided", "too few seeds", "no spread"]
+WINNERS: tuple[Label, ...] = ARCHITECTURES
+
+
+def _none_is_nan(v: Any) -> Any:
+    return float("nan") if v is None else v
+
+
+# a statistic that may be undefined (no spread: 0/0); NaN in memory, null in verdict.json
+Num = Annotated[float, BeforeValidator(_none_is_nan)]
+
+
+class _Model(BaseModel):
+    """Frozen, no unknown keys; fields named in `_absent_if_none` are left out of the dump when None (they
+    were absent, not null, in the dictionaries verdict.json was first written from)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    _absent_if_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        data = handler(self)
+        for name in self._absent_if_none:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+class MeanSd(_Model):
+    mean: float | None
+    sd: float | None
+    n: int
+
+
+class DMUnavailable(_Model):
+    available: Literal[False]
+    note: str
+
+
+class DMResult(_Model):
+    """Diebold-Mariano on the seed-averaged test forecasts (absolute error), `reports.dm`."""
+
+    available: Literal[True]
+    statistic: Num  # negative: GRU's ensemble more accurate
+    p_value: Num  # Newey-West variance against the fixed-b reference
+    mean_loss_diff: Num
+    n: float
+    lags: float
+    hln_statistic: Num  # the classic HLN-corrected variance
+    hln_p_value: Num
+    ensemble_mase: dict[Arch, float | None]
+
+
+class DatasetVerdict(_Model):
+    """One dataset's verdict (`reports.stats.compare_architectures`); `dm` and `mase_ci` are added by the
+    report stage, which has the forecasts."""
+
+    _absent_if_none = ("dm", "mase_ci")
+
+    dataset: str
+    label: Label
+    reason: Reason
+    n_gru: int
+    n_lstm: int
+    mean_mase_gru: float
+    mean_mase_lstm: float
+    gmean_mase_gru: float  # geometric means: exp(mean log MASE), the scale of `effect`
+    gmean_mase_lstm: float
+    sd_log_gru: Num
+    sd_log_lstm: Num
+    effect: float  # mean log MASE GRU - LSTM
+    se: Num
+    df: Num
+    ci_low: Num  # 95% Welch interval of `effect`
+    ci_high: Num
+    p_value: Num
+    p_holm: Num
+    p_equivalence: Num  # TOST against ±margin
+    p_equivalence_holm: Num
+    prob_gru_better: float  # P(a random GRU seed has lower MASE than a random LSTM seed), descriptive
+    prob_ci_low: float
+    prob_ci_high: float
+    seeds_needed: int | None  # per architecture, for `smallest_effect`, when inconclusive
+    smallest_effect: float
+    naive_mase: float | None
+    ar_mase: float | None
+    beats_naive: bool | None
+    beats_ar: bool | None
+    sentence: str
+    dm: DMResult | DMUnavailable | None = None
+    mase_ci: dict[Arch, tuple[Num, Num]] | None = None  # bootstrap 95% CI of each arm's mean test MASE
+
+    @property
+    def ratio(self) -> float:
+        """GRU/LSTM ratio of geometric-mean test MASE (below 1: GRU better)."""
+        return math.exp(self.effect)
+
+    @property
+    def ratio_ci(self) -> tuple[float, float]:
+        return math.exp(self.ci_low), math.exp(self.ci_high)
+
+    def mean_mase(self, arch: str) -> float:
+        return self.mean_mase_gru if arch == "gru" else self.mean_mase_lstm
+
+
+class MetaTest(_Model):
+    """Random-effects meta-analysis of the per-dataset effects (`reports.overall.random_effects`)."""
+
+    name: str
+    effect: float
+    se: Num
+    df: float
+    ci_low: Num
+    ci_high: Num
+    p_value: Num
+    tau2: float
+    n_datasets: float
+
+
+class SignedRank(_Model):
+    rope: float
+    p_left: float  # P(GRU better beyond the ROPE)
+    p_rope: float
+    p_right: float
+
+
+class Overall(_Model):
+    _absent_if_none = ("bayesian_signed_rank",)
+
+    label: Label
+    test: MetaTest | None
+    bayesian_signed_rank: SignedRank | None = None
+    note: str
+
+
+class CostRatio(_Model):
+    ratio: float
+    ci_low: Num
+    ci_high: Num
+
+
+class DatasetCost(_Model):
+    _absent_if_none = ("per_epoch", "per_step", "per_window")
+
+    n_params_gru: Num
+    n_params_lstm: Num
+    differing_hyperparameters: dict[str, dict[str, str]]
+    per_epoch: CostRatio | None = None
+    per_step: CostRatio | None = None
+    per_window: CostRatio | None = None
+    sentence: str
+
+
+class MatchedVerdict(_Model):
+    label: Label
+    effect: float
+    ci_low: Num
+    ci_high: Num
+    p_holm: Num
+    gru_hidden_size: str
+    n_params_gru: float
+    sentence: str
+
+
+class Sensitivity(_Model):
+    param_matched: dict[str, MatchedVerdict] | None
+    note: str
+
+
+class RunCounts(_Model):
+    finished: int
+    failed: int
+
+
+class BudgetCurve(_Model):
+    k: list[int]
+    mean: list[float]
+    low: list[float]
+    high: list[float]
+    seconds: list[Num]
+
+
+class Budget(_Model):
+    sampler: str
+    curves: dict[str, dict[Arch, BudgetCurve]]
+    note: str
+
+
+class ConfigChoice(_Model):
+    """An architecture's confirmed configuration and how it held up from its tune trial to fresh seeds."""
+
+    config: dict[str, str | int | float]
+    source_trial: int | None
+    tune_val_mase: float | None
+    selection_val_mase: MeanSd
+    confirm_val_mase: MeanSd
+    confirm_test_mase: MeanSd
+    ensemble_test_mase: float | None
+
+
+class SweepInfo(_Model):
+    date: str
+    code_version: str | None
+    search_space: dict[str, dict[str, JsonValue]] | None
+
+
+class Settings(_Model):
+    """The rules the verdict was reached with (the sweep file's `report:`), and what the tests are."""
+
+    alpha: float
+    equivalence_margin: float
+    min_seeds: int
+    smallest_effect: float
+    estimand: str
+    test: str
+    equivalence: str
+    ci: str
+    confirm_runs_used: int
+
+    @property
+    def rules(self) -> ReportSpec:
+        return ReportSpec(alpha=self.alpha, equivalence_margin=self.equivalence_margin, min_seeds=self.min_seeds,
+                          smallest_effect=self.smallest_effect)
+
+
+class NightMase(_Model):
+    mean: float | None
+    ci: tuple[float | None, float | None]
+
+
+class NightDataset(_Model):
+    label: str | None
+    data: str | None  # the dataset's content fingerprint
+    effect: float | None
+    ci: tuple[float | None, float | None]
+    test_mase: dict[Arch, NightMase]
+
+
+class Night(_Model):
+    run_id: str
+    date: str
+    overall: str | None
+    code_version: str | None
+    datasets: dict[str, NightDataset]
+
+
+class NightlyFlags(_Model):
+    verdict_changed: bool
+    mase_worse: bool
+    details: list[str]
+
+
+class Nightly(_Model):
+    previous_run_id: str | None
+    history: list[Night]  # newest (this night) first
+    flags: NightlyFlags
+
+
+class Verdict(_Model):
+    """Everything the report stage decided about one sweep."""
+
+    _absent_if_none = ("nightly",)
+
+    schema_version: int  # SCHEMA_VERSION when written now; 1 when read from a file of 0.1.0
+    sweep: str
+    parent_run_id: str
+    datasets: list[DatasetVerdict]
+    overall: Overall
+    cost: dict[str, DatasetCost]
+    sensitivity: Sensitivity
+    counts: dict[str, dict[Arch, RunCounts]]
+    budget: Budget
+    importance: dict[str, dict[Arch, dict[str, float] | None]]
+    configurations: dict[str, dict[Arch, ConfigChoice]]
+    sweep_info: SweepInfo
+    settings: Settings
+    next_steps: list[str] = []
+    nightly: Nightly | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schema_1(cls, data: Any) -> Any:
+        """A verdict.json of 0.1.0 has no `schema_version`: it is schema 1."""
+        if isinstance(data, dict) and "schema_version" not in data:
+            return {**data, "schema_version": 1}
+        return data
+
+    def dataset(self, name: str) -> DatasetVerdict:
+        return next(v for v in self.datasets if v.dataset == name)
+
+    def to_json(self) -> str:
+        """Canonical form: sorted keys, 10 significant digits, NaN as null, so identical inputs give identical
+        bytes."""
+        return json.dumps(_round(self.model_dump()), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Verdict:
+        return cls.model_validate_json(text)
+
+
+def _round(x: Any) -> Any:
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, float):
+        return None if x != x else float(f"{x:.10g}")
+    if isinstance(x, dict):
+        return {k: _round(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_round(v) for v in x]
+    return x
