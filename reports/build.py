@@ -23,7 +23,7 @@ from reports.decision import configurations, description_md, next_steps
 from reports.dm import diebold_mariano
 from reports.overall import overall
 from reports.render import report_html, summary_md
-from reports.runs import parent_info, runs_table
+from reports.runs import ParentRun, parent_run, runs_table
 from reports.stats import compare_architectures, mean_ci
 from reports.verdict import (
     SCHEMA_VERSION,
@@ -146,27 +146,25 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
     return out
 
 
-def _sweep_spec(client: Any, parent_run: Any) -> SweepSpec | None:
+def _sweep_spec(client: Any, parent: ParentRun) -> SweepSpec | None:
     """The sweep's settings from the parent's `sweep.yaml`; None for runs made by hand."""
     import yaml
 
-    text = read_artifact(client, parent_run.info.artifact_uri, Artifacts.SWEEP_FILE)
+    text = read_artifact(client, parent.artifact_uri, Artifacts.SWEEP_FILE)
     if text is None:
         return None
     raw = yaml.safe_load(text)
     return SweepSpec.model_validate(raw)
 
 
-def _sweep_info(parent: dict[str, Any], spec: SweepSpec | None) -> SweepInfo:
+def _sweep_info(parent: ParentRun, spec: SweepSpec | None) -> SweepInfo:
     """When, with which code and over which search space the sweep ran (for the report's header/footer)."""
-    run = parent["run"]
     space = None
     if spec is not None:
         space = {"all datasets": {k: _plain(v) for k, v in spec.search_space}}
         space |= {ds.name: {k: _plain(v) for k, v in ds.search_space.given().items()}
                   for ds in spec.datasets if ds.search_space is not None}
-    return SweepInfo(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.info.start_time / 1000)),
-                     code_version=run.data.tags.get(Tags.CODE_VERSION), search_space=space)
+    return SweepInfo(date=parent.date, code_version=parent.tags.get(Tags.CODE_VERSION), search_space=space)
 
 
 def _plain(p: Any) -> Any:
@@ -202,21 +200,21 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         IncompleteSweep: child runs are missing from MLflow, or there are none.
         OffContract: a run lacks what the MLflow contract promises (one line naming the run and the field).
     """
-    parent = parent_info(client, parent_run_id)
+    parent = parent_run(client, parent_run_id)
     table = runs_table(client, parent_run_id)
-    expected = int(parent["tags"].get(Tags.CHILD_RUNS, 0))  # set by the sweep once all were written
+    expected = int(parent.tags.get(Tags.CHILD_RUNS, 0))  # set by the sweep once all were written
     if table.empty or len(table) < expected:
-        kept = parent["tags"].get(Tags.OUT_DIR)
+        kept = parent.tags.get(Tags.OUT_DIR)
         where = (f"; the sweep's records are kept in {kept}/outbox (`gatesweep sync {kept}` writes them)"
                  if kept else "")
         raise IncompleteSweep(f"parent run {parent_run_id}: " + (
             f"{expected - len(table)} of {expected} child runs are missing from MLflow" if expected
             else "no child runs in MLflow") + f"; no report is made on an incomplete sweep{where}")
-    spec = _sweep_spec(client, parent["run"])
-    rules = _rules(spec, parent["params"])
-    sampler = parent["params"].get(Params.SAMPLER, "unknown")
+    spec = _sweep_spec(client, parent)
+    rules = _rules(spec, parent.params)
+    sampler = parent.params.get(Params.SAMPLER, "unknown")
     confirm = chosen_confirm_runs(table)
-    verdicts = compare_architectures(confirm, _baselines(parent["metrics"]), rules)
+    verdicts = compare_architectures(confirm, _baselines(parent.metrics), rules)
     forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:
@@ -227,7 +225,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}
     verdict = Verdict(
-        schema_version=SCHEMA_VERSION, sweep=client.get_experiment(parent["experiment_id"]).name,
+        schema_version=SCHEMA_VERSION, sweep=client.get_experiment(parent.experiment_id).name,
         parent_run_id=parent_run_id,
         datasets=datasets,
         overall=overall(verdicts, rules),
@@ -247,11 +245,10 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                           ci="Welch t 95%", confirm_runs_used=int(len(confirm))),
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
-    run = parent["run"]  # fetched once above
-    if run.data.tags.get(Tags.NIGHTLY) == "true":
+    if parent.tags.get(Tags.NIGHTLY) == "true":
         from reports.history import compare_nights
 
-        verdict = verdict.model_copy(update={"nightly": compare_nights(client, run, verdict)})
+        verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
                      "spec": spec}
 

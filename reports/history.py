@@ -8,10 +8,10 @@ so a night written by an earlier release compares as long as those names hold.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 from pipeline.tracking.contract import ARCHITECTURES, Metrics, Tags
+from reports.runs import ParentRun
 from reports.verdict import Night, NightDataset, Nightly, NightlyFlags, NightMase, Verdict
 
 MAX_NIGHTS = 30
@@ -41,13 +41,9 @@ def _log(x: float | None) -> float | None:
     return None if x is None or x <= 0 else math.log(x)
 
 
-def _date(run: Any) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.info.start_time / 1000))
-
-
-def _night(run: Any, datasets: list[str]) -> Night:
+def _night(run: ParentRun, datasets: list[str]) -> Night:
     """An earlier night, from its parent run's metrics and tags."""
-    m, t = run.data.metrics, run.data.tags
+    m, t = run.metrics, run.tags
     rows = {}
     for ds in datasets:
         rows[ds] = NightDataset(
@@ -58,13 +54,13 @@ def _night(run: Any, datasets: list[str]) -> Night:
                                        ci=(m.get(Metrics.test_mase(ds, arch, "ci_low")),
                                            m.get(Metrics.test_mase(ds, arch, "ci_high"))))
                        for arch in ARCHITECTURES})
-    return Night(run_id=run.info.run_id, date=_date(run), overall=t.get(Tags.VERDICT),
+    return Night(run_id=run.run_id, date=run.date, overall=t.get(Tags.VERDICT),
                  code_version=t.get(Tags.CODE_VERSION), datasets=rows)
 
 
-def tonight(parent: Any, verdict: Verdict) -> Night:
+def tonight(parent: ParentRun, verdict: Verdict) -> Night:
     """This night's row, from the verdict just computed (its metrics are logged after the report)."""
-    t = parent.data.tags
+    t = parent.tags
     rows = {}
     for v in verdict.datasets:
         ci = v.mase_ci or {}
@@ -72,20 +68,20 @@ def tonight(parent: Any, verdict: Verdict) -> Night:
             label=v.label, data=t.get(Tags.data_of(v.dataset)), effect=v.effect, ci=(v.ci_low, v.ci_high),
             test_mase={arch: NightMase(mean=v.mean_mase(arch), ci=ci.get(arch, (None, None)))
                        for arch in ARCHITECTURES})
-    return Night(run_id=parent.info.run_id, date=_date(parent), overall=verdict.overall.label,
+    return Night(run_id=parent.run_id, date=parent.date, overall=verdict.overall.label,
                  code_version=t.get(Tags.CODE_VERSION), datasets=rows)
 
 
-def compare_nights(client: Any, parent: Any, verdict: Verdict) -> Nightly:
+def compare_nights(client: Any, parent: ParentRun, verdict: Verdict) -> Nightly:
     """History (newest first) and the flags a scheduler or a person acts on."""
     datasets = [v.dataset for v in verdict.datasets]
     earlier = client.search_runs(
-        [parent.info.experiment_id],
-        f"tags.`{Tags.NIGHTLY}` = 'true' and attributes.start_time < {parent.info.start_time} "
+        [parent.experiment_id],
+        f"tags.`{Tags.NIGHTLY}` = 'true' and attributes.start_time < {parent.start_time} "
         "and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"], max_results=MAX_NIGHTS)
     now = tonight(parent, verdict)
-    history = [now] + [_night(r, datasets) for r in earlier]
+    history = [now] + [_night(ParentRun.of(r), datasets) for r in earlier]
     return Nightly(previous_run_id=history[1].run_id if len(history) > 1 else None, history=history,
                    flags=_flags(history, datasets))
 

@@ -1,47 +1,139 @@
-"""Read a sweep back from MLflow: the parent run's children as one tidy table. MLflow only.
+"""Read a sweep back from MLflow, once, at the edge: the parent run and its children as typed rows, then one
+tidy table. Nothing after this module touches an MLflow object.
 
-Anything that follows the MLflow contract in the README is read the same way, whether the sweep
-wrote it or a person logged the runs by hand.
+Anything that follows the MLflow contract in the README is read the same way, whether the sweep wrote it or
+a person logged the runs by hand; a run that does not follow it is refused here in one line that names the
+run and what it lacks (`OffContract`), never deeper down as a `KeyError`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.core.hparams import HPARAM_TYPES
+from pipeline.core.errors import OffContract
+from pipeline.core.hparams import HPARAM_TYPES, Arch, HParams
+from pipeline.tracking.contract import CHILD_TAG_COLUMNS, Metrics, Tags
 from pipeline.tracking.mlflow_io import child_runs
 
 PARAM_COLUMNS = tuple(HPARAM_TYPES)
-TAG_COLUMNS = {"gatesweep.role": "role", "gatesweep.arch": "arch", "gatesweep.dataset": "dataset",
-               "gatesweep.seed": "seed", "gatesweep.index": "index", "gatesweep.rank": "rank",
-               "gatesweep.node": "node", "gatesweep.error": "error", "gatesweep.variant": "variant",
-               "gatesweep.attempt": "attempt", "gatesweep.source_trial": "source_trial"}
+TAG_COLUMNS = CHILD_TAG_COLUMNS  # tag -> column of the table
+
+
+class ParentRun(BaseModel):
+    """A sweep's parent run as the report reads it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    experiment_id: str
+    name: str | None
+    start_time: int  # ms since the epoch
+    artifact_uri: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    @classmethod
+    def of(cls, run: Any) -> ParentRun:
+        return cls(run_id=run.info.run_id, experiment_id=run.info.experiment_id, name=run.info.run_name,
+                   start_time=run.info.start_time, artifact_uri=run.info.artifact_uri,
+                   params=dict(run.data.params), metrics=dict(run.data.metrics), tags=dict(run.data.tags))
+
+    @property
+    def date(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.start_time / 1000))
+
+
+class ChildRun(BaseModel):
+    """One child run: its identity tags (typed), its hyperparameters (as MLflow holds them: strings, checked
+    to parse), its final metrics."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    run_name: str | None
+    status: str
+    start_time: int | None
+    artifact_uri: str
+    role: Literal["trial", "select", "confirm"]
+    arch: Arch
+    dataset: str
+    seed: int | None = None
+    index: int | None = None
+    rank: int = 0
+    node: str | None = None
+    error: str | None = None
+    variant: str | None = None
+    attempt: int | None = None
+    source_trial: int | None = None
+    stopped_early: bool = False
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+    def row(self) -> dict[str, Any]:
+        """The table row: identity, then every hyperparameter (None when absent), then the metrics."""
+        head = self.model_dump(exclude={"params", "metrics", "stopped_early"})
+        return head | {p: self.params.get(p) for p in PARAM_COLUMNS} | self.metrics
+
+
+def _child(run: Any) -> ChildRun:
+    """A child run, checked against the contract.
+
+    Raises:
+        OffContract: a missing or malformed identity tag, a hyperparameter that does not parse, or a finished
+            run without the metric its role is judged by.
+    """
+    tags, name = run.data.tags, f"run {run.info.run_id} ({run.info.run_name})"
+    values = {col: tags.get(tag) for tag, col in TAG_COLUMNS.items()}
+    for column in ("role", "arch", "dataset"):
+        if values[column] is None:
+            tag = next(t for t, c in TAG_COLUMNS.items() if c == column)
+            raise OffContract(f"{name}: no tag {tag} (the MLflow contract: every child run names its role, "
+                              "architecture and dataset)")
+    try:
+        child = ChildRun(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
+                         start_time=run.info.start_time, artifact_uri=run.info.artifact_uri,
+                         params=dict(run.data.params), metrics=dict(run.data.metrics),
+                         stopped_early=tags.get(Tags.STOPPED_EARLY) == "true",
+                         **{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        column = str(first["loc"][0])
+        tag = next((t for t, c in TAG_COLUMNS.items() if c == column), column)
+        raise OffContract(f"{name}: tag {tag}: {first['input']!r}: {first['msg']}") from None
+    try:
+        HParams.of(child.arch, child.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise OffContract(f"{name}: param {first['loc'][0]}: {first['input']!r}: {first['msg']}") from None
+    if child.status == "FINISHED" and not child.stopped_early:
+        missing = [m for m in Metrics.REQUIRED[child.role] if m not in child.metrics]
+        if missing:
+            raise OffContract(f"{name}: a finished {child.role} run without the metric {', '.join(missing)} (the "
+                              "MLflow contract; a store written before gatesweep 0.1.0 may lack it)")
+    return child
 
 
 def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:
-    """One row per child run: identity tags, params, final metrics, status; sorted stably."""
-    rows = []
-    for run in child_runs(client, parent_run_id):
-        row: dict[str, Any] = {"run_id": run.info.run_id, "run_name": run.info.run_name,
-                               "status": run.info.status, "start_time": run.info.start_time,
-                               "artifact_uri": run.info.artifact_uri}
-        row |= {col: run.data.tags.get(tag) for tag, col in TAG_COLUMNS.items()}
-        row |= {p: run.data.params.get(p) for p in PARAM_COLUMNS}
-        row |= dict(run.data.metrics)
-        rows.append(row)
+    """One row per child run: identity tags, params, final metrics, status; sorted stably. Every final
+    metric of the contract is a column, NaN where a run has none.
+
+    Raises:
+        OffContract: a child run that does not follow the MLflow contract.
+    """
+    rows = [_child(run).row() for run in child_runs(client, parent_run_id)]
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    df["seed"] = pd.to_numeric(df["seed"], errors="coerce")
-    df["index"] = pd.to_numeric(df["index"], errors="coerce")
-    df["rank"] = pd.to_numeric(df["rank"], errors="coerce").fillna(0).astype(int)
+    for metric in Metrics.FINAL:
+        if metric not in df:
+            df[metric] = float("nan")
     return df.sort_values(["dataset", "arch", "role", "rank", "seed", "run_id"], kind="stable").reset_index(drop=True)
 
 
-def parent_info(client: Any, parent_run_id: str) -> dict[str, Any]:
-    run = client.get_run(parent_run_id)
-    return {"run_id": parent_run_id, "experiment_id": run.info.experiment_id, "name": run.info.run_name,
-            "params": dict(run.data.params), "metrics": dict(run.data.metrics), "tags": dict(run.data.tags),
-            "run": run}
+def parent_run(client: Any, parent_run_id: str) -> ParentRun:
+    return ParentRun.of(client.get_run(parent_run_id))

@@ -11,15 +11,22 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.core.config import HPARAM_TYPES, SpecError, SweepSpec, load_sweep
-from pipeline.core.errors import BadReference, IncompleteSweep, StoreUnavailable, SweepFailed, TrackingError
+from pipeline.core.errors import (
+    BadReference,
+    IncompleteSweep,
+    OffContract,
+    StoreUnavailable,
+    SweepFailed,
+    TrackingError,
+    UsageError,
+)
+from pipeline.core.hparams import ARCHITECTURES
+from pipeline.dev.cli import add_bench_parser, run_bench
 from pipeline.engine.interrupts import ACTIVE, Interrupted
+from pipeline.tracking.contract import Tags
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is the one line to print."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="run one trial in this process (no Ray, no MLflow) and print its metrics")
     t.add_argument("space", type=Path)
     t.add_argument("--dataset")
-    t.add_argument("--arch", choices=("gru", "lstm"))
+    t.add_argument("--arch", choices=ARCHITECTURES)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fix a hyperparameter")
     r = sub.add_parser("run", help="tune + confirm + report; prints the parent run id and the report path")
@@ -66,35 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>)")
     ex.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
-    b = sub.add_parser("bench", help="time the source article's Keras loop, gatesweep's loop and a minimal XLA step")
-    b.add_argument("--epochs", type=int, default=100, help="timed epochs per loop (default 100)")
-    b.add_argument("--arch", choices=("gru", "lstm"), action="append", help="default: both")
-    b.add_argument("--points", type=int, default=180, help="closed-loop points to generate (default 180)")
-    b.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    b.add_argument("--orchestration", action="store_true",
-                   help="instead: a real sweep's tune-phase wall time vs the sum of its trial times / slots")
-    b.add_argument("--trials", type=int, default=16,
-                   help="with --orchestration: trials, half per architecture, odd rounds down (default 16)")
-    b.add_argument("--trial-epochs", type=int, default=700,
-                   help="with --orchestration: epochs per trial (default 700, ~16 s here; 30 is 1.5-2 s)")
-    b.add_argument("--mlflow", type=Path, metavar="SPACE",
-                   help="instead: run SPACE.yaml against a local mlflow server it starts, and report the time "
-                        "and CPU spent in MLflow (e.g. search_spaces/quickstart.yaml)")
-    b.add_argument("--scale", action="store_true",
-                   help="instead: the driver path (searcher, callback, outbox, writer, a real store) at N "
-                        "concurrent synthetic trials; figures per store and N")
-    b.add_argument("--slots", default="16,64,256,1024", help="with --scale: the Ns (default 16,64,256,1024)")
-    b.add_argument("--stores", default="sqlite,server,postgres",
-                   help="with --scale: sqlite (embedded), server (mlflow server on SQLite), postgres (mlflow "
-                        "server on a throwaway PostgreSQL); default all three")
-    b.add_argument("--writers", default="1,4", help="with --scale: outbox writer threads to compare (default 1,4)")
-    b.add_argument("--history-every", type=int, default=1,
-                   help="with --scale: log every k-th epoch's rows, as tracking.history_every (default 1)")
-    b.add_argument("--sampler", choices=("tpe", "random", "qmc"), default="tpe",
-                   help="with --scale: the sweep's sampler (TPE's suggest grows with the trials seen)")
-    b.add_argument("--seconds", type=float, default=60.0, help="with --scale: seconds of load per N (default 60)")
-    b.add_argument("--trial-seconds", type=float, default=10.0,
-                   help="with --scale: one synthetic trial's length (default 10, a quickstart trial on one core)")
+    add_bench_parser(sub)
     n = sub.add_parser("nightly", help="a locked, tagged run + report compared with earlier nights; exit "
                                         "0 ok, 1 failed, 2 bad input, 3 lock held, 4 verdict changed")
     n.add_argument("space", type=Path)
@@ -132,6 +111,23 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
     except ValidationError as exc:
         raise UsageError(f"(command line): --set {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
     return out
+
+
+def _check_overrides(spec: SweepSpec, overrides: dict[str, Any], path: Path) -> None:
+    """The sweep's data rules (windows against series lengths, transforms against the data) with the
+    `--set` values in place of the file's, every dataset's own values included."""
+    from pipeline.core.data import DataError, load_datasets
+
+    if not overrides:
+        return
+    datasets = [ds if ds.search_space is None else
+                ds.model_copy(update={"search_space": ds.search_space.model_copy(update=dict.fromkeys(overrides))})
+                for ds in spec.datasets]
+    try:
+        load_datasets(spec.model_copy(update={"search_space": spec.search_space.model_copy(update=overrides),
+                                              "datasets": datasets}))
+    except DataError as exc:
+        raise UsageError(f"{path}: --set {', '.join(overrides)}: {exc}") from None
 
 
 def _plan(spec: SweepSpec, path: Path) -> str:
@@ -189,6 +185,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.dataset and args.dataset not in series:
         raise UsageError(f"{args.space}: --dataset: no dataset named {args.dataset!r}")
     overrides = _overrides(args.set)
+    _check_overrides(spec, overrides, args.space)
     metrics = train_once(spec, series, dataset=args.dataset, arch=args.arch, overrides=overrides, seed=args.seed)
     print(json.dumps(metrics, indent=2))
     return EXIT_OK
@@ -276,7 +273,7 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
                              "no latest sweep) nor a parent run id")
         return found
     _, run = sweep_parent(tracking_uri, run_or_dir)
-    out = run.data.tags.get("gatesweep.out_dir")
+    out = run.data.tags.get(Tags.OUT_DIR)
     if out is None:
         raise UsageError(f"{tracking_uri}: run {run_or_dir}: no gatesweep.out_dir tag; pass the sweep's output "
                          "directory instead")
@@ -316,70 +313,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         table.to_parquet(out, index=False)
     print(f"{len(table)} runs -> {out}")
-    return EXIT_OK
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline.dev.bench import format_benchmark, run_benchmark
-
-    if args.epochs < 2 or args.points < 1:
-        raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
-    if args.mlflow:
-        import tempfile
-
-        from pipeline.dev.bench import format_mlflow_benchmark, mlflow_benchmark
-
-        load_sweep(args.mlflow)  # bad input: exit 2 before a server starts
-        with tempfile.TemporaryDirectory() as tmp:
-            r = mlflow_benchmark(args.mlflow, Path(tmp))
-        return _bench_output(args, format_mlflow_benchmark(r), r)
-    if args.scale:
-        import tempfile
-
-        from pipeline.dev.scale import format_scale, scale_benchmark
-
-        try:
-            slots = [int(x) for x in args.slots.split(",")]
-            writers = tuple(int(x) for x in args.writers.split(","))
-        except ValueError:
-            raise UsageError("(command line): --slots and --writers: comma-separated whole numbers") from None
-        stores = args.stores.split(",")
-        if min(slots) < 1 or min(writers) < 1 or not set(stores) <= {"sqlite", "server", "postgres"}:
-            raise UsageError("(command line): --slots and --writers must be >= 1, --stores among sqlite, server, "
-                             "postgres")
-        if args.history_every < 1:
-            raise UsageError("(command line): --history-every must be >= 1")
-        if args.seconds <= args.trial_seconds or args.trial_seconds < 2:
-            raise UsageError("(command line): --trial-seconds must be >= 2 and --seconds longer than it")
-        print(format_scale([]), flush=True)  # the header; a line per store and N as each is measured
-        with tempfile.TemporaryDirectory() as tmp:
-            rows = scale_benchmark(Path(tmp), slots, stores, args.seconds, args.trial_seconds, writers,
-                                   args.history_every, args.sampler,
-                                   on_row=lambda row: print(format_scale([row]).splitlines()[1], flush=True))
-        if args.json:
-            args.json.write_text(json.dumps({"rows": rows}, indent=2))
-        return EXIT_OK
-    if args.orchestration:
-        import tempfile
-
-        from pipeline.dev.bench import orchestration_benchmark
-
-        if args.trials < 2 or args.trial_epochs < 1:
-            raise UsageError("(command line): --trials must be >= 2 and --trial-epochs >= 1")
-        with tempfile.TemporaryDirectory() as tmp:
-            r = orchestration_benchmark(Path(tmp), args.trials, args.trial_epochs)
-        return _bench_output(args, f"{r['trials']:.0f} trials of {r['mean_trial_s']:.1f} s on average (Tune's "
-                             f"time_total_s), {r['slots']:.0f} at a time: sum / slots = {r['ideal_s']:.1f} s; tune "
-                             f"phase wall time {r['tune_wall_s']:.1f} s; ratio {r['ratio']:.2f} (target <= 1.25); "
-                             f"overhead {r['overhead_per_trial_s']:.2f} s per trial", r)
-    result = run_benchmark(args.arch or ["gru", "lstm"], args.epochs, args.points)
-    return _bench_output(args, format_benchmark(result, args.epochs, args.points), result)
-
-
-def _bench_output(args: argparse.Namespace, text: str, figures: dict[str, Any]) -> int:
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
     return EXIT_OK
 
 
@@ -427,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "resume", "nightly"):
             ACTIVE.install()  # Ctrl-C / SIGTERM: stop gracefully, keep everything finished
         return _COMMANDS[args.command](args)
-    except (SpecError, UsageError, TrackingError, BadReference) as exc:  # bad input or store: nothing started
+    except (SpecError, UsageError, TrackingError, BadReference, OffContract) as exc:  # bad input: nothing started
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (StoreUnavailable, IncompleteSweep, SweepFailed) as exc:  # results kept on disk / MLflow
@@ -438,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_status
 
 
-_COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run, "bench": _cmd_bench,
+_COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run, "bench": run_bench,
              "nightly": _cmd_nightly, "sync": _cmd_sync, "resume": _cmd_resume, "export": _cmd_export,
              "report": _cmd_report}
 

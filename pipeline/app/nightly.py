@@ -17,6 +17,7 @@ import numpy as np
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.version import code_version
+from pipeline.tracking.contract import Tags
 
 # Exit statuses for schedulers (documented in the README).
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_CHANGED = 0, 1, 2, 3, 4
@@ -80,6 +81,6 @@ def fingerprint(series: np.ndarray) -> str:
 
 
 def nightly_tags(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, str]:
-    tags = {"gatesweep.nightly": "true", "gatesweep.code_version": code_version()}  # also on every parent
-    tags |= {f"gatesweep.data.{name}": fingerprint(values) for name, values in series.items()}
+    tags = {Tags.NIGHTLY: "true", Tags.CODE_VERSION: code_version()}  # also on every parent
+    tags |= {Tags.data_of(name): fingerprint(values) for name, values in series.items()}
     return tags

@@ -234,8 +234,8 @@ class ConfirmSpec(_Frozen):
 
 class EvaluationSpec(_Frozen):
     """`closed_loop_horizon`: free-running steps scored from the start of the test split (None: all of it).
-    `patience`: stop after this many epochs without a better validation loss and keep the best weights
-    (None: train every epoch). Both apply to GRU and LSTM alike."""
+    `patience`: stop after this many epochs without a better validation MASE (in original units, the tune
+    objective) and keep the best epoch's weights (None: train every epoch). Both apply to GRU and LSTM alike."""
 
     closed_loop_horizon: int | None = Field(None, ge=1)
     patience: int | None = Field(None, ge=1)

@@ -4,6 +4,10 @@ MLflow or Ray."""
 from typing import Any
 
 
+class UsageError(Exception):
+    """Bad command-line input; the message is the one line to print: exit 2."""
+
+
 class TrackingError(RuntimeError):
     """The tracking store cannot be reached or refuses writes (before anything started): exit 2."""
 

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.core.hparams import HParams
 
+# A run's role, also its `gatesweep.role` tag: a tune-phase trial, a selection seed or a confirm seed. (The
+# sweep's phases, `pipeline.tracking.state.SweepPhase`, are named tune, select and confirm: a tune phase runs
+# trials.)
 Phase = Literal["trial", "select", "confirm"]
 # Seeds are the sweep's base seed x 100 000 plus an offset per phase plus the run's number, so that each
 # phase's seeds are fresh and small enough to read (the run name shows the seed of select/confirm runs).

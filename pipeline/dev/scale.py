@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import SweepSpec
+from pipeline.core.hparams import ARCHITECTURES
 from pipeline.core.jobs import Job
 from pipeline.engine.callbacks import OutboxCallback
 from pipeline.engine.tuning import CellSearcher, HistoryRows, drain_history
@@ -101,7 +102,7 @@ def scale_run(store: str, slots: int, seconds: float, trial_s: float, workdir: P
         "name": f"bench-scale-{slots}-{writers}-{history_every}-{sampler}",
         "tracking": {"history_every": history_every}, "sampler": sampler,
         "datasets": [{"name": "damped", "source": "damped_oscillation"}],
-        "architectures": ["gru", "lstm"], "budget": {"trials_per_cell": 9999},
+        "architectures": list(ARCHITECTURES), "budget": {"trials_per_cell": 9999},
         "search_space": {"hidden_size": {"choice": [16, 32, 40, 64]}, "window": {"choice": [10, 20]},
                          "optimizer": {"choice": ["sgd", "adam", "rmsprop"]},
                          "learning_rate": {"low": 0.001, "high": 0.05, "log": True},

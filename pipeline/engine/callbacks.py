@@ -17,6 +17,7 @@ from ray import tune
 from pipeline.core.jobs import Job
 from pipeline.engine import progress as progress_module
 from pipeline.engine.interrupts import ACTIVE
+from pipeline.tracking.records import RunRecord
 
 _EMPTY_HISTORY = ("epoch", "loss", "val_loss")
 
@@ -70,10 +71,10 @@ class OutboxCallback(tune.Callback):
         hist = self.history.pop(trial.trial_id, {k: [] for k in _EMPTY_HISTORY})
         keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
         error, detail = error_of(trial) if status == "FAILED" else (None, None)
-        self.outbox.put(job.key, {"job": job.model_dump(mode="json"), "history": hist, "result": keep or None,
-                                  "status": status, "error": error, "error_detail": detail,
-                                  "start_ms": self.started.pop(trial.trial_id, None),
-                                  "end_ms": int(time.time() * 1000)})
+        record = RunRecord(job=job, history=hist, result=keep or None, status=status, error=error,
+                           error_detail=detail, start_ms=self.started.pop(trial.trial_id, None),
+                           end_ms=int(time.time() * 1000))
+        self.outbox.put(job.key, record.model_dump(mode="json", exclude={"key", "parent"}))
 
 
 class ProgressCallback(tune.Callback):

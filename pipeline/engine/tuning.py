@@ -1,8 +1,11 @@
-"""Ray Tune orchestration: the phases, the searcher, the trainable. With `pipeline.engine.cluster` and
-`pipeline.engine.callbacks`, the only modules of a sweep that import Ray.
+"""Ray Tune orchestration of the three phases, their searcher and the trainable. With the rest of
+`pipeline.engine`, the only code of a sweep that imports Ray.
 
-All (dataset, architecture) cells share one Tuner, so the cluster stays busy until the last trial,
-while `CellSearcher` keeps a separate Optuna study and an equal trial budget per cell.
+Tune phase: all (dataset, architecture) cells share one Tuner, so the cluster stays busy until the last
+trial, while `CellSearcher` keeps a separate Optuna study and an equal trial budget per cell. Select phase:
+`select_jobs` retrains each cell's best distinct configurations on fresh seeds (validation only). Confirm
+phase: `confirm_jobs` retrains each cell's selected configurations on fresh seeds, scored on the test split.
+Select and confirm run their fixed job lists through the same trainable (`pipeline.engine.phases` wires them).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 from mlflow import MlflowClient
 
 from pipeline.core.errors import BadReference
+from pipeline.tracking.contract import Tags
 
 
 class CallTimes:
@@ -166,7 +167,7 @@ def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[MlflowClient, A
     except MlflowException as exc:
         why = refusal(exc, "read this run") or str(exc).splitlines()[0][:200]
         raise BadReference(f"{tracking_uri}: run {parent_run_id}: {why}") from None
-    if run.data.tags.get("gatesweep.role") != "sweep":
+    if run.data.tags.get(Tags.ROLE) != "sweep":
         raise BadReference(f"{tracking_uri}: run {parent_run_id}: not a gatesweep parent run "
                            "(tag gatesweep.role != sweep)")
     return client, run

@@ -77,7 +77,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 class Outbox:
-    """Pending, done and dead records under `directory`, pushed by one background thread."""
+    """Pending, done and dead records under `directory`, pushed by `writers` background threads."""
 
     def __init__(self, directory: Path, push: Callable[[dict[str, Any], bool], object], parent: str,
                  writers: int = 1) -> None:

@@ -18,6 +18,8 @@ STATE_FILE = "sweep_state.json"
 LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run directory
 
 # tune -> select -> confirm -> trained (every run in MLflow's hands) -> done (report made, parent finished)
+# where a sweep is: a phase of training (its runs have the role trial, select or confirm, `pipeline.core.jobs`),
+# every run trained (`trained`: the report is next), or `done`
 SweepPhase = Literal["tune", "select", "confirm", "trained", "done"]
 
 

@@ -14,26 +14,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
+from pydantic import ValidationError
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.errors import TrackingError
-from pipeline.core.jobs import Job
+from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
+from pipeline.tracking.outbox import CorruptRecord
+from pipeline.tracking.records import RunRecord
 
-# The MLflow UI opens an experiment of this kind on its runs table (not the GenAI overview).
-EXPERIMENT_KIND = "mlflow.experimentKind"
-# set on an existing experiment before a sweep starts: the write permission check (idempotent)
-WRITE_PROBE_TAG = "gatesweep.writes_here"
 # MLflow writer threads: several for a server (it serves requests in parallel; measured in the README's
 # scale table), one for an embedded store (its writes run in this process under the GIL and one lock)
 WRITERS_ENV = "GATESWEEP_MLFLOW_WRITERS"
 # MLflow's log_batch limits: 1000 metrics, 100 params, 100 tags, 1000 entities in all.
 _MAX_METRICS, _MAX_TAGS = 1000, 100
-FINAL_METRICS = ("val_rmse", "val_mase", "test_rmse", "test_mase", "test_smape", "closed_loop_rmse",
-                 "n_params", "seconds_per_epoch", "train_seconds", "compile_seconds", "epochs_trained", "best_epoch",
-                 "train_windows", "steps_per_epoch")
-# one row per epoch, step = epoch (`val_mase` is the final value: the best epoch's with early stopping)
-EPOCH_METRICS = ("loss", "val_loss", "epoch_val_mase")
 
 
 def _now_ms() -> int:
@@ -84,12 +78,12 @@ class SweepTracker:
             if exp is None:
                 action = f"create experiment '{self.experiment}'"
                 self.experiment_id = self.client.create_experiment(
-                    self.experiment, tags={EXPERIMENT_KIND: "custom_model_development"})
+                    self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development"})
             else:
                 # the write a sweep needs, tried now: a server with permissions (basic-auth) refuses it
                 # here, before anything starts, not at the first child run
                 action = f"write to experiment '{self.experiment}'"
-                self.client.set_experiment_tag(exp.experiment_id, WRITE_PROBE_TAG, "true")
+                self.client.set_experiment_tag(exp.experiment_id, Tags.WRITE_PROBE, "true")
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # any transport or store error means the same thing to the user
             from pipeline.tracking.mlflow_io import refusal
@@ -115,7 +109,7 @@ class SweepTracker:
         self.multi_dataset = len(spec.datasets) > 1
         from pipeline.core.version import code_version
 
-        tags = {"gatesweep.role": "sweep", "gatesweep.spec_path": spec_path, "gatesweep.code_version": code_version()}
+        tags = {Tags.ROLE: "sweep", Tags.SPEC_PATH: spec_path, Tags.CODE_VERSION: code_version()}
         run = self.client.create_run(self.experiment_id, run_name=f"{spec.name}-sweep", start_time=_now_ms(),
                                      tags=tags)
         self.parent_id = run.info.run_id
@@ -131,7 +125,7 @@ class SweepTracker:
                   "cpus_per_trial": spec.resources.cpus, "gpus_per_trial": spec.resources.gpus,
                   "history_every": spec.tracking.history_every}
         self.client.log_batch(self.parent_id, params=[Param(k, str(v)) for k, v in params.items()])
-        self.client.log_text(self.parent_id, spec_text, "sweep.yaml")
+        self.client.log_text(self.parent_id, spec_text, Artifacts.SWEEP_FILE)
         return self.parent_id
 
     def log_parent_metrics(self, metrics: dict[str, float]) -> None:
@@ -158,7 +152,7 @@ class SweepTracker:
     def child_keys(self) -> set[str]:
         """The `gatesweep.key` of every child run of the parent in MLflow."""
         assert self.parent_id is not None, "start or attach the parent run first"
-        return {run.data.tags.get("gatesweep.key", "") for run in child_runs(self.client, self.parent_id)} - {""}
+        return {run.data.tags.get(Tags.KEY, "") for run in child_runs(self.client, self.parent_id)} - {""}
 
     def finish_parent(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status=status, end_time=_now_ms())
@@ -167,81 +161,91 @@ class SweepTracker:
         """A resumed sweep runs again: status RUNNING, and no longer marked interrupted."""
         self.client.update_run(self.parent_id, status="RUNNING")
         run = self.client.get_run(self.parent_id)
-        if "gatesweep.interrupted" in run.data.tags:
-            self.client.delete_tag(self.parent_id, "gatesweep.interrupted")
+        if Tags.INTERRUPTED in run.data.tags:
+            self.client.delete_tag(self.parent_id, Tags.INTERRUPTED)
 
-    def push_record(self, record: dict[str, Any], maybe_partial: bool) -> str:
-        """Write one outbox record as a child run, idempotently (see `pipeline.tracking.outbox`).
+    def push_record(self, raw: dict[str, Any], maybe_partial: bool) -> str:
+        """Write one outbox record (a `RunRecord`'s JSON) as a child run, idempotently (see
+        `pipeline.tracking.outbox`).
 
         A run with the record's key and a terminal status is complete (the status is written last):
         nothing to do. A non-terminal one is the remains of an interrupted push: deleted, then redone.
+
+        Raises:
+            CorruptRecord: not a run record, or one whose key is not its job's: it can never be written.
         """
-        if record.get("parent", self.parent_id) != self.parent_id:  # never write one sweep's run into another
-            raise ValueError(f"record {record['key']} belongs to parent run {record['parent']}, not {self.parent_id}")
+        try:
+            record = RunRecord.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise CorruptRecord(f"record {raw.get('key')}: not a run record ({where}: {first['msg']})") from None
+        if record.key != record.job.key:
+            raise CorruptRecord(f"record {record.key}: its job's key is {record.job.key}")
+        if (record.parent or self.parent_id) != self.parent_id:  # never write one sweep's run into another
+            raise ValueError(f"record {record.key} belongs to parent run {record.parent}, not {self.parent_id}")
         if maybe_partial:
             existing = self.client.search_runs(
-                [self.experiment_id], f"tags.mlflow.parentRunId = '{self.parent_id}' and "
-                                      f"tags.`gatesweep.key` = '{record['key']}'")
+                [self.experiment_id], f"tags.{Tags.PARENT} = '{self.parent_id}' and "
+                                      f"tags.`{Tags.KEY}` = '{record.key}'")
             for run in existing:
                 if run.info.status in ("FINISHED", "FAILED", "KILLED"):
                     return run.info.run_id
                 self.client.delete_run(run.info.run_id)
-        job = Job.model_validate(record["job"])
-        if record["key"] != job.key:
-            raise ValueError(f"record {record['key']}: its job's key is {job.key}")
-        return self.log_child(job, record["history"], record["result"], status=record["status"],
-                              error=record.get("error"), error_detail=record.get("error_detail"),
-                              start_ms=record.get("start_ms"), end_ms=record.get("end_ms"))
+        return self.log_child(record)
 
-    def log_child(self, job: Job, history: dict[str, list[float]], result: dict[str, Any] | None,
-                  *, status: str, error: str | None = None, error_detail: str | None = None,
-                  start_ms: int | None = None, end_ms: int | None = None) -> str:
-        """One child run with the contract's tags, params, per-epoch and final metrics, in batches."""
-        tags = {"mlflow.parentRunId": self.parent_id, "gatesweep.role": job.phase,
-                "gatesweep.arch": job.arch, "gatesweep.dataset": job.dataset,
-                "gatesweep.seed": str(job.seed), "gatesweep.index": str(job.index)}
+    def _child_tags(self, record: RunRecord) -> dict[str, str]:
+        job = record.job
+        tags = {Tags.PARENT: str(self.parent_id), Tags.ROLE: job.phase, Tags.ARCH: job.arch,
+                Tags.DATASET: job.dataset, Tags.SEED: str(job.seed), Tags.INDEX: str(job.index)}
         if job.phase != "trial":
-            tags["gatesweep.rank"] = str(job.rank)
+            tags[Tags.RANK] = str(job.rank)
         if job.source_trial is not None:
-            tags["gatesweep.source_trial"] = str(job.source_trial)
+            tags[Tags.SOURCE_TRIAL] = str(job.source_trial)
         if job.variant:
-            tags["gatesweep.variant"] = job.variant
+            tags[Tags.VARIANT] = job.variant
         if job.attempt is not None:
-            tags["gatesweep.attempt"] = str(job.attempt)
+            tags[Tags.ATTEMPT] = str(job.attempt)
         if job.stopped_early:
-            tags["gatesweep.stopped_early"] = "true"
-        if result and result.get("node"):
-            tags["gatesweep.node"] = result["node"]
-        if result and result.get("code_version"):
-            tags["gatesweep.code_version"] = result["code_version"]  # what the worker ran
-        if result and result.get("gpu_ids") is not None:  # trials that asked for GPUs: what Ray gave them
-            tags["gatesweep.gpu_ids"] = result["gpu_ids"]
-            tags["gatesweep.cuda_visible_devices"] = result["cuda_visible_devices"]
-        if error:
-            tags["gatesweep.error"] = error[:5000]
-        tags["gatesweep.key"] = job.key
-        run = self.client.create_run(self.experiment_id, start_time=start_ms or _now_ms(), tags=tags,
-                                     run_name=job.run_name(self.multi_dataset))
+            tags[Tags.STOPPED_EARLY] = "true"
+        if node := record.result_str("node"):
+            tags[Tags.NODE] = node
+        if version := record.result_str("code_version"):
+            tags[Tags.CODE_VERSION] = version  # what the worker ran
+        if (gpus := record.result_str("gpu_ids")) is not None:  # trials that asked for GPUs: what Ray gave them
+            tags[Tags.GPU_IDS] = gpus
+            tags[Tags.CUDA_VISIBLE_DEVICES] = record.result_str("cuda_visible_devices") or ""
+        if record.error:
+            tags[Tags.ERROR] = record.error[:5000]
+        tags[Tags.KEY] = job.key
+        return tags
+
+    def log_child(self, record: RunRecord) -> str:
+        """One child run with the contract's tags, params, per-epoch and final metrics, in batches."""
+        job, history = record.job, record.history
+        run = self.client.create_run(self.experiment_id, start_time=record.start_ms or _now_ms(),
+                                     tags=self._child_tags(record), run_name=job.run_name(self.multi_dataset))
         run_id = run.info.run_id
         params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis
-        now = end_ms or _now_ms()
+        now = record.end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)
+        epochs = history.get("epoch", [])
         stamps = history.get("time_ms") or []
-        if len(stamps) != len(history["epoch"]):
-            stamps = [now] * len(history["epoch"])
-        metrics = [Metric(name, float(v), int(ts), int(step)) for name in EPOCH_METRICS if name in history
-                   for step, v, ts in zip(history["epoch"], history[name], stamps, strict=True)]
-        if result:
-            metrics += [Metric(k, float(result[k]), now, 0) for k in FINAL_METRICS if k in result]
+        if len(stamps) != len(epochs):
+            stamps = [now] * len(epochs)
+        metrics = [Metric(name, float(v), int(ts), int(step)) for name in Metrics.EPOCH if name in history
+                   for step, v, ts in zip(epochs, history[name], stamps, strict=True)]
+        metrics += [Metric(k, value, now, 0) for k in Metrics.FINAL if (value := record.result_float(k)) is not None]
         # one log_batch carries up to 100 params and 1000 entities in all: usually the whole run
         room = 1000 - len(params)
         self.client.log_batch(run_id, params=params, metrics=metrics[:room])
         for chunk in _chunks(metrics[room:], _MAX_METRICS):
             self.client.log_batch(run_id, metrics=chunk)
-        if result and result.get("forecasts"):
-            write_artifact(self.client, run.info.artifact_uri, "forecasts.json", json.dumps(result["forecasts"]))
-        if error_detail:
-            write_artifact(self.client, run.info.artifact_uri, "error.txt", error_detail)
-        self.client.set_terminated(run_id, status=status, end_time=now)  # last: marks it complete
+        if record.result and record.result.get("forecasts"):
+            write_artifact(self.client, run.info.artifact_uri, Artifacts.FORECASTS,
+                           json.dumps(record.result["forecasts"]))
+        if record.error_detail:
+            write_artifact(self.client, run.info.artifact_uri, Artifacts.ERROR, record.error_detail)
+        self.client.set_terminated(run_id, status=record.status, end_time=now)  # last: marks it complete
         return run_id

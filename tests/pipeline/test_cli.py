@@ -31,6 +31,14 @@ def test_bad_override_is_rejected_before_training(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "hidden_size" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_override_that_the_data_cannot_take_is_one_line_exit_2(tmp_path: Path) -> None:
+    """window 150 on the quickstart's 200-point series leaves no training windows: said before training."""
+    proc = run_gatesweep(["train", str(ROOT / "search_spaces" / "quickstart.yaml"), "--set", "window=150"], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "--set window: window 150 leaves 0 training windows for dataset 'damped'" in lines[0]
+
+
 def test_unknown_command_line_option_is_one_line(tmp_path: Path) -> None:
     proc = run_gatesweep(["run", "--no-such-flag"], tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
