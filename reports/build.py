@@ -20,7 +20,7 @@ from reports import plots
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps
-from reports.dm import diebold_mariano
+from reports.horizon import Paths, dm_over_origins, ensemble, paths_of, per_step_ratios
 from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
@@ -103,23 +103,25 @@ def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: ReportSpec) 
                                                "parameter counts are closest")
 
 
-def _dm(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> DMResult | DMUnavailable:
-    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE)."""
-    mean_pred, truth, scale = {}, None, {}
+def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, list[Paths]]:
+    """Each architecture's stored test forecasts on `dataset`, one per confirm seed that stored them."""
+    out: dict[str, list[Paths]] = {}
     for arch in ARCHITECTURES:
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
-        preds = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
-        if not preds:
+        out[arch] = [paths_of(f) for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
+    return out
+
+
+def _dm(paths: dict[str, list[Paths]]) -> DMResult | DMUnavailable:
+    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE)."""
+    for arch in ARCHITECTURES:
+        if not paths[arch]:
             return DMUnavailable(available=False, note=f"no test forecasts stored for {arch.upper()}")
-        mean_pred[arch] = np.mean([p["test_pred"] for p in preds], axis=0)
-        truth = np.asarray(preds[0]["truth"])[int(preds[0]["test_start"][0]):]
-        scale[arch] = float(preds[0]["mase_scale"][0]) if "mase_scale" in preds[0] else None
-    err_gru, err_lstm = mean_pred["gru"] - truth, mean_pred["lstm"] - truth
-    classic = diebold_mariano(err_gru, err_lstm, variance="hln")
-    ensemble = {arch: (float(np.mean(np.abs(mean_pred[arch] - truth)) / scale[arch]) if scale[arch] else None)
-                for arch in ARCHITECTURES}
-    return DMResult(available=True, **diebold_mariano(err_gru, err_lstm), hln_statistic=classic["statistic"],
-                    hln_p_value=classic["p_value"], ensemble_mase=ensemble)
+    ens = {arch: ensemble(paths[arch]) for arch in ARCHITECTURES}
+    at = ens["gru"].origins
+    step = int(np.min(np.diff(at))) if len(at) > 1 else 1
+    mase = {arch: (float(np.mean(np.abs(e.pred - e.truth))) / e.scale if e.scale else None) for arch, e in ens.items()}
+    return DMResult(available=True, **dm_over_origins(ens["gru"], ens["lstm"], step), ensemble_mase=mase)
 
 
 def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
@@ -221,7 +223,10 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         d = confirm[confirm["dataset"] == v.dataset]
         mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float))
                    for arch in ARCHITECTURES}
-        datasets.append(v.model_copy(update={"dm": _dm(confirm, v.dataset, forecasts), "mase_ci": mase_ci}))
+        paths = _arm_paths(confirm, v.dataset, forecasts)
+        datasets.append(v.model_copy(update={
+            "dm": _dm(paths), "mase_ci": mase_ci, "horizon": int(d[Params.HORIZON].max()),
+            "per_step": per_step_ratios(paths["gru"], paths["lstm"])}))
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}
     verdict = Verdict(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.core.errors import OffContract
 from pipeline.core.hparams import HPARAM_TYPES, Arch, HParams
-from pipeline.tracking.contract import CHILD_TAG_COLUMNS, Metrics, Tags
+from pipeline.tracking.contract import CHILD_TAG_COLUMNS, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import child_runs
 
 PARAM_COLUMNS = tuple(HPARAM_TYPES)
@@ -75,9 +75,11 @@ class ChildRun(BaseModel):
     metrics: dict[str, float]
 
     def row(self) -> dict[str, Any]:
-        """The table row: identity, then every hyperparameter (None when absent), then the metrics."""
+        """The table row: identity, then every hyperparameter (None when absent), the forecast horizon (1
+        for runs written before horizons existed), then the metrics."""
         head = self.model_dump(exclude={"params", "metrics", "stopped_early"})
-        return head | {p: self.params.get(p) for p in PARAM_COLUMNS} | self.metrics
+        horizon = {Params.HORIZON: int(self.params.get(Params.HORIZON, "1"))}
+        return head | {p: self.params.get(p) for p in PARAM_COLUMNS} | horizon | self.metrics
 
 
 def _child(run: Any) -> ChildRun:
@@ -110,6 +112,9 @@ def _child(run: Any) -> ChildRun:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise OffContract(f"{name}: param {first['loc'][0]}: {first['input']!r}: {first['msg']}") from None
+    horizon = child.params.get(Params.HORIZON, "1")
+    if not horizon.isdigit() or int(horizon) < 1:
+        raise OffContract(f"{name}: param {Params.HORIZON}: {horizon!r}: not a whole number >= 1")
     if child.status == "FINISHED" and not child.stopped_early:
         missing = [m for m in Metrics.REQUIRED[child.role] if m not in child.metrics]
         if missing:

@@ -12,12 +12,13 @@ import json
 import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, model_serializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_serializer, model_validator
 
 from pipeline.core.config import ReportSpec
 from pipeline.core.hparams import ARCHITECTURES, Arch
 
-SCHEMA_VERSION = 2  # 1: 0.1.0 (no schema_version key); 2: adds the key
+# 1: 0.1.0 (no schema_version key); 2: adds the key, and per dataset `horizon`, `series` and `per_step`
+SCHEMA_VERSION = 2
 
 Label = Literal["gru", "lstm", "equivalent", "inconclusive"]
 Reason = Literal["difference", "negligible", "equivalent", "undecided", "too few seeds", "no spread"]
@@ -73,9 +74,18 @@ class DMResult(_Model):
     ensemble_mase: dict[Arch, float | None]
 
 
+class StepRatio(_Model):
+    """The GRU/LSTM ratio of geometric-mean test MASE at one step of the horizon, with its Welch 95% CI."""
+
+    step: int  # 1 = one step ahead
+    ratio: float
+    ci_low: Num
+    ci_high: Num
+
+
 class DatasetVerdict(_Model):
-    """One dataset's verdict (`reports.stats.compare_architectures`); `dm` and `mase_ci` are added by the
-    report stage, which has the forecasts."""
+    """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
+    and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
 
     _absent_if_none = ("dm", "mase_ci")
 
@@ -111,6 +121,9 @@ class DatasetVerdict(_Model):
     sentence: str
     dm: DMResult | DMUnavailable | None = None
     mase_ci: dict[Arch, tuple[Num, Num]] | None = None  # bootstrap 95% CI of each arm's mean test MASE
+    horizon: int = 1  # every test MASE is over this many steps from each origin (schema 1: always 1)
+    series: int = 1  # series the per-seed MASE averages over
+    per_step: list[StepRatio] = Field(default_factory=list)  # empty: no stored forecasts (runs made by hand)
 
     @property
     def ratio(self) -> float:

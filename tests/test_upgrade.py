@@ -4,7 +4,10 @@ readable: its report is rebuilt with the same verdict, it exports, and its verdi
 from __future__ import annotations
 
 import csv
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,13 +16,13 @@ from reports.verdict import Verdict
 from tests.conftest import RELEASE_0_1_0, RELEASE_0_1_0_PARENT, release_store
 
 
-def test_the_0_1_0_verdict_json_loads_and_dumps_to_the_same_bytes_but_its_schema_line() -> None:
+def test_the_0_1_0_verdict_json_loads_and_keeps_every_value() -> None:
     text = (RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8")
     verdict = Verdict.from_json(text)
     assert verdict.schema_version == 1 and [v.label for v in verdict.datasets] == ["gru", "inconclusive"]
-    dumped = verdict.to_json().splitlines(keepends=True)
-    assert dumped.count('  "schema_version": 1,\n') == 1
-    assert "".join(line for line in dumped if line != '  "schema_version": 1,\n') == text
+    assert [(v.horizon, v.series, v.per_step) for v in verdict.datasets] == [(1, 1, [])] * 2  # schema 1: one step
+    assert _added(json.loads(text), json.loads(verdict.to_json())) == {
+        ".schema_version", *(f".datasets[{i}].{k}" for i in (0, 1) for k in ("horizon", "series", "per_step"))}
 
 
 def test_a_verdict_json_that_drifts_from_the_shape_is_refused() -> None:
@@ -38,10 +41,28 @@ def test_the_report_of_a_0_1_0_store_rebuilds_the_same_verdict(tmp_path: Path,
     printed = capsys.readouterr().out.splitlines()
     stored = (RELEASE_0_1_0 / "stdout.txt").read_text(encoding="utf-8").splitlines()
     assert printed[:2] == stored[:2]  # the per-dataset sentences, as 0.1.0 printed them
-    new = (out / "report" / "verdict.json").read_text(encoding="utf-8")
-    # byte-identical to what 0.1.0 wrote, but for the one line this release adds
-    assert new.replace('  "schema_version": 2,\n', "") == (RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8")
+    new = json.loads((out / "report" / "verdict.json").read_text(encoding="utf-8"))
+    old = json.loads((RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8"))
+    # every value 0.1.0 wrote is written again, equal; what schema 2 adds is all that is new
+    assert _added(old, new) == {".schema_version", ".sweep_info.search_space.all datasets.strategy",
+                                *(f".datasets[{i}].{k}" for i in (0, 1) for k in ("horizon", "series", "per_step"))}
+    assert [d["horizon"] for d in new["datasets"]] == [1, 1]
+    # at horizon 1 the one step's ratio is the verdict's ratio
+    assert new["datasets"][0]["per_step"][0]["ratio"] == pytest.approx(math.exp(old["datasets"][0]["effect"]))
     assert "GRU wins" in (out / "report" / "report.html").read_text(encoding="utf-8")
+
+
+def _added(old: Any, new: Any, path: str = "") -> set[str]:
+    """Paths in `new` that `old` lacks; fails on any value of `old` that `new` changes or drops."""
+    if isinstance(old, dict):
+        assert isinstance(new, dict) and set(old) <= set(new), path
+        return {f"{path}.{k}" for k in set(new) - set(old)} | {p for k in old for p in _added(old[k], new[k],
+                                                                                               f"{path}.{k}")}
+    if isinstance(old, list):
+        assert isinstance(new, list) and len(old) == len(new), path
+        return {p for i, (a, b) in enumerate(zip(old, new, strict=True)) for p in _added(a, b, f"{path}[{i}]")}
+    assert old == new, (path, old, new)
+    return set()
 
 
 def test_a_0_1_0_store_exports(tmp_path: Path) -> None:

@@ -63,7 +63,8 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[st
     for ds in spec.datasets:
         window = int(min(spec.space_for(ds.name).values("window")))
         bounds = split_bounds(len(series[ds.name]), spec.split)
-        for k, v in baselines(series[ds.name], bounds, window, ds.season).items():
+        for k, v in baselines(series[ds.name], bounds, window, ds.season, horizon=ds.horizon,
+                              origin_step=ds.origin_step, origin_count=ds.test_origins).items():
             out[f"baseline.{ds.name}.{k}"] = v
         out[f"baseline.{ds.name}.ar_window"] = float(window)
     return out
@@ -167,7 +168,7 @@ def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
     state = SweepState.load(out_dir)
     tracker = SweepTracker(tracking_uri or state.tracking_uri, state.experiment)
     tracker.check()
-    tracker.attach(state.parent_run_id)
+    tracker.attach(state.parent_run_id, state.spec)
     return state, tracker
 
 
@@ -356,7 +357,8 @@ def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str |
     searched = {name: _default(space, name) for name in space.searched()}
     hp = HParams.of(arch or spec.architectures[0], {**space.fixed(), **searched, **overrides})
     result = fit_and_score(hp, series[ds.name], spec.split, seed=seed, evaluate_test=True, season=ds.season,
-                           patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon)
+                           patience=spec.evaluation.patience, horizon=ds.horizon, origin_step=ds.origin_step,
+                           origin_count=ds.test_origins, closed_loop_steps=spec.evaluation.closed_loop_horizon)
     return {"dataset": ds.name, **hp.model_dump(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 

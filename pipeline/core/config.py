@@ -170,6 +170,9 @@ class _Dataset(_Frozen):
     missing: Literal["reject", "interpolate"] = "reject"
     season: int | None = Field(None, ge=2)
     search_space: SearchSpaceOverride | None = None  # e.g. a longer window for a long series
+    horizon: int = Field(1, ge=1)  # every score is over the next `horizon` values from a forecast origin
+    test_origins: int | None = Field(None, ge=1)  # origins per validation / test split (None: all that fit)
+    origin_step: int | None = Field(None, ge=1)  # points between origins (None: the horizon)
 
 
 class DampedDataset(_Dataset):

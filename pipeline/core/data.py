@@ -16,10 +16,12 @@ Conventions used everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.core.origins import origins, targets
 from pipeline.core.transforms import Transform
 
 if TYPE_CHECKING:
@@ -129,6 +131,7 @@ def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
             return f"datasets[{i}].search_space.{key}" if own else f"search_space.{key}"
 
         n_train, _, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
+        n_all = len(series)
         horizon = spec.evaluation.closed_loop_horizon
         if horizon is not None and horizon > n_test:
             raise DataError(f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)",
@@ -139,10 +142,19 @@ def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
                 raise DataError(why, field("transform"))
         lag = max(Transform(kind, ds.season).lag for kind in kinds)
         window = int(max(space.values("window")))
-        if n_train - window - lag < MIN_TRAIN_WINDOWS:
-            raise DataError(f"window {window} leaves {max(n_train - window - lag, 0)} training windows for dataset "
-                            f"{ds.name!r} ({n_train} training points" + (f", transform lag {lag}" if lag else "")
+        ahead = ds.horizon - 1  # a direct network's training targets reach this far past a window
+        if n_train - window - lag - ahead < MIN_TRAIN_WINDOWS:
+            raise DataError(f"window {window} leaves {max(n_train - window - lag - ahead, 0)} training windows for "
+                            f"dataset {ds.name!r} ({n_train} training points"
+                            + (f", transform lag {lag}" if lag else "") + (f", horizon {ds.horizon}" if ahead else "")
                             + f"); at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
+        n_val = n_all - n_train - n_test
+        for part, n_part in (("validation", n_val), ("test", n_test)):
+            try:
+                origins(0, n_part, ds.horizon, ds.origin_step, ds.test_origins)
+            except ValueError as exc:
+                where = "test_origins" if ds.test_origins is not None and ds.horizon <= n_part else "horizon"
+                raise DataError(f"dataset {ds.name!r}, {part} split: {exc}", f"datasets[{i}].{where}") from None
         out[ds.name] = series
     return out
 
@@ -195,30 +207,39 @@ def _first_valid(series: np.ndarray) -> int:
     return int(np.argmax(np.isfinite(series)))
 
 
-def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Seed-style windows whose targets all lie in `[lo, hi)` and whose inputs are all defined:
-    x `(n, W, 1)`, targets `(n, W, 1)`."""
+def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = None,
+                 horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-style windows whose targets all lie in `[lo, hi)` and whose inputs are all defined: x `(n, W, 1)`,
+    targets `(n, W, horizon)`, where position `p` of a window targets the `horizon` values after it (the
+    source article's next value at every position when `horizon` is 1)."""
     hi = len(series) if hi is None else hi
-    starts = np.arange(max(lo - 1, _first_valid(series)), hi - window)
+    starts = np.arange(max(lo - 1, _first_valid(series)), hi - window - horizon + 1)
     if len(starts) == 0:
         raise DataError(f"window {window} does not fit in [{lo}, {hi})")
     idx = starts[:, None] + np.arange(window)[None, :]
     x = series[idx][..., None].astype(np.float32)
-    y = series[idx + 1][..., None].astype(np.float32)
+    y = series[idx[..., None] + 1 + np.arange(horizon)[None, None, :]].astype(np.float32)
     return x, y
 
 
 def forecast_inputs(series: np.ndarray, window: int, lo: int, hi: int) -> np.ndarray:
     """Inputs for one-step forecasts of every point `t` in `[lo, hi)`: `series[t-W : t]`, shape `(n, W, 1)`."""
-    if lo - window < _first_valid(series):
-        raise DataError(f"window {window} longer than the history before index {lo}")
-    idx = np.arange(lo, hi)[:, None] + np.arange(-window, 0)[None, :]
+    return origin_inputs(series, window, np.arange(lo, hi))
+
+
+def origin_inputs(series: np.ndarray, window: int, at: np.ndarray) -> np.ndarray:
+    """The `W` points before each origin (what a forecast from it reads), shape `(origins, W, 1)`."""
+    at = np.asarray(at)
+    if len(at) and int(at.min()) - window < _first_valid(series):
+        raise DataError(f"window {window} longer than the history before index {int(at.min())}")
+    idx = at[:, None] + np.arange(-window, 0)[None, :]
     return series[idx][..., None].astype(np.float32)
 
 
 @dataclass(frozen=True)
 class PreparedData:
-    """A series made ready for one window length and transform: transformed, scaled, split, windowed."""
+    """A series made ready for one window length, transform and horizon: transformed, scaled, split, windowed,
+    with the forecast origins of its validation and test splits."""
 
     raw: np.ndarray  # original units
     transform: Transform
@@ -227,38 +248,97 @@ class PreparedData:
     bounds: list[tuple[int, int]]
     window: int
     train: tuple[np.ndarray, np.ndarray]  # seed-style windows, targets in the training split
-    validation: tuple[np.ndarray, np.ndarray]  # one-step inputs (n, W, 1) and targets (n, 1, 1)
+    validation: tuple[np.ndarray, np.ndarray]  # inputs (n, W, 1) at the validation origins, targets (n, 1, H)
+    horizon: int = 1
+    val_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
+    test_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
 
     def inputs(self, lo: int, hi: int) -> np.ndarray:
         """Model inputs for one-step forecasts of the points `[lo, hi)`."""
         return forecast_inputs(self.scaled, self.window, lo, hi)
 
+    def inputs_at(self, at: np.ndarray) -> np.ndarray:
+        """Model inputs for forecasts from the origins `at`."""
+        return origin_inputs(self.scaled, self.window, at)
+
     def to_original(self, pred: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """One-step predictions (scaled, transformed) of the points `[lo, hi)` in original units."""
+        return self.paths_to_original(np.asarray(pred, float).reshape(-1, 1), np.arange(lo, hi))[:, 0]
+
+    def paths_to_original(self, pred: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Forecast paths `(origins, H)` (scaled, transformed) from the origins `at` in original units.
+
+        A differenced value inverts from the value `lag` steps before it: known (before the origin) for the
+        first `lag` steps, the path's own earlier forecast after that. Nothing at or after an origin is read.
+        """
+        pred = np.asarray(pred, float)
+        at = np.asarray(at)
+        z = self.scaler.inverse(pred)
         lag = self.transform.lag
-        return self.transform.inverse(self.scaler.inverse(pred), self.raw[lo - lag: hi - lag] if lag else None)
+        out = np.empty_like(z)
+        for h in range(z.shape[1]):
+            if lag == 0:
+                out[:, h] = self.transform.inverse(z[:, h], None)
+            else:
+                lagged = self.raw[at + h - lag] if h < lag else out[:, h - lag]
+                out[:, h] = self.transform.inverse(z[:, h], lagged)
+        return out
+
+    def history_rows(self, at: np.ndarray) -> np.ndarray:
+        """The `W + lag` original values before each origin, `(origins, W + lag)`: what a recursive
+        forecast starts from."""
+        width = self.window + self.transform.lag
+        return self.raw[np.asarray(at)[:, None] + np.arange(-width, 0)[None, :]]
+
+    def rows_input(self, rows: np.ndarray) -> np.ndarray:
+        """Model inputs `(n, W, 1)` forecasting the value after each row of original values (its last
+        `W + lag` are used)."""
+        lag = self.transform.lag
+        width = self.window + lag
+        z = np.stack([self.transform.forward(r[-width:])[lag:] for r in np.asarray(rows, float)])
+        return self.scaler.transform(z)[..., None].astype(np.float32)
+
+    def rows_value(self, pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The original-unit values scaled, transformed predictions stand for, after each row."""
+        lag = self.transform.lag
+        z = self.scaler.inverse(np.asarray(pred, float))
+        return self.transform.inverse(z, np.asarray(rows, float)[:, -lag] if lag else None)
 
     def next_input(self, history: np.ndarray) -> np.ndarray:
         """The model input `(1, W, 1)` that forecasts the point after `history` (original units)."""
-        lag = self.transform.lag
-        z = self.transform.forward(np.asarray(history[-(self.window + lag):], float))[lag:]
-        return self.scaler.transform(z).reshape(1, -1, 1).astype(np.float32)
+        return self.rows_input(np.asarray(history, float)[None, -(self.window + self.transform.lag):])
 
     def next_value(self, pred: float, history: np.ndarray) -> float:
         """The original-unit value a scaled, transformed prediction stands for, after `history`."""
-        lag = self.transform.lag
-        z = self.scaler.inverse(np.array([pred]))
-        return float(self.transform.inverse(z, np.array([history[-lag]]) if lag else None)[0])
+        return float(self.rows_value(np.array([pred]), np.asarray(history, float)[None, :])[0])
 
 
-def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None) -> PreparedData:
+def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None, *,
+            horizon: int = 1, outputs: int = 1, origin_step: int | None = None,
+            origin_count: int | None = None) -> PreparedData:
+    """Transform, scale (training part only), window and place the origins.
+
+    Args:
+        horizon: the forecast horizon H the validation and test origins are scored at.
+        outputs: the values each window position is trained to predict (H for the direct strategy, 1 for
+            the recursive one).
+        origin_step, origin_count: see `pipeline.core.origins.origins` (defaults: `horizon` apart, every one
+            that fits).
+    """
     transform = transform or Transform()
     raw = np.asarray(raw, float)
     bounds = split_bounds(len(raw), split)
-    (a0, a1), (b0, b1), _ = bounds
+    (a0, a1), (b0, b1), (s0, s1) = bounds
     z = transform.forward(raw)
     scaler = Scaler.fit(z[a0:a1])  # the training part only
     scaled = scaler.transform(z)
-    validation = (forecast_inputs(scaled, window, b0, b1), scaled[b0:b1].reshape(-1, 1, 1).astype(np.float32))
+    try:
+        val_at = origins(b0, b1, horizon, origin_step, origin_count)
+        test_at = origins(s0, s1, horizon, origin_step, origin_count)
+    except ValueError as exc:
+        raise DataError(str(exc), "horizon") from None
+    val_targets = targets(scaled, val_at, horizon)[:, None, :].astype(np.float32)
+    validation = (origin_inputs(scaled, window, val_at), val_targets)
     return PreparedData(raw=raw, transform=transform, scaled=scaled, scaler=scaler, bounds=bounds, window=window,
-                        train=make_windows(scaled, window, a0, a1), validation=validation)
+                        train=make_windows(scaled, window, a0, a1, outputs), validation=validation,
+                        horizon=horizon, val_origins=val_at, test_origins=test_at)

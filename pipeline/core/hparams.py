@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.core.transforms import TRANSFORMS
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+# how a network forecasts H steps: all at once from one window (a multi-output head), or one step at a time
+# with its own forecasts fed back (the source article's closed loop); the same at H = 1
+STRATEGIES = ("direct", "recursive")
 # the architectures compared, named once: the config, the CLI, the MLflow contract and the report use these
 Arch = Literal["gru", "lstm"]
 ARCHITECTURES: tuple[Arch, ...] = get_args(Arch)
@@ -32,6 +35,7 @@ class HParams(BaseModel):
     batch_size: int = 10
     epochs: int = 100
     transform: str = "none"  # what the network models: see pipeline.core.transforms
+    strategy: str = "direct"  # multi-step forecasts: see STRATEGIES
 
     @classmethod
     def of(cls, arch: str, values: dict[str, Any]) -> HParams:
@@ -47,4 +51,4 @@ class HParams(BaseModel):
 HPARAM_TYPES: dict[str, type] = {name: f.annotation for name, f in HParams.model_fields.items()  # type: ignore[misc]
                                  if name != "arch"}
 # hyperparameters whose values are names: the names allowed
-HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "transform": TRANSFORMS}
+HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "transform": TRANSFORMS, "strategy": STRATEGIES}

@@ -35,27 +35,55 @@ def naive_forecast(series: np.ndarray, lo: int, hi: int, season: int | None = No
     return np.asarray(series[lo - m: hi - m], float)
 
 
-def ar_forecast(series: np.ndarray, window: int, train: tuple[int, int], lo: int, hi: int) -> np.ndarray:
-    """Linear AR(window) with intercept, fitted by least squares on the training part."""
+def naive_paths(series: np.ndarray, at: np.ndarray, horizon: int, season: int | None = None) -> np.ndarray:
+    """From each origin, the last value (or, seasonal, the value a whole number of seasons back that is known
+    at the origin) for each of the next `horizon` points: `(origins, horizon)`."""
+    m = season or 1
+    h = np.arange(horizon)
+    back = m * (h // m + 1)  # the latest same-season point before the origin
+    return np.asarray(series, float)[np.asarray(at)[:, None] + h[None, :] - back[None, :]]
+
+
+def ar_fit(series: np.ndarray, window: int, train: tuple[int, int]) -> np.ndarray:
+    """Linear AR(window) with intercept, fitted by least squares on the training part: its coefficients."""
     a, b = train
     x = forecast_inputs(series, window, a + window, b)[..., 0]
     design = np.column_stack([x, np.ones(len(x))])
     coef, *_ = np.linalg.lstsq(design, series[a + window: b], rcond=None)
-    xs = forecast_inputs(series, window, lo, hi)[..., 0]
-    return np.column_stack([xs, np.ones(len(xs))]) @ coef
+    return coef
 
 
-def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int,
-              season: int | None = None) -> dict[str, float]:
-    """Test-split MASE and RMSE of the naive, seasonal naive and AR baselines."""
+def ar_forecast(series: np.ndarray, window: int, train: tuple[int, int], lo: int, hi: int) -> np.ndarray:
+    """One-step forecasts of `[lo, hi)` by the AR(window) model fitted on the training part."""
+    return ar_paths(series, window, train, np.arange(lo, hi), 1)[:, 0]
+
+
+def ar_paths(series: np.ndarray, window: int, train: tuple[int, int], at: np.ndarray, horizon: int) -> np.ndarray:
+    """The AR(window) model's forecasts from each origin, its own forecasts fed back: `(origins, horizon)`."""
+    coef = ar_fit(series, window, train)
+    rows = forecast_inputs(series, window, int(min(at)), int(max(at)) + 1)[np.asarray(at) - int(min(at)), :, 0]
+    out = np.empty((len(at), horizon))
+    for h in range(horizon):
+        out[:, h] = rows @ coef[:-1] + coef[-1]
+        rows = np.column_stack([rows[:, 1:], out[:, h]])
+    return out
+
+
+def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, season: int | None = None, *,
+              horizon: int = 1, origin_step: int | None = None, origin_count: int | None = None) -> dict[str, float]:
+    """Test-split MASE and RMSE of the naive, seasonal naive and AR baselines over the horizon, from the
+    same origins the networks are scored from."""
+    from pipeline.core.origins import horizon_mase, origins, targets
+
     (a0, a1), _, (lo, hi) = bounds
+    at = origins(lo, hi, horizon, origin_step, origin_count)
     scale = mase_scale(series[a0:a1], season)
-    truth = series[lo:hi]
-    preds = {"naive": naive_forecast(series, lo, hi), "ar": ar_forecast(series, window, (a0, a1), lo, hi)}
+    truth = targets(series, at, horizon)
+    preds = {"naive": naive_paths(series, at, horizon), "ar": ar_paths(series, window, (a0, a1), at, horizon)}
     if season:
-        preds["seasonal_naive"] = naive_forecast(series, lo, hi, season)
+        preds["seasonal_naive"] = naive_paths(series, at, horizon, season)
     out: dict[str, float] = {}
     for name, p in preds.items():
-        out[f"{name}_mase"] = mase(p, truth, scale)
+        out[f"{name}_mase"] = horizon_mase(p, truth, scale)
         out[f"{name}_rmse"] = rmse(p, truth)
     return out

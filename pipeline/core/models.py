@@ -41,14 +41,15 @@ def configure_tensorflow(cpus: float = 1, gpus: float = 0) -> None:
     _configured = (threads, gpus > 0)
 
 
-def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1) -> keras.Model:
-    """The seed's network; at hidden 40 it has 5,201 (GRU) or 6,761 (LSTM) parameters."""
+def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1, outputs: int = 1) -> keras.Model:
+    """The seed's network; at hidden 40 it has 5,201 (GRU) or 6,761 (LSTM) parameters. `outputs`: the values
+    each position predicts (the next `outputs` points; more than 1 for the direct multi-step strategy)."""
     import keras
 
     cell = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[arch]
     layers: list[Any] = [keras.Input((window, 1))]
     layers += [cell(hidden_size, return_sequences=True, name=f"{arch}_{i}") for i in range(num_layers)]
-    layers.append(keras.layers.Dense(1, name="dense"))
+    layers.append(keras.layers.Dense(outputs, name="dense"))
     return keras.Sequential(layers, name=arch)
 
 
@@ -59,7 +60,7 @@ def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimiz
     return cls[name](learning_rate=learning_rate)
 
 
-def param_count(arch: str, hidden_size: int, num_layers: int = 1) -> int:
+def param_count(arch: str, hidden_size: int, num_layers: int = 1, outputs: int = 1) -> int:
     """Parameters of `build_model` without building it: gates x (input + recurrent weights + biases) + Dense.
 
     GRU with `reset_after=True` (Keras' default, cuDNN-compatible) has two bias vectors per gate.
@@ -70,7 +71,7 @@ def param_count(arch: str, hidden_size: int, num_layers: int = 1) -> int:
     for layer in range(num_layers):
         inputs = 1 if layer == 0 else h
         total += gates * (h * inputs + h * h + biases * h)
-    return total + h + 1
+    return total + outputs * (h + 1)
 
 
 def matched_gru_hidden(lstm_hidden: int, num_layers: int = 1) -> int:

@@ -19,8 +19,9 @@ import numpy as np
 from pipeline.core.config import SplitSpec
 from pipeline.core.data import PreparedData, prepare
 from pipeline.core.hparams import HParams
-from pipeline.core.metrics import mase, mase_scale, rmse, smape
+from pipeline.core.metrics import mase_scale, rmse, smape
 from pipeline.core.models import build_model, build_optimizer
+from pipeline.core.origins import horizon_mase, targets
 from pipeline.core.transforms import Transform
 
 __all__ = ["TrainingDiverged", "TrialResult", "fit_and_score"]
@@ -43,12 +44,13 @@ EpochCallback = Callable[[int, float, float, float], None]
 
 
 def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, evaluate_test: bool,
-                  season: int | None = None, patience: int | None = None, horizon: int | None = None,
-                  on_epoch: EpochCallback | None = None) -> TrialResult:
+                  season: int | None = None, patience: int | None = None, horizon: int = 1,
+                  origin_step: int | None = None, origin_count: int | None = None,
+                  closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None) -> TrialResult:
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
-        hp: architecture and hyperparameters (the transform included).
+        hp: architecture and hyperparameters (the transform and the multi-step strategy included).
         raw: the series in original units.
         split: chronological fractions.
         seed: sets weight initialisation and data order; the same seed gives the same metrics on CPU.
@@ -56,25 +58,30 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         season: seasonal period for MASE scaling and seasonal transforms, if any.
         patience: stop after this many epochs without a better validation MASE and restore the best
             weights (None: train all `hp.epochs`).
-        horizon: closed-loop steps scored from the start of the test split (None: the whole split).
+        horizon: every score is over the next `horizon` values from each forecast origin.
+        origin_step, origin_count: where the validation and test origins are (`pipeline.core.origins`).
+        closed_loop_steps: free-running steps scored from the start of the test split (None: the whole split).
         on_epoch: called with (epoch, loss, val_loss, val_mase) after each epoch.
 
     Returns:
-        Per-epoch training and one-step validation losses (MSE of the scaled, transformed series, as the
-        source article plots them) and validation MASE (original units: the objective, comparable across
-        transforms and windows), final metrics in original units, and for confirm runs the test forecasts
-        and the article's free-running generation over the whole series.
+        Per-epoch training and validation losses (MSE of the scaled, transformed series, as the source
+        article plots them) and validation MASE over the horizon (original units: the objective, comparable
+        across transforms, windows and strategies), final metrics in original units, and for confirm runs
+        the test forecasts from every origin and the article's free-running generation over the whole series.
     """
     import keras
 
     keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
-    data = prepare(raw, split, hp.window, Transform(hp.transform, season))
-    model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers)
+    outputs = horizon if hp.strategy == "direct" else 1
+    data = prepare(raw, split, hp.window, Transform(hp.transform, season), horizon=horizon, outputs=outputs,
+                   origin_step=origin_step, origin_count=origin_count)
+    model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs)
     loop = _compiled_loop(hp, data, model, raw, split)
     model = loop.model
-    (a0, a1), (v0, v1), (s0, s1) = data.bounds
+    (a0, a1), _, (s0, s1) = data.bounds
     scale = mase_scale(raw[a0:a1], season)
+    val_truth = targets(raw, data.val_origins, horizon)
     rng = np.random.default_rng(seed)
     losses: list[float] = []
     val_losses: list[float] = []
@@ -82,8 +89,9 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     best: tuple[float, int, Any] = (np.inf, -1, None)  # (val_mase, epoch, weights) for early stopping
     t0 = time.perf_counter()
     for epoch in range(hp.epochs):
-        loss, val_loss, val_pred = loop.epoch(rng.permutation(len(data.train[0])))
-        val_mase = mase(data.to_original(val_pred, v0, v1), raw[v0:v1], scale)
+        loss = loop.epoch(rng.permutation(len(data.train[0])))
+        val_loss, val_pred = loop.validate(data, hp.strategy)
+        val_mase = horizon_mase(val_pred, val_truth, scale)
         if not (np.isfinite(loss) and np.isfinite(val_loss) and np.isfinite(val_mase)):
             raise TrainingDiverged(f"{hp.arch}: loss became {loss} (val_loss {val_loss}, val_mase {val_mase}) "
                                    f"at epoch {epoch}")
@@ -101,10 +109,10 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     if patience is not None and best[2] is not None:
         model.set_weights(best[2])
 
-    val_pred = loop.forecast(data, v0, v1)
+    val_pred = loop.forecast_paths(data, data.val_origins, hp.strategy)
     metrics = {
-        "val_rmse": rmse(val_pred, raw[v0:v1]),
-        "val_mase": mase(val_pred, raw[v0:v1], scale),
+        "val_rmse": rmse(val_pred, val_truth),
+        "val_mase": horizon_mase(val_pred, val_truth, scale),
         "n_params": float(model.count_params()),
         "train_seconds": train_seconds,
         # the first epoch includes tracing and XLA compilation; report the steady state
@@ -119,21 +127,24 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         metrics["best_epoch"] = float(best[1])
     forecasts = None
     if evaluate_test:
-        test_pred = loop.forecast(data, s0, s1)
-        steps = min(horizon or s1 - s0, s1 - s0)
+        test_pred = loop.forecast_paths(data, data.test_origins, hp.strategy)
+        test_truth = targets(raw, data.test_origins, horizon)
+        steps = min(closed_loop_steps or s1 - s0, s1 - s0)
         free = loop.generate(data, raw[:s0], steps)
         metrics |= {
-            "test_rmse": rmse(test_pred, raw[s0:s1]),
-            "test_mase": mase(test_pred, raw[s0:s1], scale),
-            "test_smape": smape(test_pred, raw[s0:s1]),
+            "test_rmse": rmse(test_pred, test_truth),
+            "test_mase": horizon_mase(test_pred, test_truth, scale),
+            "test_smape": smape(test_pred, test_truth),
             "closed_loop_rmse": rmse(free, raw[s0:s0 + steps]),
         }
         # the source article's figure: start from the first window and feed predictions back to the end
         start = hp.window + data.transform.lag
         gen = loop.generate(data, raw[:start], len(raw) - start)
-        # stored with the run so the report can test forecasts (Diebold-Mariano) from MLflow alone
+        # stored with the run so the report can test forecasts (Diebold-Mariano) and score each step from
+        # MLflow alone; `test_pred` is origin-major: origin o's H values, then the next origin's
         forecasts = {"truth": raw.tolist(), "generated": gen.tolist(), "start": [float(start)],
-                     "test_start": [float(s0)], "test_pred": test_pred.tolist(), "mase_scale": [scale]}
+                     "test_start": [float(s0)], "test_pred": test_pred.reshape(-1).tolist(), "mase_scale": [scale],
+                     "horizon": [float(horizon)], "test_origins": data.test_origins.astype(float).tolist()}
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
 
 
@@ -157,7 +168,7 @@ def _compiled_loop(hp: HParams, data: PreparedData, model: Any, raw: np.ndarray,
     # the learning rate is a variable of the optimizer, not part of what XLA compiles: trials that differ
     # only in it share a loop
     key = (hp.model_dump_json(exclude={"epochs", "learning_rate"}), raw.tobytes(), split.model_dump_json(),
-           data.transform.season)
+           data.transform.season, data.horizon, data.val_origins.tobytes())
     loop = _LOOPS.pop(key, None)
     if loop is None:
         loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), data.train, data.validation,
@@ -222,12 +233,20 @@ class _CompiledLoop:
         return tf.reduce_sum(per_window * weight)
 
     def _val_py(self) -> Any:
-        # the last positions the targets cover: 1 for one-step forecasts, all W for the article's windows
+        # the positions the targets cover: the last (the forecast from each origin), or all W for the
+        # article's windows (`gatesweep bench`)
         return self.model(self.xv, training=False)[:, -self.yv.shape[1]:, :]
 
-    def epoch(self, perm: np.ndarray) -> tuple[float, float, np.ndarray]:
-        """One pass over the training windows; returns the training loss, the validation MSE and the
-        validation predictions (scaled, transformed; the last position of each)."""
+    def validation_mse(self) -> float:
+        """MSE of the validation targets over every position they cover (the source article's val_loss)."""
+        t0 = time.perf_counter()
+        val = float(np.mean(np.square(np.asarray(self._val()) - self.yv_np)))
+        self.epoch_times[-1] += time.perf_counter() - t0
+        return val
+
+    def epoch(self, perm: np.ndarray) -> float:
+        """One pass over the training windows; returns the training loss (MSE of the scaled, transformed
+        series over every position and output)."""
         import tensorflow as tf
 
         t0 = time.perf_counter()
@@ -241,10 +260,37 @@ class _CompiledLoop:
         for start in range(0, len(idx), self.batch):
             total += float(self._train_step(tf.constant(idx[start:start + self.batch]),
                                             tf.constant(weight[start:start + self.batch])))
-        pred = np.asarray(self._val())
-        val = float(np.mean(np.square(pred - self.yv_np)))
         self.epoch_times.append(time.perf_counter() - t0)
-        return total / self.n, val, pred[:, -1, 0]
+        return total / self.n
+
+    def validate(self, data: PreparedData, strategy: str) -> tuple[float, np.ndarray]:
+        """The validation MSE (scaled, transformed, over the horizon) and the forecast paths from every
+        validation origin in original units, `(origins, H)`."""
+        t0 = time.perf_counter()
+        if strategy == "direct":
+            z = np.asarray(self._val())[:, -1, :]
+            paths = data.paths_to_original(z, data.val_origins)
+        else:
+            z, paths = self._recursive(data, data.val_origins)
+        val = float(np.mean(np.square(z - self.yv_np[:, 0, :])))
+        self.epoch_times[-1] += time.perf_counter() - t0  # an epoch's time includes its validation
+        return val, paths
+
+    def forecast_paths(self, data: PreparedData, at: np.ndarray, strategy: str) -> np.ndarray:
+        """Forecasts `(origins, H)` in original units from the origins `at`."""
+        if strategy == "direct":
+            return data.paths_to_original(np.asarray(self._predict(data.inputs_at(at)))[:, -1, :], at)
+        return self._recursive(data, at)[1]
+
+    def _recursive(self, data: PreparedData, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The one-step network fed its own forecasts for H steps from every origin at once: the scaled,
+        transformed predictions and the paths in original units, each `(origins, H)`."""
+        rows = data.history_rows(at)
+        z = np.empty((len(at), data.horizon))
+        for h in range(data.horizon):
+            z[:, h] = np.asarray(self._predict(data.rows_input(rows)))[:, -1, 0]
+            rows = np.column_stack([rows, data.rows_value(z[:, h], rows)])
+        return z, rows[:, -data.horizon:]
 
     def forecast(self, data: PreparedData, lo: int, hi: int) -> np.ndarray:
         """One-step forecasts of points `[lo, hi)` in original units."""

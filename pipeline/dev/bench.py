@@ -81,7 +81,8 @@ def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, fl
     rng = np.random.default_rng(seed)
     val = np.nan
     for _ in range(epochs + 1):  # the first epoch compiles; it is excluded like the article's warm-up
-        _, val, _ = loop.epoch(rng.permutation(n_train))
+        loop.epoch(rng.permutation(n_train))
+        val = loop.validation_mse()
     # the article generates on the raw series: no transform, no scaling
     series = damped_oscillation()
     data = PreparedData(raw=series, transform=Transform(), scaled=series, scaler=Scaler(0.0, 1.0), bounds=[],

@@ -166,8 +166,9 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.n
         try:
             result = fit_and_score(job.hp, series[ds.name], spec.split, seed=job.seed,
                                    evaluate_test=job.phase == "confirm", season=ds.season,
-                                   patience=spec.evaluation.patience, horizon=spec.evaluation.closed_loop_horizon,
-                                   on_epoch=on_epoch)
+                                   patience=spec.evaluation.patience, horizon=ds.horizon,
+                                   origin_step=ds.origin_step, origin_count=ds.test_origins,
+                                   closed_loop_steps=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch)
         except Exception as exc:  # re-raised with what the worker printed before it: the run's error.txt
             raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
     from pipeline.core.version import code_version

@@ -66,7 +66,10 @@ CHILD_TAG_COLUMNS: Final = {Tags.ROLE: "role", Tags.ARCH: "arch", Tags.DATASET: 
 
 
 class Params:
-    """Parent-run params the report stage reads (child runs carry every hyperparameter, and `arch`)."""
+    """Parent-run params the report stage reads; child runs carry every hyperparameter (`strategy` among
+    them), `arch`, and their dataset's forecast `horizon`."""
+
+    HORIZON: Final = "horizon"
 
     DATASETS: Final = "datasets"
     SAMPLER: Final = "sampler"

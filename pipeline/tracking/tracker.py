@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.errors import TrackingError
-from pipeline.tracking.contract import Artifacts, Metrics, Tags
+from pipeline.tracking.contract import Artifacts, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
 from pipeline.tracking.outbox import CorruptRecord
 from pipeline.tracking.records import RunRecord
@@ -59,6 +59,7 @@ class SweepTracker:
         self.experiment_id: str | None = None
         self.parent_id: str | None = None
         self.multi_dataset = False
+        self.horizons: dict[str, int] = {}  # dataset -> forecast horizon (a child param), from the sweep file
         self.writers = 1  # outbox writer threads for this store, set by check()
 
     def check(self, timeout_s: float = 5.0) -> None:
@@ -98,15 +99,18 @@ class SweepTracker:
                 else:
                     os.environ[k] = v
 
-    def attach(self, parent_run_id: str) -> None:
+    def attach(self, parent_run_id: str, spec: SweepSpec | None = None) -> None:
         """Continue writing to an existing sweep (sync, resume)."""
         run = self.client.get_run(parent_run_id)
         self.parent_id, self.experiment_id = parent_run_id, run.info.experiment_id
         self.multi_dataset = "," in run.data.params.get("datasets", "")
+        if spec is not None:
+            self.horizons = {d.name: d.horizon for d in spec.datasets}
 
     def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
+        self.horizons = {d.name: d.horizon for d in spec.datasets}
         from pipeline.core.version import code_version
 
         tags = {Tags.ROLE: "sweep", Tags.SPEC_PATH: spec_path, Tags.CODE_VERSION: code_version()}
@@ -227,6 +231,7 @@ class SweepTracker:
                                      tags=self._child_tags(record), run_name=job.run_name(self.multi_dataset))
         run_id = run.info.run_id
         params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis
+        params.append(Param(Params.HORIZON, str(self.horizons.get(job.dataset, 1))))
         now = record.end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)

@@ -109,7 +109,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch() -> None:
 
 def test_closed_loop_horizon_limits_the_free_run() -> None:
     hp = HParams(arch="lstm", **TINY)
-    short = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True, horizon=2)
+    short = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True, closed_loop_steps=2)
     full = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True)
     assert short.metrics["test_mase"] == full.metrics["test_mase"]
     assert short.metrics["closed_loop_rmse"] != full.metrics["closed_loop_rmse"]
