@@ -29,6 +29,7 @@ from reports.verdict import (
     SCHEMA_VERSION,
     Budget,
     BudgetCurve,
+    DatasetVerdict,
     DMResult,
     DMUnavailable,
     MatchedVerdict,
@@ -75,6 +76,19 @@ def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
         if len(parts) == 3 and parts[0] == "baseline":
             out.setdefault(parts[1], {})[parts[2]] = value
     return out
+
+
+def _baseline_fields(v: DatasetVerdict, parent: ParentRun) -> dict[str, Any]:
+    """Every baseline's test MASE on `v`'s dataset, the best, whether the better architecture beats it (its
+    geometric-mean MASE, the verdict's scale), and the statistical baselines that failed."""
+    scores = {k.removesuffix("_mase"): x for k, x in _baselines(parent.metrics).get(v.dataset, {}).items()
+              if k.endswith("_mase")}
+    prefix = Tags.baseline_failed(v.dataset, "")
+    failed = {k.removeprefix(prefix): why for k, why in parent.tags.items() if k.startswith(prefix)}
+    best = min(scores, key=lambda k: scores[k]) if scores else None
+    better = min(v.gmean_mase_gru, v.gmean_mase_lstm)
+    return {"baseline_mase": scores, "best_baseline": best, "baselines_failed": failed,
+            "beats_best_baseline": None if best is None else bool(better < scores[best])}
 
 
 def _counts(table: pd.DataFrame) -> dict[str, dict[str, RunCounts]]:
@@ -226,7 +240,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         paths = _arm_paths(confirm, v.dataset, forecasts)
         datasets.append(v.model_copy(update={
             "dm": _dm(paths), "mase_ci": mase_ci, "horizon": int(d[Params.HORIZON].max()),
-            "per_step": per_step_ratios(paths["gru"], paths["lstm"])}))
+            "per_step": per_step_ratios(paths["gru"], paths["lstm"]), **_baseline_fields(v, parent)}))
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}
     verdict = Verdict(

@@ -54,6 +54,50 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
         flagged = [v.dataset for v in verdict.datasets if getattr(v, key) is False]
         if flagged:
             out.append(f"Neither GRU nor LSTM beats {what} on: {', '.join(flagged)}.")
+    for v in verdict.datasets:  # a statistical model that beats both, where naive and AR did not say so already
+        if v.beats_best_baseline is False and v.best_baseline not in ("naive", "ar"):
+            best = _BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
+            out.append(f"Neither GRU nor LSTM beats {best} on {v.dataset} (test MASE "
+                       f"{v.baseline_mase[v.best_baseline or '']:.3g}).")
+    return out
+
+
+_BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS",
+                   "theta": "Theta"}
+
+
+def _baseline_lines(verdict: Verdict) -> list[str]:
+    """Per dataset: every baseline's test MASE on the networks' origins and horizon, relative to the
+    seasonal naive one (the naive one without a season), as M4 reports them; the architectures beside."""
+    out = []
+    for v in verdict.datasets:
+        if not v.baseline_mase:
+            out.append(f"{v.dataset}: no baselines recorded (runs logged by hand)")
+            continue
+        ref_name = "seasonal_naive" if "seasonal_naive" in v.baseline_mase else "naive"
+        ref = v.baseline_mase.get(ref_name)
+        parts = [f"{_BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" ({x / ref:.2f})" if ref else "")
+                 for k, x in sorted(v.baseline_mase.items(), key=lambda kv: kv[1])]
+        line = (f"{v.dataset} (horizon {v.horizon}): test MASE, in brackets relative to "
+                f"{_BASELINE_NAMES[ref_name]}: " + ", ".join(parts)
+                + f"; geometric mean over seeds GRU {v.gmean_mase_gru:.3g}, LSTM {v.gmean_mase_lstm:.3g}")
+        if v.beats_best_baseline is not None:
+            best = _BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
+            line += (f"; the better architecture {'beats' if v.beats_best_baseline else 'does NOT beat'} the best "
+                     f"baseline ({best})")
+        if v.baselines_failed:
+            line += "; failed to fit: " + "; ".join(f"{_BASELINE_NAMES.get(k, k)} ({why})"
+                                                   for k, why in sorted(v.baselines_failed.items()))
+        out.append(line + ".")
+    return out
+
+
+def _per_step_lines(verdict: Verdict) -> list[str]:
+    out = []
+    for v in verdict.datasets:
+        if v.horizon > 1 and v.per_step:
+            out.append(f"{v.dataset}: " + "; ".join(f"step {s.step} {s.ratio:.3f} ({s.ci_low:.3f}–{s.ci_high:.3f})"
+                                                    for s in v.per_step))
     return out
 
 
@@ -125,7 +169,11 @@ def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c.sentence for _, c in sorted(verdict.cost.items())]
     nightly = ([("Nightly comparison (newest first)", _nightly_lines(verdict.nightly))] if verdict.nightly else [])
+    per_step = _per_step_lines(verdict)
+    steps = [("Per step of the horizon: GRU/LSTM ratio of geometric-mean test MASE (95% CI)", per_step)]
     return nightly + [
+        ("Baselines on the same origins and horizon", _baseline_lines(verdict)),
+        *(steps if per_step else []),
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the source article's \"GRU trains faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),

@@ -17,7 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, m
 from pipeline.core.config import ReportSpec
 from pipeline.core.hparams import ARCHITECTURES, Arch
 
-# 1: 0.1.0 (no schema_version key); 2: adds the key, and per dataset `horizon`, `series` and `per_step`
+# 1: 0.1.0 (no schema_version key); 2: adds the key, and per dataset `horizon`, `series`, `per_step` and
+# the baselines (`baseline_mase`, `best_baseline`, `beats_best_baseline`, `baselines_failed`)
 SCHEMA_VERSION = 2
 
 Label = Literal["gru", "lstm", "equivalent", "inconclusive"]
@@ -121,6 +122,12 @@ class DatasetVerdict(_Model):
     sentence: str
     dm: DMResult | DMUnavailable | None = None
     mase_ci: dict[Arch, tuple[Num, Num]] | None = None  # bootstrap 95% CI of each arm's mean test MASE
+    # every baseline's test MASE on the same origins and horizon (naive, seasonal_naive, ar, ets, theta), the
+    # best of them, whether the better architecture's geometric-mean MASE beats it, and the ones that failed
+    baseline_mase: dict[str, float] = Field(default_factory=dict)
+    best_baseline: str | None = None
+    beats_best_baseline: bool | None = None
+    baselines_failed: dict[str, str] = Field(default_factory=dict)
     horizon: int = 1  # every test MASE is over this many steps from each origin (schema 1: always 1)
     series: int = 1  # series the per-seed MASE averages over
     per_step: list[StepRatio] = Field(default_factory=list)  # empty: no stored forecasts (runs made by hand)

@@ -130,7 +130,7 @@ def _check_overrides(spec: SweepSpec, overrides: dict[str, Any], path: Path) -> 
         raise UsageError(f"{path}: --set {', '.join(overrides)}: {exc}") from None
 
 
-def _plan(spec: SweepSpec, path: Path) -> str:
+def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> str:
     n_cells = len(spec.cells())
     trials = spec.budget.trials_per_cell * n_cells
     candidates = min(spec.confirm.candidates, spec.budget.trials_per_cell)
@@ -151,10 +151,28 @@ def _plan(spec: SweepSpec, path: Path) -> str:
         if ds.search_space is not None:
             own = ", ".join(f"{k} {_show(v)}" for k, v in ds.search_space.given().items())
             lines.append(f"  dataset {ds.name}: its own {own}")
+        if series is not None and ds.name in series:
+            lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, len(series[ds.name]))}")
     if spec.confirm.seeds < spec.report.min_seeds:
         lines.append(f"  note: {spec.confirm.seeds} confirm seeds < report.min_seeds {spec.report.min_seeds}: "
                      "every dataset will be inconclusive (a smoke run)")
     return "\n".join(lines)
+
+
+def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
+    """How a dataset is scored: its horizon and forecast origins per split, the strategies searched."""
+    from pipeline.core.data import split_bounds
+    from pipeline.core.origins import origins
+
+    _, (v0, v1), (s0, s1) = split_bounds(n, spec.split)
+    counts = [len(origins(lo, hi, ds.horizon, ds.origin_step, ds.test_origins)) for lo, hi in ((v0, v1), (s0, s1))]
+    step = ds.origin_step or ds.horizon
+    text = (f"{n} points; horizon {ds.horizon}, origins {step} apart: {counts[0]} in validation, {counts[1]} in "
+            "test")
+    strategies = [str(s) for s in spec.space_for(ds.name).values("strategy")]
+    if ds.horizon == 1 and len(strategies) > 1:
+        text += "; note: at horizon 1 the direct and recursive strategies are the same network"
+    return text + f"; strategy {', '.join(strategies)}"
 
 
 def _show(p: Any) -> str:
@@ -173,8 +191,8 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    spec, _ = load_sweep(args.space)
-    print(_plan(spec, args.space))
+    spec, series = load_sweep(args.space)
+    print(_plan(spec, args.space, series))
     return EXIT_OK
 
 

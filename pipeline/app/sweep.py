@@ -23,7 +23,7 @@ from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baselines
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.progress import Progress
-from pipeline.tracking.contract import Artifacts, Tags
+from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.state import SweepState, new_run_dir
 
 if TYPE_CHECKING:
@@ -54,20 +54,26 @@ class SweepOutcome:
     mlflow: str  # where to see it: the parent run's page, or how to open the UI on a local store
 
 
-def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, float]:
-    """Naive / seasonal naive / AR test-split metrics per dataset, keyed for the parent run.
+def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]
+                      ) -> tuple[dict[str, float], dict[str, str], float]:
+    """Naive, seasonal naive, AR, ETS and Theta test-split metrics per dataset, keyed for the parent run; the
+    tags of the baselines that failed (with the reason); the seconds ETS and Theta took.
 
     The AR baseline uses the smallest window of the dataset's search space (the fixed one when not searched).
     """
-    out: dict[str, float] = {}
+    metrics: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    seconds = 0.0
     for ds in spec.datasets:
         window = int(min(spec.space_for(ds.name).values("window")))
         bounds = split_bounds(len(series[ds.name]), spec.split)
-        for k, v in baselines(series[ds.name], bounds, window, ds.season, horizon=ds.horizon,
-                              origin_step=ds.origin_step, origin_count=ds.test_origins).items():
-            out[f"baseline.{ds.name}.{k}"] = v
-        out[f"baseline.{ds.name}.ar_window"] = float(window)
-    return out
+        scores = baselines(series[ds.name], bounds, window, ds.season, horizon=ds.horizon,
+                           origin_step=ds.origin_step, origin_count=ds.test_origins)
+        metrics |= {Metrics.baseline(ds.name, k): v for k, v in scores.metrics.items()}
+        metrics[Metrics.baseline(ds.name, "ar_window")] = float(window)
+        failed |= {Tags.baseline_failed(ds.name, name): why for name, why in scores.failed.items()}
+        seconds += scores.seconds
+    return metrics, failed, seconds
 
 
 def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *, tracking_uri: str,
@@ -107,7 +113,13 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
     state = SweepState(tracking_uri=tracking_uri, experiment=spec.name, parent_run_id=parent, phase="tune",
                        spec_path=str(spec_path.resolve()), spec=spec, seconds={"ray_start": ray_start})
     state.save(out_dir)
-    tracker.log_parent_metrics(dataset_baselines(spec, series))
+    progress.set_note("fitting the ETS and Theta baselines")
+    metrics, failed, seconds = dataset_baselines(spec, series)
+    state.seconds["baselines"] = seconds  # once per sweep, not per trial: in timings.json
+    tracker.log_parent_metrics(metrics)
+    if failed:
+        tracker.set_parent_tags(failed)
+    progress.set_note("")
     progress.publish = _publisher(tracker)
     return _drive(spec, series, tracker, out_dir, state, t_start, reporter, progress, cluster=None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from pipeline.core.data import forecast_inputs
@@ -69,11 +71,25 @@ def ar_paths(series: np.ndarray, window: int, train: tuple[int, int], at: np.nda
     return out
 
 
+@dataclass(frozen=True)
+class BaselineScores:
+    """Test-split scores of the baselines over the horizon: `metrics` (`<name>_mase`, `<name>_rmse`), the
+    baselines that could not be fitted with their reason, and the seconds the statistical ones took."""
+
+    metrics: dict[str, float]
+    failed: dict[str, str]
+    seconds: float
+
+
 def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, season: int | None = None, *,
-              horizon: int = 1, origin_step: int | None = None, origin_count: int | None = None) -> dict[str, float]:
-    """Test-split MASE and RMSE of the naive, seasonal naive and AR baselines over the horizon, from the
-    same origins the networks are scored from."""
+              horizon: int = 1, origin_step: int | None = None, origin_count: int | None = None,
+              statistical: bool = True) -> BaselineScores:
+    """The naive, seasonal naive and AR baselines and (`statistical`) ETS and Theta from statsmodels, scored
+    on the test split from the same origins and over the same horizon as the networks."""
+    import time
+
     from pipeline.core.origins import horizon_mase, origins, targets
+    from pipeline.core.statistical import statistical_paths
 
     (a0, a1), _, (lo, hi) = bounds
     at = origins(lo, hi, horizon, origin_step, origin_count)
@@ -82,8 +98,17 @@ def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, se
     preds = {"naive": naive_paths(series, at, horizon), "ar": ar_paths(series, window, (a0, a1), at, horizon)}
     if season:
         preds["seasonal_naive"] = naive_paths(series, at, horizon, season)
+    failed: dict[str, str] = {}
+    t0 = time.perf_counter()
+    if statistical:
+        for name, result in statistical_paths(series, (a0, a1), at, horizon, season).items():
+            if isinstance(result, str):
+                failed[name] = result
+            else:
+                preds[name] = result
+    seconds = time.perf_counter() - t0
     out: dict[str, float] = {}
     for name, p in preds.items():
         out[f"{name}_mase"] = horizon_mase(p, truth, scale)
         out[f"{name}_rmse"] = rmse(p, truth)
-    return out
+    return BaselineScores(out, failed, seconds)

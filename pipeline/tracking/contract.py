@@ -54,6 +54,11 @@ class Tags:
         return f"gatesweep.verdict.{dataset}"
 
     @staticmethod
+    def baseline_failed(dataset: str, baseline: str) -> str:
+        """On the parent: why a statistical baseline (`ets`, `theta`) could not be fitted on a dataset."""
+        return f"gatesweep.baseline_failed.{dataset}.{baseline}"
+
+    @staticmethod
     def data_of(dataset: str) -> str:
         """A dataset's content fingerprint on a nightly parent run."""
         return f"gatesweep.data.{dataset}"
