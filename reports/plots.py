@@ -88,13 +88,21 @@ def loss_curves(histories: dict[str, list[dict[str, list[float]]]], dataset: str
 
 
 def run_forecast(f: dict[str, list[float]], name: str) -> bytes:
-    """One confirm run: the truth, its one-step test forecast and its free-running generation."""
+    """One confirm run: the truth, its test forecasts (one step ahead, or each origin's path over the
+    horizon) and its free-running generation."""
+    from reports.horizon import paths_of
+
     fig, ax = _figure(6, 2.8)
     truth = np.asarray(f["truth"])
     ax.plot(np.arange(len(truth)), truth, color="black", lw=1.2, label="truth")
     test_start = int(f["test_start"][0])
-    ax.plot(np.arange(test_start, test_start + len(f["test_pred"])), f["test_pred"], color="#2ca02c", lw=1.2,
-            label="one-step test forecast")
+    paths = paths_of(f)
+    if paths.horizon == 1:
+        ax.plot(paths.origins, paths.pred[:, 0], color="#2ca02c", lw=1.2, label="one-step test forecast")
+    else:
+        for i, (o, row) in enumerate(zip(paths.origins, paths.pred, strict=True)):
+            ax.plot(np.arange(o, o + paths.horizon), row, color="#2ca02c", lw=1.0,
+                    label=f"test forecasts, {paths.horizon} steps from each origin" if i == 0 else None)
     start = int(f["start"][0])
     ax.plot(np.arange(start, start + len(f["generated"])), f["generated"], color="#9467bd", lw=0.9, ls="--",
             label="closed loop")

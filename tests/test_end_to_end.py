@@ -81,7 +81,7 @@ def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
         tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
         assert tags["gatesweep.dataset"] == "damped" and tags["gatesweep.seed"].isdigit()
         assert HPARAMS <= set(params)
-        assert int(params["epochs"]) == EPOCHS
+        assert int(params["epochs"]) == EPOCHS and params["strategy"] == "direct" and params["horizon"] == "1"
         for key in ("val_rmse", "n_params", "seconds_per_epoch", "train_seconds"):
             assert key in metrics, key
         if tags["gatesweep.role"] == "confirm":

@@ -190,6 +190,15 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
     return args.out if args.out else Path("gatesweep-output") / name
 
 
+def _writable_home(home: Path) -> Path:
+    """The sweep's home, if a sweep can write there (else one line, exit 2: nothing has started)."""
+    from pipeline.tracking.state import unwritable
+
+    if why := unwritable(home):
+        raise UsageError(f"{home}: --out: {why}")
+    return home
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     spec, series = load_sweep(args.space)
     print(_plan(spec, args.space, series))
@@ -215,7 +224,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.tracking.state import unfinished
 
     spec, series = load_sweep(args.space)
-    home = _out_dir(args, spec.name)
+    home = _writable_home(_out_dir(args, spec.name))
     if found := unfinished(home):  # two sweeps in one home would be fine; abandoning one silently is not
         raise UsageError(f"{home}: --out: holds an unfinished sweep ({_describe(*found)}); if its driver is gone, "
                          f"continue it with `gatesweep resume {found[0]}`, or pass another --out to start a new one")
@@ -246,7 +255,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
     from pipeline.tracking.state import unfinished
 
     spec, series = load_sweep(args.space)
-    base = _out_dir(args, spec.name)
+    base = _writable_home(_out_dir(args, spec.name))
     try:
         with sweep_lock(lock_path(args.lock_dir, spec.name, base)) as took_over:
             if took_over:

@@ -68,6 +68,20 @@ def new_run_dir(home: Path, parent_run_id: str, prefix: str = "") -> Path:
     return run_dir
 
 
+def unwritable(home: Path) -> str | None:
+    """Why a sweep could not make its directory under `home` (a file in the way, no write permission, a
+    read-only file system), or None. Creates nothing: it is asked before anything starts."""
+    path = home.absolute()
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                return f"{candidate} is a file, not a directory"
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                return f"cannot write in {candidate} (no permission, or a read-only file system)"
+            return None
+    return None
+
+
 def sweep_of(directory: Path) -> Path | None:
     """The sweep directory a path stands for: itself (it holds a state file) or its `latest` sweep."""
     for candidate in (directory, directory / LATEST):

@@ -164,3 +164,15 @@ def test_orchestration_bench_bad_sizes_are_one_line_exit_2(argv: list[str],
     assert main(["bench", "--orchestration", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--trials" in err[0], err
+
+
+@pytest.mark.parametrize("command", ["run", "nightly"])
+def test_an_output_home_that_cannot_be_made_is_one_line_exit_2_before_anything_starts(tmp_path: Path,
+                                                                                       command: str) -> None:
+    (tmp_path / "blocker").write_text("a file where the sweep's home should be\n")
+    extra = ["--lock-dir", str(tmp_path / "locks")] if command == "nightly" else []
+    proc = run_gatesweep([command, str(DATA / "valid" / "minimal.yaml"), "--out", "blocker/home", *extra], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0] == f"error: blocker/home: --out: {tmp_path / 'blocker'} is a file, not a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]  # no mlflow.db, no Ray results, no lock
