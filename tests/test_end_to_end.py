@@ -45,6 +45,7 @@ def test_one_parent_with_children_for_both_architectures_and_phases(sweep: tuple
     cwd, parent_id = sweep
     client = _client(cwd)
     exp = client.get_experiment_by_name("tiny-e2e")
+    assert exp.tags["mlflow.note.content"].startswith("**gatesweep: GRU or LSTM?** Sweep `tiny-e2e`")
     parents = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
     assert [p.info.run_id for p in parents] == [parent_id]
     children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")

@@ -235,7 +235,7 @@ def _where(tracker: Any) -> str:
     if link:
         return link
     return (f"mlflow ui --backend-store-uri {tracker.tracking_uri} (then http://127.0.0.1:5000/#/experiments/"
-            f"{tracker.experiment_id}/runs/{tracker.parent_id})")
+            f"{tracker.experiment_id}/runs/{tracker.parent_id}?workflowType=machine_learning)")
 
 
 def _stop_interrupted(exc: Interrupted, tracker: Any, outbox: Any, out_dir: Path, state: SweepState,

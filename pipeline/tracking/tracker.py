@@ -30,6 +30,14 @@ WRITERS_ENV = "GATESWEEP_MLFLOW_WRITERS"
 _MAX_METRICS, _MAX_TAGS = 1000, 100
 
 
+# the experiment's description in the MLflow UI (set when gatesweep creates the experiment)
+_EXPERIMENT_NOTE = ("**gatesweep: GRU or LSTM?** Sweep `{name}`: Keras GRU and LSTM networks tuned with the same "
+                    "search space and budget, then retrained on fresh seeds and compared on a held-out test split. "
+                    "Each sweep is one parent run (`gatesweep.role = sweep`) whose description opens on the verdict "
+                    "(tag `gatesweep.verdict`) and whose `report/report.html` artifact holds the full report; its "
+                    "trial, select and confirm runs are nested under it.")
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -79,7 +87,8 @@ class SweepTracker:
             if exp is None:
                 action = f"create experiment '{self.experiment}'"
                 self.experiment_id = self.client.create_experiment(
-                    self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development"})
+                    self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development",
+                                           Tags.NOTE: _EXPERIMENT_NOTE.format(name=self.experiment)})
             else:
                 # the write a sweep needs, tried now: a server with permissions (basic-auth) refuses it
                 # here, before anything starts, not at the first child run
