@@ -15,14 +15,17 @@ from pipeline.app.cli import main
 from reports.verdict import Verdict
 from tests.conftest import RELEASE_0_1_0, RELEASE_0_1_0_PARENT, release_store
 
+# what schema 2 adds to each dataset entry
+_SCHEMA_2_DATASET = {f".datasets[{i}].{k}" for i in (0, 1) for k in (
+    "horizon", "series", "per_step", "baseline_mase", "best_baseline", "beats_best_baseline", "baselines_failed")}
+
 
 def test_the_0_1_0_verdict_json_loads_and_keeps_every_value() -> None:
     text = (RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8")
     verdict = Verdict.from_json(text)
     assert verdict.schema_version == 1 and [v.label for v in verdict.datasets] == ["gru", "inconclusive"]
     assert [(v.horizon, v.series, v.per_step) for v in verdict.datasets] == [(1, 1, [])] * 2  # schema 1: one step
-    assert _added(json.loads(text), json.loads(verdict.to_json())) == {
-        ".schema_version", *(f".datasets[{i}].{k}" for i in (0, 1) for k in ("horizon", "series", "per_step"))}
+    assert _added(json.loads(text), json.loads(verdict.to_json())) == {".schema_version", *_SCHEMA_2_DATASET}
 
 
 def test_a_verdict_json_that_drifts_from_the_shape_is_refused() -> None:
@@ -45,7 +48,9 @@ def test_the_report_of_a_0_1_0_store_rebuilds_the_same_verdict(tmp_path: Path,
     old = json.loads((RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8"))
     # every value 0.1.0 wrote is written again, equal; what schema 2 adds is all that is new
     assert _added(old, new) == {".schema_version", ".sweep_info.search_space.all datasets.strategy",
-                                *(f".datasets[{i}].{k}" for i in (0, 1) for k in ("horizon", "series", "per_step"))}
+                                *_SCHEMA_2_DATASET}
+    damped = new["datasets"][0]  # 0.1.0 logged naive and AR baselines; ETS and Theta came later
+    assert set(damped["baseline_mase"]) == {"naive", "ar"} and damped["beats_best_baseline"] is False
     assert [d["horizon"] for d in new["datasets"]] == [1, 1]
     # at horizon 1 the one step's ratio is the verdict's ratio
     assert new["datasets"][0]["per_step"][0]["ratio"] == pytest.approx(math.exp(old["datasets"][0]["effect"]))
