@@ -261,7 +261,8 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                           estimand="mean log test MASE per seed, GRU - LSTM",
                           test="Welch t on log MASE, two-sided, Holm across datasets",
                           equivalence="TOST (Welch) at alpha/2 per side, Holm across datasets",
-                          ci="Welch t 95%", confirm_runs_used=int(len(confirm))),
+                          ci="Welch t 95%", confirm_runs_used=int(len(confirm)),
+                          patience=spec.evaluation.patience if spec is not None else None),
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
     if parent.tags.get(Tags.NIGHTLY) == "true":

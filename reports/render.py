@@ -243,6 +243,15 @@ def _plain(v: Any) -> str:
     return str(v)
 
 
+def rules_line(verdict: Verdict) -> str:
+    """The rules the verdict was reached by, and how the networks were trained, in one line."""
+    rules = verdict.settings
+    stopping = (f"early stopping after {rules.patience} epochs without a better validation MASE (the best epoch's "
+                "weights kept), the same for both architectures" if rules.patience else "no early stopping")
+    return (f"alpha {rules.alpha}, equivalence margin ±{100 * rules.equivalence_margin:g}%, at least "
+            f"{rules.min_seeds} random seeds per architecture to decide; {stopping}.")
+
+
 def summary_md(verdict: Verdict) -> str:
     lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
              f"`{verdict.parent_run_id}`", "", "## Decision", "",
@@ -263,9 +272,7 @@ def summary_md(verdict: Verdict) -> str:
     for title, items in _sections(verdict):
         lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
     lines += ["", "## Search space", ""] + [f"- {ln}" for ln in _search_space_lines(verdict)]
-    rules = verdict.settings
-    lines += ["", f"alpha {rules.alpha}, equivalence margin ±{100 * rules.equivalence_margin:g}%, at least "
-              f"{rules.min_seeds} random seeds per architecture to decide."]
+    lines += ["", rules_line(verdict)]
     return "\n".join(lines) + "\n"
 
 
@@ -316,4 +323,5 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
             f"<title>gatesweep report: {e(verdict.sweep)}</title><style>{_STYLE}</style></head><body>"
             f"<h1>GRU or LSTM? — {e(verdict.sweep)}</h1><p class='facts'>{e(_header_facts(verdict))} · {parent}</p>"
             f"{decision}<h2>Statistics per dataset</h2>{_table([h for _, h in _COLUMNS], _rows(verdict))}"
-            f"<h2>Figures</h2>{figs}{sections}<h2>Search space</h2>{space}</body></html>\n")
+            f"<h2>Figures</h2>{figs}{sections}<h2>Search space</h2>{space}"
+            f"<p class='note' id='rules'>{e(rules_line(verdict))}</p></body></html>\n")

@@ -258,6 +258,9 @@ class Settings(_Model):
     equivalence: str
     ci: str
     confirm_runs_used: int
+    # early stopping in every phase (epochs without a better validation MASE; the best epoch's weights kept);
+    # None: off, or not recorded (schema 1)
+    patience: int | None = None
 
     @property
     def rules(self) -> ReportSpec:

@@ -75,6 +75,7 @@ class Params:
     them), `arch`, and their dataset's forecast `horizon`."""
 
     HORIZON: Final = "horizon"
+    PATIENCE: Final = "patience"  # early stopping: epochs without a better validation MASE, or "none"
 
     DATASETS: Final = "datasets"
     SAMPLER: Final = "sampler"

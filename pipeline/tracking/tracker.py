@@ -68,6 +68,7 @@ class SweepTracker:
         self.parent_id: str | None = None
         self.multi_dataset = False
         self.horizons: dict[str, int] = {}  # dataset -> forecast horizon (a child param), from the sweep file
+        self.patience: int | None = None  # early stopping (a child param), from the sweep file
         self.writers = 1  # outbox writer threads for this store, set by check()
 
     def check(self, timeout_s: float = 5.0) -> None:
@@ -115,11 +116,13 @@ class SweepTracker:
         self.multi_dataset = "," in run.data.params.get("datasets", "")
         if spec is not None:
             self.horizons = {d.name: d.horizon for d in spec.datasets}
+            self.patience = spec.evaluation.patience
 
     def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
         self.horizons = {d.name: d.horizon for d in spec.datasets}
+        self.patience = spec.evaluation.patience
         from pipeline.core.version import code_version
 
         tags = {Tags.ROLE: "sweep", Tags.SPEC_PATH: spec_path, Tags.CODE_VERSION: code_version()}
@@ -241,6 +244,7 @@ class SweepTracker:
         run_id = run.info.run_id
         params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis
         params.append(Param(Params.HORIZON, str(self.horizons.get(job.dataset, 1))))
+        params.append(Param(Params.PATIENCE, str(self.patience) if self.patience else "none"))
         now = record.end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)

@@ -98,3 +98,13 @@ def test_the_description_leads_with_the_verdict_and_lists_both_configurations() 
     assert any(ln.startswith("- damped / GRU: ") and "hidden_size 8," in ln for ln in lines)
     assert any(ln.startswith("- damped / LSTM: ") and "hidden_size 16," in ln for ln in lines)
     assert "use the GRU configuration above" in text
+
+
+def test_the_rules_line_is_in_the_html_and_the_markdown_and_says_how_training_stopped() -> None:
+    from reports.render import report_html, summary_md
+
+    v = one_dataset(label="gru")
+    off = "alpha 0.05, equivalence margin ±2%, at least 5 random seeds per architecture to decide; no early stopping."
+    assert off in summary_md(v) and f"<p class='note' id='rules'>{off}</p>" in report_html(v, [])
+    on = v.model_copy(update={"settings": v.settings.model_copy(update={"patience": 20})})
+    assert "early stopping after 20 epochs without a better validation MASE" in report_html(on, [])
