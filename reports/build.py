@@ -209,6 +209,15 @@ def _rules(spec: SweepSpec | None, params: dict[str, str]) -> ReportSpec:
         raise OffContract(f"parent run: param {first['loc'][0]}: {first['msg']}") from None
 
 
+def _patience(parent: ParentRun, spec: SweepSpec | None) -> int | None:
+    """The early stopping the sweep ran with: the parent's param (what ran, whatever today's default), else
+    the sweep file's setting."""
+    given = parent.params.get(Params.PATIENCE)
+    if given is not None:
+        return int(given) if given.isdigit() else None
+    return spec.evaluation.patience if spec is not None else None
+
+
 def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
     """The verdict (what `verdict.json` holds) and what the figures need.
 
@@ -262,7 +271,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                           test="Welch t on log MASE, two-sided, Holm across datasets",
                           equivalence="TOST (Welch) at alpha/2 per side, Holm across datasets",
                           ci="Welch t 95%", confirm_runs_used=int(len(confirm)),
-                          patience=spec.evaluation.patience if spec is not None else None),
+                          patience=_patience(parent, spec)),
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
     if parent.tags.get(Tags.NIGHTLY) == "true":
