@@ -96,6 +96,10 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
     tracker.check()
     progress = _open_progress(spec, None)
     try:
+        # pure computation on the data (seconds for long series): done before anything starts, so a Ctrl-C
+        # here leaves nothing behind, and a resumed sweep never lacks them
+        progress.set_note("fitting the ETS and Theta baselines")
+        baseline_metrics, baseline_failures, baseline_seconds = dataset_baselines(spec, series)
         ray_start = _prepare_cluster(spec, address, progress)
         parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
     except Interrupted as exc:
@@ -110,16 +114,14 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
         tags |= nightly_tags(spec, series)
     tracker.set_parent_tags(tags)
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
+    # baselines: once per sweep, not per trial; their time is in timings.json
     state = SweepState(tracking_uri=tracking_uri, experiment=spec.name, parent_run_id=parent, phase="tune",
-                       spec_path=str(spec_path.resolve()), spec=spec, seconds={"ray_start": ray_start})
+                       spec_path=str(spec_path.resolve()), spec=spec,
+                       seconds={"baselines": baseline_seconds, "ray_start": ray_start})
     state.save(out_dir)
-    progress.set_note("fitting the ETS and Theta baselines")
-    metrics, failed, seconds = dataset_baselines(spec, series)
-    state.seconds["baselines"] = seconds  # once per sweep, not per trial: in timings.json
-    tracker.log_parent_metrics(metrics)
-    if failed:
-        tracker.set_parent_tags(failed)
-    progress.set_note("")
+    tracker.log_parent_metrics(baseline_metrics)
+    if baseline_failures:
+        tracker.set_parent_tags(baseline_failures)
     progress.publish = _publisher(tracker)
     return _drive(spec, series, tracker, out_dir, state, t_start, reporter, progress, cluster=None)
 
