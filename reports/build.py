@@ -78,13 +78,13 @@ def _baselines(parent_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _baseline_fields(v: DatasetVerdict, parent: ParentRun) -> dict[str, Any]:
-    """Every baseline's test MASE on `v`'s dataset, the best, whether the better architecture beats it (its
-    geometric-mean MASE, the verdict's scale), and the statistical baselines that failed."""
-    scores = {k.removesuffix("_mase"): x for k, x in _baselines(parent.metrics).get(v.dataset, {}).items()
-              if k.endswith("_mase")}
+def _baseline_fields(v: DatasetVerdict, metrics: dict[str, float], tags: dict[str, str]) -> dict[str, Any]:
+    """Every baseline's test MASE on `v`'s dataset (from its `baseline.<dataset>.*` metrics), the best, whether
+    the better architecture beats it (its geometric-mean MASE, the verdict's scale), and the statistical
+    baselines that failed (from the parent's tags)."""
+    scores = {k.removesuffix("_mase"): x for k, x in metrics.items() if k.endswith("_mase")}
     prefix = Tags.baseline_failed(v.dataset, "")
-    failed = {k.removeprefix(prefix): why for k, why in parent.tags.items() if k.startswith(prefix)}
+    failed = {k.removeprefix(prefix): why for k, why in tags.items() if k.startswith(prefix)}
     best = min(scores, key=lambda k: scores[k]) if scores else None
     better = min(v.gmean_mase_gru, v.gmean_mase_lstm)
     return {"baseline_mase": scores, "best_baseline": best, "baselines_failed": failed,
@@ -239,7 +239,8 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     rules = _rules(spec, parent.params)
     sampler = parent.params.get(Params.SAMPLER, "unknown")
     confirm = chosen_confirm_runs(table)
-    verdicts = compare_architectures(confirm, _baselines(parent.metrics), rules)
+    baselines = _baselines(parent.metrics)
+    verdicts = compare_architectures(confirm, baselines, rules)
     forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:
@@ -249,7 +250,8 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         paths = _arm_paths(confirm, v.dataset, forecasts)
         datasets.append(v.model_copy(update={
             "dm": _dm(paths), "mase_ci": mase_ci, "horizon": int(d[Params.HORIZON].max()),
-            "per_step": per_step_ratios(paths["gru"], paths["lstm"]), **_baseline_fields(v, parent)}))
+            "per_step": per_step_ratios(paths["gru"], paths["lstm"]),
+            **_baseline_fields(v, baselines.get(v.dataset, {}), parent.tags)}))
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}
     verdict = Verdict(

@@ -113,10 +113,10 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def _check_overrides(spec: SweepSpec, overrides: dict[str, Any], path: Path) -> None:
+def _check_overrides(spec: SweepSpec, series: dict[str, Any], overrides: dict[str, Any], path: Path) -> None:
     """The sweep's data rules (windows against series lengths, transforms against the data) with the
     `--set` values in place of the file's, every dataset's own values included."""
-    from pipeline.core.data import DataError, load_datasets
+    from pipeline.core.data import DataError, check_datasets
 
     if not overrides:
         return
@@ -124,8 +124,8 @@ def _check_overrides(spec: SweepSpec, overrides: dict[str, Any], path: Path) -> 
                 ds.model_copy(update={"search_space": ds.search_space.model_copy(update=dict.fromkeys(overrides))})
                 for ds in spec.datasets]
     try:
-        load_datasets(spec.model_copy(update={"search_space": spec.search_space.model_copy(update=overrides),
-                                              "datasets": datasets}))
+        check_datasets(spec.model_copy(update={"search_space": spec.search_space.model_copy(update=overrides),
+                                               "datasets": datasets}), series)
     except DataError as exc:
         raise UsageError(f"{path}: --set {', '.join(overrides)}: {exc}") from None
 
@@ -212,7 +212,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.dataset and args.dataset not in series:
         raise UsageError(f"{args.space}: --dataset: no dataset named {args.dataset!r}")
     overrides = _overrides(args.set)
-    _check_overrides(spec, overrides, args.space)
+    _check_overrides(spec, series, overrides, args.space)
     metrics = train_once(spec, series, dataset=args.dataset, arch=args.arch, overrides=overrides, seed=args.seed)
     print(json.dumps(metrics, indent=2))
     return EXIT_OK

@@ -7,10 +7,11 @@ Conventions used everywhere:
 - A *training window* is the source article's pair `x = z[i : i+W]`, `target = z[i+1 : i+W+1]` (the
   model predicts the next value at every position). Training windows have **all their targets inside
   the training split**, so no training target is a validation or test value.
-- A *one-step forecast* of point `t` reads the `W` points before `t` (the past, whatever split it lies
-  in) and uses the model's last output. Every validation and test point gets one; this is also the
-  validation loss. So a window may be longer than the validation or test split: the only limit is that
-  training keeps at least `MIN_TRAIN_WINDOWS` windows.
+- A *forecast from origin `o`* reads the `W` points before `o` (the past, whatever split it lies in) and
+  predicts `o .. o+H-1` (`pipeline.core.origins`; at H = 1 every validation and test point is one origin, a
+  one-step forecast). So a window may be longer than the validation or test split: the only limit is that
+  training keeps at least `MIN_TRAIN_WINDOWS` windows. With the direct strategy each training position
+  targets the `H` values after it, all inside the training split.
 """
 
 from __future__ import annotations
@@ -116,22 +117,34 @@ def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
     Raises:
         DataError: `field` is the setting's path in the sweep file (`datasets[1].value_column`, ...).
     """
-    from pipeline.core.transforms import Transform, check_transform
-
     out: dict[str, np.ndarray] = {}
     for i, ds in enumerate(spec.datasets):
         try:
-            series = load_series(ds)
+            out[ds.name] = load_series(ds)
         except DataError as exc:
             raise DataError(str(exc), f"datasets[{i}]" + (f".{exc.field}" if exc.field else "")) from None
+    check_datasets(spec, out)
+    return out
+
+
+def check_datasets(spec: SweepSpec, data: dict[str, np.ndarray]) -> None:
+    """The sweep's rules on series already read: the closed-loop horizon, transforms, windows and forecast
+    origins against each series' splits (`gatesweep train --set` checks its overrides with this).
+
+    Raises:
+        DataError: `field` is the setting's path in the sweep file.
+    """
+    from pipeline.core.transforms import check_transform
+
+    for i, ds in enumerate(spec.datasets):
+        series = data[ds.name]
         space = spec.space_for(ds.name)
 
         def field(key: str, i: int = i, ds: Any = ds) -> str:  # where the user set it: the dataset or the sweep
             own = ds.search_space is not None and getattr(ds.search_space, key) is not None
             return f"datasets[{i}].search_space.{key}" if own else f"search_space.{key}"
 
-        n_train, _, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
-        n_all = len(series)
+        n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
         horizon = spec.evaluation.closed_loop_horizon
         if horizon is not None and horizon > n_test:
             raise DataError(f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)",
@@ -148,15 +161,12 @@ def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
                             f"dataset {ds.name!r} ({n_train} training points"
                             + (f", transform lag {lag}" if lag else "") + (f", horizon {ds.horizon}" if ahead else "")
                             + f"); at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
-        n_val = n_all - n_train - n_test
         for part, n_part in (("validation", n_val), ("test", n_test)):
             try:
                 origins(0, n_part, ds.horizon, ds.origin_step, ds.test_origins)
             except ValueError as exc:
                 where = "test_origins" if ds.test_origins is not None and ds.horizon <= n_part else "horizon"
                 raise DataError(f"dataset {ds.name!r}, {part} split: {exc}", f"datasets[{i}].{where}") from None
-        out[ds.name] = series
-    return out
 
 
 def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
@@ -253,10 +263,6 @@ class PreparedData:
     val_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
     test_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
 
-    def inputs(self, lo: int, hi: int) -> np.ndarray:
-        """Model inputs for one-step forecasts of the points `[lo, hi)`."""
-        return forecast_inputs(self.scaled, self.window, lo, hi)
-
     def inputs_at(self, at: np.ndarray) -> np.ndarray:
         """Model inputs for forecasts from the origins `at`."""
         return origin_inputs(self.scaled, self.window, at)
@@ -275,13 +281,12 @@ class PreparedData:
         at = np.asarray(at)
         z = self.scaler.inverse(pred)
         lag = self.transform.lag
+        if lag == 0:
+            return self.transform.inverse(z, None)
         out = np.empty_like(z)
         for h in range(z.shape[1]):
-            if lag == 0:
-                out[:, h] = self.transform.inverse(z[:, h], None)
-            else:
-                lagged = self.raw[at + h - lag] if h < lag else out[:, h - lag]
-                out[:, h] = self.transform.inverse(z[:, h], lagged)
+            lagged = self.raw[at + h - lag] if h < lag else out[:, h - lag]
+            out[:, h] = self.transform.inverse(z[:, h], lagged)
         return out
 
     def history_rows(self, at: np.ndarray) -> np.ndarray:

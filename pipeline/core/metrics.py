@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.core.data import forecast_inputs
+from pipeline.core.data import forecast_inputs, origin_inputs
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -33,8 +33,7 @@ def smape(pred: np.ndarray, truth: np.ndarray) -> float:
 
 def naive_forecast(series: np.ndarray, lo: int, hi: int, season: int | None = None) -> np.ndarray:
     """Last value (or the value one season back) as the forecast of every point in `[lo, hi)`."""
-    m = season or 1
-    return np.asarray(series[lo - m: hi - m], float)
+    return naive_paths(series, np.arange(lo, hi), 1, season)[:, 0]
 
 
 def naive_paths(series: np.ndarray, at: np.ndarray, horizon: int, season: int | None = None) -> np.ndarray:
@@ -63,7 +62,7 @@ def ar_forecast(series: np.ndarray, window: int, train: tuple[int, int], lo: int
 def ar_paths(series: np.ndarray, window: int, train: tuple[int, int], at: np.ndarray, horizon: int) -> np.ndarray:
     """The AR(window) model's forecasts from each origin, its own forecasts fed back: `(origins, horizon)`."""
     coef = ar_fit(series, window, train)
-    rows = forecast_inputs(series, window, int(min(at)), int(max(at)) + 1)[np.asarray(at) - int(min(at)), :, 0]
+    rows = origin_inputs(series, window, at)[..., 0]
     out = np.empty((len(at), horizon))
     for h in range(horizon):
         out[:, h] = rows @ coef[:-1] + coef[-1]

@@ -292,10 +292,6 @@ class _CompiledLoop:
             rows = np.column_stack([rows, data.rows_value(z[:, h], rows)])
         return z, rows[:, -data.horizon:]
 
-    def forecast(self, data: PreparedData, lo: int, hi: int) -> np.ndarray:
-        """One-step forecasts of points `[lo, hi)` in original units."""
-        return data.to_original(np.asarray(self._predict(data.inputs(lo, hi)))[:, -1, 0], lo, hi)
-
     def generate(self, data: PreparedData, history: np.ndarray, steps: int) -> np.ndarray:
         """Free-running generation in original units: each prediction becomes part of the next input."""
         path = np.concatenate([np.asarray(history, float), np.empty(steps)])
