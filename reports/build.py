@@ -20,7 +20,15 @@ from reports import plots
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps
-from reports.horizon import Paths, dm_over_origins, ensemble, paths_of, per_step_ratios
+from reports.horizon import (
+    Paths,
+    dm_over_origins,
+    dm_over_panel,
+    panel_ensemble,
+    per_step_ratios,
+    series_paths_of,
+    series_shares,
+)
 from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
@@ -32,6 +40,7 @@ from reports.verdict import (
     DatasetVerdict,
     DMResult,
     DMUnavailable,
+    DroppedSeries,
     MatchedVerdict,
     RunCounts,
     Sensitivity,
@@ -117,25 +126,38 @@ def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: ReportSpec) 
                                                "parameter counts are closest")
 
 
-def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, list[Paths]]:
-    """Each architecture's stored test forecasts on `dataset`, one per confirm seed that stored them."""
-    out: dict[str, list[Paths]] = {}
+def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, list[list[Paths]]]:
+    """Each architecture's stored test forecasts on `dataset`: per confirm seed that stored them, one `Paths`
+    per series."""
+    out: dict[str, list[list[Paths]]] = {}
     for arch in ARCHITECTURES:
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
-        out[arch] = [paths_of(f) for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
+        out[arch] = [series_paths_of(f) for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
     return out
 
 
-def _dm(paths: dict[str, list[Paths]]) -> DMResult | DMUnavailable:
-    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE)."""
+def _dm(paths: dict[str, list[list[Paths]]]) -> DMResult | DMUnavailable:
+    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE; a
+    panel's: the mean over series at each origin, `dm_over_panel`)."""
     for arch in ARCHITECTURES:
         if not paths[arch]:
             return DMUnavailable(available=False, note=f"no test forecasts stored for {arch.upper()}")
-    ens = {arch: ensemble(paths[arch]) for arch in ARCHITECTURES}
-    at = ens["gru"].origins
+    ens = {arch: panel_ensemble(paths[arch]) for arch in ARCHITECTURES}
+    at = ens["gru"][0].origins
     step = int(np.min(np.diff(at))) if len(at) > 1 else 1
-    mase = {arch: (float(np.mean(np.abs(e.pred - e.truth))) / e.scale if e.scale else None) for arch, e in ens.items()}
-    return DMResult(available=True, **dm_over_origins(ens["gru"], ens["lstm"], step), ensemble_mase=mase)
+    mase = {arch: (float(np.mean([np.mean(np.abs(e.pred - e.truth)) / e.scale for e in es]))
+                   if all(e.scale for e in es) else None) for arch, es in ens.items()}
+    if len(ens["gru"]) == 1:
+        test = dm_over_origins(ens["gru"][0], ens["lstm"][0], step)
+    else:
+        test = dm_over_panel(ens["gru"], ens["lstm"], step)
+    return DMResult(available=True, **test, ensemble_mase=mase)
+
+
+def _dropped(tags: dict[str, str], dataset: str) -> list[DroppedSeries]:
+    """The series `short_series: drop` left out of `dataset` (the parent's tag)."""
+    given = tags.get(Tags.dropped_series(dataset))
+    return [DroppedSeries(id=str(i), length=int(n)) for i, n in json.loads(given)] if given else []
 
 
 def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
@@ -251,6 +273,9 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         datasets.append(v.model_copy(update={
             "dm": _dm(paths), "mase_ci": mase_ci, "horizon": int(d[Params.HORIZON].max()),
             "per_step": per_step_ratios(paths["gru"], paths["lstm"]),
+            "series": len(paths["gru"][0]) if paths["gru"] else 1,
+            "per_series": series_shares(paths["gru"], paths["lstm"]),
+            "dropped_series": _dropped(parent.tags, v.dataset),
             **_baseline_fields(v, baselines.get(v.dataset, {}), parent.tags)}))
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}

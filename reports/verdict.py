@@ -84,6 +84,23 @@ class StepRatio(_Model):
     ci_high: Num
 
 
+class SeriesShare(_Model):
+    """One series of a panel: each architecture's geometric-mean test MASE over its seeds, and the share of
+    (GRU seed, LSTM seed) pairs where the GRU's is lower."""
+
+    id: str
+    gru_better: float
+    gru_mase: float
+    lstm_mase: float
+
+
+class DroppedSeries(_Model):
+    """A series `short_series: drop` left out: too short for the sweep's splits, window and horizon."""
+
+    id: str
+    length: int
+
+
 class DatasetVerdict(_Model):
     """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
     and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
@@ -130,6 +147,8 @@ class DatasetVerdict(_Model):
     baselines_failed: dict[str, str] = Field(default_factory=dict)
     horizon: int = 1  # every test MASE is over this many steps from each origin (schema 1: always 1)
     series: int = 1  # series the per-seed MASE averages over
+    per_series: list[SeriesShare] = Field(default_factory=list)  # a panel's series (empty for one series)
+    dropped_series: list[DroppedSeries] = Field(default_factory=list)
     per_step: list[StepRatio] = Field(default_factory=list)  # empty: no stored forecasts (runs made by hand)
 
     @property

@@ -131,6 +131,8 @@ def _check_overrides(spec: SweepSpec, series: dict[str, Any], overrides: dict[st
 
 
 def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> str:
+    from pipeline.core.config import CsvDataset, UsMacroDataset
+
     n_cells = len(spec.cells())
     trials = spec.budget.trials_per_cell * n_cells
     candidates = min(spec.confirm.candidates, spec.budget.trials_per_cell)
@@ -152,7 +154,16 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
             own = ", ".join(f"{k} {_show(v)}" for k, v in ds.search_space.given().items())
             lines.append(f"  dataset {ds.name}: its own {own}")
         if series is not None and ds.name in series:
-            lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, len(series[ds.name]))}")
+            panel = series[ds.name]
+            lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, min(len(s) for s in panel.series))}")
+            if len(panel.series) > 1 or panel.dropped:
+                lines.append(f"  dataset {ds.name}: {len(panel.series)} series, one global network, lengths "
+                             f"{min(len(s) for s in panel.series)}-{max(len(s) for s in panel.series)}"
+                             + (f"; dropped as too short: {', '.join(f'{i} ({n} points)' for i, n in panel.dropped)}"
+                                if panel.dropped else ""))
+            if isinstance(ds, CsvDataset | UsMacroDataset) and ds.covariates:
+                lines.append(f"  dataset {ds.name}: covariates: past {', '.join(ds.past_covariates) or 'none'}; "
+                             f"future {', '.join(ds.future_covariates) or 'none'}")
     if spec.confirm.seeds < spec.report.min_seeds:
         lines.append(f"  note: {spec.confirm.seeds} confirm seeds < report.min_seeds {spec.report.min_seeds}: "
                      "every dataset will be inconclusive (a smoke run)")

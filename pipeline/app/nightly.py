@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.config import SweepSpec
+from pipeline.core.data import Panel
 from pipeline.core.version import code_version
 from pipeline.tracking.contract import Tags
 
@@ -75,12 +76,18 @@ def _read_holder(path: Path) -> dict[str, Any]:
         return {}
 
 
-def fingerprint(series: np.ndarray) -> str:
-    """A short content hash of a dataset's values, so a change of data shows up as a changed tag."""
+def fingerprint(series: np.ndarray | Panel) -> str:
+    """A short content hash of a dataset's values (and a panel's ids and covariates), so a change of data shows
+    up as a changed tag. A single series without covariates hashes its values alone, as before panels."""
+    if isinstance(series, Panel):
+        first = series.series[0]
+        if len(series.series) > 1 or series.covariates != (0, 0):
+            return hashlib.sha256(series.fingerprint()).hexdigest()[:16]
+        series = first.y
     return hashlib.sha256(np.ascontiguousarray(series, dtype=np.float64).tobytes()).hexdigest()[:16]
 
 
-def nightly_tags(spec: SweepSpec, series: dict[str, np.ndarray]) -> dict[str, str]:
+def nightly_tags(spec: SweepSpec, series: dict[str, Panel]) -> dict[str, str]:
     tags = {Tags.NIGHTLY: "true", Tags.CODE_VERSION: code_version()}  # also on every parent
     tags |= {Tags.data_of(name): fingerprint(values) for name, values in series.items()}
     return tags

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from pipeline.core.config import SweepSpec
-from pipeline.core.data import load_datasets, split_bounds
+from pipeline.core.data import Panel, load_datasets, split_bounds
 from pipeline.core.errors import IncompleteSweep, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baselines
@@ -54,29 +54,40 @@ class SweepOutcome:
     mlflow: str  # where to see it: the parent run's page, or how to open the UI on a local store
 
 
-def dataset_baselines(spec: SweepSpec, series: dict[str, np.ndarray]
+def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
                       ) -> tuple[dict[str, float], dict[str, str], float]:
     """Naive, seasonal naive, AR, ETS and Theta test-split metrics per dataset, keyed for the parent run; the
     tags of the baselines that failed (with the reason); the seconds ETS and Theta took.
 
     The AR baseline uses the smallest window of the dataset's search space (the fixed one when not searched).
+    On a panel each baseline is fitted on each series alone and its metrics are the mean over series (as the
+    networks'); a baseline that fails on some series has no metric for the dataset, and its tag names each
+    series it failed on and why.
     """
     metrics: dict[str, float] = {}
     failed: dict[str, str] = {}
     seconds = 0.0
     for ds in spec.datasets:
         window = int(min(spec.space_for(ds.name).values("window")))
-        bounds = split_bounds(len(series[ds.name]), spec.split)
-        scores = baselines(series[ds.name], bounds, window, ds.season, horizon=ds.horizon,
-                           origin_step=ds.origin_step, origin_count=ds.test_origins)
-        metrics |= {Metrics.baseline(ds.name, k): v for k, v in scores.metrics.items()}
+        panel = series[ds.name]
+        per_series = []
+        why: dict[str, list[str]] = {}
+        for s in panel.series:
+            scores = baselines(s.y, split_bounds(len(s), spec.split), window, ds.season, horizon=ds.horizon,
+                               origin_step=ds.origin_step, origin_count=ds.test_origins)
+            per_series.append(scores.metrics)
+            for name, reason in scores.failed.items():
+                why.setdefault(name, []).append(reason if len(panel.series) == 1 else f"series {s.id!r}: {reason}")
+            seconds += scores.seconds
+        everywhere = set.intersection(*(set(m) for m in per_series))
+        metrics |= {Metrics.baseline(ds.name, k): float(np.mean([m[k] for m in per_series]))
+                    for k in per_series[0] if k in everywhere}
         metrics[Metrics.baseline(ds.name, "ar_window")] = float(window)
-        failed |= {Tags.baseline_failed(ds.name, name): why for name, why in scores.failed.items()}
-        seconds += scores.seconds
+        failed |= {Tags.baseline_failed(ds.name, name): "; ".join(reasons)[:4000] for name, reasons in why.items()}
     return metrics, failed, seconds
 
 
-def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *, tracking_uri: str,
+def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tracking_uri: str,
               address: str | None, home: Path, reporter: Reporter, nightly: bool = False) -> SweepOutcome:
     """Run the whole sweep and its report in a new directory under `home`.
 
@@ -108,6 +119,8 @@ def run_sweep(spec: SweepSpec, series: dict[str, np.ndarray], spec_path: Path, *
         raise
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
     tags = {Tags.OUT_DIR: str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
+    tags |= {Tags.dropped_series(name): json.dumps([list(d) for d in panel.dropped])
+             for name, panel in series.items() if panel.dropped}
     if nightly:
         from pipeline.app.nightly import nightly_tags
 
@@ -186,7 +199,7 @@ def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
     return state, tracker
 
 
-def _drive(spec: SweepSpec, series: dict[str, np.ndarray], tracker: Any, out_dir: Path, state: SweepState,
+def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Path, state: SweepState,
            t_start: float | None, reporter: Reporter, progress: Progress, *, cluster: str | None) -> SweepOutcome:
     """The phases still to do for this sweep (all of them for a new one), then the report. `cluster`: the
     Ray address to start or join first ("" for the default), or None when that is already done."""
@@ -358,7 +371,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
     return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds, _where(tracker))
 
 
-def train_once(spec: SweepSpec, series: dict[str, np.ndarray], *, dataset: str | None, arch: str | None,
+def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None, arch: str | None,
                overrides: dict[str, Any], seed: int) -> dict[str, Any]:
     """`gatesweep train`: one trial in this process, no Ray, no MLflow; confirm-style scoring."""
     from pipeline.core.models import configure_tensorflow

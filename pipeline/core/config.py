@@ -17,9 +17,13 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from pipeline.core.hparams import ARCHITECTURES, HPARAM_CHOICES, HPARAM_TYPES, Arch, HParams
 
 if TYPE_CHECKING:
-    import numpy as np
+    from pipeline.core.data import Panel
 
 BUNDLED_SOURCES = ("sunspots", "nile", "co2", "elnino")  # shipped inside statsmodels
+# statsmodels' `macrodata`, quarterly US 1959-2009, as a panel: its series and the columns usable as covariates
+UsMacroSeries = Literal["realgdp", "realcons", "realinv", "realgovt", "realdpi"]
+US_MACRO_SERIES: tuple[UsMacroSeries, ...] = ("realgdp", "realcons", "realinv", "realgovt", "realdpi")
+US_MACRO_COVARIATES = ("tbilrate", "unemp", "infl", "realint", "cpi", "m1", "pop", "quarter")
 
 
 class SpecError(Exception):
@@ -192,19 +196,75 @@ class BundledDataset(_Dataset):
     source: Literal["sunspots", "nile", "co2", "elnino"]
 
 
-class CsvDataset(_Dataset):
+class _Covariates(_Frozen):
+    """Inputs besides the target, and what to do with series too short for the sweep.
+
+    `past_covariates`: columns known up to a forecast origin (extra input channels of the window).
+    `future_covariates`: columns known for the whole horizon too (a calendar, a planned price), fed for the
+    forecast steps as well. `short_series`: `error` (default) refuses a series shorter than the splits, window
+    and horizon need, naming it; `drop` leaves it out, and the report lists it."""
+
+    past_covariates: list[str] = Field(default_factory=list)
+    future_covariates: list[str] = Field(default_factory=list)
+    short_series: Literal["error", "drop"] = "error"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> _Covariates:
+        both = self.past_covariates + self.future_covariates
+        twice = sorted({c for c in both if both.count(c) > 1})
+        if twice:
+            raise ValueError(f"future_covariates: column {twice[0]!r} is listed twice (past and future, or repeated)")
+        return self
+
+    @property
+    def covariates(self) -> list[str]:
+        return self.past_covariates + self.future_covariates
+
+
+class CsvDataset(_Dataset, _Covariates):
     """Column `value_column` of the CSV file `path` (relative to the sweep file), optionally ordered by
-    `time_column`."""
+    `time_column`. With `id_column`, the file is in long format (NeuralForecast's `unique_id, ds, y`): one
+    series per value of that column, each ordered by `time_column`, and one global network for all."""
 
     source: Literal["csv"]
     path: str
     value_column: str
     time_column: str | None = None
+    id_column: str | None = None
+
+    @model_validator(mode="after")
+    def _columns(self) -> CsvDataset:
+        if self.id_column is not None and self.time_column is None:
+            raise ValueError("time_column: required with id_column (each series is put in time order)")
+        named = [self.value_column, self.time_column, self.id_column]
+        for column in self.covariates:
+            if column in named:
+                raise ValueError(f"past_covariates: column {column!r} is the value, time or id column")
+        return self
+
+
+class UsMacroDataset(_Dataset, _Covariates):
+    """statsmodels' `macrodata` (quarterly US, 1959-2009, 203 quarters; no download) as a panel: the `series`
+    columns are the targets, one global network for all; any of `US_MACRO_COVARIATES` can be a covariate
+    (`quarter` is the calendar, known ahead: a future covariate)."""
+
+    source: Literal["us_macro"]
+    series: list[UsMacroSeries] = Field(default_factory=lambda: list(US_MACRO_SERIES), min_length=1)
+
+    @model_validator(mode="after")
+    def _columns(self) -> UsMacroDataset:
+        for key in ("past_covariates", "future_covariates"):
+            for column in getattr(self, key):
+                if column not in US_MACRO_COVARIATES:
+                    raise ValueError(f"{key}: unknown column {column!r}; expected one of "
+                                     f"{', '.join(US_MACRO_COVARIATES)}")
+        return self
 
 
 # Each source has its own settings: a setting of another source (`points` on a CSV) is an error.
-DatasetSpec = Annotated[DampedDataset | BundledDataset | CsvDataset, Field(discriminator="source")]
-_SOURCES = ("damped_oscillation", *BUNDLED_SOURCES, "csv")
+DatasetSpec = Annotated[DampedDataset | BundledDataset | CsvDataset | UsMacroDataset, Field(discriminator="source")]
+AnyDataset = DampedDataset | BundledDataset | CsvDataset | UsMacroDataset
+_SOURCES = ("damped_oscillation", *BUNDLED_SOURCES, "csv", "us_macro")
 
 
 class Budget(_Frozen):
@@ -318,6 +378,10 @@ class SweepSpec(_Frozen):
             if seasonal and ds.season is None:
                 raise ValueError(f"datasets[{i}].season: required by transform {seasonal[0]} in the search space "
                                  f"of dataset {ds.name!r}")
+            if getattr(ds, "past_covariates", None) and "recursive" in self.space_for(ds.name).values("strategy"):
+                raise ValueError(f"datasets[{i}].past_covariates: the recursive strategy cannot know past covariates "
+                                 f"beyond the origin; search only direct for dataset {ds.name!r} "
+                                 f"(datasets[{i}].search_space.strategy: direct)")
         searched = self.searched()
         if self.budget.trials_per_cell == 0 and searched:
             raise ValueError(f"budget.trials_per_cell: 0 means no search, but {searched[0]} is searched")
@@ -343,7 +407,7 @@ class SweepSpec(_Frozen):
         names = {n for d in self.datasets for n in self.space_for(d.name).searched()}
         return [n for n in HPARAM_TYPES if n in names]
 
-    def dataset(self, name: str) -> DampedDataset | BundledDataset | CsvDataset:
+    def dataset(self, name: str) -> AnyDataset:
         return next(d for d in self.datasets if d.name == name)
 
 
@@ -372,7 +436,7 @@ def load_spec(path: str | Path) -> SweepSpec:
     return _resolve_paths(spec, path.parent)
 
 
-def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, np.ndarray]]:
+def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Panel]]:
     """A sweep file and its series, each read once and checked against the sweep (lengths, windows).
 
     Raises:

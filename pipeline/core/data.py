@@ -26,7 +26,7 @@ from pipeline.core.origins import origins, targets
 from pipeline.core.transforms import Transform
 
 if TYPE_CHECKING:
-    from pipeline.core.config import BundledDataset, CsvDataset, DampedDataset, SplitSpec, SweepSpec
+    from pipeline.core.config import AnyDataset, SplitSpec, SweepSpec
 
 
 MIN_POINTS = 20
@@ -65,12 +65,54 @@ def _statsmodels_series(source: str) -> np.ndarray:
     return frame.drop(columns="YEAR").to_numpy(float).reshape(-1)
 
 
-def read_csv_series(path: str, value_column: str, time_column: str | None = None) -> np.ndarray:
-    """A numeric column of a CSV file, in time order when a time column is given. Missing values stay NaN."""
+@dataclass(frozen=True)
+class Series:
+    """One series of a dataset: its values and its covariates, aligned (`past` `(n, P)`, `future` `(n, F)`)."""
+
+    id: str
+    y: np.ndarray
+    past: np.ndarray
+    future: np.ndarray
+
+    @classmethod
+    def of(cls, id: str, y: np.ndarray) -> Series:
+        y = np.asarray(y, float)
+        return cls(id, y, np.zeros((len(y), 0)), np.zeros((len(y), 0)))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def cut(self, lo: int, hi: int) -> Series:
+        return Series(self.id, self.y[lo:hi], self.past[lo:hi], self.future[lo:hi])
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A dataset's series (one for a univariate dataset), and those left out as too short (id, length)."""
+
+    series: tuple[Series, ...]
+    dropped: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def single(cls, y: np.ndarray, id: str = "series") -> Panel:
+        return cls((Series.of(id, y),))
+
+    @property
+    def covariates(self) -> tuple[int, int]:
+        """(past, future) covariate columns."""
+        first = self.series[0]
+        return first.past.shape[1], first.future.shape[1]
+
+    def fingerprint(self) -> bytes:
+        """Bytes that differ whenever the data differ (a compiled loop's cache key)."""
+        return b"|".join(s.id.encode() + s.y.tobytes() + s.past.tobytes() + s.future.tobytes() for s in self.series)
+
+
+def _read_frame(path: str) -> Any:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
+        return pd.read_csv(path)
     except FileNotFoundError:
         raise DataError(f"no such file: {path}", "path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -79,94 +121,195 @@ def read_csv_series(path: str, value_column: str, time_column: str | None = None
         raise DataError(f"{path} is empty", "path") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path} is not valid CSV ({str(exc).splitlines()[0]})", "path") from None
-    for field, column in (("value_column", value_column), ("time_column", time_column)):
-        if column is not None and column not in frame.columns:
-            raise DataError(f"column {column!r} not in {path} (columns: {', '.join(map(str, frame.columns))})", field)
-    if time_column is not None:
-        times = frame[time_column]
-        if times.duplicated().any():
-            raise DataError(f"duplicate time {times[times.duplicated()].iloc[0]!r} in {path}", "time_column")
-        frame = frame.sort_values(time_column, kind="stable")
-    values = pd.to_numeric(frame[value_column], errors="coerce")
-    bad = values.isna() & frame[value_column].notna()
+
+
+def _numeric(frame: Any, column: str, path: str, field: str, *, gaps: bool) -> np.ndarray:
+    """A column as floats; a non-numeric value (or, unless `gaps`, a missing one) is an error naming the line."""
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0]) + 2  # 1-based, after the header line
-        raise DataError(f"non-numeric value {frame[value_column][bad].iloc[0]!r} at line {row} of {path}",
-                        "value_column")
+        row = int(frame.index[bad.to_numpy()][0]) + 2  # 1-based, after the header line
+        raise DataError(f"non-numeric value {frame[column][bad].iloc[0]!r} in column {column!r} at line {row} of "
+                        f"{path}", field)
+    if not gaps and values.isna().any():
+        row = int(frame.index[values.isna().to_numpy()][0]) + 2
+        raise DataError(f"missing value in column {column!r} at line {row} of {path} (covariates need a value at "
+                        f"every time)", field)
     return values.to_numpy(float)
 
 
-def load_series(spec: DampedDataset | BundledDataset | CsvDataset) -> np.ndarray:
-    """The dataset's values as a 1-D float array, missing values handled per `spec.missing`."""
-    if spec.source == "damped_oscillation":
-        y = damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise)
-    elif spec.source == "csv":
-        y = read_csv_series(spec.path, spec.value_column, spec.time_column)
+def read_csv_series(path: str, value_column: str, time_column: str | None = None) -> np.ndarray:
+    """A numeric column of a CSV file, in time order when a time column is given. Missing values stay NaN."""
+    return read_csv_panel(path, value_column, time_column).series[0].y
+
+
+def read_csv_panel(path: str, value_column: str, time_column: str | None = None, id_column: str | None = None,
+                   past: list[str] | tuple[str, ...] = (), future: list[str] | tuple[str, ...] = (),
+                   name: str = "series") -> Panel:
+    """Series of a CSV file: one (called `name`) or, with `id_column`, one per id in long format, each in time
+    order, with their covariate columns. Missing target values stay NaN; a missing covariate is an error."""
+    frame = _read_frame(path)
+    columns = [("value_column", value_column), ("time_column", time_column), ("id_column", id_column)]
+    columns += [("past_covariates", c) for c in past] + [("future_covariates", c) for c in future]
+    for field, column in columns:
+        if column is not None and column not in frame.columns:
+            raise DataError(f"column {column!r} not in {path} (columns: {', '.join(map(str, frame.columns))})", field)
+    y = _numeric(frame, value_column, path, "value_column", gaps=True)
+    cov = {c: _numeric(frame, c, path, "past_covariates" if c in past else "future_covariates", gaps=False)
+           for c in [*past, *future]}
+    groups = [(name, np.arange(len(frame)))] if id_column is None else [
+        (str(key), np.asarray(rows)) for key, rows in frame.groupby(id_column, sort=True).indices.items()]
+    out = []
+    for sid, rows in groups:
+        if time_column is not None:
+            times = frame[time_column].iloc[rows]
+            if times.duplicated().any():
+                where = f" in series {sid!r}" if id_column else ""
+                raise DataError(f"duplicate time {times[times.duplicated()].iloc[0]!r}{where} in {path}", "time_column")
+            rows = rows[np.argsort(times.to_numpy(), kind="stable")]
+        out.append(Series(sid, y[rows], np.column_stack([cov[c][rows] for c in past]) if past else
+                          np.zeros((len(rows), 0)),
+                          np.column_stack([cov[c][rows] for c in future]) if future else np.zeros((len(rows), 0))))
+    return Panel(tuple(out))
+
+
+def _us_macro(spec: Any) -> Panel:
+    from statsmodels import datasets
+
+    frame = datasets.macrodata.load_pandas().data
+    past = frame[list(spec.past_covariates)].to_numpy(float).reshape(len(frame), -1)
+    future = frame[list(spec.future_covariates)].to_numpy(float).reshape(len(frame), -1)
+    return Panel(tuple(Series(col, frame[col].to_numpy(float), past, future) for col in spec.series))
+
+
+def load_panel(spec: AnyDataset) -> Panel:
+    """The dataset's series, missing target values handled per `spec.missing` (each series on its own).
+
+    Raises:
+        DataError: `field` names the dataset setting at fault.
+    """
+    if spec.source == "csv":
+        panel = read_csv_panel(spec.path, spec.value_column, spec.time_column, spec.id_column,
+                               spec.past_covariates, spec.future_covariates, spec.name)
+    elif spec.source == "us_macro":
+        panel = _us_macro(spec)
     else:
-        y = _statsmodels_series(spec.source)
-    y = handle_missing(y, spec.missing, spec.name)
-    if len(y) < MIN_POINTS:
-        raise DataError(f"{spec.name}: only {len(y)} values; at least {MIN_POINTS} are needed",
+        y = (damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise)
+             if spec.source == "damped_oscillation" else _statsmodels_series(spec.source))
+        panel = Panel.single(y, spec.name)
+    out = []
+    for s in panel.series:
+        label = spec.name if len(panel.series) == 1 else f"{spec.name}, series {s.id!r}"
+        lo, hi = missing_range(s.y, spec.missing, label)
+        s = s.cut(lo, hi)
+        out.append(Series(s.id, handle_missing(s.y, spec.missing, label), s.past, s.future))
+    if len(out) == 1 and len(out[0]) < MIN_POINTS:
+        raise DataError(f"{spec.name}: only {len(out[0])} values; at least {MIN_POINTS} are needed",
                         "path" if spec.source == "csv" else "points")
-    return y
+    return Panel(tuple(out))
 
 
-def load_datasets(spec: SweepSpec) -> dict[str, np.ndarray]:
-    """Every dataset of a sweep, read once and checked against the sweep's splits, windows and horizon.
+def load_series(spec: AnyDataset) -> np.ndarray:
+    """A univariate dataset's values as a 1-D float array, missing values handled per `spec.missing`."""
+    return load_panel(spec).series[0].y
+
+
+def load_datasets(spec: SweepSpec) -> dict[str, Panel]:
+    """Every dataset of a sweep, read once and checked against the sweep's splits, windows and horizon (series
+    too short for them dropped where the dataset says `short_series: drop`).
 
     Raises:
         DataError: `field` is the setting's path in the sweep file (`datasets[1].value_column`, ...).
     """
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Panel] = {}
     for i, ds in enumerate(spec.datasets):
         try:
-            out[ds.name] = load_series(ds)
+            out[ds.name] = load_panel(ds)
         except DataError as exc:
             raise DataError(str(exc), f"datasets[{i}]" + (f".{exc.field}" if exc.field else "")) from None
-    check_datasets(spec, out)
-    return out
+    return check_datasets(spec, out)
 
 
-def check_datasets(spec: SweepSpec, data: dict[str, np.ndarray]) -> None:
+def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
     """The sweep's rules on series already read: the closed-loop horizon, transforms, windows and forecast
-    origins against each series' splits (`gatesweep train --set` checks its overrides with this).
+    origins against each series' splits (`gatesweep train --set` checks its overrides with this). Returns the
+    panels without the series a `short_series: drop` dataset leaves out.
 
     Raises:
         DataError: `field` is the setting's path in the sweep file.
     """
     from pipeline.core.transforms import check_transform
 
+    out = {}
     for i, ds in enumerate(spec.datasets):
-        series = data[ds.name]
+        panel = data[ds.name]
         space = spec.space_for(ds.name)
+        many = len(panel.series) > 1 or panel.dropped
 
         def field(key: str, i: int = i, ds: Any = ds) -> str:  # where the user set it: the dataset or the sweep
             own = ds.search_space is not None and getattr(ds.search_space, key) is not None
             return f"datasets[{i}].search_space.{key}" if own else f"search_space.{key}"
 
-        n_train, n_val, n_test = (b - a for a, b in split_bounds(len(series), spec.split))
-        horizon = spec.evaluation.closed_loop_horizon
-        if horizon is not None and horizon > n_test:
-            raise DataError(f"{horizon} steps exceed the test split of dataset {ds.name!r} ({n_test} points)",
-                            "evaluation.closed_loop_horizon")
         kinds = [str(t) for t in space.values("transform")]
-        for kind in kinds:
-            if (why := check_transform(kind, series, ds.season, ds.name)) is not None:
-                raise DataError(why, field("transform"))
         lag = max(Transform(kind, ds.season).lag for kind in kinds)
         window = int(max(space.values("window")))
-        ahead = ds.horizon - 1  # a direct network's training targets reach this far past a window
-        if n_train - window - lag - ahead < MIN_TRAIN_WINDOWS:
-            raise DataError(f"window {window} leaves {max(n_train - window - lag - ahead, 0)} training windows for "
-                            f"dataset {ds.name!r} ({n_train} training points"
-                            + (f", transform lag {lag}" if lag else "") + (f", horizon {ds.horizon}" if ahead else "")
-                            + f"); at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
-        for part, n_part in (("validation", n_val), ("test", n_test)):
-            try:
-                origins(0, n_part, ds.horizon, ds.origin_step, ds.test_origins)
-            except ValueError as exc:
-                where = "test_origins" if ds.test_origins is not None and ds.horizon <= n_part else "horizon"
-                raise DataError(f"dataset {ds.name!r}, {part} split: {exc}", f"datasets[{i}].{where}") from None
+        kept, short = [], []
+        for s in panel.series:
+            label = f"{ds.name!r}, series {s.id!r}" if many else repr(ds.name)
+            for kind in kinds:
+                if (why := check_transform(kind, s.y, ds.season, ds.name)) is not None:
+                    raise DataError(why + (f" (series {s.id!r})" if many else ""), field("transform"))
+            problem = _too_short(spec, ds, len(s), window, lag, label, field, i)
+            if problem is None:
+                kept.append(s)
+            elif many:
+                short.append((s, problem))
+            else:
+                raise problem
+        if short and getattr(ds, "short_series", "error") != "drop":
+            names = ", ".join(f"{s.id!r} ({len(s)} points)" for s, _ in short[:5]) + (" ..." if len(short) > 5 else "")
+            raise DataError(f"dataset {ds.name!r}: {len(short)} series too short for this sweep: {names}; first "
+                            f"reason: {short[0][1]}; set short_series: drop to leave them out",
+                            f"datasets[{i}].short_series")
+        if not kept:
+            raise DataError(f"dataset {ds.name!r}: every series is too short for this sweep ({short[0][1]})",
+                            f"datasets[{i}].short_series")
+        out[ds.name] = Panel(tuple(kept), panel.dropped + tuple((s.id, len(s)) for s, _ in short))
+    return out
+
+
+def _too_short(spec: SweepSpec, ds: Any, n: int, window: int, lag: int, label: str, field: Any,
+               i: int) -> DataError | None:
+    """Why a series of `n` points cannot hold the sweep's splits, window, horizon and origins, or None."""
+    n_train, n_val, n_test = (b - a for a, b in split_bounds(n, spec.split))
+    horizon = spec.evaluation.closed_loop_horizon
+    if horizon is not None and horizon > n_test:
+        return DataError(f"{horizon} steps exceed the test split of dataset {label} ({n_test} points)",
+                         "evaluation.closed_loop_horizon")
+    ahead = ds.horizon - 1  # a direct network's training targets reach this far past a window
+    if n_train - window - lag - ahead < MIN_TRAIN_WINDOWS:
+        return DataError(f"window {window} leaves {max(n_train - window - lag - ahead, 0)} training windows for "
+                         f"dataset {label} ({n_train} training points"
+                         + (f", transform lag {lag}" if lag else "") + (f", horizon {ds.horizon}" if ahead else "")
+                         + f"); at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
+    for part, n_part in (("validation", n_val), ("test", n_test)):
+        try:
+            origins(0, n_part, ds.horizon, ds.origin_step, ds.test_origins)
+        except ValueError as exc:
+            where = "test_origins" if ds.test_origins is not None and ds.horizon <= n_part else "horizon"
+            return DataError(f"dataset {label}, {part} split: {exc}", f"datasets[{i}].{where}")
+    return None
+
+
+def missing_range(y: np.ndarray, policy: str, name: str) -> tuple[int, int]:
+    """The `[lo, hi)` part of a series `handle_missing` keeps: all of it, or under `interpolate` without
+    missing values at either end (interpolation would extrapolate there)."""
+    keep = np.flatnonzero(np.isfinite(y))
+    if policy == "reject" or len(keep) == 0 or len(keep) == len(y):
+        return 0, len(y)
+    return int(keep[0]), int(keep[-1]) + 1
 
 
 def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
@@ -218,18 +361,26 @@ def _first_valid(series: np.ndarray) -> int:
 
 
 def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = None,
-                 horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Seed-style windows whose targets all lie in `[lo, hi)` and whose inputs are all defined: x `(n, W, 1)`,
+                 horizon: int = 1, channels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seed-style windows whose targets all lie in `[lo, hi)` and whose inputs are all defined: x `(n, W, 1 + C)`,
     targets `(n, W, horizon)`, where position `p` of a window targets the `horizon` values after it (the
-    source article's next value at every position when `horizon` is 1)."""
+    source article's next value at every position when `horizon` is 1). `channels` `(len(series), C)`: more
+    inputs at each position (covariates), after the series' own value."""
     hi = len(series) if hi is None else hi
     starts = np.arange(max(lo - 1, _first_valid(series)), hi - window - horizon + 1)
     if len(starts) == 0:
         raise DataError(f"window {window} does not fit in [{lo}, {hi})")
     idx = starts[:, None] + np.arange(window)[None, :]
-    x = series[idx][..., None].astype(np.float32)
+    x = _inputs(series, idx, channels)
     y = series[idx[..., None] + 1 + np.arange(horizon)[None, None, :]].astype(np.float32)
     return x, y
+
+
+def _inputs(series: np.ndarray, idx: np.ndarray, channels: np.ndarray | None) -> np.ndarray:
+    x = series[idx][..., None]
+    if channels is not None and channels.shape[1]:
+        x = np.concatenate([x, channels[idx]], axis=-1)
+    return x.astype(np.float32)
 
 
 def forecast_inputs(series: np.ndarray, window: int, lo: int, hi: int) -> np.ndarray:
@@ -237,13 +388,26 @@ def forecast_inputs(series: np.ndarray, window: int, lo: int, hi: int) -> np.nda
     return origin_inputs(series, window, np.arange(lo, hi))
 
 
-def origin_inputs(series: np.ndarray, window: int, at: np.ndarray) -> np.ndarray:
-    """The `W` points before each origin (what a forecast from it reads), shape `(origins, W, 1)`."""
+def origin_inputs(series: np.ndarray, window: int, at: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray:
+    """The `W` points before each origin (what a forecast from it reads), shape `(origins, W, 1 + C)`."""
     at = np.asarray(at)
     if len(at) and int(at.min()) - window < _first_valid(series):
         raise DataError(f"window {window} longer than the history before index {int(at.min())}")
     idx = at[:, None] + np.arange(-window, 0)[None, :]
-    return series[idx][..., None].astype(np.float32)
+    return _inputs(series, idx, channels)
+
+
+def covariate_channels(past: np.ndarray, future: np.ndarray, train: tuple[int, int], outputs: int) -> np.ndarray:
+    """The covariates as input channels `(n, P + F·outputs)`, each standardised on the training part only:
+    at position `t`, the past covariates at `t` and the future covariates at the `outputs` points the position
+    predicts (`t+1 .. t+outputs`; NaN past the series' end, where no window reads)."""
+    a0, a1 = train
+    n = len(past)
+    cols = [Scaler.fit(c[a0:a1]).transform(c) for c in np.asarray(past, float).T]
+    for c in np.asarray(future, float).T:
+        z = np.concatenate([Scaler.fit(c[a0:a1]).transform(c), np.full(outputs, np.nan)])
+        cols += [z[1 + j: 1 + j + n] for j in range(outputs)]
+    return np.column_stack(cols) if cols else np.zeros((n, 0))
 
 
 @dataclass(frozen=True)
@@ -262,10 +426,11 @@ class PreparedData:
     horizon: int = 1
     val_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
     test_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
+    channels: np.ndarray | None = None  # covariate input channels (`covariate_channels`), if any
 
     def inputs_at(self, at: np.ndarray) -> np.ndarray:
         """Model inputs for forecasts from the origins `at`."""
-        return origin_inputs(self.scaled, self.window, at)
+        return origin_inputs(self.scaled, self.window, at, self.channels)
 
     def to_original(self, pred: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """One-step predictions (scaled, transformed) of the points `[lo, hi)` in original units."""
@@ -295,13 +460,19 @@ class PreparedData:
         width = self.window + self.transform.lag
         return self.raw[np.asarray(at)[:, None] + np.arange(-width, 0)[None, :]]
 
-    def rows_input(self, rows: np.ndarray) -> np.ndarray:
-        """Model inputs `(n, W, 1)` forecasting the value after each row of original values (its last
-        `W + lag` are used)."""
+    def rows_input(self, rows: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
+        """Model inputs `(n, W, 1 + C)` forecasting the value after each row of original values (its last
+        `W + lag` are used); `ends`: the index of each value forecast, where the covariate channels are read
+        (needed when there are any)."""
         lag = self.transform.lag
         width = self.window + lag
         z = np.stack([self.transform.forward(r[-width:])[lag:] for r in np.asarray(rows, float)])
-        return self.scaler.transform(z)[..., None].astype(np.float32)
+        x = self.scaler.transform(z)[..., None]
+        if self.channels is not None and self.channels.shape[1]:
+            assert ends is not None
+            idx = np.asarray(ends)[:, None] + np.arange(-self.window, 0)[None, :]
+            x = np.concatenate([x, self.channels[idx]], axis=-1)
+        return x.astype(np.float32)
 
     def rows_value(self, pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The original-unit values scaled, transformed predictions stand for, after each row."""
@@ -320,7 +491,8 @@ class PreparedData:
 
 def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None, *,
             horizon: int = 1, outputs: int = 1, origin_step: int | None = None,
-            origin_count: int | None = None) -> PreparedData:
+            origin_count: int | None = None, past: np.ndarray | None = None,
+            future: np.ndarray | None = None) -> PreparedData:
     """Transform, scale (training part only), window and place the origins.
 
     Args:
@@ -329,6 +501,7 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
             the recursive one).
         origin_step, origin_count: see `pipeline.core.origins.origins` (defaults: `horizon` apart, every one
             that fits).
+        past, future: covariates `(n, P)` and `(n, F)` (`covariate_channels`).
     """
     transform = transform or Transform()
     raw = np.asarray(raw, float)
@@ -342,8 +515,13 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
         test_at = origins(s0, s1, horizon, origin_step, origin_count)
     except ValueError as exc:
         raise DataError(str(exc), "horizon") from None
+    channels = None
+    if (past is not None and past.shape[1]) or (future is not None and future.shape[1]):
+        n = len(raw)
+        channels = covariate_channels(past if past is not None else np.zeros((n, 0)),
+                                      future if future is not None else np.zeros((n, 0)), (a0, a1), outputs)
     val_targets = targets(scaled, val_at, horizon)[:, None, :].astype(np.float32)
-    validation = (origin_inputs(scaled, window, val_at), val_targets)
+    validation = (origin_inputs(scaled, window, val_at, channels), val_targets)
     return PreparedData(raw=raw, transform=transform, scaled=scaled, scaler=scaler, bounds=bounds, window=window,
-                        train=make_windows(scaled, window, a0, a1, outputs), validation=validation,
-                        horizon=horizon, val_origins=val_at, test_origins=test_at)
+                        train=make_windows(scaled, window, a0, a1, outputs, channels), validation=validation,
+                        horizon=horizon, val_origins=val_at, test_origins=test_at, channels=channels)

@@ -41,13 +41,15 @@ def configure_tensorflow(cpus: float = 1, gpus: float = 0) -> None:
     _configured = (threads, gpus > 0)
 
 
-def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1, outputs: int = 1) -> keras.Model:
+def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1, outputs: int = 1,
+                inputs: int = 1) -> keras.Model:
     """The seed's network; at hidden 40 it has 5,201 (GRU) or 6,761 (LSTM) parameters. `outputs`: the values
-    each position predicts (the next `outputs` points; more than 1 for the direct multi-step strategy)."""
+    each position predicts (the next `outputs` points; more than 1 for the direct multi-step strategy);
+    `inputs`: channels at each position (the series, then its covariates)."""
     import keras
 
     cell = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[arch]
-    layers: list[Any] = [keras.Input((window, 1))]
+    layers: list[Any] = [keras.Input((window, inputs))]
     layers += [cell(hidden_size, return_sequences=True, name=f"{arch}_{i}") for i in range(num_layers)]
     layers.append(keras.layers.Dense(outputs, name="dense"))
     return keras.Sequential(layers, name=arch)
@@ -60,7 +62,7 @@ def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimiz
     return cls[name](learning_rate=learning_rate)
 
 
-def param_count(arch: str, hidden_size: int, num_layers: int = 1, outputs: int = 1) -> int:
+def param_count(arch: str, hidden_size: int, num_layers: int = 1, outputs: int = 1, inputs: int = 1) -> int:
     """Parameters of `build_model` without building it: gates x (input + recurrent weights + biases) + Dense.
 
     GRU with `reset_after=True` (Keras' default, cuDNN-compatible) has two bias vectors per gate.
@@ -69,8 +71,8 @@ def param_count(arch: str, hidden_size: int, num_layers: int = 1, outputs: int =
     h = hidden_size
     total = 0
     for layer in range(num_layers):
-        inputs = 1 if layer == 0 else h
-        total += gates * (h * inputs + h * h + biases * h)
+        width = inputs if layer == 0 else h
+        total += gates * (h * width + h * h + biases * h)
     return total + outputs * (h + 1)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.config import SplitSpec
-from pipeline.core.data import PreparedData, prepare
+from pipeline.core.data import Panel, PreparedData, prepare
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import mase_scale, rmse, smape
 from pipeline.core.models import build_model, build_optimizer
@@ -43,7 +43,7 @@ class TrialResult:
 EpochCallback = Callable[[int, float, float, float], None]
 
 
-def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, evaluate_test: bool,
+def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, seed: int, evaluate_test: bool,
                   season: int | None = None, patience: int | None = None, horizon: int = 1,
                   origin_step: int | None = None, origin_count: int | None = None,
                   closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None) -> TrialResult:
@@ -51,8 +51,10 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
 
     Args:
         hp: architecture and hyperparameters (the transform and the multi-step strategy included).
-        raw: the series in original units.
-        split: chronological fractions.
+        raw: the series in original units, or a panel: one global network is trained on the windows of every
+            series (each transformed and scaled on its own training part, with its covariates as more input
+            channels), and every score is the mean over series of that series' score.
+        split: chronological fractions (of each series).
         seed: sets weight initialisation and data order; the same seed gives the same metrics on CPU.
         evaluate_test: score on the test split (confirm phase only; the tune phase never sees it).
         season: seasonal period for MASE scaling and seasonal transforms, if any.
@@ -67,21 +69,24 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         Per-epoch training and validation losses (MSE of the scaled, transformed series, as the source
         article plots them) and validation MASE over the horizon (original units: the objective, comparable
         across transforms, windows and strategies), final metrics in original units, and for confirm runs
-        the test forecasts from every origin and the article's free-running generation over the whole series.
+        the test forecasts from every origin and, for a single series without covariates, the article's
+        free-running generation over the whole series.
     """
     import keras
 
+    panel = raw if isinstance(raw, Panel) else Panel.single(np.asarray(raw, float))
     keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
     outputs = horizon if hp.strategy == "direct" else 1
-    data = prepare(raw, split, hp.window, Transform(hp.transform, season), horizon=horizon, outputs=outputs,
-                   origin_step=origin_step, origin_count=origin_count)
-    model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs)
-    loop = _compiled_loop(hp, data, model, raw, split)
+    parts = [prepare(s.y, split, hp.window, Transform(hp.transform, season), horizon=horizon, outputs=outputs,
+                     origin_step=origin_step, origin_count=origin_count, past=s.past, future=s.future)
+             for s in panel.series]
+    inputs = 1 + (parts[0].channels.shape[1] if parts[0].channels is not None else 0)
+    model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs, inputs)
+    loop = _compiled_loop(hp, parts, model, panel, split)
     model = loop.model
-    (a0, a1), _, (s0, s1) = data.bounds
-    scale = mase_scale(raw[a0:a1], season)
-    val_truth = targets(raw, data.val_origins, horizon)
+    scales = [mase_scale(d.raw[d.bounds[0][0]:d.bounds[0][1]], season) for d in parts]
+    val_truth = [targets(d.raw, d.val_origins, horizon) for d in parts]
     rng = np.random.default_rng(seed)
     losses: list[float] = []
     val_losses: list[float] = []
@@ -89,9 +94,9 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     best: tuple[float, int, Any] = (np.inf, -1, None)  # (val_mase, epoch, weights) for early stopping
     t0 = time.perf_counter()
     for epoch in range(hp.epochs):
-        loss = loop.epoch(rng.permutation(len(data.train[0])))
-        val_loss, val_pred = loop.validate(data, hp.strategy)
-        val_mase = horizon_mase(val_pred, val_truth, scale)
+        loss = loop.epoch(rng.permutation(loop.n))
+        val_loss, val_pred = loop.validate(parts, hp.strategy)
+        val_mase = _over_series(horizon_mase, val_pred, val_truth, scales)
         if not (np.isfinite(loss) and np.isfinite(val_loss) and np.isfinite(val_mase)):
             raise TrainingDiverged(f"{hp.arch}: loss became {loss} (val_loss {val_loss}, val_mase {val_mase}) "
                                    f"at epoch {epoch}")
@@ -109,10 +114,10 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
     if patience is not None and best[2] is not None:
         model.set_weights(best[2])
 
-    val_pred = loop.forecast_paths(data, data.val_origins, hp.strategy)
+    val_pred = loop.forecast_paths(parts, [d.val_origins for d in parts], hp.strategy)
     metrics = {
-        "val_rmse": rmse(val_pred, val_truth),
-        "val_mase": horizon_mase(val_pred, val_truth, scale),
+        "val_rmse": _over_series(lambda p, t, _: rmse(p, t), val_pred, val_truth, scales),
+        "val_mase": _over_series(horizon_mase, val_pred, val_truth, scales),
         "n_params": float(model.count_params()),
         "train_seconds": train_seconds,
         # the first epoch includes tracing and XLA compilation; report the steady state
@@ -127,25 +132,41 @@ def fit_and_score(hp: HParams, raw: np.ndarray, split: SplitSpec, *, seed: int, 
         metrics["best_epoch"] = float(best[1])
     forecasts = None
     if evaluate_test:
-        test_pred = loop.forecast_paths(data, data.test_origins, hp.strategy)
-        test_truth = targets(raw, data.test_origins, horizon)
-        steps = min(closed_loop_steps or s1 - s0, s1 - s0)
-        free = loop.generate(data, raw[:s0], steps)
+        test_pred = loop.forecast_paths(parts, [d.test_origins for d in parts], hp.strategy)
+        test_truth = [targets(d.raw, d.test_origins, horizon) for d in parts]
         metrics |= {
-            "test_rmse": rmse(test_pred, test_truth),
-            "test_mase": horizon_mase(test_pred, test_truth, scale),
-            "test_smape": smape(test_pred, test_truth),
-            "closed_loop_rmse": rmse(free, raw[s0:s0 + steps]),
+            "test_rmse": _over_series(lambda p, t, _: rmse(p, t), test_pred, test_truth, scales),
+            "test_mase": _over_series(horizon_mase, test_pred, test_truth, scales),
+            "test_smape": _over_series(lambda p, t, _: smape(p, t), test_pred, test_truth, scales),
         }
-        # the source article's figure: start from the first window and feed predictions back to the end
-        start = hp.window + data.transform.lag
-        gen = loop.generate(data, raw[:start], len(raw) - start)
+        data = parts[0]
+        s0 = data.bounds[2][0]
         # stored with the run so the report can test forecasts (Diebold-Mariano) and score each step from
         # MLflow alone; `test_pred` is origin-major: origin o's H values, then the next origin's
-        forecasts = {"truth": raw.tolist(), "generated": gen.tolist(), "start": [float(start)],
-                     "test_start": [float(s0)], "test_pred": test_pred.reshape(-1).tolist(), "mase_scale": [scale],
-                     "horizon": [float(horizon)], "test_origins": data.test_origins.astype(float).tolist()}
+        forecasts = {"truth": data.raw.tolist(), "test_start": [float(s0)],
+                     "test_pred": test_pred[0].reshape(-1).tolist(), "mase_scale": [scales[0]],
+                     "horizon": [float(horizon)],
+                     "test_origins": data.test_origins.astype(float).tolist()}
+        if len(parts) == 1 and data.channels is None:
+            steps = min(closed_loop_steps or len(data.raw) - s0, len(data.raw) - s0)
+            free = loop.generate(data, data.raw[:s0], steps)
+            metrics["closed_loop_rmse"] = rmse(free, data.raw[s0:s0 + steps])
+            # the source article's figure: start from the first window and feed predictions back to the end
+            start = hp.window + data.transform.lag
+            gen = loop.generate(data, data.raw[:start], len(data.raw) - start)
+            forecasts |= {"generated": gen.tolist(), "start": [float(start)]}
+        if len(parts) > 1:  # every series (the top-level keys are the first one's, for the figures)
+            forecasts["series"] = [  # type: ignore[assignment]
+                {"id": s.id, "truth": d.raw.tolist(), "test_pred": p.reshape(-1).tolist(), "mase_scale": [sc],
+                 "test_origins": d.test_origins.astype(float).tolist()}
+                for s, d, p, sc in zip(panel.series, parts, test_pred, scales, strict=True)]
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
+
+
+def _over_series(score: Callable[[np.ndarray, np.ndarray, float], float], pred: list[np.ndarray],
+                 truth: list[np.ndarray], scales: list[float]) -> float:
+    """A score's mean over the series of a panel, each scored on its own (its own MASE scale)."""
+    return float(np.mean([score(p, t, s) for p, t, s in zip(pred, truth, scales, strict=True)]))
 
 
 # Compiled loops kept by this process (a reused Ray actor): selection and confirm retrain one configuration
@@ -160,18 +181,23 @@ def forget_compiled_loops() -> None:
     _LOOPS.clear()
 
 
-def _compiled_loop(hp: HParams, data: PreparedData, model: Any, raw: np.ndarray, split: SplitSpec) -> _CompiledLoop:
+def _compiled_loop(hp: HParams, parts: list[PreparedData], model: Any, panel: Panel, split: SplitSpec) -> _CompiledLoop:
     """A compiled loop for `model`'s configuration on this data, starting from `model`'s fresh weights and a
     fresh optimizer: reused when this process compiled the same configuration (up to the learning rate)
     before (its variables take the new weights, the optimizer's initial state and the learning rate, so a
     seed gives the same numbers either way), else compiled now."""
     # the learning rate is a variable of the optimizer, not part of what XLA compiles: trials that differ
     # only in it share a loop
-    key = (hp.model_dump_json(exclude={"epochs", "learning_rate"}), raw.tobytes(), split.model_dump_json(),
-           data.transform.season, data.horizon, data.val_origins.tobytes())
+    data = parts[0]
+    key = (hp.model_dump_json(exclude={"epochs", "learning_rate"}), panel.fingerprint(), split.model_dump_json(),
+           data.transform.season, data.horizon, b"".join(d.val_origins.tobytes() for d in parts))
     loop = _LOOPS.pop(key, None)
     if loop is None:
-        loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), data.train, data.validation,
+        # the windows of every series in one set: batches mix series, one network learns them all
+        train = (np.concatenate([d.train[0] for d in parts]), np.concatenate([d.train[1] for d in parts]))
+        validation = (np.concatenate([d.validation[0] for d in parts]),
+                      np.concatenate([d.validation[1] for d in parts]))
+        loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), train, validation,
                              hp.batch_size)
     else:
         loop.restart(model.get_weights(), hp.learning_rate)
@@ -263,34 +289,40 @@ class _CompiledLoop:
         self.epoch_times.append(time.perf_counter() - t0)
         return total / self.n
 
-    def validate(self, data: PreparedData, strategy: str) -> tuple[float, np.ndarray]:
-        """The validation MSE (scaled, transformed, over the horizon) and the forecast paths from every
-        validation origin in original units, `(origins, H)`."""
+    def validate(self, parts: list[PreparedData], strategy: str) -> tuple[float, list[np.ndarray]]:
+        """The validation MSE (scaled, transformed, over the horizon and every series) and each series' forecast
+        paths from its validation origins in original units, `(origins, H)`."""
         t0 = time.perf_counter()
+        at = [d.val_origins for d in parts]
         if strategy == "direct":
             z = np.asarray(self._val())[:, -1, :]
-            paths = data.paths_to_original(z, data.val_origins)
+            paths = [d.paths_to_original(zs, a) for d, zs, a in zip(parts, _split(z, at), at, strict=True)]
         else:
-            z, paths = self._recursive(data, data.val_origins)
+            z, paths = self._recursive(parts, at)
         val = float(np.mean(np.square(z - self.yv_np[:, 0, :])))
         self.epoch_times[-1] += time.perf_counter() - t0  # an epoch's time includes its validation
         return val, paths
 
-    def forecast_paths(self, data: PreparedData, at: np.ndarray, strategy: str) -> np.ndarray:
-        """Forecasts `(origins, H)` in original units from the origins `at`."""
+    def forecast_paths(self, parts: list[PreparedData], at: list[np.ndarray], strategy: str) -> list[np.ndarray]:
+        """Each series' forecasts `(origins, H)` in original units from its origins `at`."""
         if strategy == "direct":
-            return data.paths_to_original(np.asarray(self._predict(data.inputs_at(at)))[:, -1, :], at)
-        return self._recursive(data, at)[1]
+            x = np.concatenate([d.inputs_at(a) for d, a in zip(parts, at, strict=True)])
+            z = np.asarray(self._predict(x))[:, -1, :]
+            return [d.paths_to_original(zs, a) for d, zs, a in zip(parts, _split(z, at), at, strict=True)]
+        return self._recursive(parts, at)[1]
 
-    def _recursive(self, data: PreparedData, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The one-step network fed its own forecasts for H steps from every origin at once: the scaled,
-        transformed predictions and the paths in original units, each `(origins, H)`."""
-        rows = data.history_rows(at)
-        z = np.empty((len(at), data.horizon))
-        for h in range(data.horizon):
-            z[:, h] = np.asarray(self._predict(data.rows_input(rows)))[:, -1, 0]
-            rows = np.column_stack([rows, data.rows_value(z[:, h], rows)])
-        return z, rows[:, -data.horizon:]
+    def _recursive(self, parts: list[PreparedData], at: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The one-step network fed its own forecasts for H steps from every origin of every series at once:
+        the scaled, transformed predictions `(all origins, H)` and each series' paths in original units."""
+        rows = [d.history_rows(a) for d, a in zip(parts, at, strict=True)]
+        horizon = parts[0].horizon
+        z = np.empty((sum(len(a) for a in at), horizon))
+        for h in range(horizon):
+            x = np.concatenate([d.rows_input(r, a + h) for d, r, a in zip(parts, rows, at, strict=True)])
+            z[:, h] = np.asarray(self._predict(x))[:, -1, 0]
+            rows = [np.column_stack([r, d.rows_value(zs, r)])
+                    for d, r, zs in zip(parts, rows, _split(z[:, h], at), strict=True)]
+        return z, [r[:, -horizon:] for r in rows]
 
     def generate(self, data: PreparedData, history: np.ndarray, steps: int) -> np.ndarray:
         """Free-running generation in original units: each prediction becomes part of the next input."""
@@ -300,3 +332,8 @@ class _CompiledLoop:
             pred = float(np.asarray(self._predict(data.next_input(path[: n + i])))[0, -1, 0])
             path[n + i] = data.next_value(pred, path[: n + i])
         return path[n:]
+
+
+def _split(z: np.ndarray, at: list[np.ndarray]) -> list[np.ndarray]:
+    """Rows of `z` (every series' origins, in order) back into one block per series."""
+    return np.split(z, np.cumsum([len(a) for a in at])[:-1])

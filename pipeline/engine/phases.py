@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.config import SweepSpec
+from pipeline.core.data import Panel
 from pipeline.core.errors import SweepFailed
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job
@@ -81,7 +82,7 @@ def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
     return f"{cell[0]}/{cell[1]}: every {phase}-phase run failed (first error: {first}); nothing to confirm"
 
 
-def run_phases(spec: SweepSpec, series: dict[str, np.ndarray], outbox: Any, out_dir: Path, state: SweepState) -> None:
+def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: Path, state: SweepState) -> None:
     """The phases still to do, in order; each saves the sweep's state before it starts."""
     from pipeline.engine import tuning
     from pipeline.engine.callbacks import OutboxCallback, ProgressCallback

@@ -22,13 +22,13 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from pipeline.core.config import SweepSpec
+from pipeline.core.data import Panel
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job, seed_for
 from pipeline.core.space import make_sampler, optuna_space
@@ -137,7 +137,7 @@ def confirm_jobs(spec: SweepSpec, best: Candidates) -> list[Job]:
     return jobs
 
 
-def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, np.ndarray]) -> None:
+def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Panel]) -> None:
     from pipeline.core.models import configure_tensorflow
 
     spec = SweepSpec.model_validate_json(spec_json)
@@ -275,7 +275,7 @@ def drain_history(pending: dict[str, list[float]]) -> dict[str, list[float]]:
     return out
 
 
-def run_phase(spec: SweepSpec, series: dict[str, np.ndarray], *, storage: Path, name: str,
+def run_phase(spec: SweepSpec, series: dict[str, Panel], *, storage: Path, name: str,
               callbacks: list[Any], jobs: list[Job] | None = None) -> tune.ResultGrid:
     """Run the tune phase (`jobs is None`: CellSearcher) or the confirm phase (the given jobs).
 
@@ -322,7 +322,7 @@ def _scheduler(spec: SweepSpec) -> Any:
                          reduction_factor=spec.scheduler.reduction_factor)
 
 
-def _resourced_trainable(spec: SweepSpec, series: dict[str, np.ndarray]) -> Any:
+def _resourced_trainable(spec: SweepSpec, series: dict[str, Panel]) -> Any:
     return tune.with_resources(
         tune.with_parameters(_trainable, spec_json=spec.model_dump_json(), series=series),
         {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
@@ -333,7 +333,7 @@ def can_restore(path: Path) -> bool:
     return tune.Tuner.can_restore(str(path.resolve()))
 
 
-def restore_phase(spec: SweepSpec, series: dict[str, np.ndarray], path: Path) -> tune.ResultGrid:
+def restore_phase(spec: SweepSpec, series: dict[str, Panel], path: Path) -> tune.ResultGrid:
     """Continue an interrupted phase from Tune's experiment state: finished trials stay finished,
     unfinished and errored ones run again, and the searcher (with its Optuna studies) picks up where its
     last checkpoint left it. The restored callbacks find the live outbox through `Outbox.for_dir`."""

@@ -59,6 +59,11 @@ class Tags:
         return f"gatesweep.baseline_failed.{dataset}.{baseline}"
 
     @staticmethod
+    def dropped_series(dataset: str) -> str:
+        """On the parent: the series of a panel `short_series: drop` left out, a JSON list of [id, length]."""
+        return f"gatesweep.dropped_series.{dataset}"
+
+    @staticmethod
     def data_of(dataset: str) -> str:
         """A dataset's content fingerprint on a nightly parent run."""
         return f"gatesweep.data.{dataset}"
