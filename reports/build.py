@@ -319,7 +319,7 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
         histories: dict[str, list[dict[str, list[float]]]] = {}
         for arch, d in confirm[confirm["dataset"] == ds].groupby("arch", sort=True):
             for run_id in d.sort_values("seed")["run_id"]:  # every random seed, not one picked
-                if (f := forecasts.get(run_id)) is not None:
+                if (f := forecasts.get(run_id)) is not None and "generated" in f:  # not on panels, covariates
                     curves.setdefault(str(arch), []).append(f)
                 histories.setdefault(str(arch), []).append(
                     {k: [m.value for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]

@@ -87,7 +87,7 @@ def loss_curves(histories: dict[str, list[dict[str, list[float]]]], dataset: str
     return _png(fig)
 
 
-def run_forecast(f: dict[str, list[float]], name: str) -> bytes:
+def run_forecast(f: dict[str, Any], name: str) -> bytes:
     """One confirm run: the truth, its test forecasts (one step ahead, or each origin's path over the
     horizon) and its free-running generation."""
     from reports.horizon import paths_of
@@ -103,11 +103,13 @@ def run_forecast(f: dict[str, list[float]], name: str) -> bytes:
         for i, (o, row) in enumerate(zip(paths.origins, paths.pred, strict=True)):
             ax.plot(np.arange(o, o + paths.horizon), row, color="#2ca02c", lw=1.0,
                     label=f"test forecasts, {paths.horizon} steps from each origin" if i == 0 else None)
-    start = int(f["start"][0])
-    ax.plot(np.arange(start, start + len(f["generated"])), f["generated"], color="#9467bd", lw=0.9, ls="--",
-            label="closed loop")
+    if "generated" in f:  # a single series without covariates
+        start = int(f["start"][0])
+        ax.plot(np.arange(start, start + len(f["generated"])), f["generated"], color="#9467bd", lw=0.9, ls="--",
+                label="closed loop")
     ax.axvline(test_start, color="gray", ls=":")
-    ax.set_title(name, fontsize=9)
+    series = f.get("series")
+    ax.set_title(name + (f" — series {series[0]['id']} of {len(series)}" if series else ""), fontsize=9)
     ax.legend(loc="best", fontsize=7)
     return _png(fig)
 

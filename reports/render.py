@@ -101,6 +101,21 @@ def _per_step_lines(verdict: Verdict) -> list[str]:
     return out
 
 
+def _series_lines(verdict: Verdict) -> list[str]:
+    """A panel's series: how often a GRU seed beats an LSTM seed on each, and the series left out."""
+    out = []
+    for v in verdict.datasets:
+        if v.per_series:
+            head = f"{v.dataset} ({v.series} series; the verdict uses each seed's mean MASE over them): "
+            out.append(head + "; ".join(
+                f"{s.id} GRU better in {100 * s.gru_better:.0f}% of seed pairs (MASE GRU {s.gru_mase:.3g}, LSTM "
+                f"{s.lstm_mase:.3g})" for s in sorted(v.per_series, key=lambda s: s.gru_better)))
+        if v.dropped_series:
+            out.append(f"{v.dataset}: left out as too short for the splits, window and horizon (short_series: drop): "
+                       + ", ".join(f"{d.id} ({d.length} points)" for d in v.dropped_series))
+    return out
+
+
 def _dm_lines(verdict: Verdict) -> list[str]:
     out = []
     for v in verdict.datasets:
@@ -171,9 +186,11 @@ def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     nightly = ([("Nightly comparison (newest first)", _nightly_lines(verdict.nightly))] if verdict.nightly else [])
     per_step = _per_step_lines(verdict)
     steps = [("Per step of the horizon: GRU/LSTM ratio of geometric-mean test MASE (95% CI)", per_step)]
+    series = _series_lines(verdict)
     return nightly + [
         ("Baselines on the same origins and horizon", _baseline_lines(verdict)),
         *(steps if per_step else []),
+        *([("Per series", series)] if series else []),
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the source article's \"GRU trains faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),
