@@ -93,7 +93,8 @@ def test_sigint_then_sigterm_stop_cleanly_and_resume_completes_the_budget(tmp_pa
     driver = _Driver(["run", str(SPACE)], tmp_path)
     tags_seen: set[str] = set()
     deadline = time.monotonic() + 600
-    while _children(db) < 3 and time.monotonic() < deadline and driver.proc.poll() is None:
+    # three runs finished and the parent's progress tag seen changing (it is published every 5-10 s)
+    while (_children(db) < 3 or len(tags_seen) < 2) and time.monotonic() < deadline and driver.proc.poll() is None:
         if (tag := _progress_tag(db)) is not None:
             tags_seen.add(tag)
         time.sleep(0.2)
@@ -200,3 +201,46 @@ def test_a_node_running_other_code_is_named_before_anything_starts(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("MISMATCH")]
     assert "runs gatesweep" in line and "the driver another-commit" in line
+
+
+@pytest.mark.slow
+def test_signals_to_the_whole_process_group_stop_as_gracefully_as_to_the_driver(tmp_path: Path) -> None:
+    """SIGHUP (a closed terminal), SIGTERM (systemd's control-group stop) and SIGINT (Ctrl-C in a shell), each
+    sent to the whole process group as they come: the local Ray is in a session of its own and survives until
+    the driver has stopped Tune and saved its state; then resume completes the budget."""
+    db = tmp_path / "mlflow.db"
+    parent_id = None
+    seconds = {}
+    for i, sig in enumerate((signal.SIGHUP, signal.SIGTERM, signal.SIGINT)):
+        driver = _Driver(["run", str(SPACE)] if parent_id is None else ["resume", parent_id], tmp_path)
+        deadline = time.monotonic() + 600
+        want = _children(db) + (2 if i else 3)
+        while _children(db) < want and time.monotonic() < deadline and driver.proc.poll() is None:
+            time.sleep(0.2)
+        assert driver.proc.poll() is None, "the sweep ended before it could be interrupted: " + driver.stderr[-2000:]
+        t0 = time.monotonic()
+        os.killpg(driver.proc.pid, sig)  # the driver and everything in its process group
+        status = driver.finish()
+        seconds[signal.Signals(sig).name] = time.monotonic() - t0
+        err = driver.stderr
+        name = signal.Signals(sig).name
+        assert status == 128 + sig, (status, err[-3000:])
+        for noise in ("Traceback", "core_worker.cc", "*** ", "Fatal Python error", "Failed to connect to GCS"):
+            assert noise not in err, (noise, err[-3000:])
+        assert f"interrupted ({name})" in err and "gatesweep resume" in err, err[-3000:]
+        client, (parent,) = local_runs(tmp_path, "resume", "tags.`gatesweep.role` = 'sweep'")
+        assert parent.info.status == "KILLED" and parent.data.tags["gatesweep.interrupted"] == name
+        parent_id = parent.info.run_id
+    assert parent_id is not None
+    final = run_gatesweep(["resume", parent_id], tmp_path)
+    assert final.returncode == 0, final.stderr[-3000:]
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED" and "gatesweep.interrupted" not in parent.data.tags
+    runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    keys = [r.data.tags["gatesweep.key"] for r in runs]
+    assert len(keys) == len(set(keys)), "a child run was written twice"
+    for arch in ("gru", "lstm"):
+        trials = {r.data.tags["gatesweep.index"] for r in runs if r.info.status == "FINISHED"
+                  and r.data.tags["gatesweep.role"] == "trial" and r.data.tags["gatesweep.arch"] == arch}
+        assert trials == {"0", "1", "2", "3"}  # the full budget, no more
+    print("signal to exit, whole process group: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))

@@ -180,10 +180,12 @@ def _prepare_cluster(spec: SweepSpec, address: str | None, progress: Progress) -
 
     t0 = time.perf_counter()
     progress.set_note("starting Ray" if address is None and not os.environ.get("RAY_ADDRESS") else "joining Ray")
-    cluster.start_ray(address, after=ACTIVE.install)  # Ray sets signal handlers of its own: ours again
-    cluster.check_resources(spec, wait_s=spec.resources.wait_for_nodes, note=progress.set_note)
-    cluster.check_code_versions(code_version())
-    ACTIVE.check()  # a signal whose Interrupted a finalizer swallowed while Ray started: nothing begins after it
+    with ACTIVE.deferred():  # a signal here stops the sweep after the Ray call it landed in, not inside it
+        cluster.start_ray(address, after=ACTIVE.install, stop=ACTIVE.check)  # Ray sets handlers: ours again
+        ACTIVE.check()
+        cluster.check_resources(spec, wait_s=spec.resources.wait_for_nodes, note=progress.set_note,
+                                stop=ACTIVE.check)
+        cluster.check_code_versions(code_version())
     progress.set_note("")
     return time.perf_counter() - t0
 

@@ -1,4 +1,6 @@
-"""Ctrl-C and SIGTERM (what systemd and Kubernetes send to stop a job): a graceful stop, then a fast one.
+"""Ctrl-C, SIGTERM (what systemd and Kubernetes send to stop a job) and SIGHUP (a closed terminal, a dropped
+ssh connection): a graceful stop, then a fast one. Sent to the driver or to its whole process group alike:
+the local Ray a sweep starts runs in a session of its own (`pipeline.engine.cluster.LocalHead`).
 
 The first signal stops the sweep where it stands. Inside a Ray Tune phase it is passed on (at Tune's next
 loop step) as SIGUSR1, Tune's own "stop and save the experiment state" signal, so running trials stay
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
 
 class Interrupted(BaseException):
@@ -30,15 +32,16 @@ class Interrupted(BaseException):
 
     @property
     def exit_status(self) -> int:
-        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, as shells report them
+        return 128 + self.signum  # 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, as shells report them
 
 
 class Interrupts:
-    """The process's SIGINT/SIGTERM handlers while a sweep runs."""
+    """The process's SIGINT/SIGTERM/SIGHUP handlers while a sweep runs."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._in_tune = False
+        self._deferred = 0
         self._forwarded = False
         self.second_note = "interrupted twice: exiting now; finished runs are on disk"
         self._previous_hook = sys.unraisablehook
@@ -69,6 +72,18 @@ class Interrupts:
             self._in_tune = False
         self.check()
 
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Inside, a first signal is recorded and raised at the end (or at a `check`), not where it lands:
+        for calls into Ray, whose C++ core turns an exception raised by a signal handler into a SystemError
+        (measured: SIGTERM during the node-code probe's `ray.get` exited 1 with a traceback)."""
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+        self.check()
+
     def check(self) -> None:
         """Raise `Interrupted` if a signal came (e.g. while Tune was stopping)."""
         if self.signum is not None:
@@ -86,7 +101,7 @@ class Interrupts:
             print(f"{self.second_note} ({NAMES.get(signal.Signals(signum), signum)})", file=sys.stderr, flush=True)
             os._exit(128 + signum)
         self.signum = signum
-        if not self._in_tune:
+        if not self._in_tune and not self._deferred:
             raise Interrupted(signum)
         # in a Tune phase: its loop passes the request on (`forward_to_tune`) at its next step
 
