@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.app.nightly import LockHeld, sweep_lock
 from pipeline.dev.mlflow_server import free_port
-from tests.conftest import ROOT, gatesweep_env, run_gatesweep
+from tests.conftest import ROOT, gatesweep_cmd, gatesweep_env, run_gatesweep
 
 SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
 
@@ -118,3 +118,60 @@ def test_readme_cron_line_runs_as_written_via_ray_job_submit(tmp_path: Path) -> 
         assert list((home / "gatesweep-output" / "nightly").glob("nightly-*/report/report.html"))
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+def _stray_local_ray() -> list[str]:
+    """`ray start` heads that gatesweep started (their temp dir names them) and that are still running."""
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "--temp-dir=" in line and "gatesweep-ray-" in line]
+
+
+@pytest.mark.slow
+def test_a_night_stopped_as_systemd_stops_it_is_left_resumable_and_the_next_night_runs(tmp_path: Path) -> None:
+    """The README's unit: `KillMode=mixed` sends SIGTERM to the main process (here its whole process group, as
+    `kill -- -PGID` would: the local Ray is not in it), then SIGKILL to whatever is left after
+    `TimeoutStopSec`. The night stops cleanly well within it; the next night runs and says the stopped one is
+    left as it is; `gatesweep resume` finishes it."""
+    from mlflow import MlflowClient
+
+    stop_timeout_s = 90  # the README's TimeoutStopSec
+    night = subprocess.Popen([*gatesweep_cmd(), "nightly", str(SMALL)], cwd=tmp_path, env=gatesweep_env(), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    db = tmp_path / "mlflow.db"
+    deadline = time.monotonic() + 600
+    while _children(db) < 2 and time.monotonic() < deadline and night.poll() is None:
+        time.sleep(0.2)
+    assert night.poll() is None, "the night ended before it could be stopped"
+    t0 = time.monotonic()
+    os.killpg(night.pid, signal.SIGTERM)
+    try:
+        _, err = night.communicate(timeout=stop_timeout_s)
+    except subprocess.TimeoutExpired:  # systemd's SIGKILL after TimeoutStopSec: the test fails below
+        os.killpg(night.pid, signal.SIGKILL)
+        _, err = night.communicate(timeout=60)
+    stopped_in = time.monotonic() - t0
+    assert night.returncode == 143 and stopped_in < stop_timeout_s, (night.returncode, err[-3000:])
+    assert "Traceback" not in err and "interrupted (SIGTERM)" in err, err[-3000:]
+    assert not _stray_local_ray(), _stray_local_ray()  # nothing left for the SIGKILL to find
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("nightly-small")
+    (stopped,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
+    assert stopped.info.status == "KILLED" and stopped.data.tags["gatesweep.interrupted"] == "SIGTERM"
+
+    nxt = run_gatesweep(["nightly", str(SMALL)], tmp_path)
+    assert nxt.returncode == 0, nxt.stderr[-3000:]
+    assert "leaving an unfinished sweep as it is" in nxt.stderr and "gatesweep resume" in nxt.stderr
+    finished = run_gatesweep(["resume", stopped.info.run_id], tmp_path)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert client.get_run(stopped.info.run_id).info.status == "FINISHED"
+    print(f"systemd-style stop: SIGTERM to exit {stopped_in:.1f} s")
+
+
+def _children(db: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
