@@ -18,7 +18,8 @@ from pipeline.core.config import ReportSpec
 from pipeline.core.hparams import ARCHITECTURES, Arch
 
 # 1: 0.1.0 (no schema_version key); 2: adds the key, and per dataset `horizon`, `series`, `per_step` and
-# the baselines (`baseline_mase`, `best_baseline`, `beats_best_baseline`, `baselines_failed`)
+# the baselines (`baseline_mase`, `best_baseline`, `beats_best_baseline`, `baselines_failed`), and for panels
+# `per_series` and `dropped_series`
 SCHEMA_VERSION = 2
 
 Label = Literal["gru", "lstm", "equivalent", "inconclusive"]

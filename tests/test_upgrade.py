@@ -17,7 +17,8 @@ from tests.conftest import RELEASE_0_1_0, RELEASE_0_1_0_PARENT, release_store
 
 # what schema 2 adds to each dataset entry
 _SCHEMA_2_DATASET = {f".datasets[{i}].{k}" for i in (0, 1) for k in (
-    "horizon", "series", "per_step", "baseline_mase", "best_baseline", "beats_best_baseline", "baselines_failed")}
+    "horizon", "series", "per_step", "baseline_mase", "best_baseline", "beats_best_baseline", "baselines_failed",
+    "per_series", "dropped_series")}
 
 
 def test_the_0_1_0_verdict_json_loads_and_keeps_every_value() -> None:
