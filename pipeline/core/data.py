@@ -252,6 +252,9 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
             own = ds.search_space is not None and getattr(ds.search_space, key) is not None
             return f"datasets[{i}].search_space.{key}" if own else f"search_space.{key}"
 
+        if panel.covariates[0] and "recursive" in space.values("strategy"):
+            raise DataError(f"the recursive strategy cannot know past covariates beyond the origin; search only "
+                            f"direct for dataset {ds.name!r}", field("strategy"))
         kinds = [str(t) for t in space.values("transform")]
         lag = max(Transform(kind, ds.season).lag for kind in kinds)
         window = int(max(space.values("window")))

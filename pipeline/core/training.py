@@ -75,6 +75,8 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     import keras
 
     panel = raw if isinstance(raw, Panel) else Panel.single(np.asarray(raw, float))
+    if hp.strategy == "recursive" and panel.covariates[0]:
+        raise ValueError("the recursive strategy cannot know past covariates beyond the origin; use direct")
     keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
     outputs = horizon if hp.strategy == "direct" else 1

@@ -174,3 +174,14 @@ def test_a_single_series_panel_is_the_series() -> None:
     as_panel = fit_and_score(hp, Panel.single(a.y), SplitSpec(), seed=2, evaluate_test=True, horizon=2)
     assert as_array.metrics["test_mase"] == as_panel.metrics["test_mase"]
     assert as_array.forecasts == as_panel.forecasts
+
+
+def test_train_set_recursive_on_past_covariates_is_refused_and_training_refuses_it_too(tmp_path: Path) -> None:
+    from pipeline.app.cli import main
+
+    path = _sweep(tmp_path, _panel_frame({"a": 80}), past_covariates=["price"])
+    assert main(["train", str(path), "--set", "strategy=recursive"]) == 2
+    a, _ = _two_series()
+    with pytest.raises(ValueError, match="recursive strategy cannot know past covariates"):
+        fit_and_score(HParams.of("gru", {**TINY, "strategy": "recursive"}), Panel((a,)), SplitSpec(), seed=0,
+                      evaluate_test=False, horizon=2)
