@@ -234,6 +234,7 @@ class SweepTracker:
         if record.error:
             tags[Tags.ERROR] = record.error[:5000]
         tags[Tags.KEY] = job.key
+        tags[Tags.NOTE] = _child_description(record)
         return tags
 
     def log_child(self, record: RunRecord) -> str:
@@ -267,3 +268,28 @@ class SweepTracker:
             write_artifact(self.client, run.info.artifact_uri, Artifacts.ERROR, record.error_detail)
         self.client.set_terminated(run_id, status=record.status, end_time=now)  # last: marks it complete
         return run_id
+
+
+_ROLES = {"trial": "tune-phase trial", "select": "selection run (validation only)", "confirm": "confirm run"}
+
+
+def _child_description(record: RunRecord) -> str:
+    """The run page's one-line description: what the run is, its configuration, and the score it is judged by
+    (test MASE for confirm runs, validation MASE otherwise) or its error."""
+    job = record.job
+    role = _ROLES.get(job.phase, job.phase)
+    if job.variant == "param_matched":
+        role = "parameter-matched " + role
+    hp = job.hp.values()
+    config = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in hp.items())
+    head = f"{job.arch.upper()} {role} on {job.dataset}, seed {job.seed}"
+    if job.source_trial is not None:
+        head += f" (configuration of tune trial {job.source_trial})"
+    score, label = ("test_mase", "Test MASE") if job.phase == "confirm" else ("val_mase", "Validation MASE")
+    if record.error:
+        tail = "Failed: " + record.error.splitlines()[0][:200]
+    elif (value := record.result_float(score)) is not None:
+        tail = f"{label} {value:.4g}"
+    else:
+        tail = "Stopped before it was scored"
+    return f"{head}: {config}. {tail}."
