@@ -66,8 +66,9 @@ def closed_loop(curves: dict[str, list[dict[str, list[float]]]], dataset: str) -
                     lw=0.8, alpha=0.5, label=f"{arch.upper()} closed loop ({len(runs)} seeds)" if i == 0 else None)
     ax.axvline(int(first["test_start"][0]), color="gray", ls=":", label="test split starts")
     ax.set_xlabel("time step")
+    ax.set_ylabel("value (original units)")
     ax.set_title(f"{dataset}: closed-loop generation from the first window, every random seed")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)  # off the data
     return _png(fig)
 
 
@@ -107,7 +108,9 @@ def run_forecast(f: dict[str, Any], name: str) -> bytes:
         start = int(f["start"][0])
         ax.plot(np.arange(start, start + len(f["generated"])), f["generated"], color="#9467bd", lw=0.9, ls="--",
                 label="closed loop")
-    ax.axvline(test_start, color="gray", ls=":")
+    ax.axvline(test_start, color="gray", ls=":", label="test split starts")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("value (original units)")
     series = f.get("series")
     ax.set_title(name + (f" — series {series[0]['id']} of {len(series)}" if series else ""), fontsize=9)
     ax.legend(loc="best", fontsize=7)
