@@ -144,6 +144,10 @@ def _dm(paths: dict[str, list[list[Paths]]]) -> DMResult | DMUnavailable:
             return DMUnavailable(available=False, note=f"no test forecasts stored for {arch.upper()}")
     ens = {arch: panel_ensemble(paths[arch]) for arch in ARCHITECTURES}
     at = ens["gru"][0].origins
+    count = max(len(e.origins) for e in ens["gru"])  # a panel's losses are per origin, averaged over series
+    if count < 3:
+        return DMUnavailable(available=False, note=f"{count} test origin{'s' * (count != 1)}: the test needs at "
+                                                   "least 3 (set test_origins, or a longer test split)")
     step = int(np.min(np.diff(at))) if len(at) > 1 else 1
     mase = {arch: (float(np.mean([np.mean(np.abs(e.pred - e.truth)) / e.scale for e in es]))
                    if all(e.scale for e in es) else None) for arch, es in ens.items()}

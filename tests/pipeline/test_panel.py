@@ -185,3 +185,18 @@ def test_train_set_recursive_on_past_covariates_is_refused_and_training_refuses_
     with pytest.raises(ValueError, match="recursive strategy cannot know past covariates"):
         fit_and_score(HParams.of("gru", {**TINY, "strategy": "recursive"}), Panel((a,)), SplitSpec(), seed=0,
                       evaluate_test=False, horizon=2)
+
+
+def test_too_few_test_origins_make_the_forecast_check_unavailable_not_a_crash() -> None:
+    from reports.build import _dm
+    from reports.horizon import Paths
+
+    def run(shift: float) -> list[Paths]:
+        at = np.array([10, 13])
+        return [Paths(at, np.full((2, 3), shift), np.zeros((2, 3)), 1.0, sid) for sid in ("a", "b")]
+
+    result = _dm({"gru": [run(0.1), run(0.2)], "lstm": [run(0.3), run(0.1)]})
+    assert result.available is False and "2 test origins: the test needs at least 3" in result.note  # type: ignore[union-attr]
+    three = {arch: [[Paths(np.array([1, 4, 7]), np.full((3, 3), s), np.zeros((3, 3)), 1.0, "a")] for s in (0.1, 0.3)]
+             for arch in ("gru", "lstm")}
+    assert _dm(three).available is True
