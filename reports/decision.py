@@ -92,18 +92,23 @@ def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML) -
     """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page)."""
     from reports.render import baseline_warnings
 
-    lines = [f"**gatesweep verdict: {verdict.overall.label}** — {verdict.overall.note}.", ""]
-    lines += [f"- {v.sentence}" for v in verdict.datasets]
     warnings = baseline_warnings(verdict)
+    steps = verdict.next_steps
+    # the run page shows about three lines before "Show more": the verdict, the worst warning, the next step
+    lines = [f"**gatesweep verdict: {verdict.overall.label}** — {verdict.overall.note}."]
     if warnings:
-        lines += [""] + [f"**Warning:** {w}" for w in warnings]
+        lines.append(f"**Warning:** {warnings[0]}")
+    if steps:
+        lines.append(f"**Next:** {steps[0]}")
+    lines += [""] + [f"- {v.sentence}" for v in verdict.datasets]
+    if len(warnings) > 1:
+        lines += [""] + [f"**Warning:** {w}" for w in warnings[1:]]
     lines += ["", "**Chosen configurations**", ""]
     for ds, by_arch in sorted(verdict.configurations.items()):
         for arch, c in sorted(by_arch.items()):
             lines.append(f"- {ds} / {arch.upper()}: {_config_line(c)}")
-    steps = verdict.next_steps
-    if steps:
-        lines += ["", "**Next**", ""] + [f"- {s}" for s in steps]
+    if len(steps) > 1:
+        lines += ["", "**Then**", ""] + [f"- {s}" for s in steps[1:]]
     lines += ["", f"Full report: the artifact `{report_path}` of this run."]
     return "\n".join(lines)
 

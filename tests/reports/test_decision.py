@@ -95,6 +95,8 @@ def test_the_description_leads_with_the_verdict_and_lists_both_configurations() 
     text = description_md(v)
     assert text.startswith("**gatesweep verdict: gru**")
     lines = text.splitlines()
+    # the worst warning and the next step within the three lines the run page shows before "Show more"
+    assert lines[1].startswith("**Warning:** Neither GRU nor LSTM beats") and lines[2].startswith("**Next:** ")
     assert any(ln.startswith("- damped / GRU: ") and "hidden_size 8," in ln for ln in lines)
     assert any(ln.startswith("- damped / LSTM: ") and "hidden_size 16," in ln for ln in lines)
     assert "use the GRU configuration above" in text
