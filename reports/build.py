@@ -274,8 +274,12 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float))
                    for arch in ARCHITECTURES}
         paths = _arm_paths(confirm, v.dataset, forecasts)
+        horizon = int(d[Params.HORIZON].max())
+        if horizon > 1 and v.sentence.startswith(f"{v.dataset}: "):  # say what was forecast
+            v = v.model_copy(update={"sentence": v.sentence.replace(
+                f"{v.dataset}: ", f"{v.dataset} ({horizon} steps ahead): ", 1)})
         datasets.append(v.model_copy(update={
-            "dm": _dm(paths), "mase_ci": mase_ci, "horizon": int(d[Params.HORIZON].max()),
+            "dm": _dm(paths), "mase_ci": mase_ci, "horizon": horizon,
             "per_step": per_step_ratios(paths["gru"], paths["lstm"]),
             "series": len(paths["gru"][0]) if paths["gru"] else 1,
             "per_series": series_shares(paths["gru"], paths["lstm"]),

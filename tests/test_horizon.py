@@ -27,6 +27,7 @@ def test_a_horizon_sweep_scores_every_step_and_every_baseline(tmp_path: Path) ->
     verdict = json.loads((report / "verdict.json").read_text(encoding="utf-8"))
     by_name = {d["dataset"]: d for d in verdict["datasets"]}
     assert {k: (d["horizon"], len(d["per_step"])) for k, d in by_name.items()} == {"damped": (6, 6), "nile": (4, 4)}
+    assert "damped (6 steps ahead): " in proc.stdout and "nile (4 steps ahead): " in proc.stdout  # the sentences
     for d in by_name.values():
         assert {"naive", "ar", "ets", "theta"} <= set(d["baseline_mase"]) or set(d["baselines_failed"])
         assert d["best_baseline"] in d["baseline_mase"] and isinstance(d["beats_best_baseline"], bool)
