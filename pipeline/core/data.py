@@ -322,11 +322,9 @@ def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
     if policy == "reject":
         raise DataError(f"{name}: {int(missing.sum())} missing values; set missing: interpolate to fill them",
                         "missing")
+    lo, hi = missing_range(y, policy, name)  # interpolation would extrapolate at the ends: trim them instead
+    y, missing = y[lo:hi].copy(), missing[lo:hi]
     idx = np.arange(len(y))
-    if missing[0] or missing[-1]:  # interpolation would extrapolate; trim the ends instead
-        keep = np.flatnonzero(~missing)
-        y, missing, idx = y[keep[0]: keep[-1] + 1], missing[keep[0]: keep[-1] + 1], idx[: keep[-1] - keep[0] + 1]
-    y = y.copy()
     y[missing] = np.interp(idx[missing], idx[~missing], y[~missing])
     return y
 
