@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,12 @@ def release_store(release: Path, tmp: Path) -> str:
     db.commit()
     db.close()
     return f"sqlite:///{copy / 'mlflow.db'}"
+
+
+def child_run_count(db: Path) -> int:
+    """Child runs a sweep has written to the SQLite store `db` so far (0 before the store exists)."""
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
+    except sqlite3.Error:
+        return 0

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.app.nightly import LockHeld, sweep_lock
 from pipeline.dev.mlflow_server import free_port
-from tests.conftest import ROOT, gatesweep_cmd, gatesweep_env, run_gatesweep
+from tests.conftest import ROOT, child_run_count, gatesweep_cmd, gatesweep_env, run_gatesweep
 
 SMALL = ROOT / "search_spaces" / "nightly_small.yaml"
 
@@ -139,7 +139,7 @@ def test_a_night_stopped_as_systemd_stops_it_is_left_resumable_and_the_next_nigh
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     db = tmp_path / "mlflow.db"
     deadline = time.monotonic() + 600
-    while _children(db) < 2 and time.monotonic() < deadline and night.poll() is None:
+    while child_run_count(db) < 2 and time.monotonic() < deadline and night.poll() is None:
         time.sleep(0.2)
     assert night.poll() is None, "the night ended before it could be stopped"
     t0 = time.monotonic()
@@ -165,13 +165,3 @@ def test_a_night_stopped_as_systemd_stops_it_is_left_resumable_and_the_next_nigh
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert client.get_run(stopped.info.run_id).info.status == "FINISHED"
     print(f"systemd-style stop: SIGTERM to exit {stopped_in:.1f} s")
-
-
-def _children(db: Path) -> int:
-    import sqlite3
-
-    try:
-        with sqlite3.connect(db) as con:
-            return con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
-    except sqlite3.Error:
-        return 0

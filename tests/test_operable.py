@@ -12,10 +12,11 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd, gatesweep_env, local_runs, run_gatesweep
+from tests.conftest import DATA, child_run_count, gatesweep_cmd, gatesweep_env, local_runs, run_gatesweep
 
 SPACE = DATA / "valid" / "resume.yaml"  # 4 trials per cell of 60 epochs: long enough to interrupt
 
@@ -60,12 +61,22 @@ class _Driver:
         return "".join(self.err)
 
 
-def _children(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as con:
-            return con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+
+
+def _resume_completes_the_budget(client: Any, parent_id: str, tmp_path: Path) -> None:
+    """`gatesweep resume` finishes the interrupted sweep: parent FINISHED without the interrupted tag, no child
+    run written twice, exactly the budget of trials per architecture."""
+    final = run_gatesweep(["resume", parent_id], tmp_path)
+    assert final.returncode == 0, final.stderr[-3000:]
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED" and "gatesweep.interrupted" not in parent.data.tags
+    runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    keys = [r.data.tags["gatesweep.key"] for r in runs]
+    assert len(keys) == len(set(keys)), "a child run was written twice"
+    for arch in ("gru", "lstm"):
+        trials = {r.data.tags["gatesweep.index"] for r in runs if r.info.status == "FINISHED"
+                  and r.data.tags["gatesweep.role"] == "trial" and r.data.tags["gatesweep.arch"] == arch}
+        assert trials == {"0", "1", "2", "3"}  # the full budget, no more
 
 
 def _progress_tag(db: Path) -> str | None:
@@ -79,7 +90,7 @@ def _progress_tag(db: Path) -> str | None:
 
 def _interrupt_when(driver: _Driver, db: Path, children: int, sig: int) -> float:
     deadline = time.monotonic() + 600
-    while _children(db) < children and time.monotonic() < deadline and driver.proc.poll() is None:
+    while child_run_count(db) < children and time.monotonic() < deadline and driver.proc.poll() is None:
         time.sleep(0.2)
     assert driver.proc.poll() is None, "the sweep ended before it could be interrupted: " + driver.stderr[-2000:]
     t0 = time.monotonic()
@@ -94,7 +105,8 @@ def test_sigint_then_sigterm_stop_cleanly_and_resume_completes_the_budget(tmp_pa
     tags_seen: set[str] = set()
     deadline = time.monotonic() + 600
     # three runs finished and the parent's progress tag seen changing (it is published every 5-10 s)
-    while (_children(db) < 3 or len(tags_seen) < 2) and time.monotonic() < deadline and driver.proc.poll() is None:
+    while ((child_run_count(db) < 3 or len(tags_seen) < 2) and time.monotonic() < deadline
+           and driver.proc.poll() is None):
         if (tag := _progress_tag(db)) is not None:
             tags_seen.add(tag)
         time.sleep(0.2)
@@ -108,7 +120,7 @@ def test_sigint_then_sigterm_stop_cleanly_and_resume_completes_the_budget(tmp_pa
     assert len(tags_seen) >= 2, tags_seen
     client, (parent,) = local_runs(tmp_path, "resume", "tags.`gatesweep.role` = 'sweep'")
     assert parent.info.status == "KILLED" and parent.data.tags["gatesweep.interrupted"] == "SIGINT"
-    before = _children(db)
+    before = child_run_count(db)
 
     # resumed, then stopped again with SIGTERM (what systemd and Kubernetes send)
     again = _Driver(["resume", parent.info.run_id], tmp_path)
@@ -117,17 +129,7 @@ def test_sigint_then_sigterm_stop_cleanly_and_resume_completes_the_budget(tmp_pa
     assert "Traceback" not in again.stderr and "interrupted (SIGTERM)" in again.stderr, again.stderr[-3000:]
     assert client.get_run(parent.info.run_id).info.status == "KILLED"
 
-    final = run_gatesweep(["resume", parent.info.run_id], tmp_path)
-    assert final.returncode == 0, final.stderr[-3000:]
-    parent = client.get_run(parent.info.run_id)
-    assert parent.info.status == "FINISHED" and "gatesweep.interrupted" not in parent.data.tags
-    runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    keys = [r.data.tags["gatesweep.key"] for r in runs]
-    assert len(keys) == len(set(keys)), "a child run was written twice"
-    for arch in ("gru", "lstm"):
-        trials = {r.data.tags["gatesweep.index"] for r in runs if r.info.status == "FINISHED"
-                  and r.data.tags["gatesweep.role"] == "trial" and r.data.tags["gatesweep.arch"] == arch}
-        assert trials == {"0", "1", "2", "3"}  # the full budget, no more
+    _resume_completes_the_budget(client, parent.info.run_id, tmp_path)
     print(f"SIGINT to exit: {stopped_in:.1f} s")
 
 
@@ -214,8 +216,8 @@ def test_signals_to_the_whole_process_group_stop_as_gracefully_as_to_the_driver(
     for i, sig in enumerate((signal.SIGHUP, signal.SIGTERM, signal.SIGINT)):
         driver = _Driver(["run", str(SPACE)] if parent_id is None else ["resume", parent_id], tmp_path)
         deadline = time.monotonic() + 600
-        want = _children(db) + (2 if i else 3)
-        while _children(db) < want and time.monotonic() < deadline and driver.proc.poll() is None:
+        want = child_run_count(db) + (2 if i else 3)
+        while child_run_count(db) < want and time.monotonic() < deadline and driver.proc.poll() is None:
             time.sleep(0.2)
         assert driver.proc.poll() is None, "the sweep ended before it could be interrupted: " + driver.stderr[-2000:]
         t0 = time.monotonic()
@@ -232,15 +234,5 @@ def test_signals_to_the_whole_process_group_stop_as_gracefully_as_to_the_driver(
         assert parent.info.status == "KILLED" and parent.data.tags["gatesweep.interrupted"] == name
         parent_id = parent.info.run_id
     assert parent_id is not None
-    final = run_gatesweep(["resume", parent_id], tmp_path)
-    assert final.returncode == 0, final.stderr[-3000:]
-    parent = client.get_run(parent_id)
-    assert parent.info.status == "FINISHED" and "gatesweep.interrupted" not in parent.data.tags
-    runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
-    keys = [r.data.tags["gatesweep.key"] for r in runs]
-    assert len(keys) == len(set(keys)), "a child run was written twice"
-    for arch in ("gru", "lstm"):
-        trials = {r.data.tags["gatesweep.index"] for r in runs if r.info.status == "FINISHED"
-                  and r.data.tags["gatesweep.role"] == "trial" and r.data.tags["gatesweep.arch"] == arch}
-        assert trials == {"0", "1", "2", "3"}  # the full budget, no more
+    _resume_completes_the_budget(client, parent_id, tmp_path)
     print("signal to exit, whole process group: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))

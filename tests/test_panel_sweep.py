@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd, gatesweep_env, run_gatesweep
-from tests.test_resume import _children
+from tests.conftest import DATA, child_run_count, gatesweep_cmd, gatesweep_env, run_gatesweep
 
 SPACE = DATA / "valid" / "panel.yaml"
 
@@ -27,12 +26,12 @@ def test_a_panel_sweep_with_covariates_survives_a_kill_and_reports_per_series(tm
     driver = subprocess.Popen(gatesweep_cmd() + ["run", str(SPACE)], cwd=tmp_path, env=gatesweep_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
-    while _children(tmp_path / "mlflow.db") < 2 and time.monotonic() < deadline and driver.poll() is None:
+    while child_run_count(tmp_path / "mlflow.db") < 2 and time.monotonic() < deadline and driver.poll() is None:
         time.sleep(0.2)
     assert driver.poll() is None, "the sweep ended before it could be killed"
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started, mid tune phase
     driver.wait(timeout=60)
-    assert _children(tmp_path / "mlflow.db") < 2 * (4 + 6)  # really unfinished
+    assert child_run_count(tmp_path / "mlflow.db") < 2 * (4 + 6)  # really unfinished
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("panel")

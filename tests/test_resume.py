@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, gatesweep_cmd, gatesweep_env, run_gatesweep
+from tests.conftest import DATA, child_run_count, gatesweep_cmd, gatesweep_env, run_gatesweep
 
 SPACE = DATA / "valid" / "resume.yaml"
 OUT = Path("gatesweep-output") / "resume"
 
 
-def _children(db: Path) -> int:
-    try:
-        with sqlite3.connect(db) as con:
-            return con.execute("select count(*) from tags where key = 'mlflow.parentRunId'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.mark.slow
@@ -33,12 +26,12 @@ def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
     driver = subprocess.Popen(gatesweep_cmd() + ["run", str(SPACE)], cwd=tmp_path, env=gatesweep_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
-    while _children(tmp_path / "mlflow.db") < 3 and time.monotonic() < deadline and driver.poll() is None:
+    while child_run_count(tmp_path / "mlflow.db") < 3 and time.monotonic() < deadline and driver.poll() is None:
         time.sleep(0.2)
     assert driver.poll() is None, "the sweep ended before it could be killed"
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started, mid tune phase
     driver.wait(timeout=60)
-    assert _children(tmp_path / "mlflow.db") < 8 + 6  # really unfinished
+    assert child_run_count(tmp_path / "mlflow.db") < 8 + 6  # really unfinished
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     exp = client.get_experiment_by_name("resume")
