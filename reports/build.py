@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +33,8 @@ from reports.horizon import (
 from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
-from reports.stats import compare_architectures, mean_ci
+from reports.sequential import STOP_REASONS, Design, replay
+from reports.stats import compare_architectures, mean_ci, sentence
 from reports.verdict import (
     SCHEMA_VERSION,
     Budget,
@@ -42,6 +44,8 @@ from reports.verdict import (
     DMUnavailable,
     DroppedSeries,
     MatchedVerdict,
+    Rounds,
+    RoundStep,
     RunCounts,
     Sensitivity,
     Settings,
@@ -244,6 +248,33 @@ def _patience(parent: ParentRun, spec: SweepSpec | None) -> int | None:
     return spec.evaluation.patience if spec is not None else None
 
 
+def _design(params: dict[str, str]) -> Design | None:
+    """The confirm design the sweep ran with (its parent's params); None for a sweep from before rounds."""
+    try:
+        return Design(int(params[Params.SEEDS]), int(params[Params.SEEDS_PER_ROUND]), int(params[Params.MAX_SEEDS]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _rounds(o: dict[str, Any], design: Design, cut: str | None) -> Rounds:
+    stop = o["stop"] or ("max_minutes" if cut == "max_minutes" else "max_seeds")
+    path = [RoundStep(round=k + 1, n_gru=step["n_gru"], n_lstm=step["n_lstm"], ratio=math.exp(step["effect"]),
+                      ci_low=math.exp(step["ci_low"]), ci_high=math.exp(step["ci_high"]),
+                      threshold=step["threshold"]) for k, step in enumerate(o["path"])]
+    return Rounds(stop=stop, why=STOP_REASONS[stop], rounds=len(path), max_rounds=len(design.looks),
+                  max_seeds=design.max_seeds, path=path)
+
+
+def _minutes_needed(v: DatasetVerdict, confirm: pd.DataFrame) -> float | None:
+    """Wall minutes that `seeds_needed` per architecture would take at the pace this sweep's confirm runs
+    started (all datasets, the slots in use as they were)."""
+    starts = confirm["start_time"].dropna().to_numpy(float)
+    if v.seeds_needed is None or len(starts) < 2 or np.ptp(starts) <= 0:
+        return None
+    per_run = np.ptp(starts) / (len(starts) - 1) / 60_000
+    return float(2 * v.seeds_needed * per_run)
+
+
 def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
     """The verdict (what `verdict.json` holds) and what the figures need.
 
@@ -266,7 +297,19 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     sampler = parent.params.get(Params.SAMPLER, "unknown")
     confirm = chosen_confirm_runs(table)
     baselines = _baselines(parent.metrics)
-    verdicts = compare_architectures(confirm, baselines, rules)
+    design = _design(parent.params)
+    rounds: dict[str, Rounds] = {}
+    if design is None:
+        verdicts = compare_architectures(confirm, baselines, rules)
+    else:
+        confirm = confirm.assign(round=[design.spec.round_of(int(i)) for i in confirm["index"]])
+        seq = replay(confirm, design, rules)
+        cut = parent.tags.get(Tags.CONFIRM_CUT)
+        outcome = {ds: seq.of(ds) for ds in seq.datasets}
+        rounds = {ds: _rounds(o, design, cut) for ds, o in outcome.items()}
+        verdicts = [v.model_copy(update={"rounds": rounds[v.dataset], "minutes_needed": _minutes_needed(v, confirm)})
+                    for v in compare_architectures(confirm, baselines, rules, sequential=outcome)]
+        verdicts = [v.model_copy(update={"sentence": sentence(v, rules)}) for v in verdicts]
     forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:

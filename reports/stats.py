@@ -75,8 +75,8 @@ def holm(p: list[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def decide(w: Welch, p_holm: np.ndarray, p_equiv_holm: np.ndarray, n_min: int, *, alpha: float, margin: float,
-           min_seeds: int) -> tuple[np.ndarray, np.ndarray]:
+def decide(w: Welch, p_holm: np.ndarray, p_equiv_holm: np.ndarray, n_min: int | np.ndarray, *, alpha: float,
+           margin: float, min_seeds: int) -> tuple[np.ndarray, np.ndarray]:
     """Labels and reasons for Welch results (elementwise), in the documented order."""
     bound = np.log1p(margin)
     inside = (w.ci_low > -bound) & (w.ci_high < bound)
@@ -137,15 +137,28 @@ def _pct(x: float) -> float:
     return 100 * (np.exp(x) - 1)
 
 
+def _minutes(m: float) -> str:
+    return f"{m:.0f} minutes" if m < 120 else f"{m / 60:.1f} hours"
+
+
 def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
     """The verdict on one dataset in one line (printed by the CLI, first in the report and in MLflow)."""
     margin = rules.equivalence_margin
     n = f"{v.n_gru} GRU / {v.n_lstm} LSTM seeds"
     lo, hi = v.ratio_ci
     ratio = f"GRU/LSTM geometric-mean test MASE ratio {v.ratio:.3f} (95% CI {lo:.3f}–{hi:.3f})"
+    rounds = v.rounds if v.rounds is not None and v.rounds.stop != "fixed" else None
+    if rounds is not None:
+        step = rounds.path[-1]
+        n += f" after {rounds.rounds} of at most {rounds.max_rounds} rounds"
+        ratio = (f"GRU/LSTM geometric-mean test MASE ratio {v.ratio:.3f} (95% repeated CI {lo:.3f}–{hi:.3f})")
     if v.label in WINNERS:
         flip = 1.0 if v.label == "gru" else -1.0  # how much lower the winner's MASE is, in percent
         lower = sorted(-_pct(flip * x) for x in (v.ci_low, v.ci_high))
+        if rounds is not None:
+            return (f"{v.dataset}: {v.label.upper()} wins — geometric-mean test MASE {-_pct(flip * v.effect):.1f}% "
+                    f"lower (95% repeated CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v.p_value:.3g} below round "
+                    f"{step.round}'s boundary {step.threshold:.2g} (Welch, group-sequential, Holm), {n}.")
         return (f"{v.dataset}: {v.label.upper()} wins — geometric-mean test MASE {-_pct(flip * v.effect):.1f}% "
                 f"lower (95% CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v.p_holm:.3g} after Holm (Welch), {n}.")
     if v.label == "equivalent":
@@ -157,6 +170,9 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
     elif v.reason == "negligible":
         why = (f"a real difference (p = {v.p_holm:.3g} after Holm) but estimated inside the ±{100 * margin:g}% "
                "margin, and not yet shown to be inside it")
+    elif rounds is not None:
+        last = rounds.path[-1]
+        why = f"{rounds.why} (p = {v.p_value:.3g}; round {last.round}'s boundary {last.threshold:.2g})"
     else:
         why = f"p = {v.p_holm:.3g} after Holm (Welch)"
     more = ""
@@ -164,12 +180,17 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
         count = f"more than {MAX_SEEDS}" if v.seeds_needed > MAX_SEEDS else f"about {v.seeds_needed}"
         more = (f"; {count} seeds per architecture would detect a {100 * v.smallest_effect:g}% difference with "
                 f"{100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
+        if v.minutes_needed is not None and v.seeds_needed <= MAX_SEEDS:
+            more += f" (about {_minutes(v.minutes_needed)} of confirm runs at this sweep's pace)"
     return f"{v.dataset}: inconclusive — {why}; {ratio}, {n}{more}."
 
 
 def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, float]],
-                          rules: ReportSpec = DEFAULT_RULES, *, seed: int = 0) -> list[DatasetVerdict]:
-    """Per-dataset verdicts from confirm-phase runs (columns dataset, arch, test_mase)."""
+                          rules: ReportSpec = DEFAULT_RULES, *, seed: int = 0,
+                          sequential: dict[str, dict[str, Any]] | None = None) -> list[DatasetVerdict]:
+    """Per-dataset verdicts from confirm-phase runs (columns dataset, arch, test_mase). `sequential`: per
+    dataset, the label, reason and repeated interval the sequential rule reached over the confirm rounds
+    (`reports.sequential.Replay.of`); they replace the fixed design's."""
     alpha, margin, min_seeds, smallest_effect = (rules.alpha, rules.equivalence_margin, rules.min_seeds,
                                                  rules.smallest_effect)
     bound = np.log1p(margin)
@@ -190,6 +211,10 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
     for (dataset, g, l, w), ph, pe in zip(raw, p_holm, p_equiv_holm, strict=True):
         lab, why = decide(w, np.asarray(ph), np.asarray(pe), min(len(g), len(l)), alpha=alpha, margin=margin,
                           min_seeds=min_seeds)
+        ci = (float(w.ci_low), float(w.ci_high))
+        if sequential is not None:
+            seq = sequential[dataset]
+            lab, why, ci = seq["label"], seq["reason"], (seq["ci_low"], seq["ci_high"])
         base = baselines.get(dataset, {})
         best = min(g.mean(), l.mean())
         sd_g, sd_l = float(np.std(np.log(g), ddof=1)), float(np.std(np.log(l), ddof=1))
@@ -200,7 +225,7 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
             "gmean_mase_gru": float(np.exp(np.mean(np.log(g)))), "gmean_mase_lstm": float(np.exp(np.mean(np.log(l)))),
             "sd_log_gru": sd_g, "sd_log_lstm": sd_l, "effect": float(w.effect), "se": float(w.se),
             "df": float(w.df) if np.isfinite(w.df) else float("nan"),
-            "ci_low": float(w.ci_low), "ci_high": float(w.ci_high),
+            "ci_low": ci[0], "ci_high": ci[1],
             "p_value": float(w.p), "p_holm": float(ph), "p_equivalence": float(w.p_equiv),
             "p_equivalence_holm": float(pe), "prob_gru_better": float(_prob_better(g, l)),
             "prob_ci_low": prob_ci[0], "prob_ci_high": prob_ci[1], "smallest_effect": smallest_effect,

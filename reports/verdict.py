@@ -19,8 +19,8 @@ from pipeline.core.hparams import ARCHITECTURES, Arch
 
 # 1: 0.1.0 (no schema_version key); 2: adds the key, and per dataset `horizon`, `series`, `per_step` and
 # the baselines (`baseline_mase`, `best_baseline`, `beats_best_baseline`, `baselines_failed`), and for panels
-# `per_series` and `dropped_series`
-SCHEMA_VERSION = 2
+# `per_series` and `dropped_series`; 3: per dataset `rounds` (sequential confirm seeds) and `minutes_needed`
+SCHEMA_VERSION = 3
 
 Label = Literal["gru", "lstm", "equivalent", "inconclusive"]
 Reason = Literal["difference", "negligible", "equivalent", "undecided", "too few seeds", "no spread"]
@@ -102,11 +102,34 @@ class DroppedSeries(_Model):
     length: int
 
 
+class RoundStep(_Model):
+    """One look of the sequential confirm phase: the seeds so far and the repeated confidence interval."""
+
+    round: int
+    n_gru: int
+    n_lstm: int
+    ratio: float  # GRU/LSTM geometric-mean test MASE
+    ci_low: Num  # repeated 95% interval of the ratio (holds over all looks at once)
+    ci_high: Num
+    threshold: Num  # the nominal level Welch's p had to be below at this look (after Holm)
+
+
+class Rounds(_Model):
+    """How the confirm seeds of a dataset were spent (`reports.sequential`)."""
+
+    stop: Literal["decided", "futility", "max_seeds", "max_minutes", "fixed"]
+    why: str  # the stop in words
+    rounds: int  # rounds this dataset took part in
+    max_rounds: int
+    max_seeds: int
+    path: list[RoundStep]
+
+
 class DatasetVerdict(_Model):
     """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
     and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
 
-    _absent_if_none = ("dm", "mase_ci")
+    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed")
 
     dataset: str
     label: Label
@@ -151,6 +174,8 @@ class DatasetVerdict(_Model):
     per_series: list[SeriesShare] = Field(default_factory=list)  # a panel's series (empty for one series)
     dropped_series: list[DroppedSeries] = Field(default_factory=list)
     per_step: list[StepRatio] = Field(default_factory=list)  # empty: no stored forecasts (runs made by hand)
+    rounds: Rounds | None = None  # the confirm rounds (schema 3; None: written before rounds existed)
+    minutes_needed: float | None = None  # `seeds_needed` at this sweep's measured minutes per confirm run
 
     @property
     def ratio(self) -> float:

@@ -218,7 +218,7 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
         if state.phase in ("tune", "select", "confirm"):
             if cluster is not None:
                 seconds["ray_start"] = seconds.get("ray_start", 0.0) + _prepare_cluster(spec, cluster or None, progress)
-            run_phases(spec, series, outbox, out_dir, state)
+            run_phases(spec, series, outbox, out_dir, state, judge=_judge(spec))
         progress.set_note("writing to MLflow")
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)
@@ -245,6 +245,26 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
         progress.stop()
         outbox.close()
     return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds, _where(tracker))
+
+
+def _judge(spec: SweepSpec) -> Any:
+    """After a confirm round: the datasets still undecided, by the report's own sequential rule
+    (`reports.sequential`) on the confirm runs so far, so the report later reaches the same decisions."""
+    import pandas as pd
+
+    from reports.sequential import Design, replay
+
+    design = Design.of(spec.confirm)
+
+    def judge(finished: Any, rounds_done: int) -> list[str]:
+        rows = [{"dataset": job.dataset, "arch": job.arch, "round": spec.confirm.round_of(job.index),
+                 "test_mase": r["test_mase"]} for job, r, status, _ in finished
+                if status == "FINISHED" and r and job.variant is None]
+        if not rows:
+            return []
+        return replay(pd.DataFrame(rows), design, spec.report).open_datasets()
+
+    return judge
 
 
 def _where(tracker: Any) -> str:

@@ -273,6 +273,9 @@ class Budget(_Frozen):
     trials_per_cell: int = Field(8, ge=0, lt=10_000)
 
 
+DEFAULT_MAX_SEEDS = 40
+
+
 class ConfirmSpec(_Frozen):
     """Which configurations are confirmed, and how.
 
@@ -286,13 +289,49 @@ class ConfirmSpec(_Frozen):
     selection_seeds: int = Field(3, ge=2, lt=10_000)
     top_k: int = Field(1, ge=1)
     seeds: int = Field(5, ge=2, lt=10_000)
+    seeds_per_round: int = Field(5, ge=1, lt=10_000)
+    max_seeds: int | None = Field(None, ge=2, lt=10_000)
+    max_minutes: float | None = Field(None, gt=0)
     param_matched: bool = False
 
     @model_validator(mode="after")
     def _enough_candidates(self) -> ConfirmSpec:
         if self.candidates < self.top_k:
             raise ValueError(f"candidates: {self.candidates} candidates cannot give the top {self.top_k}")
+        if self.max_seeds is not None and self.max_seeds < self.seeds:
+            raise ValueError(f"max_seeds: {self.max_seeds} is below seeds ({self.seeds}); set it to {self.seeds} "
+                             "for a fixed number of seeds")
+        if self.max_seeds is not None and self.max_seeds > self.seeds and self.top_k > 1:
+            raise ValueError(f"max_seeds: top_k {self.top_k} configurations cannot be confirmed in rounds (a round "
+                             f"tests one configuration per architecture); set top_k: 1, or max_seeds: {self.seeds}")
         return self
+
+    @property
+    def seed_cap(self) -> int:
+        """Seeds per architecture at most: `max_seeds`, by default `DEFAULT_MAX_SEEDS` (never below `seeds`) with
+        one configuration per architecture, and `seeds` (a fixed design) with `top_k` above 1."""
+        if self.max_seeds is not None:
+            return self.max_seeds
+        return self.seeds if self.top_k > 1 else max(self.seeds, DEFAULT_MAX_SEEDS)
+
+    @property
+    def sequential(self) -> bool:
+        """More rounds of seeds may follow the first."""
+        return self.seed_cap > self.seeds
+
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """Seeds per architecture after each round: `seeds`, then `seeds_per_round` more, up to the cap."""
+        return (*range(self.seeds, self.seed_cap, self.seeds_per_round), self.seed_cap)
+
+    def round_seeds(self, round_: int) -> range:
+        """The confirm seeds' numbers (`Job.index`) trained in round `round_` (1 = the first)."""
+        looks = self.looks
+        return range(looks[round_ - 2] if round_ > 1 else 0, looks[round_ - 1])
+
+    def round_of(self, index: int) -> int:
+        """The round that trains confirm seed number `index`."""
+        return next(k for k, n in enumerate(self.looks, 1) if index < n) if index < self.seed_cap else len(self.looks)
 
 
 DEFAULT_PATIENCE = 40

@@ -8,6 +8,7 @@ next one, because equal budgets for both architectures are the fairness guarante
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,14 @@ def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
     return f"{cell[0]}/{cell[1]}: every {phase}-phase run failed (first error: {first}); nothing to confirm"
 
 
-def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: Path, state: SweepState) -> None:
-    """The phases still to do, in order; each saves the sweep's state before it starts."""
+# the confirm runs seen so far, and the rounds done -> the datasets whose evidence is not in yet
+Judge = Callable[[Finished, int], list[str]]
+
+
+def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: Path, state: SweepState,
+               judge: Judge | None = None) -> None:
+    """The phases still to do, in order; each saves the sweep's state before it starts. The confirm phase
+    runs in rounds (`confirm_rounds`) while `judge` finds datasets undecided."""
     from pipeline.engine import tuning
     from pipeline.engine.callbacks import OutboxCallback, ProgressCallback
     from pipeline.engine.progress import CURRENT
@@ -92,9 +99,10 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
     tag = state.parent_run_id[:8]
     outbox_callback = OutboxCallback(outbox)
 
-    def phase(name: str, jobs: list[Job] | None, expected: int) -> Finished:
-        """Run a phase, or continue it from Tune's experiment state (a finished one returns at once)."""
-        path = storage / f"{spec.name}-{name}-{tag}"
+    def phase(name: str, jobs: list[Job] | None, expected: int, part: str = "") -> Finished:
+        """Run a phase (or its `part`, a round), or continue it from Tune's experiment state (a finished one
+        returns at once)."""
+        path = storage / f"{spec.name}-{name}{part}-{tag}"
         if CURRENT is not None:
             CURRENT.phase(name)
         t0 = time.perf_counter()
@@ -124,8 +132,51 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
     else:
         best = {(ds, arch): [(HParams.of(arch, spec.space_for(ds).fixed()), None)] for ds, arch in spec.cells()}
     _enter(state, out_dir, "confirm")
-    jobs = tuning.confirm_jobs(spec, best)
-    phase("confirm", jobs, len(jobs))
+    confirm_rounds(spec, best, state, out_dir, judge, phase)
+
+
+def confirm_rounds(spec: SweepSpec, best: Candidates, state: SweepState, out_dir: Path, judge: Judge | None,
+                   phase: Callable[..., Finished]) -> None:
+    """Round 1 on every dataset, then a round on the datasets `judge` leaves open, until none is open, the
+    last round (`confirm.max_seeds`) is done or the next round would pass `confirm.max_minutes`. Which datasets
+    each round trains is saved before it starts, so a resumed sweep repeats no round and loses none."""
+    from pipeline.engine import tuning
+    from pipeline.engine.progress import CURRENT
+
+    seen: Finished = []
+    rounds = len(spec.confirm.looks)
+    k = 1
+    while True:
+        if k > len(state.confirm_rounds):
+            if k == 1:
+                datasets = [ds.name for ds in spec.datasets]
+            else:
+                if state.confirm_stop is not None or k > rounds or judge is None:
+                    break
+                datasets = judge(seen, k - 1)
+                if not datasets:
+                    break
+                if _past_deadline(spec, state, k - 1):
+                    state.confirm_stop = "max_minutes"
+                    state.save(out_dir)
+                    break
+            state.confirm_rounds.append(datasets)
+            state.save(out_dir)
+        datasets = state.confirm_rounds[k - 1]
+        jobs = tuning.confirm_jobs(spec, best, k, datasets)
+        if CURRENT is not None and k > 1:
+            CURRENT.add_round(len(jobs), f"round {k} of at most {rounds}; undecided: {', '.join(datasets)}")
+        seen += phase("confirm", jobs, len(jobs), f"-r{k}" if k > 1 else "")
+        k += 1
+
+
+def _past_deadline(spec: SweepSpec, state: SweepState, done: int) -> bool:
+    """Would another round, as long as the average round so far, end past `confirm.max_minutes`?"""
+    limit = spec.confirm.max_minutes
+    if limit is None:
+        return False
+    spent = state.seconds.get("confirm", 0.0)
+    return spent + spent / max(done, 1) > 60 * limit
 
 
 _ORDER = ("tune", "select", "confirm")

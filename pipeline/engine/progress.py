@@ -72,10 +72,20 @@ class Progress:
 
     def phase(self, name: str) -> None:
         with self._lock:
-            self.current, self.note = name, ""
-            if name in self.phases:
-                self.phases[name].started = time.monotonic()
+            if name != self.current:  # a further confirm round keeps its note and its clock
+                self.current, self.note = name, ""
+                if name in self.phases:
+                    self.phases[name].started = time.monotonic()
         self._emit(force=True, publish=True)
+
+    def add_round(self, runs: int, note: str) -> None:
+        """Another confirm round: `runs` more planned, and what it is for."""
+        with self._lock:
+            if "confirm" in self.phases:
+                self.phases["confirm"].total += runs
+            else:
+                self.phases["confirm"] = _Phase(runs)
+        self.set_note(note)
 
     def trial_started(self, phase: str, trial_id: str) -> None:
         with self._lock:

@@ -114,26 +114,30 @@ def select_jobs(spec: SweepSpec, candidates: Candidates) -> list[Job]:
             for s, seed in enumerate(seeds)]
 
 
-def confirm_jobs(spec: SweepSpec, best: Candidates) -> list[Job]:
-    """Each cell's top-k configs × `confirm.seeds` fresh seeds (disjoint from the earlier phases' seeds).
+def confirm_jobs(spec: SweepSpec, best: Candidates, round_: int = 1, datasets: list[str] | None = None) -> list[Job]:
+    """Each cell's top-k configs × the round's fresh seeds (disjoint from the earlier phases' seeds): round 1
+    trains `confirm.seeds` per architecture, each later round `confirm.seeds_per_round` more, on `datasets`
+    (default: all).
 
     With `confirm.param_matched`, also a GRU with the LSTM's best config except its hidden size, chosen
     so that its parameter count is closest to that LSTM's (same seeds; tag `gatesweep.variant`).
     """
     from pipeline.core.models import matched_gru_hidden
 
-    seeds = [seed_for("confirm", spec.seed, s) for s in range(spec.confirm.seeds)]
+    seeds = [(s, seed_for("confirm", spec.seed, s)) for s in spec.confirm.round_seeds(round_)]
     jobs = []
     for (dataset, _), configs in best.items():
+        if datasets is not None and dataset not in datasets:
+            continue
         for rank, (hp, trial) in enumerate(configs):
             jobs += [Job(phase="confirm", dataset=dataset, hp=hp, rank=rank, index=s, seed=seed, source_trial=trial)
-                     for s, seed in enumerate(seeds)]
+                     for s, seed in seeds]
         if spec.confirm.param_matched and configs[0][0].arch == "lstm":
             lstm, trial = configs[0]
             matched = lstm.model_copy(update={"arch": "gru",
                                               "hidden_size": matched_gru_hidden(lstm.hidden_size, lstm.num_layers)})
             jobs += [Job(phase="confirm", dataset=dataset, hp=matched, index=s, seed=seed, variant="param_matched",
-                         source_trial=trial) for s, seed in enumerate(seeds)]
+                         source_trial=trial) for s, seed in seeds]
     return jobs
 
 

@@ -40,6 +40,7 @@ class Tags:
     CHILD_RUNS: Final = "gatesweep.child_runs"
     PROGRESS: Final = "gatesweep.progress"
     INTERRUPTED: Final = "gatesweep.interrupted"
+    CONFIRM_CUT: Final = "gatesweep.confirm_cut"  # "max_minutes": no further confirm round was started
     VERDICT: Final = "gatesweep.verdict"
     NIGHTLY: Final = "gatesweep.nightly"
     NIGHTLY_VERDICT_CHANGED: Final = "gatesweep.nightly.verdict_changed"
@@ -64,6 +65,11 @@ class Tags:
         return f"gatesweep.dropped_series.{dataset}"
 
     @staticmethod
+    def confirm_stop(dataset: str) -> str:
+        """On the parent: why a dataset's confirm rounds ended (`reports.sequential.STOP_REASONS`)."""
+        return f"gatesweep.confirm_stop.{dataset}"
+
+    @staticmethod
     def data_of(dataset: str) -> str:
         """A dataset's content fingerprint on a nightly parent run."""
         return f"gatesweep.data.{dataset}"
@@ -82,6 +88,12 @@ class Params:
     HORIZON: Final = "horizon"
     PATIENCE: Final = "patience"  # early stopping: epochs without a better validation MASE, or "none"
 
+    # the confirm design (`reports.sequential`): seeds in round 1, then per round, up to the cap; a parent
+    # without `confirm_max_seeds` (written before rounds existed) had one round
+    SEEDS: Final = "confirm_seeds"
+    SEEDS_PER_ROUND: Final = "confirm_seeds_per_round"
+    MAX_SEEDS: Final = "confirm_max_seeds"
+    MAX_MINUTES: Final = "confirm_max_minutes"
     DATASETS: Final = "datasets"
     SAMPLER: Final = "sampler"
     ALPHA: Final = "alpha"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.errors import BadReference
@@ -33,7 +33,19 @@ class SweepState(BaseModel):
     spec_path: str
     spec: SweepSpec
     seconds: dict[str, float] = {}
+    confirm_rounds: list[list[str]] = []  # the datasets each confirm round trains, saved before it starts
+    confirm_stop: Literal["max_minutes"] | None = None  # why no further round was started, when not decided
     mlflow_calls_by_method: dict[str, list[float]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _before_rounds(cls, data: Any) -> Any:
+        """A state written before confirm rounds existed (no `seeds_per_round` in its spec) resumes as it
+        was started: a fixed number of confirm seeds."""
+        confirm = data.get("spec", {}).get("confirm") if isinstance(data, dict) else None
+        if isinstance(confirm, dict) and "seeds_per_round" not in confirm:
+            data = {**data, "spec": {**data["spec"], "confirm": {**confirm, "max_seeds": confirm.get("seeds", 5)}}}
+        return data
 
     def save(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
