@@ -346,9 +346,12 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         settings=Settings(alpha=rules.alpha, equivalence_margin=rules.equivalence_margin, min_seeds=rules.min_seeds,
                           smallest_effect=rules.smallest_effect,
                           estimand="mean log test MASE per seed, GRU - LSTM",
-                          test="Welch t on log MASE, two-sided, Holm across datasets",
+                          test="Welch t on log MASE, two-sided, Holm across datasets" + (
+                              "; group-sequential over the confirm rounds (O'Brien-Fleming-type alpha spending)"
+                              if rounds else ""),
                           equivalence="TOST (Welch) at alpha/2 per side, Holm across datasets",
-                          ci="Welch t 95%", confirm_runs_used=int(len(confirm)),
+                          ci="Welch t 95% repeated (valid at every round)" if rounds else "Welch t 95%",
+                          confirm_runs_used=int(len(confirm)),
                           patience=_patience(parent, spec)),
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
@@ -366,6 +369,9 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
     for v in verdict.datasets:
         ds = v.dataset
         images.append((f"{ds}: test MASE per random seed", plots.mase_strip(confirm, ds, v.naive_mase)))
+        if v.rounds is not None and v.rounds.stop != "fixed":
+            images.append((f"{ds}: the ratio after each confirm round, and why the rounds stopped",
+                           plots.rounds_path(v, verdict.settings.equivalence_margin)))
         curves: dict[str, list[dict[str, list[float]]]] = {}
         histories: dict[str, list[dict[str, list[float]]]] = {}
         for arch, d in confirm[confirm["dataset"] == ds].groupby("arch", sort=True):
@@ -451,5 +457,14 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
                  RunTag(Tags.NIGHTLY_PREVIOUS_RUN, verdict.nightly.previous_run_id or "none")]
     now = int(time.time() * 1000)
     metrics = [Metric(k, float(x), now, 0) for k, x in history_metrics(verdict).items()]
+    for v in verdict.datasets:  # each confirm round as a step of its own: the path the report draws
+        if v.rounds is None:
+            continue
+        tags.append(RunTag(Tags.confirm_stop(v.dataset), v.rounds.stop))
+        for step in v.rounds.path:
+            metrics += [Metric(Metrics.verdict(v.dataset, f"round_{name}"), float(x), now, step.round)
+                        for name, x in (("ratio", step.ratio), ("ratio_ci_low", step.ci_low),
+                                        ("ratio_ci_high", step.ci_high), ("seeds", step.n_gru))
+                        if math.isfinite(x)]
     client.log_batch(parent_run_id, metrics=metrics, tags=tags)
     return verdict

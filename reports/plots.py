@@ -202,6 +202,28 @@ def effects(verdicts: list[DatasetVerdict], margin: float) -> bytes:
     return _png(fig)
 
 
+def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
+    """The GRU/LSTM ratio after each confirm round with its repeated 95% interval (valid over all looks at
+    once), against the equivalence band: a winner once the interval leaves 1 at the round's boundary and the
+    margin, equivalence once it fits inside the band."""
+    assert v.rounds is not None
+    fig, ax = _figure(7, 3.2)
+    n = [step.n_gru for step in v.rounds.path]
+    ratio = [step.ratio for step in v.rounds.path]
+    lo = [step.ratio - step.ci_low for step in v.rounds.path]
+    hi = [step.ci_high - step.ratio for step in v.rounds.path]
+    ax.errorbar(n, ratio, yerr=[lo, hi], fmt="o-", color="black", capsize=3, label="ratio, repeated 95% CI")
+    ax.axhspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.25, label=f"equivalence ±{100 * margin:g}%")
+    ax.axhline(1.0, color="gray", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("confirm seeds per architecture (after each round)")
+    ax.set_ylabel("GRU / LSTM test MASE ratio (log)")
+    ax.set_xlim(0, v.rounds.max_seeds + 1)
+    ax.set_title(f"{v.dataset}: confirm rounds; stopped: {v.rounds.why}")
+    ax.legend(loc="best", fontsize=8)
+    return _png(fig)
+
+
 def budget(curves: dict[Arch, BudgetCurve], dataset: str, sampler: str) -> bytes:
     """Expected best validation loss after k trials per architecture, with 95% bootstrap bands."""
     import matplotlib.pyplot as plt

@@ -193,6 +193,18 @@ def _nightly_lines(nightly: Nightly) -> list[str]:
     return lines
 
 
+def _rounds_lines(verdict: Verdict) -> list[str]:
+    out = []
+    for v in verdict.datasets:
+        r = v.rounds
+        if r is None or r.stop == "fixed":
+            continue
+        path = "; ".join(f"round {s.round}: {s.n_gru} GRU / {s.n_lstm} LSTM seeds, ratio {s.ratio:.3f} "
+                         f"({_fmt(s.ci_low)}–{_fmt(s.ci_high)}), p had to be below {s.threshold:.2g}" for s in r.path)
+        out.append(f"{v.dataset}: stopped after {r.rounds} of at most {r.max_rounds} rounds ({r.why}). {path}.")
+    return out
+
+
 def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c.sentence for _, c in sorted(verdict.cost.items())]
@@ -200,7 +212,9 @@ def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     per_step = _per_step_lines(verdict)
     steps = [("Per step of the horizon: GRU/LSTM ratio of geometric-mean test MASE (95% CI)", per_step)]
     series = _series_lines(verdict)
+    rounds = _rounds_lines(verdict)
     return nightly + [
+        *([("Confirm rounds (seeds stop once the verdict is decided)", rounds)] if rounds else []),
         ("Baselines on the same origins and horizon", _baseline_lines(verdict)),
         *(steps if per_step else []),
         *([("Per series", series)] if series else []),

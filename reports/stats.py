@@ -138,6 +138,8 @@ def _pct(x: float) -> float:
 
 
 def _minutes(m: float) -> str:
+    if m < 1.5:
+        return "1 minute"
     return f"{m:.0f} minutes" if m < 120 else f"{m / 60:.1f} hours"
 
 

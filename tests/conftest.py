@@ -52,13 +52,15 @@ def local_runs(cwd: Path, experiment: str, filter_string: str = "") -> tuple[Any
 
 
 def without_selection(space: Path, directory: Path) -> Path:
-    """A copy of sweep file `space` in `directory` with `confirm.candidates: 1` (no selection phase): for the
-    slow tests about something else (servers, clusters), which then run about a third faster."""
+    """A copy of sweep file `space` in `directory` with `confirm.candidates: 1` (no selection phase) and one
+    round of confirm seeds: for the slow tests about something else (servers, clusters), which then run about a
+    third faster and train a known number of runs."""
     import yaml
 
     spec = yaml.safe_load(space.read_text(encoding="utf-8"))
     spec.setdefault("confirm", {})["candidates"] = 1
     spec["confirm"]["top_k"] = 1
+    spec["confirm"]["max_seeds"] = spec["confirm"].get("seeds", 5)
     copy = directory / space.name
     copy.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return copy

@@ -169,7 +169,7 @@ def test_fractional_gpu_requests_pack_four_trials_on_one_logical_gpu(tmp_path: P
     try:
         spec = yaml.safe_load(SPACE.read_text(encoding="utf-8"))
         spec["search_space"]["epochs"] = 40  # long enough for trials to overlap
-        spec |= {"budget": {"trials_per_cell": 4}, "confirm": {"seeds": 2, "candidates": 1, "top_k": 1,
+        spec |= {"budget": {"trials_per_cell": 4}, "confirm": {"seeds": 2, "max_seeds": 2, "candidates": 1, "top_k": 1,
                                                                "param_matched": False},
                  "resources": {"cpus": 0.5, "gpus": 0.25}}
         space = tmp_path / "gpu.yaml"

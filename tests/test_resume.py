@@ -1,8 +1,10 @@
-"""The driver killed with SIGKILL mid-sweep; `gatesweep resume` completes the sweep: the budget per cell
-exactly, no child run twice, the Optuna search continuing from its saved state, a verdict at the end."""
+"""The driver killed with SIGKILL between confirm rounds; `gatesweep resume` completes the sweep: every round
+the driver had started is finished once, no round is repeated or lost, and the report reaches the decisions
+the driver acted on. (A driver killed mid tune phase: tests/test_panel_sweep.py and tests/test_operable.py.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,46 +13,63 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, child_run_count, gatesweep_cmd, gatesweep_env, run_gatesweep
+from tests.conftest import DATA, gatesweep_cmd, gatesweep_env, run_gatesweep
 
-SPACE = DATA / "valid" / "resume.yaml"
-OUT = Path("gatesweep-output") / "resume"
+SPACE = DATA / "valid" / "rounds.yaml"  # 2 datasets, no search, rounds of 3 seeds up to 6
+STATE = Path("gatesweep-output") / "rounds" / "latest" / "sweep_state.json"
 
 
+def _rounds_started(path: Path) -> int:
+    try:
+        return len(json.loads(path.read_text(encoding="utf-8"))["confirm_rounds"])
+    except (OSError, ValueError, KeyError):  # not written yet, or being replaced
+        return 0
 
 
 @pytest.mark.slow
-def test_sigkilled_driver_is_resumed_without_duplicates(tmp_path: Path) -> None:
+def test_sigkill_between_confirm_rounds_then_resume_repeats_no_round_and_loses_none(tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
     driver = subprocess.Popen(gatesweep_cmd() + ["run", str(SPACE)], cwd=tmp_path, env=gatesweep_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
-    while child_run_count(tmp_path / "mlflow.db") < 3 and time.monotonic() < deadline and driver.poll() is None:
-        time.sleep(0.2)
-    assert driver.poll() is None, "the sweep ended before it could be killed"
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started, mid tune phase
+    while _rounds_started(tmp_path / STATE) < 2 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.1)
+    assert driver.poll() is None, "the sweep ended before its second round"
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its local Ray, as round 2 starts
     driver.wait(timeout=60)
-    assert child_run_count(tmp_path / "mlflow.db") < 8 + 6  # really unfinished
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("resume")
+    exp = client.get_experiment_by_name("rounds")
     (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
-    # by parent run id, as an analyst would from the MLflow UI (the run's tag names the output directory)
     proc = run_gatesweep(["resume", parent.info.run_id], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
-    assert parent.info.status == "FINISHED" and parent.data.tags["gatesweep.verdict"]
+    state = json.loads((tmp_path / STATE).read_text(encoding="utf-8"))
+    rounds = state["confirm_rounds"]
+    assert rounds[0] == ["damped", "nile"] and len(rounds) == 2 and set(rounds[1]) <= set(rounds[0])  # 3, then 6
+
     runs = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     keys = [r.data.tags["gatesweep.key"] for r in runs]
     assert len(keys) == len(set(keys)), "a child run was written twice"
-    finished = [r for r in runs if r.info.status == "FINISHED"]
-    for arch in ("gru", "lstm"):
-        trials = {r.data.tags["gatesweep.index"] for r in finished
-                  if r.data.tags["gatesweep.role"] == "trial" and r.data.tags["gatesweep.arch"] == arch}
-        # exactly the budget: a searcher that lost its state would start a new budget (more indices)
-        assert trials == {"0", "1", "2", "3"}
-        confirms = [r for r in finished if r.data.tags["gatesweep.role"] == "confirm"
-                    and r.data.tags["gatesweep.arch"] == arch]
-        assert len(confirms) == 3
-    assert (tmp_path / OUT / "latest" / "report" / "verdict.json").exists()
+    for ds in ("damped", "nile"):
+        last = max(k for k, datasets in enumerate(rounds, 1) if ds in datasets)
+        assert all(ds in datasets for datasets in rounds[:last]), rounds  # a dataset leaves and never comes back
+        for arch in ("gru", "lstm"):
+            seeds = sorted(int(r.data.tags["gatesweep.index"]) for r in runs if r.info.status == "FINISHED"
+                           and r.data.tags["gatesweep.dataset"] == ds and r.data.tags["gatesweep.arch"] == arch)
+            assert seeds == list(range(3 * last)), (ds, arch, seeds)  # every seed of its rounds, once
+
+    verdict = json.loads((tmp_path / STATE).parent.joinpath("report", "verdict.json").read_text(encoding="utf-8"))
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`gatesweep.role` = 'sweep'")
+    for v in verdict["datasets"]:
+        ds, r = v["dataset"], v["rounds"]
+        # the report replays the rule on the runs and reaches the decisions the driver acted on
+        assert r["rounds"] == sum(ds in datasets for datasets in rounds)
+        assert [step["n_gru"] for step in r["path"]] == [3 * k for k in range(1, r["rounds"] + 1)]
+        assert (r["stop"] == "max_seeds") == (r["rounds"] == 2 and v["label"] == "inconclusive")
+        assert parent.data.tags[f"gatesweep.confirm_stop.{ds}"] == r["stop"]
+        history = client.get_metric_history(parent.info.run_id, f"verdict.{ds}.round_ratio")
+        assert sorted(m.step for m in history) == list(range(1, r["rounds"] + 1))
+        assert "after" in v["sentence"] and "rounds" in v["sentence"]
+    html = (tmp_path / STATE).parent.joinpath("report", "report.html").read_text(encoding="utf-8")
+    assert "Confirm rounds" in html and "the ratio after each confirm round" in html

@@ -42,7 +42,8 @@ class SweepState(BaseModel):
     def _before_rounds(cls, data: Any) -> Any:
         """A state written before confirm rounds existed (no `seeds_per_round` in its spec) resumes as it
         was started: a fixed number of confirm seeds."""
-        confirm = data.get("spec", {}).get("confirm") if isinstance(data, dict) else None
+        spec = data.get("spec") if isinstance(data, dict) else None
+        confirm = spec.get("confirm") if isinstance(spec, dict) else None
         if isinstance(confirm, dict) and "seeds_per_round" not in confirm:
             data = {**data, "spec": {**data["spec"], "confirm": {**confirm, "max_seeds": confirm.get("seeds", 5)}}}
         return data
