@@ -360,7 +360,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
 
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
-                     "spec": spec}
+                     "spec": spec, "experiment_id": parent.experiment_id}
 
 
 def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -448,7 +448,8 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
             raise
         raise ReportNotPublished(why, verdict) from None
     _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
-    tags = [RunTag(Tags.VERDICT, verdict.overall.label), RunTag(Tags.NOTE, description_md(verdict))]
+    tags = [RunTag(Tags.VERDICT, verdict.overall.label),
+            RunTag(Tags.NOTE, description_md(verdict, experiment_id=ctx["experiment_id"]))]
     tags += [RunTag(Tags.verdict_of(v.dataset), v.label) for v in verdict.datasets]
     if verdict.nightly is not None:
         flags = verdict.nightly.flags

@@ -88,8 +88,19 @@ def _config_line(c: ConfigChoice) -> str:
     return ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c.config.items())
 
 
-def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML) -> str:
-    """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page)."""
+def ui_link(experiment_id: str, run_id: str | None = None, artifact: str | None = None) -> str:
+    """A link inside the MLflow UI (relative: it works on any host), in the machine-learning view: the runs
+    table of an experiment, a run's page, or an artifact of it."""
+    path = f"#/experiments/{experiment_id}/runs"
+    if run_id is not None:
+        path += f"/{run_id}" + (f"/artifacts/{artifact}" if artifact else "")
+    return f"{path}?workflowType=machine_learning"
+
+
+def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML,
+                   experiment_id: str | None = None) -> str:
+    """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page); with
+    `experiment_id`, the report is a link that opens it in MLflow's artifact viewer."""
     from reports.render import baseline_warnings
 
     warnings = baseline_warnings(verdict)
@@ -109,6 +120,11 @@ def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML) -
             lines.append(f"- {ds} / {arch.upper()}: {_config_line(c)}")
     if len(steps) > 1:
         lines += ["", "**Then**", ""] + [f"- {s}" for s in steps[1:]]
-    lines += ["", f"Full report: the artifact `{report_path}` of this run."]
+    if experiment_id is not None:
+        report = ui_link(experiment_id, verdict.parent_run_id, report_path)
+        lines += ["", f"Full report: [{report_path}]({report}) (an artifact of this run). Every run of the sweep: "
+                  f"[the runs table]({ui_link(experiment_id)})."]
+    else:
+        lines += ["", f"Full report: the artifact `{report_path}` of this run."]
     return "\n".join(lines)
 

@@ -216,6 +216,9 @@ def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
     ax.axhspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.25, label=f"equivalence ±{100 * margin:g}%")
     ax.axhline(1.0, color="gray", lw=1)
     ax.set_yscale("log")
+    # an early round's repeated interval can span decades: keep the ratios and the band readable
+    top = max(max(ratio), 1 + margin) * 4
+    ax.set_ylim(min(min(ratio), 1 / (1 + margin)) / 4, top)
     ax.set_xlabel("confirm seeds per architecture (after each round)")
     ax.set_ylabel("GRU / LSTM test MASE ratio (log)")
     ax.set_xlim(0, v.rounds.max_seeds + 1)

@@ -139,6 +139,8 @@ class Outcome:
     look: np.ndarray  # the look (0-based) the dataset stopped at, or the last one seen
     ci_low: np.ndarray  # repeated confidence interval at that look (the 95% Welch interval for one look)
     ci_high: np.ndarray
+    plain_low: np.ndarray  # the plain 95% Welch interval at that look (not adjusted for the looks)
+    plain_high: np.ndarray
     threshold: np.ndarray  # the nominal two-sided level Welch's p was held to at that look
     path: list[dict[str, np.ndarray]]  # per look: effect, ci_low, ci_high, threshold (NaN where absent)
 
@@ -171,6 +173,7 @@ def run(looks: Looks, design: Design, rules: ReportSpec, *, final_look: int | No
     stop = np.full(shape, "", dtype=object)
     look_at = np.zeros(shape, int)
     ci_low, ci_high = np.full(shape, np.nan), np.full(shape, np.nan)
+    plain_low, plain_high = np.full(shape, np.nan), np.full(shape, np.nan)
     threshold = np.full(shape, np.nan)
     path = []
     for k, w in enumerate(looks.welch):
@@ -193,6 +196,7 @@ def run(looks: Looks, design: Design, rules: ReportSpec, *, final_look: int | No
         reason = np.where(here, why, reason)
         look_at = np.where(here, k, look_at)
         ci_low, ci_high = np.where(here, lo, ci_low), np.where(here, hi, ci_high)
+        plain_low, plain_high = np.where(here, w.ci_low, plain_low), np.where(here, w.ci_high, plain_high)
         r = rej_w.sum(axis=-1, keepdims=True)
         threshold = np.where(here, thr_w[np.minimum(r, m - 1), k], threshold)
         path.append({"effect": np.where(looks.present[k], w.effect, np.nan),
@@ -210,7 +214,7 @@ def run(looks: Looks, design: Design, rules: ReportSpec, *, final_look: int | No
                                             thr_e) < FUTILITY) & (looks.n_min[k] >= min(min_seeds, design.seeds))
         stop = np.where(futile, "futility", stop)
         open_ &= ~futile
-    return Outcome(label, reason, stop, look_at, ci_low, ci_high, threshold, path)
+    return Outcome(label, reason, stop, look_at, ci_low, ci_high, plain_low, plain_high, threshold, path)
 
 
 def _reachable(w: Welch, sd: np.ndarray, n: np.ndarray, design: Design, rules: ReportSpec, rej_w: np.ndarray,
@@ -266,6 +270,7 @@ class Replay:
         o = self.outcome
         return {"label": str(o.label[0, i]), "reason": str(o.reason[0, i]), "stop": str(o.stop[0, i]),
                 "look": int(o.look[0, i]), "ci_low": float(o.ci_low[0, i]), "ci_high": float(o.ci_high[0, i]),
+                "plain_low": float(o.plain_low[0, i]), "plain_high": float(o.plain_high[0, i]),
                 "threshold": float(o.threshold[0, i]),
                 "path": [{key: float(v[0, i]) for key, v in step.items()} | {
                     "n_gru": self.seeds_by_look[k].get(dataset, (0, 0))[0],

@@ -19,6 +19,7 @@ def _run(cwd: Path, *extra: str) -> tuple[str, Path]:
     """`gatesweep run` of the tiny sweep: its parent run id and its report directory."""
     proc = run_gatesweep(["run", str(SPACE), *extra], cwd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (cwd / "stdout.txt").write_text(proc.stdout, encoding="utf-8")  # what the user saw
     parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout)
     report = re.search(r"report: (.+)/report\.html", proc.stdout)
     assert parent and report, proc.stdout
@@ -156,3 +157,78 @@ def test_the_same_sweep_again_in_the_same_directory_loses_nothing(sweep: tuple[P
     proc = run_gatesweep(["report", first, "--out", "first-again"], cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (cwd / "first-again" / "report" / "verdict.json").read_bytes() == original
+
+
+@pytest.mark.slow
+def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_and_the_runs(
+        sweep: tuple[Path, str]) -> None:
+    """The `MLflow:` line as printed, in headless Chromium against `mlflow ui` over the sweep's store: the
+    run page in the machine-learning view with the verdict at the top, the description's report link
+    opening the report in MLflow's artifact viewer, and the runs table one click from the run and from the
+    experiment's description (the experiment page itself opens on MLflow's GenAI overview)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from pipeline.dev.mlflow_server import free_port, stop_group
+    from tests.reports.test_report_browser import FLAGS, _chromium_or_skip
+
+    chromium = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    cwd, _ = sweep
+    printed = re.search(r"MLflow: mlflow ui (--backend-store-uri \S+) \(then http://127\.0\.0\.1:5000(/\S+)\)",
+                        (cwd / "stdout.txt").read_text(encoding="utf-8"))
+    assert printed, "no MLflow line printed"
+    port = free_port()
+    ui = subprocess.Popen([str(Path(sys.executable).with_name("mlflow")), "ui", *printed.group(1).split(),
+                           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], cwd=cwd,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                          env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and ui.poll() is None, "mlflow ui did not come up"
+                time.sleep(0.3)
+        parent_id = printed.group(2).split("/runs/")[1].split("?")[0]
+        note = _client(cwd).get_run(parent_id).data.tags["mlflow.note.content"]
+        verdict_line = note.splitlines()[0].replace("**", "")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + printed.group(2))
+            top = page.get_by_text("gatesweep verdict:").first
+            top.wait_for(timeout=60_000)
+            body = page.inner_text("body")
+            assert verdict_line in body
+            assert "Model metrics" in body and "Evaluation runs" not in body  # not the GenAI view
+            top.scroll_into_view_if_needed()  # MLflow 3.17 puts the description below the run's details
+            assert top.is_visible()
+            # the description's report link: MLflow's artifact viewer with the report in its frame
+            page.get_by_role("link", name="report/report.html").first.click()
+            page.wait_for_function("() => [...document.querySelectorAll('iframe')].length > 0", timeout=30_000)
+            deadline = time.monotonic() + 30
+            while not any("Decision" in (f.content() or "") for f in page.frames[1:]):
+                assert time.monotonic() < deadline, "the report did not open in the artifact viewer"
+                page.wait_for_timeout(300)
+            # one click to every run of the sweep
+            page.goto(url + printed.group(2))
+            page.get_by_role("link", name="the runs table").first.click()
+            page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=30_000)
+            assert "Run Name" in page.inner_text("body")
+            experiment = printed.group(2).split("/experiments/")[1].split("/")[0]
+            page.goto(f"{url}/#/experiments/{experiment}")
+            page.get_by_role("link", name="Open the runs table").first.click()
+            page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=30_000)
+            assert "Run Name" in page.inner_text("body")
+            browser.close()
+    finally:
+        stop_group(ui, signal.SIGTERM)

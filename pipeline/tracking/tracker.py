@@ -35,7 +35,8 @@ _EXPERIMENT_NOTE = ("**gatesweep: GRU or LSTM?** Sweep `{name}`: Keras GRU and L
                     "search space and budget, then retrained on fresh seeds and compared on a held-out test split. "
                     "Each sweep is one parent run (`gatesweep.role = sweep`) whose description opens on the verdict "
                     "(tag `gatesweep.verdict`) and whose `report/report.html` artifact holds the full report; its "
-                    "trial, select and confirm runs are nested under it.")
+                    "trial, select and confirm runs are nested under it. "
+                    "[Open the runs table](#/experiments/{id}/runs?workflowType=machine_learning).")
 
 
 def _now_ms() -> int:
@@ -88,8 +89,10 @@ class SweepTracker:
             if exp is None:
                 action = f"create experiment '{self.experiment}'"
                 self.experiment_id = self.client.create_experiment(
-                    self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development",
-                                           Tags.NOTE: _EXPERIMENT_NOTE.format(name=self.experiment)})
+                    self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development"})
+                # the note links the runs table, so it needs the new experiment's id
+                self.client.set_experiment_tag(self.experiment_id, Tags.NOTE,
+                                               _EXPERIMENT_NOTE.format(name=self.experiment, id=self.experiment_id))
             else:
                 # the write a sweep needs, tried now: a server with permissions (basic-auth) refuses it
                 # here, before anything starts, not at the first child run

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.dev.mlflow_server import MlflowServer
 from reports import build_report
+from reports.render import baseline_warnings
 from tests.reports.hand_made import log_hand_made_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -93,6 +94,7 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
     try:
         client, parent_id, _ = log_hand_made_runs(server.url)
         verdict = build_report(client, parent_id, tmp_path / "out")
+        warnings = baseline_warnings(verdict)
         experiment = client.get_run(parent_id).info.experiment_id
         link = run_link(server.url, experiment, parent_id)
         assert link is not None and "workflowType=machine_learning" in link
@@ -114,13 +116,31 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
             body = page.inner_text("body")
             page.screenshot(path=str(ARTIFACTS / "mlflow_parent_run.png"))
             shots = {}
+            report = f"file://{tmp_path / 'out' / 'report' / 'report.html'}"
             for name, (w, h) in {"laptop": (1366, 768), "phone": (390, 844)}.items():
                 view = browser.new_page(viewport={"width": w, "height": h})
-                view.goto(f"file://{tmp_path / 'out' / 'report' / 'report.html'}")
+                view.goto(report)
                 box = view.locator("#decision").bounding_box()
                 shots[name] = (box, view.locator("#overall-label").is_visible())
                 view.screenshot(path=str(ARTIFACTS / f"report_first_screen_{name}.png"))
+            # at 1280 x 900 the first screen holds the verdict, the worst warning and both configurations
+            view = browser.new_page(viewport={"width": 1280, "height": 900})
+            view.goto(report)
+            first_screen = {what: view.get_by_text(text, exact=False).first.bounding_box() for what, text in (
+                ("verdict", verdict.datasets[0].sentence[:60]), *(("warning", w[:60]) for w in warnings[:1]))}
+            for arch in ("GRU", "LSTM"):  # the rows of the chosen configurations' table
+                row = view.locator("#decision .scroll tr").filter(has=view.locator("td", has_text=arch)).first
+                first_screen[f"{arch} configuration"] = row.bounding_box()
+            # at 390 px the page itself never scrolls sideways: only the tables' marked containers may
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(report)
+            sideways = phone.evaluate("""() => ({page: document.documentElement.scrollWidth,
+                wide: [...document.querySelectorAll('body *')].filter(el => el.getBoundingClientRect().right > 391
+                      && !el.closest('.scroll')).map(el => el.tagName + '.' + el.className).slice(0, 5)})""")
             browser.close()
+        for what, where in first_screen.items():
+            assert where is not None and where["y"] + where["height"] <= 900, (what, where)
+        assert sideways["page"] <= 390 and sideways["wide"] == [], sideways
         assert verdict.datasets[0].sentence in body
         for arch in ("GRU", "LSTM"):
             assert f"sines / {arch}: hidden_size 32, window 12, optimizer adam, epochs 5" in body, body[:3000]

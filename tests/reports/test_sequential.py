@@ -152,7 +152,7 @@ def test_the_calibration_grid_meets_every_target(capsys: pytest.CaptureFixture[s
             r = simulate(0.0, noise, m, SIMS, sd=0.1, seed=100 + m)
             rows.append(("no difference", noise, m, "winner named (family)", r["any_winner"], "<=", 0.05,
                          r["mean_seeds"]))
-        r = simulate(BOUND, noise, 1, SIMS, sd=0.05, seed=200)
+        r = simulate(BOUND, noise, 1, SIMS, sd=0.01, seed=200)  # equivalence is reachable at this spread
         rows.append(("difference at the margin", noise, 1, "equivalent", r["equivalent"], "<=", 0.025, r["mean_seeds"]))
     for mult, target in ((1, 0.80), (2, 0.90)):
         r = simulate(-mult * SMALLEST, "equal", 1, SIMS, sd=SD85, seed=300 + mult)
