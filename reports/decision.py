@@ -75,8 +75,20 @@ def next_steps(verdict: Verdict) -> list[str]:
         elif v.seeds_needed:
             n = v.seeds_needed
             more = f"more than {n - 1}" if n > 1000 else f"about {n}"
-            out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, run {more} confirm seeds "
-                       f"per architecture (`confirm.seeds: {min(n, 1000)}`); below that, treat them as equal.")
+            if v.rounds is None:  # a sweep from before confirm rounds: its advice as it was written
+                out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, run {more} confirm seeds "
+                           f"per architecture (`confirm.seeds: {min(n, 1000)}`); below that, treat them as equal.")
+            elif n > 1000:  # no number of seeds buys this decision: the spread between seeds must come down
+                out.append(f"{ds}: the seeds scatter too much to detect a {100 * v.smallest_effect:g}% difference "
+                           f"with any practical number of seeds ({more}); make training more stable (early "
+                           "stopping, a lower learning rate, a target transform) before adding seeds. "
+                           "Inconclusive does not mean equal.")
+            else:
+                minutes = (f", about {v.minutes_needed:.0f} minutes at this sweep's pace"
+                           if v.minutes_needed is not None else "")
+                out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, allow {more} confirm seeds "
+                           f"per architecture (`confirm.max_seeds: {n}`{minutes}); the rounds stop as soon as the "
+                           "verdict is decided. Inconclusive does not mean equal.")
     if verdict.overall.label in WINNERS and len(verdict.datasets) > 1:
         out.append(f"Across datasets: {verdict.overall.label.upper()} ({verdict.overall.note}).")
     return out

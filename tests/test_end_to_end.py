@@ -212,23 +212,32 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
             assert "Model metrics" in body and "Evaluation runs" not in body  # not the GenAI view
             top.scroll_into_view_if_needed()  # MLflow 3.17 puts the description below the run's details
             assert top.is_visible()
-            # the description's report link: MLflow's artifact viewer with the report in its frame
-            page.get_by_role("link", name="report/report.html").first.click()
-            page.wait_for_function("() => [...document.querySelectorAll('iframe')].length > 0", timeout=30_000)
-            deadline = time.monotonic() + 30
-            while not any("Decision" in (f.content() or "") for f in page.frames[1:]):
+            # the description's report link (MLflow opens description links in a new tab): the artifact
+            # viewer with the report in its frame
+            with page.context.expect_page() as opened:
+                page.get_by_role("link", name="report/report.html").first.click()
+            tab = opened.value
+            deadline = time.monotonic() + 60
+            while not any("Decision" in (f.content() or "") for f in tab.frames[1:]):
                 assert time.monotonic() < deadline, "the report did not open in the artifact viewer"
-                page.wait_for_timeout(300)
-            # one click to every run of the sweep
+                tab.wait_for_timeout(300)
+            # one click to every run of the sweep from the run page
             page.goto(url + printed.group(2))
-            page.get_by_role("link", name="the runs table").first.click()
-            page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=30_000)
-            assert "Run Name" in page.inner_text("body")
+            with page.context.expect_page() as opened:
+                page.get_by_role("link", name="the runs table").first.click()
+            tab = opened.value
+            tab.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=60_000)
+            assert "Run Name" in tab.inner_text("body")
+            # the experiment page opens on MLflow's GenAI overview, whose first-visit popup covers the page;
+            # its description carries the link to the runs table (followed here by its address)
             experiment = printed.group(2).split("/experiments/")[1].split("/")[0]
             page.goto(f"{url}/#/experiments/{experiment}")
-            page.get_by_role("link", name="Open the runs table").first.click()
-            page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=30_000)
-            assert "Run Name" in page.inner_text("body")
+            link = page.get_by_role("link", name="Open the runs table").first
+            link.wait_for(timeout=60_000)
+            assert link.get_attribute("href") == f"#/experiments/{experiment}/runs?workflowType=machine_learning"
+            page.goto(f"{url}/{link.get_attribute('href')}")
+            page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=60_000)
+            assert "Run Name" in page.inner_text("body") and "Evaluation runs" not in page.inner_text("body")
             browser.close()
     finally:
         stop_group(ui, signal.SIGTERM)
