@@ -232,7 +232,7 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
             # its description carries the link to the runs table (followed here by its address)
             experiment = printed.group(2).split("/experiments/")[1].split("/")[0]
             page.goto(f"{url}/#/experiments/{experiment}")
-            link = page.get_by_role("link", name="Open the runs table").first
+            link = page.locator("a", has_text="Open the runs table").first  # the popup hides the page from roles
             link.wait_for(timeout=60_000)
             assert link.get_attribute("href") == f"#/experiments/{experiment}/runs?workflowType=machine_learning"
             page.goto(f"{url}/{link.get_attribute('href')}")
