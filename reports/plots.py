@@ -194,12 +194,25 @@ def effects(verdicts: list[DatasetVerdict], margin: float) -> bytes:
     for i, v in enumerate(verdicts):
         lo, hi = v.ratio_ci
         ax.errorbar(v.ratio, i, xerr=[[v.ratio - lo], [hi - v.ratio]], fmt="o", color="black")
-    ax.axvspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.15, label=f"equivalence ±{100 * margin:g}%")
+    ax.axvspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.3, label=f"equivalence ±{100 * margin:g}%")
+    for edge in (1 / (1 + margin), 1 + margin):  # the band's edges stay visible however wide the axis is
+        ax.axvline(edge, color="green", lw=1)
     ax.axvline(1.0, color="gray", lw=1)
+    ax.set_xscale("log")  # a ratio: 0.5 and 2 are the same distance from 1
+    _plain_log_ticks(ax.xaxis)
     ax.set_yticks(range(len(verdicts)), [v.dataset for v in verdicts])
-    ax.set_xlabel("geometric-mean test MASE ratio GRU / LSTM (<1: GRU better)")
+    ax.set_xlabel("geometric-mean test MASE ratio GRU / LSTM, log scale (<1: GRU better)")
     ax.legend(loc="best", fontsize=8)
     return _png(fig)
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    """Log-axis ticks as plain numbers (0.6, 1, 2), not powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda x, _: f"{x:.3g}")
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(plain)
 
 
 def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
@@ -216,6 +229,7 @@ def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
     ax.axhspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.25, label=f"equivalence ±{100 * margin:g}%")
     ax.axhline(1.0, color="gray", lw=1)
     ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
     # an early round's repeated interval can span decades: keep the ratios and the band readable
     top = max(max(ratio), 1 + margin) * 4
     ax.set_ylim(min(min(ratio), 1 / (1 + margin)) / 4, top)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from typing import Any
 
 from reports.decision import ENSEMBLE_NOTE
@@ -292,8 +293,11 @@ def rules_line(verdict: Verdict) -> str:
     rules = verdict.settings
     stopping = (f"early stopping after {rules.patience} epochs without a better validation MASE (the best epoch's "
                 "weights kept), the same for both architectures" if rules.patience else "no early stopping")
+    rounds = next((v.rounds for v in verdict.datasets if v.rounds is not None and v.rounds.stop != "fixed"), None)
+    seeds = (f"; confirm seeds in rounds up to {rounds.max_seeds} per architecture, each look held to its "
+             "group-sequential boundary" if rounds is not None else "")
     return (f"alpha {rules.alpha}, equivalence margin ±{100 * rules.equivalence_margin:g}%, at least "
-            f"{rules.min_seeds} random seeds per architecture to decide; {stopping}.")
+            f"{rules.min_seeds} random seeds per architecture to decide{seeds}; {stopping}.")
 
 
 def summary_md(verdict: Verdict) -> str:
@@ -326,9 +330,17 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           ".decision h2{margin:.2em 0 .4em}.label{font-size:1.25em}"
           "li.gru,li.lstm{font-weight:bold}.warn{color:#a00;font-weight:bold}"
           ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}"
+          "code{background:#eee;border-radius:3px;padding:0 .2em;font-size:.92em}"
+          "@media (max-width:700px){.scroll::before{content:'scroll sideways for more columns \\2192';"
+          "display:block;font-size:.75em;color:#777}}"
           "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
           "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
           "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}")
+
+
+def _code(text: str) -> str:
+    """Escaped text with `backticked` spans as <code> (the advice names sweep-file settings)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
 
 
 def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
@@ -354,9 +366,9 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
     if recon:
         decision += f"<p class='note'>{e(ENSEMBLE_NOTE)}</p>"
     if verdict.next_steps:
-        decision += ("<h3>What to do next</h3><ul>" + "".join(f"<li>{e(s)}</li>" for s in verdict.next_steps)
+        decision += ("<h3>What to do next</h3><ul>" + "".join(f"<li>{_code(s)}</li>" for s in verdict.next_steps)
                      + "</ul>")
-    decision += "</section>"
+    decision += f"<p class='note rules'>Rules: {e(rules_line(verdict))}</p></section>"
     sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
                        for title, items in _sections(verdict))
     figs = "".join(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
