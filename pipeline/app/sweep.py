@@ -165,9 +165,8 @@ def _open_progress(spec: SweepSpec, tracker: Any) -> Progress:
 
 
 def _publisher(tracker: Any) -> Any:
-    def publish(summary: str, metrics: dict[str, float]) -> None:
+    def publish(summary: str) -> None:
         tracker.set_parent_tags({Tags.PROGRESS: summary})
-        tracker.log_parent_metrics(metrics)
 
     return publish
 

@@ -2,9 +2,9 @@
 
 On a terminal the line is redrawn in place every second; in a log (a scheduler's journal) a new line is
 written when a trial ends (at most every `EVENT_GAP_S`) and at least every `HEARTBEAT_S`. The parent run
-gets the tag `gatesweep.progress` (`tune 7/16 · select 0/18 · confirm 0/10 · 1 failed`) and the metrics
-`progress.<phase>.done` / `.total`, so a sweep's state shows in the MLflow UI while it runs. Pure: the
-MLflow side comes in as a callable.
+gets the tag `gatesweep.progress` (`tune 7/16 · select 0/18 · confirm 0/10 · 1 failed`), so a sweep's state
+shows in the MLflow UI while it runs; no metrics, which would stay among the parent's final metrics above
+the verdict's. Pure: the MLflow side comes in as a callable.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ log = logging.getLogger("gatesweep")
 HEARTBEAT_S = 30.0
 EVENT_GAP_S = 5.0
 MLFLOW_GAP_S = 10.0
-Publish = Callable[[str, dict[str, float]], None]  # (progress tag, metrics) -> the parent run
+Publish = Callable[[str], None]  # the progress tag -> the parent run
 
 
 @dataclass
@@ -177,12 +177,8 @@ class Progress:
 
     def _push(self) -> None:
         assert self.publish is not None
-        metrics: dict[str, float] = {}
-        for name, p in self.phases.items():
-            metrics[f"progress.{name}.done"] = float(p.done)
-            metrics[f"progress.{name}.total"] = float(p.total)
         try:
-            self.publish(self.summary(), metrics)
+            self.publish(self.summary())
         except Exception as exc:  # progress is a courtesy: a store hiccup must not stop the sweep; say it once
             if not self._publish_failed:
                 log.warning("could not update the parent run's progress in MLflow (%s); the sweep goes on", exc)
