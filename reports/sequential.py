@@ -28,7 +28,7 @@ driver calls it after each round to choose what to train next, the report calls 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -68,8 +68,8 @@ class Design:
     def spec(self) -> ConfirmSpec:
         return ConfirmSpec(seeds=self.seeds, seeds_per_round=self.per_round, max_seeds=self.max_seeds)
 
-    @property
-    def looks(self) -> tuple[int, ...]:
+    @cached_property
+    def looks(self) -> tuple[int, ...]:  # validated once, read at every look
         return self.spec.looks
 
     @property
