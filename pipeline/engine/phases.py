@@ -108,7 +108,7 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
         t0 = time.perf_counter()
         with ACTIVE.tune_phase():  # a Ctrl-C in here stops Tune cleanly, then raises Interrupted
             if tuning.can_restore(path):
-                results = tuning.restore_phase(spec, series, path)
+                results = tuning.restore_phase(spec, series, path, jobs)
             else:
                 results = tuning.run_phase(spec, series, storage=storage, name=path.name,
                                            callbacks=[outbox_callback, ProgressCallback(name)], jobs=jobs)

@@ -294,7 +294,7 @@ def run_phase(spec: SweepSpec, series: dict[str, Panel], *, storage: Path, name:
         param_space: dict[str, Any] = {}
     else:
         tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
-        param_space = {"job": tune.grid_search([job.model_dump(mode="json") for job in jobs])}
+        param_space = _param_space(jobs)
     callbacks = [*callbacks, JsonLoggerCallback(), CSVLoggerCallback()]
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures), verbose=0)
@@ -333,15 +333,25 @@ def _resourced_trainable(spec: SweepSpec, series: dict[str, Panel]) -> Any:
     )
 
 
+def _param_space(jobs: list[Job]) -> dict[str, Any]:
+    return {"job": tune.grid_search([job.model_dump(mode="json") for job in jobs])}
+
+
 def can_restore(path: Path) -> bool:
     return tune.Tuner.can_restore(str(path.resolve()))
 
 
-def restore_phase(spec: SweepSpec, series: dict[str, Panel], path: Path) -> tune.ResultGrid:
+def restore_phase(spec: SweepSpec, series: dict[str, Panel], path: Path, jobs: list[Job] | None = None
+                  ) -> tune.ResultGrid:
     """Continue an interrupted phase from Tune's experiment state: finished trials stay finished,
     unfinished and errored ones run again, and the searcher (with its Optuna studies) picks up where its
-    last checkpoint left it. The restored callbacks find the live outbox through `Outbox.for_dir`."""
+    last checkpoint left it. The restored callbacks find the live outbox through `Outbox.for_dir`.
+
+    A phase of given `jobs` gets its grid again: Ray does not keep a Tuner's param_space in `tuner.pkl`, so a
+    driver killed before Tune had created the trials (measured: SIGKILL as a confirm round starts) would
+    otherwise come back with trials whose config is empty."""
     tuner = tune.Tuner.restore(str(path.resolve()), trainable=_resourced_trainable(spec, series),
+                               param_space=None if jobs is None else _param_space(jobs),
                                resume_unfinished=True, resume_errored=True)
     return tuner.fit()
 
