@@ -146,7 +146,15 @@ class LocalHead:
 
     def stop(self, grace_s: float = 3.0) -> None:
         """Stop the head and every process of its session: SIGTERM, then SIGKILL after `grace_s` (Ray would
-        drain for 30 s, but by now the driver has saved everything and disconnected: nothing runs there)."""
+        drain for 30 s, but by now the driver has saved everything: nothing runs there).
+
+        The driver disconnects first. Ray registers its own exit handler when it is imported, before this one,
+        so at exit this one runs first; a head killed under a connected driver makes Ray's core worker end the
+        process with status 1 (CI saw a finished nightly exit 1, and a SIGTERM'd sweep exit 1 instead of 143)."""
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
         if _group_alive(self.process.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
