@@ -57,17 +57,19 @@ class Job(BaseModel):
         return f"{self.phase}-{self.dataset}-{self.arch}{variant}-r{self.rank}-{self.index:04d}{attempt}"
 
     def run_name(self, multi_dataset: bool) -> str:
-        """`gru-trial-007`, `lstm-confirm-seed-10003`, `gru-select-c2-seed-20001`, prefixed `<dataset>-` when a
-        sweep has several datasets. Select and confirm names show the run's real seed (`gatesweep.seed`)."""
-        prefix = f"{self.dataset}-" if multi_dataset else ""
+        """What tells a sweep's runs apart comes first, because MLflow's runs table cuts names after about 15
+        characters: `s10003-gru-confirm`, `t007-lstm-tune`, `c2-s20001-gru-select` (candidate 2), then
+        `-<dataset>` before the phase when a sweep has several datasets (`s10003-gru-nile-confirm`). Select and
+        confirm names show the run's real seed (`gatesweep.seed`)."""
+        dataset = f"-{self.dataset}" if multi_dataset else ""
         attempt = f"-attempt-{self.attempt}" if self.attempt is not None else ""
         if self.phase == "confirm":
-            rank = f"top{self.rank + 1}-" if self.rank else ""
-            variant = "matched-" if self.variant == "param_matched" else ""
-            return f"{prefix}{self.arch}-{variant}confirm-{rank}seed-{self.seed}{attempt}"
+            rank = f"-top{self.rank + 1}" if self.rank else ""
+            variant = "-matched" if self.variant == "param_matched" else ""
+            return f"s{self.seed}-{self.arch}{variant}{rank}{dataset}-confirm{attempt}"
         if self.phase == "select":
-            return f"{prefix}{self.arch}-select-c{self.rank + 1}-seed-{self.seed}{attempt}"
-        return f"{prefix}{self.arch}-trial-{self.index:03d}{attempt}"
+            return f"c{self.rank + 1}-s{self.seed}-{self.arch}{dataset}-select{attempt}"
+        return f"t{self.index:03d}-{self.arch}{dataset}-tune{attempt}"
 
     def to_config(self) -> dict[str, Any]:
         """Ray Tune's trial config for this job."""
