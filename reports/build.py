@@ -457,13 +457,13 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
                  RunTag(Tags.NIGHTLY_MASE_WORSE, str(flags.mase_worse).lower()),
                  RunTag(Tags.NIGHTLY_PREVIOUS_RUN, verdict.nightly.previous_run_id or "none")]
     now = int(time.time() * 1000)
-    metrics = [Metric(k, float(x), now, 0) for k, x in history_metrics(verdict).items()]
+    metrics = [Metric(k, Metrics.shown(float(x)), now, 0) for k, x in history_metrics(verdict).items()]
     for v in verdict.datasets:  # each confirm round as a step of its own: the path the report draws
         if v.rounds is None:
             continue
         tags.append(RunTag(Tags.confirm_stop(v.dataset), v.rounds.stop))
         for step in v.rounds.path:
-            metrics += [Metric(Metrics.verdict(v.dataset, f"round_{name}"), float(x), now, step.round)
+            metrics += [Metric(Metrics.verdict(v.dataset, f"round_{name}"), Metrics.shown(float(x)), now, step.round)
                         for name, x in (("ratio", step.ratio), ("ratio_ci_low", step.ci_low),
                                         ("ratio_ci_high", step.ci_high), ("seeds", step.n_gru))
                         if math.isfinite(x)]

@@ -115,6 +115,12 @@ class Metrics:
     REQUIRED: Final = {"trial": ("val_mase",), "select": ("val_mase",), "confirm": ("test_mase",)}
 
     @staticmethod
+    def shown(value: float) -> float:
+        """A parent run's summary value as people read it on the run page: 4 significant digits
+        (`0.14717065881398003` -> 0.1472). Child runs keep every digit: the verdict is computed from them."""
+        return float(f"{value:.4g}")
+
+    @staticmethod
     def baseline(dataset: str, name: str) -> str:
         """`baseline.<dataset>.<name>` on the parent: naive_mase, seasonal_naive_mase, ar_mase, ar_window, ..."""
         return f"baseline.{dataset}.{name}"

@@ -150,7 +150,7 @@ class SweepTracker:
         return self.parent_id
 
     def log_parent_metrics(self, metrics: dict[str, float]) -> None:
-        ms = [Metric(k, float(v), _now_ms(), 0) for k, v in metrics.items()]
+        ms = [Metric(k, Metrics.shown(float(v)), _now_ms(), 0) for k, v in metrics.items()]
         for chunk in _chunks(ms, _MAX_METRICS):
             self.client.log_batch(self.parent_id, metrics=chunk)
 
