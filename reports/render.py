@@ -60,7 +60,18 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
             best = _BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
             out.append(f"Neither GRU nor LSTM beats {best} on {v.dataset} (test MASE "
                        f"{v.baseline_mase[v.best_baseline or '']:.3g}).")
+    for v in verdict.datasets:  # "AR MASE 2.5e-08, beats AR: NO" reads like a bug unless it is explained
+        exact = sorted((x, k) for k, x in v.baseline_mase.items() if x < EXACT_MASE)
+        if exact:
+            x, k = exact[0]
+            out.append(f"{_BASELINE_NAMES.get(k, k)} forecasts {v.dataset} almost exactly (test MASE {x:.2g}): the "
+                       "series follows a rule that model states exactly, as a noiseless synthetic series such as the "
+                       "damped cosine (an exact linear recurrence) does for AR. No network reaches that; on such a "
+                       "series compare GRU with LSTM, and judge them against baselines on real, noisy data.")
     return out
+
+
+EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
 
 
 _BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS",
@@ -152,6 +163,37 @@ def _dm_lines(verdict: Verdict) -> list[str]:
                        f"architecture's seeds (favouring {side}). Averaging cancels seed-to-seed noise, so the "
                        "architecture whose seeds scatter more gains more from it: its ensemble can win while its "
                        "typical seed loses.")
+    return out
+
+
+def reconciling(verdict: Verdict) -> list[str]:
+    """One sentence per dataset whose signals point different ways: the per-seed verdict (one trained network),
+    the seed ensembles and Diebold-Mariano (the average of all seeds' forecasts), which question each answers
+    and which to act on. Nothing when they agree."""
+    out = []
+    for v in verdict.datasets:
+        if not math.isfinite(v.effect) or v.effect == 0:
+            continue
+        seeds = "GRU" if v.effect < 0 else "LSTM"
+        ens = {arch: c.ensemble_test_mase for arch, c in verdict.configurations.get(v.dataset, {}).items()}
+        other: list[str] = []
+        g, lo = ens.get("gru"), ens.get("lstm")
+        if g is not None and lo is not None and g != lo and ("GRU" if g < lo else "LSTM") != seeds:
+            other.append(f"the seed ensembles favour {'GRU' if g < lo else 'LSTM'} (test MASE {g:.3g} GRU, "
+                         f"{lo:.3g} LSTM)")
+        dm = v.dm
+        if isinstance(dm, DMResult) and dm.p_value < verdict.settings.alpha and dm.statistic != 0:
+            side = "GRU" if dm.statistic < 0 else "LSTM"
+            if side != seeds:
+                other.append(f"Diebold–Mariano on the seed-averaged forecasts favours {side} (p = {dm.p_value:.2g})")
+        if not other:
+            continue
+        label = v.label if v.label in ("equivalent", "inconclusive") else f"{v.label.upper()} wins"
+        out.append(f"{v.dataset}: the signals answer different questions. The verdict ({label}; the typical seed "
+                   f"favours {seeds}) is about one trained network, what you get each time you train once; "
+                   f"{' and '.join(other)}, which is about the average of all the seeds' forecasts, and averaging "
+                   "helps most the architecture whose seeds scatter more. Act on the verdict if you will deploy one "
+                   "trained network; on the ensembles only if you will deploy an average of several seeds.")
     return out
 
 
@@ -305,6 +347,7 @@ def summary_md(verdict: Verdict) -> str:
              f"`{verdict.parent_run_id}`", "", "## Decision", "",
              f"**Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
     lines += [f"- {v.sentence}" for v in verdict.datasets]
+    lines += [f"\n{line}" for line in reconciling(verdict)]
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
     if verdict.next_steps:
         lines += ["", "**What to do next**", ""] + [f"- {step}" for step in verdict.next_steps]
@@ -330,6 +373,7 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           ".decision h2{margin:.2em 0 .4em}.label{font-size:1.25em}"
           "li.gru,li.lstm{font-weight:bold}.warn{color:#a00;font-weight:bold}"
           ".scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}"
+          ".reconcile{border-left:3px solid #999;padding-left:.6em}"
           "code{background:#eee;border-radius:3px;padding:0 .2em;font-size:.92em}"
           "@media (max-width:700px){.scroll::before{content:'scroll sideways for more columns \\2192';"
           "display:block;font-size:.75em;color:#777}}"
@@ -358,7 +402,8 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
                 f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
                 f"<p class='note'>{e(verdict.overall.note)}.</p><ul class='verdicts'>"
                 + "".join(f"<li class='{e(v.label)}'>{e(v.sentence)}</li>" for v in verdict.datasets)
-                + "</ul>" + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))
+                + "</ul>" + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
+                + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))
     recon = _reconciliation(verdict)
     for ds, rows in recon.items():
         decision += f"<h3>{e(ds)}: the chosen configurations, validation then test MASE</h3>" + _table(

@@ -110,3 +110,34 @@ def test_the_rules_line_is_in_the_html_and_the_markdown_and_says_how_training_st
     assert off in summary_md(v) and f"<p class='note' id='rules'>{off}</p>" in report_html(v, [])
     on = v.model_copy(update={"settings": v.settings.model_copy(update={"patience": 20})})
     assert "early stopping after 20 epochs without a better validation MASE" in report_html(on, [])
+
+
+def test_signals_that_point_different_ways_get_one_sentence_saying_which_to_act_on() -> None:
+    from reports.render import reconciling, report_html, summary_md
+
+    agree = one_dataset()  # damped: GRU wins, and its ensemble and DM statistic favour GRU too
+    assert reconciling(agree) == []
+    # the typical seed favours LSTM (inconclusive), while the ensembles and a significant DM favour GRU
+    v = one_dataset(label="inconclusive", effect=0.22)
+    v = v.model_copy(update={"datasets": [v.datasets[0].model_copy(update={
+        "dm": v.datasets[0].dm.model_copy(update={"p_value": 0.0011})})]})  # type: ignore[union-attr]
+    (line,) = reconciling(v)
+    assert line.startswith("damped: the signals answer different questions. The verdict (inconclusive; the "
+                           "typical seed favours LSTM) is about one trained network")
+    assert "the seed ensembles favour GRU (test MASE 0.429 GRU, 1 LSTM)" in line
+    assert "Diebold–Mariano on the seed-averaged forecasts favours GRU (p = 0.0011)" in line
+    assert "Act on the verdict if you will deploy one trained network" in line
+    assert line in summary_md(v) and "<p class='reconcile'>damped: the signals" in report_html(v, [])
+    # a DM p-value above alpha is no signal of its own; the ensembles still disagree with the typical seed
+    weak = one_dataset(label="inconclusive", effect=0.22)
+    (line,) = reconciling(weak)
+    assert "Diebold" not in line and "the seed ensembles favour GRU" in line
+
+
+def test_a_baseline_that_is_essentially_exact_is_explained_not_left_to_look_like_a_bug() -> None:
+    from reports.render import baseline_warnings
+
+    exact = one_dataset(baseline_mase={"naive": 0.147, "ar": 2.5e-08}, beats_ar=False)
+    assert any(w.startswith("AR forecasts damped almost exactly (test MASE 2.5e-08)") for w in baseline_warnings(exact))
+    plain = one_dataset(baseline_mase={"naive": 0.147, "ar": 0.02}, beats_ar=False)
+    assert not any("almost exactly" in w for w in baseline_warnings(plain))
