@@ -12,9 +12,12 @@ from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
 from reports.verdict import WINNERS, ConfigChoice, MeanSd, Verdict
 
-ENSEMBLE_NOTE = ("Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
+ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
+                 "Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
                  "confirm seeds first, which cancels seed-to-seed noise, so it is lower than the seeds' mean and "
-                 "helps most the architecture whose seeds scatter most.")
+                 "helps most the architecture whose seeds scatter most. The tune score is this configuration's own "
+                 "trial, on one seed: when several candidates went to selection, the chosen one need not be the "
+                 "tune phase's best trial.")
 
 
 def _mean_sd(values: pd.Series) -> MeanSd:

@@ -34,7 +34,7 @@ def _rows(verdict: Verdict) -> list[list[str]]:
     rows = []
     for v in verdict.datasets:
         lo, hi = v.ratio_ci
-        cells = {**v.model_dump(), "ratio": v.ratio, "ratio_ci": f"{lo:.3f}–{hi:.3f}"}
+        cells = {**v.model_dump(), "ratio": f"{v.ratio:.3f}", "ratio_ci": f"{lo:.3f}–{hi:.3f}"}  # as the sentence
         rows.append([_fmt(cells[k]) for k, _ in _COLUMNS])
     return rows
 
@@ -278,8 +278,8 @@ def _ms(m: MeanSd) -> str:
     return f"{m.mean:.3g}{sd} (n={m.n})"
 
 
-_RECON_COLUMNS = ("architecture", "configuration", "tune score (1 seed)", "selection seeds", "confirm: validation",
-                  "confirm: test", "seed ensemble: test")
+_RECON_COLUMNS = ("architecture", "configuration", "its tune score (1 seed)", "selection seeds: mean ± sd",
+                  "confirm: validation, mean ± sd", "confirm: test, mean ± sd", "seed ensemble: test")
 
 
 def _reconciliation(verdict: Verdict) -> dict[str, list[list[str]]]:
