@@ -32,23 +32,41 @@ def _figure(w: float = 7, h: float = 3.6) -> tuple[Any, Any]:
     return plt.subplots(figsize=(w, h))
 
 
-def mase_strip(confirm: pd.DataFrame, dataset: str, naive: float | None) -> bytes:
+_BASELINE_LABELS = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS", "theta": "Theta"}
+
+
+def mase_strip(confirm: pd.DataFrame, dataset: str, baselines: dict[str, float]) -> bytes:
     """Test MASE of every confirm seed, per architecture, its geometric mean (what the verdict compares) and
-    the naive baseline for scale."""
+    every baseline the headline compares with, on a log axis (the verdict compares ratios). A baseline far
+    below every network (an exact AR on a noiseless recurrence) is named in the legend, not drawn."""
     fig, ax = _figure()
     d = confirm[confirm["dataset"] == dataset]
     rng = np.random.default_rng(0)
-    for i, arch in enumerate(sorted(d["arch"].unique())):
-        vals = d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy()
-        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, color=COLORS.get(arch), alpha=0.75, label=arch)
+    archs = sorted(d["arch"].unique())
+    values = [d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy() for arch in archs]
+    for i, (arch, vals) in enumerate(zip(archs, values, strict=True)):
+        ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, color=COLORS.get(arch), alpha=0.75,
+                   label=f"{arch.upper()}, one dot per seed")
         if len(vals) and (vals > 0).all():  # the verdict's own centre: the geometric mean
-            ax.hlines(np.exp(np.log(vals).mean()), i - 0.25, i + 0.25, color="black", lw=2)
-    if naive is not None:
-        ax.axhline(naive, ls="--", color="gray", label=f"naive baseline ({naive:.3g})")
-    ax.set_xticks(range(len(d["arch"].unique())), [a.upper() for a in sorted(d["arch"].unique())])
-    ax.set_ylabel("test MASE (lower is better)")
-    ax.set_title(f"{dataset}: test MASE per confirm seed (bar = geometric mean)")
-    ax.legend(loc="best", fontsize=8)
+            ax.hlines(np.exp(np.log(vals).mean()), i - 0.25, i + 0.25, color="black", lw=2,
+                      label="geometric mean" if i == 0 else None)
+    shown = np.concatenate(values) if values else np.array([])
+    low = float(shown[shown > 0].min()) / 30 if (shown > 0).any() else 0.0
+    styles = iter(["--", "-.", ":", (0, (5, 2, 1, 2)), (0, (1, 1))])
+    for name, x in sorted(baselines.items(), key=lambda kv: kv[1]):
+        label = f"{_BASELINE_LABELS.get(name, name)} baseline {x:.3g}"
+        if x > low:
+            ax.axhline(x, ls=next(styles, "--"), color="gray", lw=1.2, label=label)
+        else:
+            ax.plot([], [], " ", label=label + " (far below, not drawn)")
+    if (shown > 0).all() and len(shown):
+        ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis)
+    ax.set_xticks(range(len(archs)), [a.upper() for a in archs])
+    ax.set_xlim(-0.6, len(archs) - 0.4)
+    ax.set_ylabel("test MASE, log scale (lower is better)")
+    ax.set_title(f"{dataset}: test MASE per confirm seed")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)  # off the data
     return _png(fig)
 
 
@@ -117,33 +135,28 @@ def run_forecast(f: dict[str, Any], name: str) -> bytes:
     return _png(fig)
 
 
-def _studies(trials: pd.DataFrame, space: Any) -> dict[str, Any]:
-    from reports.importance import study_of
+def tune_history(trials: pd.DataFrame, dataset: str) -> bytes:
+    """Every tune-phase trial's validation MASE in the order the trials started, and each architecture's best
+    so far (the optimisation history Optuna draws, in the report's colours)."""
+    fig, ax = _figure()
+    for arch, d in trials.groupby("arch", sort=True):
+        d = d.assign(score=pd.to_numeric(d["val_mase"], errors="coerce"),
+                     order=pd.to_numeric(d["index"], errors="coerce")).dropna(subset=["score", "order"])
+        d = d[d["score"] > 0].sort_values("order")
+        color = COLORS.get(str(arch))
+        ax.scatter(d["order"], d["score"], color=color, alpha=0.6, s=18, label=f"{str(arch).upper()} trial")
+        ax.step(d["order"], d["score"].cummin(), where="post", color=color, lw=1.6,
+                label=f"{str(arch).upper()} best so far")
+    ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
+    from matplotlib.ticker import MaxNLocator
 
-    return {str(arch): study_of(d.sort_values("index"), space, name=str(arch).upper())
-            for arch, d in trials.groupby("arch", sort=True)}
-
-
-def tune_history(trials: pd.DataFrame, space: Any, dataset: str) -> bytes:
-    """Optuna's optimisation history of each architecture's study: every trial and the best so far."""
-    import warnings
-
-    import matplotlib
-    import matplotlib.pyplot as plt
-    from optuna.visualization.matplotlib import plot_optimization_history
-
-    _figure()
-    plt.close("all")
-    # Optuna switches matplotlib to its own style: keep that inside this figure
-    with warnings.catch_warnings(), matplotlib.rc_context():
-        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
-        ax = plot_optimization_history(list(_studies(trials, space).values()))
-        ax.set_yscale("log")
-        ax.set_ylabel("validation MASE")
-        ax.set_title(f"{dataset}: tune phase, each trial and the best so far")
-        fig = ax.figure
-        fig.set_size_inches(7, 3.6)  # type: ignore[union-attr]
-        return _png(fig)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("tune trial (in the order started)")
+    ax.set_ylabel("validation MASE, log scale")
+    ax.set_title(f"{dataset}: tune phase, each trial and the best so far")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return _png(fig)
 
 
 def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> bytes:
@@ -164,11 +177,34 @@ def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> byte
         span = vals.max() - vals.min()
         frame[name] = (vals - vals.min()) / span if span > 0 else 0.5
     fig, ax = _figure(8, 3.6)
-    draw(frame, "arch", cols=[*names, "val_mase"], color=[COLORS["gru"], COLORS["lstm"]], ax=ax, alpha=0.6)
-    ax.set_ylabel("scaled (log for learning rate and MASE)")
-    ax.set_title(f"{dataset}: tune-phase trials by architecture")
+    archs = sorted(frame["arch"].unique())
+    draw(frame, "arch", cols=[*names, "val_mase"], color=[COLORS[a.lower()] for a in archs], ax=ax, alpha=0.6)
+    cols = [*names, "val_mase"]
+    for j, name in enumerate(cols):  # each axis's own values, where the 0-1 scale hides them
+        last = j == len(cols) - 1  # the score axis is the right edge: its labels go inside
+        for text, y in _axis_marks(trials[name], space, name):
+            ax.text(j - 0.03 if last else j + 0.03, y, text, fontsize=7, va="center", ha="right" if last else "left",
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+    ax.set_yticks([])
+    ax.set_ylabel("low to high on each axis\n(log: learning rate, MASE)", fontsize=8)
+    ax.set_title(f"{dataset}: tune-phase trials by architecture (low validation MASE is good)")
     ax.tick_params(axis="x", labelsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)  # off the data and the score axis
     return _png(fig)
+
+
+def _axis_marks(col: pd.Series, space: Any, name: str) -> list[tuple[str, float]]:
+    """Labels on a parallel-coordinates axis at their scaled heights: every category of a choice of names,
+    the lowest and highest value of a number."""
+    num = pd.to_numeric(col, errors="coerce")
+    if num.notna().all():
+        lo, hi = float(num.min()), float(num.max())
+        return [(f"{lo:.3g}", 0.0), (f"{hi:.3g}", 1.0)] if hi > lo else [(f"{lo:.3g}", 0.5)]
+    order = {str(c): i for i, c in enumerate(space.values(name))}
+    used = sorted({str(c) for c in col}, key=lambda c: order.get(c, 0))
+    idx = [order.get(c, 0) for c in used]
+    span = max(idx) - min(idx)
+    return [(c, (i - min(idx)) / span if span else 0.5) for c, i in zip(used, idx, strict=True)]
 
 
 def importance_bars(importance: dict[Arch, dict[str, float] | None], dataset: str, n_trials: int) -> bytes:

@@ -376,7 +376,10 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           ".reconcile{border-left:3px solid #999;padding-left:.6em}"
           "code{background:#eee;border-radius:3px;padding:0 .2em;font-size:.92em}"
           "@media (max-width:700px){.scroll::before{content:'scroll sideways for more columns \\2192';"
-          "display:block;font-size:.75em;color:#777}}"
+          "display:block;font-size:.75em;color:#777}"
+          # a figure keeps a readable size on a phone (its text would be ~5 px at 390 px): it scrolls instead
+          ".fig img{max-width:none;width:680px}.scroll.fig::before{content:'scroll sideways for the whole "
+          "figure \\2192'}}"
           "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
           "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
           "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}")
@@ -416,7 +419,8 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
     decision += f"<p class='note rules'>Rules: {e(rules_line(verdict))}</p></section>"
     sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
                        for title, items in _sections(verdict))
-    figs = "".join(f"<figure><img alt='{e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+    figs = "".join(f"<figure class='scroll fig'><img alt='{e(title)}' "
+                   f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)
     space = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _search_space_lines(verdict)) + "</ul>"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

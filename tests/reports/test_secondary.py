@@ -117,5 +117,5 @@ def test_tune_plots_skip_trials_without_a_score() -> None:
                            "optimizer": ["sgd", "adam", "adam", "sgd", "adam"],
                            "learning_rate": ["0.01", "0.002", "0.05", "0.003", "0.02"],
                            "val_mase": [0.5, 0.4, None, 0.7, 0.3]})
-    for png in (parallel_coordinates(trials, space, "d"), tune_history(trials, space, "d")):
+    for png in (parallel_coordinates(trials, space, "d"), tune_history(trials, "d")):
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
