@@ -20,7 +20,7 @@ from pipeline.tracking.mlflow_io import read_artifact
 from reports import plots
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
-from reports.decision import configurations, description_md, next_steps
+from reports.decision import configurations, description_md, next_steps, parent_run_name
 from reports.horizon import (
     Paths,
     dm_over_origins,
@@ -488,4 +488,5 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
                                         ("ratio_ci_high", step.ci_high), ("seeds", step.n_gru))
                         if math.isfinite(x)]
     client.log_batch(parent_run_id, metrics=metrics, tags=tags)
+    client.update_run(parent_run_id, name=parent_run_name(verdict))  # status and end time stay as they are
     return verdict

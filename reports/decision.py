@@ -112,6 +112,19 @@ def ui_link(experiment_id: str, run_id: str | None = None, artifact: str | None 
     return f"{path}?workflowType=machine_learning"
 
 
+def parent_run_name(verdict: Verdict) -> str:
+    """The parent run's name once the verdict is in. MLflow's run page opens on the name, while the description
+    sits a scroll down (y ≈ 1084 px at 1280x900), so the name carries the verdict: `quickstart-sweep: damped GRU
+    wins`, each dataset's label up to three datasets, the overall label beyond that."""
+    said = {"gru": "GRU wins", "lstm": "LSTM wins"}
+    if len(verdict.datasets) <= 3:
+        parts = [f"{v.dataset} {said.get(v.label, v.label)}" for v in verdict.datasets]
+    else:
+        parts = [f"overall {said.get(verdict.overall.label, verdict.overall.label)} over "
+                 f"{len(verdict.datasets)} datasets"]
+    return f"{verdict.sweep}-sweep: " + ", ".join(parts)
+
+
 def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML,
                    experiment_id: str | None = None) -> str:
     """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page); with

@@ -42,3 +42,6 @@ def test_report_files_and_tags_for_hand_made_runs(hand_made: tuple[object, str, 
     html = (tmp_path / "a" / "report" / "report.html").read_text()
     assert "sines: GRU wins" in html and html.count("data:image/png;base64,") >= 3
     assert client.get_run(parent_id).data.tags["gatesweep.verdict.sines"] == first.datasets[0].label == "gru"
+    # the run page opens on the name: it carries the verdict, and the run keeps its status
+    run = client.get_run(parent_id)  # type: ignore[attr-defined]
+    assert run.info.run_name == f"{first.sweep}-sweep: sines GRU wins" and run.info.status == "FINISHED"
