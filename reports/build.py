@@ -366,14 +366,15 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
 def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
     margin = verdict.settings.equivalence_margin
-    images = [("The GRU/LSTM ratio of geometric-mean test MASE per dataset with its 95% CI, on a log axis: left "
-               "of 1 GRU is better. An interval wholly off 1 names a winner (when p passes the rule too); one "
-               "wholly inside the green band means equivalent.", plots.effects(verdict.datasets, margin))]
+    images = [("Effect per dataset with 95% CI: the GRU/LSTM ratio of geometric-mean test MASE, on a log axis; "
+               "left of 1 GRU is better. An interval wholly off 1 names a winner (when p passes the rule too); "
+               "one wholly inside the green band means equivalent.", plots.effects(verdict.datasets, margin))]
     for v in verdict.datasets:
         ds = v.dataset
         baselines = v.baseline_mase or ({"naive": v.naive_mase} if v.naive_mase else {})
-        images.append((f"{ds}: each dot is one trained network's test MASE, the black bar the geometric mean the "
-                       "verdict compares; grey lines are the baselines, and a network below a line beats it.",
+        images.append((f"{ds}: test MASE per random seed. Each dot is one trained network, the black bar the "
+                       "geometric mean the verdict compares; grey lines are the baselines, and a network below a "
+                       "line beats it.",
                        plots.mase_strip(confirm, ds, baselines)))
         if v.rounds is not None and v.rounds.stop != "fixed":
             images.append((f"{ds}: the ratio after each confirm round, and why the rounds stopped. The bars are "
@@ -390,35 +391,39 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                     {k: [m.value for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
                      for k in Metrics.EPOCH[:2]})
         if curves:
-            images.append((f"{ds}: each network fed its own forecasts from the first window on, every random seed. "
-                           "Lines that stay on the truth learned the dynamics; lines that drift or flatten did not. "
-                           "The verdict scores one-step (or horizon) forecasts, not this.",
+            images.append((f"{ds}: closed-loop generation, every random seed: each network fed its own forecasts "
+                           "from the first window on. Lines that stay on the truth learned the dynamics; lines "
+                           "that drift or flatten did not. The verdict scores one-step (or horizon) forecasts, not "
+                           "this.",
                            plots.closed_loop(curves, ds)))
-        images.append((f"{ds}: training (solid) and validation (dashed) loss per epoch, every random seed. The two "
-                       "are measured on different stretches of the series, so their levels differ (on a decaying "
-                       "series the later, validation stretch is smaller); read each curve's shape: validation "
-                       "loss rising while training loss falls is overfitting, which early stopping cuts off.",
+        images.append((f"{ds}: loss curves, every random seed: training (solid) and validation (dashed) loss per "
+                       "epoch. The two are measured on different stretches of the series, so their levels differ "
+                       "(on a decaying series the later, validation stretch is smaller); read each curve's shape: "
+                       "validation loss rising while training loss falls is overfitting, which early stopping cuts "
+                       "off.",
                        plots.loss_curves(histories, ds)))
         if verdict.nightly is not None and len(verdict.nightly.history) > 1:
-            images.append((f"{ds}: the ratio over nights; a step means something changed: the nightly list below "
-                           "gives each night's data hash and code version.", plots.trend(verdict.nightly.history, ds)))
+            images.append((f"{ds}: effect over nights, the GRU/LSTM ratio; a step means something changed: the "
+                           "nightly list below gives each night's data hash and code version.",
+                           plots.trend(verdict.nightly.history, ds)))
         trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED") & (table["dataset"] == ds)]
         spec = ctx.get("spec")
         if len(trials) >= 2 and spec is not None and ds in {d.name for d in spec.datasets}:
             space = spec.space_for(ds)
-            images.append((f"{ds}: every tune trial's validation MASE (dots) and each architecture's best so far "
+            images.append((f"{ds}: tune phase, validation MASE per trial (dots) and each architecture's best so far "
                            "(line); a line still falling at the last trial means more trials could still help.",
                            plots.tune_history(trials, ds)))
             if space.searched():
-                images.append((f"{ds}: each line is one tune trial across its hyperparameters, ending at its "
-                               "validation MASE (low is good); where the low-ending lines cross an axis shows the "
-                               "values that worked.", plots.parallel_coordinates(trials, space, ds)))
+                images.append((f"{ds}: tune phase, parallel coordinates by architecture. Each line is one trial "
+                               "across its hyperparameters, ending at its validation MASE (low is good); where "
+                               "the low-ending lines cross an axis shows the values that worked.",
+                               plots.parallel_coordinates(trials, space, ds)))
         if any(verdict.importance.get(ds, {}).values()):
-            images.append((f"{ds}: how much of the spread of validation MASE each hyperparameter explains "
-                           "(fANOVA over the tune trials): search the tall bars, fix the short ones.",
+            images.append((f"{ds}: hyperparameter importance (fANOVA over the tune trials): how much of the spread of "
+                           "validation MASE each hyperparameter explains; search the tall bars, fix the short ones.",
                            plots.importance_bars(verdict.importance[ds], ds, n_trials=len(trials))))
         if ds in verdict.budget.curves:
-            images.append((f"{ds}: the best validation MASE to expect from k trials (left) or that much training "
+            images.append((f"{ds}: expected best validation MASE vs trials (left) or that much training "
                            "time (right), with 95% bands; where the curves flatten, more trials buy little.",
                            plots.budget(verdict.budget.curves[ds], ds, verdict.budget.sampler)))
     return images
