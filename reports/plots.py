@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.hparams import Arch
+from reports.render import BASELINE_NAMES
 from reports.verdict import BudgetCurve, DatasetVerdict, Night
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
@@ -32,9 +33,6 @@ def _figure(w: float = 7, h: float = 3.6) -> tuple[Any, Any]:
     return plt.subplots(figsize=(w, h))
 
 
-_BASELINE_LABELS = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS", "theta": "Theta"}
-
-
 def mase_strip(confirm: pd.DataFrame, dataset: str, baselines: dict[str, float]) -> bytes:
     """Test MASE of every confirm seed, per architecture, its geometric mean (what the verdict compares) and
     every baseline the headline compares with, on a log axis (the verdict compares ratios). A baseline far
@@ -54,7 +52,7 @@ def mase_strip(confirm: pd.DataFrame, dataset: str, baselines: dict[str, float])
     low = float(shown[shown > 0].min()) / 30 if (shown > 0).any() else 0.0
     styles = iter(["--", "-.", ":", (0, (5, 2, 1, 2)), (0, (1, 1))])
     for name, x in sorted(baselines.items(), key=lambda kv: kv[1]):
-        label = f"{_BASELINE_LABELS.get(name, name)} baseline {x:.3g}"
+        label = f"{BASELINE_NAMES.get(name, name)} baseline {x:.3g}"
         if x > low:
             ax.axhline(x, ls=next(styles, "--"), color="gray", lw=1.2, label=label)
         else:

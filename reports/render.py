@@ -57,14 +57,14 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
             out.append(f"Neither GRU nor LSTM beats {what} on: {', '.join(flagged)}.")
     for v in verdict.datasets:  # a statistical model that beats both, where naive and AR did not say so already
         if v.beats_best_baseline is False and v.best_baseline not in ("naive", "ar"):
-            best = _BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
+            best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
             out.append(f"Neither GRU nor LSTM beats {best} on {v.dataset} (test MASE "
                        f"{v.baseline_mase[v.best_baseline or '']:.3g}).")
     for v in verdict.datasets:  # "AR MASE 2.5e-08, beats AR: NO" reads like a bug unless it is explained
         exact = sorted((x, k) for k, x in v.baseline_mase.items() if x < EXACT_MASE)
         if exact:
             x, k = exact[0]
-            out.append(f"{_BASELINE_NAMES.get(k, k)} forecasts {v.dataset} almost exactly (test MASE {x:.2g}): the "
+            out.append(f"{BASELINE_NAMES.get(k, k)} forecasts {v.dataset} almost exactly (test MASE {x:.2g}): the "
                        "series follows a rule that model states exactly, as a noiseless synthetic series such as the "
                        "damped cosine (an exact linear recurrence) does for AR. No network reaches that; on such a "
                        "series compare GRU with LSTM, and judge them against baselines on real, noisy data.")
@@ -74,7 +74,7 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
 EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
 
 
-_BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS",
+BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS",
                    "theta": "Theta"}
 
 
@@ -88,17 +88,17 @@ def _baseline_lines(verdict: Verdict) -> list[str]:
             continue
         ref_name = "seasonal_naive" if "seasonal_naive" in v.baseline_mase else "naive"
         ref = v.baseline_mase.get(ref_name)
-        parts = [f"{_BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" ({x / ref:.2f})" if ref else "")
+        parts = [f"{BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" ({x / ref:.2f})" if ref else "")
                  for k, x in sorted(v.baseline_mase.items(), key=lambda kv: kv[1])]
         line = (f"{v.dataset} (horizon {v.horizon}): test MASE, in brackets relative to "
-                f"{_BASELINE_NAMES[ref_name]}: " + ", ".join(parts)
+                f"{BASELINE_NAMES[ref_name]}: " + ", ".join(parts)
                 + f"; geometric mean over seeds GRU {v.gmean_mase_gru:.3g}, LSTM {v.gmean_mase_lstm:.3g}")
         if v.beats_best_baseline is not None:
-            best = _BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
+            best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
             line += (f"; the better architecture {'beats' if v.beats_best_baseline else 'does NOT beat'} the best "
                      f"baseline ({best})")
         if v.baselines_failed:
-            line += "; failed to fit: " + "; ".join(f"{_BASELINE_NAMES.get(k, k)} ({why})"
+            line += "; failed to fit: " + "; ".join(f"{BASELINE_NAMES.get(k, k)} ({why})"
                                                    for k, why in sorted(v.baselines_failed.items()))
         out.append(line + ".")
     return out
