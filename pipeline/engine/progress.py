@@ -141,8 +141,10 @@ class Progress:
             if p is not None and p.best:
                 best = " · best val MASE " + ", ".join(f"{c} {v:.3g}" for c, v in sorted(p.best.items()))
             note = f" · {self.note}" if self.note else ""
-            return (f"gatesweep: {head}{best}{note} · {_clock(elapsed)} elapsed · "
-                    f"{self._eta()} · {self.summary()}")
+            # every phase's count, unless the head already says all of it (a sweep with one phase)
+            others = set(self.phases) - {self.current}
+            summary = f" · {self.summary()}" if others or p is None else ""
+            return f"gatesweep: {head}{best}{note} · {_clock(elapsed)} elapsed · {self._eta()}{summary}"
 
     def _eta(self) -> str:
         remaining = sum(p.total - p.done - p.failed for p in self.phases.values())

@@ -45,3 +45,13 @@ def test_a_store_that_fails_does_not_stop_the_sweep() -> None:
     p.phase("tune")  # pushes, fails, warns once
     p.trial_ended("tune", "t", "d/gru", 0.1, failed=False)
     assert p.summary() == "tune 1/1"
+
+
+def test_a_sweep_with_one_phase_says_its_count_once() -> None:
+    """`confirm 19/40, 1 running · ... · confirm 19/40` said the same thing twice (the seed-replication sweep)."""
+    p = Progress({"confirm": 4}, stream=io.StringIO(), tty=False)
+    assert p.line().endswith("· confirm 0/4")  # before the phase starts: the plan
+    p.phase("confirm")
+    p.trial_ended("confirm", "c0", "d/gru", 0.1, failed=False)
+    line = p.line()
+    assert line.startswith("gatesweep: confirm 1/4, 0 running") and line.count("1/4") == 1, line
