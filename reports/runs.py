@@ -99,7 +99,8 @@ def _child(run: Any) -> ChildRun:
     try:
         child = ChildRun(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
                          start_time=run.info.start_time, artifact_uri=run.info.artifact_uri,
-                         params=dict(run.data.params), metrics=dict(run.data.metrics),
+                         params=dict(run.data.params),
+                         metrics={Metrics.read(k): v for k, v in run.data.metrics.items()},  # system/ -> bare
                          stopped_early=tags.get(Tags.STOPPED_EARLY) == "true",
                          **{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:

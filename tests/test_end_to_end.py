@@ -84,8 +84,11 @@ def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
         assert tags["gatesweep.dataset"] == "damped" and tags["gatesweep.seed"].isdigit()
         assert HPARAMS <= set(params)
         assert int(params["epochs"]) == EPOCHS and params["strategy"] == "direct" and params["horizon"] == "1"
-        for key in ("val_rmse", "n_params", "seconds_per_epoch", "train_seconds"):
+        for key in ("val_rmse", "n_params", "seconds_per_epoch", "train_seconds"):  # the design's names, bare
             assert key in metrics, key
+        # how the run went sits on MLflow's System metrics tab, so the run page opens on curves and scores
+        assert {"system/epochs_trained", "system/compile_seconds", "system/train_windows"} <= set(metrics)
+        assert not {"epochs_trained", "compile_seconds", "train_windows"} & set(metrics)
         if tags["gatesweep.role"] == "confirm":
             for key in ("test_rmse", "test_mase", "closed_loop_rmse"):
                 assert key in metrics, key
@@ -93,7 +96,7 @@ def test_children_follow_the_mlflow_contract(sweep: tuple[Path, str]) -> None:
             assert "test_mase" not in metrics  # the tune and selection phases never see the test split
         for name in ("loss", "val_loss", "epoch_val_mase"):  # early stopping (patience 4) may end a run before EPOCHS
             history = sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
-            assert [m.step for m in history] == list(range(int(metrics["epochs_trained"])))
+            assert [m.step for m in history] == list(range(int(metrics["system/epochs_trained"])))
             # each row stamped with the time its epoch ended, within the run's span
             stamps = [m.timestamp for m in history]
             assert stamps == sorted(stamps) and run.info.start_time <= stamps[0] <= stamps[-1] <= run.info.end_time

@@ -69,3 +69,27 @@ def test_a_parent_with_no_children_is_one_line(tmp_path: Path, capsys: pytest.Ca
     parent = client.create_run(exp, tags={"gatesweep.role": "sweep"}).info.run_id
     status, err = _report(uri, parent, tmp_path / "out", capsys)
     assert status == 1 and len(err) == 1 and f"parent run {parent}: no child runs in MLflow" in err[0], err
+
+
+def test_run_facts_are_read_under_system_and_under_their_old_bare_names(tmp_path: Path) -> None:
+    """This release logs how a run went (`epochs_trained`, ...) as `system/<name>` (MLflow's System metrics
+    tab); a 0.1.0 store has the bare names. The report's table has one column either way; the names the
+    design fixes (`train_seconds`, `test_mase`) are never prefixed."""
+    from pipeline.tracking.contract import Metrics
+    from reports.runs import runs_table
+
+    assert Metrics.logged("epochs_trained") == "system/epochs_trained"
+    assert Metrics.logged("train_seconds") == "train_seconds" and Metrics.logged("test_mase") == "test_mase"
+    assert all(Metrics.read(Metrics.logged(m)) == m for m in Metrics.FINAL)
+    assert Metrics.read("system/cpu_utilization_percentage") == "system/cpu_utilization_percentage"  # MLflow's own
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client, parent_id, _ = log_hand_made_runs(uri)
+    new = _child(client, parent_id, **{"gatesweep.seed": "1"})
+    old = _child(client, parent_id, **{"gatesweep.seed": "2"})
+    for run_id, key in ((new, "system/epochs_trained"), (old, "epochs_trained")):
+        client.log_metric(run_id, "val_mase", 0.5)
+        client.log_metric(run_id, key, 7.0)
+        client.set_terminated(run_id, "FINISHED")
+    table = runs_table(client, parent_id).set_index("run_id")
+    assert table.loc[new, "epochs_trained"] == table.loc[old, "epochs_trained"] == 7.0
+    assert "system/epochs_trained" not in table
