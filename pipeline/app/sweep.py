@@ -220,6 +220,8 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
             run_phases(spec, series, outbox, out_dir, state, judge=_judge(spec))
             if state.confirm_stop is not None:  # the report says why some datasets got no further round
                 tracker.set_parent_tags({Tags.CONFIRM_CUT: state.confirm_stop})
+        else:
+            progress.trained()
         progress.set_note("writing to MLflow")
         t0 = time.perf_counter()
         remaining = outbox.flush(FLUSH_TIMEOUT_S)

@@ -118,6 +118,13 @@ class Progress:
                 if phase in self.phases and "-attempt" not in key and "-param_matched-" not in key:
                     self.phases[phase].done += 1
 
+    def trained(self) -> None:
+        """A resumed sweep whose training was over: the count is what was done (a total planned from the
+        sweep file knows nothing of the confirm rounds after the first)."""
+        with self._lock:
+            for p in self.phases.values():
+                p.total = max(p.total, p.done)
+
     def trial_retried(self, phase: str, trial_id: str) -> None:
         with self._lock:
             if phase in self.phases:

@@ -55,3 +55,12 @@ def test_a_sweep_with_one_phase_says_its_count_once() -> None:
     p.trial_ended("confirm", "c0", "d/gru", 0.1, failed=False)
     line = p.line()
     assert line.startswith("gatesweep: confirm 1/4, 0 running") and line.count("1/4") == 1, line
+
+
+def test_a_sweep_resumed_after_its_training_counts_every_confirm_round() -> None:
+    """Resumed to make its report after 4 rounds (70 runs), a sweep planned with one round of 40 said
+    `confirm 70/40`."""
+    p = Progress({"confirm": 40}, stream=io.StringIO(), tty=False)
+    p.already_done({f"confirm-d-gru-r{k}-{i:04d}" for k in range(2) for i in range(35)})
+    p.trained()
+    assert p.summary() == "confirm 70/70"
