@@ -174,6 +174,7 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
     import subprocess
     import sys
     import time
+    import urllib.parse
     import urllib.request
 
     from pipeline.dev.mlflow_server import free_port, stop_group
@@ -241,6 +242,23 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
             page.goto(f"{url}/{link.get_attribute('href')}")
             page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=60_000)
             assert "Run Name" in page.inner_text("body") and "Evaluation runs" not in page.inner_text("body")
+            # a confirm run's charts: the Model metrics tab holds the curves and the scores, in one section
+            # (MLflow draws any `<prefix>/` section above it); how the run went is on the System metrics tab
+            runs = _client(cwd).search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}' and "
+                                            "tags.`gatesweep.role` = 'confirm'")
+            confirm = f"{url}/#/experiments/{experiment}/runs/{runs[0].info.run_id}"
+            page.goto(f"{confirm}/model-metrics?workflowType=machine_learning")
+            page.get_by_text("test_mase").first.wait_for(timeout=60_000)
+            charts = page.inner_text("body")
+            assert "Model metrics" in charts and "loss" in charts and "epochs_trained" not in charts
+            assert "Add section" in charts and charts.count("Add chart") == 1, charts  # one section
+            page.goto(f"{confirm}/system-metrics?workflowType=machine_learning")
+            page.get_by_text("epochs_trained").first.wait_for(timeout=60_000)
+            # the compare view's parallel coordinates open on the score the runs are judged by
+            ids = urllib.parse.quote(json.dumps([r.info.run_id for r in runs[:2]]))
+            page.goto(f"{url}/#/compare-runs?runs={ids}&experiments={urllib.parse.quote(json.dumps([experiment]))}")
+            page.get_by_text("Metrics:").first.wait_for(timeout=60_000)
+            assert re.search(r"Metrics:\s*test_mase\s*Clear All", page.inner_text("body")), page.inner_text("body")
             browser.close()
     finally:
         stop_group(ui, signal.SIGTERM)

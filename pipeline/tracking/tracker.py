@@ -258,10 +258,11 @@ class SweepTracker:
         stamps = history.get("time_ms") or []
         if len(stamps) != len(epochs):
             stamps = [now] * len(epochs)
-        metrics = [Metric(name, float(v), int(ts), int(step)) for name in Metrics.EPOCH if name in history
-                   for step, v, ts in zip(epochs, history[name], stamps, strict=True)]
-        metrics += [Metric(Metrics.logged(k), value, now, 0) for k in Metrics.FINAL
-                    if (value := record.result_float(k)) is not None]
+        # the final scores first: MLflow's compare view opens on the first metric the runs share
+        metrics = [Metric(Metrics.logged(k), value, now, 0) for k in Metrics.FINAL
+                   if (value := record.result_float(k)) is not None]
+        metrics += [Metric(name, float(v), int(ts), int(step)) for name in Metrics.EPOCH if name in history
+                    for step, v, ts in zip(epochs, history[name], stamps, strict=True)]
         # one log_batch carries up to 100 params and 1000 entities in all: usually the whole run
         room = 1000 - len(params)
         self.client.log_batch(run_id, params=params, metrics=metrics[:room])
