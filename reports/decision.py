@@ -10,6 +10,7 @@ import pandas as pd
 
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
+from reports.stats import MAX_SEEDS, minutes_phrase, resolving
 from reports.verdict import WINNERS, ConfigChoice, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
@@ -75,6 +76,27 @@ def next_steps(verdict: Verdict) -> list[str]:
             out.append(f"{ds}: either architecture does; pick on cost (the {cheaper} has fewer parameters).")
         elif v.reason == "too few seeds":
             out.append(f"{ds}: run at least {min_seeds} confirm seeds per architecture (`confirm.seeds`).")
+        elif (r := resolving(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
+            # the seeds were enough for `smallest_effect`: more of them for it would be advice against the label
+            margin = 100 * verdict.settings.equivalence_margin
+            count = f"more than {MAX_SEEDS}" if r.seeds > MAX_SEEDS else f"about {r.seeds}"
+            setting = f"`confirm.max_seeds: {r.seeds}`"
+            if v.minutes_needed is not None and v.seeds_needed:
+                setting += f", about {minutes_phrase(v.minutes_needed * r.seeds / v.seeds_needed)} at this sweep's pace"
+            found = (f"{ds}: these seeds would most likely have shown a {100 * v.smallest_effect:g}% difference, and "
+                     f"the estimated one is {r.difference:.1f}%")
+            if r.goal == "chance":
+                out.append(f"{found}, and they were enough for a difference of that size too; the rounds' stricter "
+                           "boundaries or chance left it open: allow more rounds (`confirm.max_seeds`) to settle it.")
+            elif r.seeds > MAX_SEEDS:
+                out.append(f"{found}, too close to the ±{margin:g}% margin to settle with any practical number of "
+                           f"seeds ({count} per architecture). Inconclusive does not mean equal.")
+            elif r.goal == "equivalent":
+                out.append(f"{found}. To show the two within ±{margin:g}%, allow {count} confirm seeds per "
+                           f"architecture ({setting}). Inconclusive does not mean equal.")
+            else:
+                out.append(f"{found}, between the ±{margin:g}% margin and that: to detect a difference this small, "
+                           f"allow {count} confirm seeds per architecture ({setting}).")
         elif v.seeds_needed:
             n = v.seeds_needed
             more = f"more than {n - 1}" if n > 1000 else f"about {n}"
@@ -87,7 +109,7 @@ def next_steps(verdict: Verdict) -> list[str]:
                            "stopping, a lower learning rate, a target transform) before adding seeds. "
                            "Inconclusive does not mean equal.")
             else:
-                minutes = (f", about {v.minutes_needed:.0f} minutes at this sweep's pace"
+                minutes = (f", about {minutes_phrase(v.minutes_needed)} at this sweep's pace"
                            if v.minutes_needed is not None else "")
                 out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, allow {more} confirm seeds "
                            f"per architecture (`confirm.max_seeds: {n}`{minutes}); the rounds stop as soon as the "

@@ -115,6 +115,54 @@ def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_s
     return MAX_SEEDS + 1
 
 
+def seeds_for_equivalence(sd_g: float, sd_l: float, *, effect: float, bound: float, alpha: float,
+                          min_seeds: int) -> int | None:
+    """Seeds per architecture for `TARGET_POWER` that TOST (two one-sided Welch tests at `alpha`/2 each) shows
+    the difference inside ±`bound` when it truly is `effect` (log scale; normal approximation to the estimate,
+    Welch's t quantile). None when |`effect`| is not inside the bound: equivalence is then not to be expected."""
+    if not (np.isfinite(sd_g) and np.isfinite(sd_l) and np.isfinite(effect)) or sd_g + sd_l == 0:
+        return None
+    if abs(effect) >= bound:
+        return None
+    for n in range(max(min_seeds, 2), MAX_SEEDS + 1):
+        se = np.sqrt((sd_g**2 + sd_l**2) / n)
+        df = (n - 1) * (sd_g**2 + sd_l**2) ** 2 / (sd_g**4 + sd_l**4)
+        q = stats.t.ppf(1 - alpha / 2, df)
+        power = stats.norm.cdf((bound - q * se - effect) / se) - stats.norm.cdf((-bound + q * se - effect) / se)
+        if power >= TARGET_POWER:
+            return n
+    return MAX_SEEDS + 1
+
+
+@dataclass(frozen=True)
+class Resolving:
+    """What would settle an `inconclusive` dataset whose seeds were already enough to detect `smallest_effect`:
+    the estimated difference is smaller than that. `goal` "equivalent" (it lies inside the margin: that many
+    seeds would show it), "winner" (between the margin and `smallest_effect`: that many seeds would detect a
+    difference of the estimated size) or "chance" (the seeds so far were enough for that too)."""
+
+    goal: str
+    seeds: int  # per architecture; above MAX_SEEDS: more than any practical number
+    difference: float  # the estimated difference, percent of the geometric-mean MASE (|ratio - 1|)
+
+
+def resolving(v: DatasetVerdict, alpha: float, margin: float) -> Resolving | None:
+    """For an `inconclusive` verdict whose seeds per architecture already reach `seeds_needed` (so more seeds
+    for `smallest_effect` is not the advice), the seeds that would settle the difference actually estimated."""
+    if v.label != "inconclusive" or not v.seeds_needed or v.seeds_needed > min(v.n_gru, v.n_lstm):
+        return None
+    difference = 100 * abs(float(np.expm1(v.effect)))
+    n = seeds_for_equivalence(v.sd_log_gru, v.sd_log_lstm, effect=v.effect, bound=float(np.log1p(margin)),
+                              alpha=alpha, min_seeds=2)
+    if n is not None:
+        return Resolving("equivalent", n, difference)
+    n = seeds_needed(v.sd_log_gru, v.sd_log_lstm, effect=v.effect, alpha=alpha, min_seeds=2)
+    if n is None:
+        return None
+    # seeds enough for the estimated difference too: left open by the rounds' stricter boundaries, or by chance
+    return Resolving("winner" if n > min(v.n_gru, v.n_lstm) else "chance", n, difference)
+
+
 def _prob_better(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     """P(random a < random b) + ½ P(tie): lower MASE is better."""
     a, b = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
@@ -137,7 +185,8 @@ def _pct(x: float) -> float:
     return 100 * (np.exp(x) - 1)
 
 
-def _minutes(m: float) -> str:
+def minutes_phrase(m: float) -> str:
+    """`1 minute`, `8 minutes`, `2.5 hours`: a duration as the verdict's sentences say it."""
     if m < 1.5:
         return "1 minute"
     return f"{m:.0f} minutes" if m < 120 else f"{m / 60:.1f} hours"
@@ -180,12 +229,20 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
     else:
         why = f"p = {v.p_holm:.3g} after Holm (Welch)"
     more = ""
-    if v.seeds_needed:
+    if (r := resolving(v, rules.alpha, margin)) is not None:
+        count = f"more than {MAX_SEEDS}" if r.seeds > MAX_SEEDS else f"about {r.seeds}"
+        what = {"equivalent": f"showing it inside ±{100 * margin:g}% would take {count} seeds per architecture",
+                "winner": f"{count} seeds per architecture would detect a difference of that size",
+                "chance": "enough for a difference of that size too, so more rounds should settle it"}[r.goal]
+        more = (f"; these seeds were enough to detect a {100 * v.smallest_effect:g}% difference with "
+                f"{100 * TARGET_POWER:.0f}% power, and the estimated difference is smaller ({r.difference:.1f}%): "
+                f"{what}")
+    elif v.seeds_needed:
         count = f"more than {MAX_SEEDS}" if v.seeds_needed > MAX_SEEDS else f"about {v.seeds_needed}"
         more = (f"; {count} seeds per architecture would detect a {100 * v.smallest_effect:g}% difference with "
                 f"{100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
         if v.minutes_needed is not None and v.seeds_needed <= MAX_SEEDS:
-            more += f" (about {_minutes(v.minutes_needed)} of confirm runs at this sweep's pace)"
+            more += f" (about {minutes_phrase(v.minutes_needed)} of confirm runs at this sweep's pace)"
     return f"{v.dataset}: inconclusive — {why}; {ratio}, {n}{more}."
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.core.config import ReportSpec
 from reports.overall import overall
-from reports.stats import compare_architectures, decide, holm, seeds_needed, welch
+from reports.stats import compare_architectures, decide, holm, seeds_for_equivalence, seeds_needed, welch
 
 GRID_SIMS = int(os.environ.get("GATESWEEP_CALIBRATION_SIMS", "400"))
 NOISES = ("sd0.1", "sd0.3", "heavy", "unequal")
@@ -129,6 +129,21 @@ def test_seeds_needed_really_gives_about_eighty_percent_power() -> None:
         l = rng.normal(0, sd_l, (2000, n))
         labels, _, _ = _rule(g, l)
         assert 0.70 <= (labels == "gru").mean() <= 0.90, (sd_g, sd_l, n, (labels == "gru").mean())
+
+
+def test_seeds_for_equivalence_really_give_about_eighty_percent_power() -> None:
+    """Ask for the seeds that show a difference inside the ±2% margin, then simulate the whole rule with that
+    many: `equivalent` about 80% of the time (the elec_equip CSV's spread and estimate among the cases)."""
+    rng = np.random.default_rng(7)
+    bound = float(np.log1p(0.02))
+    for sd_g, sd_l, effect in ((0.0189, 0.0212, -0.0126), (0.02, 0.02, 0.0), (0.01, 0.03, 0.008)):
+        n = seeds_for_equivalence(sd_g, sd_l, effect=effect, bound=bound, alpha=0.05, min_seeds=2)
+        assert n is not None and n < 1000
+        g = effect + rng.normal(0, sd_g, (2000, n))
+        l = rng.normal(0, sd_l, (2000, n))
+        labels, _, _ = _rule(g, l)
+        assert 0.72 <= (labels == "equivalent").mean() <= 0.88, (sd_g, sd_l, effect, n, (labels == "equivalent").mean())
+    assert seeds_for_equivalence(0.02, 0.02, effect=0.03, bound=bound, alpha=0.05, min_seeds=2) is None
 
 
 def test_seeds_needed_from_an_inconclusive_run_is_sized_for_the_stated_effect() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from pipeline.core.config import ReportSpec
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps
 from reports.verdict import Verdict
@@ -141,3 +142,32 @@ def test_a_baseline_that_is_essentially_exact_is_explained_not_left_to_look_like
     assert any(w.startswith("AR forecasts damped almost exactly (test MASE 2.5e-08)") for w in baseline_warnings(exact))
     plain = one_dataset(baseline_mase={"naive": 0.147, "ar": 0.02}, beats_ar=False)
     assert not any("almost exactly" in w for w in baseline_warnings(plain))
+
+
+def test_seeds_already_enough_for_the_smallest_effect_are_not_advised_again() -> None:
+    """A real CSV (statsmodels' elec_equip, 6 steps ahead) ended `inconclusive` at 15 seeds a side with
+    "about 5 seeds would detect a 5% difference" and "allow about 5 confirm seeds": advice against the label.
+    Its numbers: the sentence and the next step now say the estimated difference is smaller than 5% and how
+    many seeds would show it inside the ±2% margin; an estimate between margin and 5% gets the seeds for it."""
+    from reports.stats import sentence
+
+    elec = {"label": "inconclusive", "reason": "undecided", "n_gru": 15, "n_lstm": 15, "seeds_needed": 5,
+            "effect": -0.0126, "sd_log_gru": 0.0189, "sd_log_lstm": 0.0212, "minutes_needed": 0.32, **_FINE}
+    verdict = one_dataset(**elec)
+    v = verdict.datasets[0]
+    line = sentence(v, ReportSpec())
+    assert "would detect a 5% difference" not in line, line
+    assert "estimated difference is smaller (1.3%): showing it inside ±2% would take about 123 seeds" in line, line
+    steps = " ".join(next_steps(verdict))
+    assert "`confirm.max_seeds: 5`" not in steps and "`confirm.max_seeds: 123`, about 8 minutes" in steps, steps
+    assert "Inconclusive does not mean equal." in steps
+    # 3%: outside the margin, under the 5% asked for; a spread at which 15 seeds detect 5% but not 3%
+    between = one_dataset(**(elec | {"effect": -0.03, "sd_log_gru": 0.045, "sd_log_lstm": 0.045}))
+    steps = " ".join(next_steps(between))
+    assert "between the ±2% margin and that: to detect a difference this small, allow about 3" in steps, steps
+    # 15 seeds enough for 3% at the CSV's spread: no seed count is advised, more rounds are
+    lucky = " ".join(next_steps(one_dataset(**(elec | {"effect": -0.03}))))
+    assert "allow more rounds (`confirm.max_seeds`)" in lucky and "allow about" not in lucky, lucky
+    # seeds short of the smallest effect: the advice stays what it was
+    short = one_dataset(**(elec | {"n_gru": 4, "n_lstm": 4}))
+    assert "would detect a 5% difference" in sentence(short.datasets[0], ReportSpec())
