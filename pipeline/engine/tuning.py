@@ -16,6 +16,7 @@ import pickle
 import sys
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -353,7 +354,12 @@ def restore_phase(spec: SweepSpec, series: dict[str, Panel], path: Path, jobs: l
     tuner = tune.Tuner.restore(str(path.resolve()), trainable=_resourced_trainable(spec, series),
                                param_space=None if jobs is None else _param_space(jobs),
                                resume_unfinished=True, resume_errored=True)
-    return tuner.fit()
+    with warnings.catch_warnings():
+        # an interrupted trial trains again from its first epoch and reports the steps Optuna already has: Optuna
+        # keeps the first value and warns once per step, which the operator can do nothing about
+        warnings.filterwarnings("ignore", message=r"The reported value is ignored because this `step=",
+                                category=UserWarning)
+        return tuner.fit()
 
 
 def finished_results(results: tune.ResultGrid) -> list[tuple[Job, dict[str, Any] | None, str, str | None]]:
