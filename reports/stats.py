@@ -233,7 +233,7 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
         count = f"more than {MAX_SEEDS}" if r.seeds > MAX_SEEDS else f"about {r.seeds}"
         what = {"equivalent": f"showing it inside ±{100 * margin:g}% would take {count} seeds per architecture",
                 "winner": f"{count} seeds per architecture would detect a difference of that size",
-                "chance": "enough for a difference of that size too, so more rounds should settle it"}[r.goal]
+                "chance": "they were enough for a difference of that size too, so more rounds should settle it"}[r.goal]
         more = (f"; these seeds were enough to detect a {100 * v.smallest_effect:g}% difference with "
                 f"{100 * TARGET_POWER:.0f}% power, and the estimated difference is smaller ({r.difference:.1f}%): "
                 f"{what}")

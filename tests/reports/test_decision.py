@@ -168,6 +168,8 @@ def test_seeds_already_enough_for_the_smallest_effect_are_not_advised_again() ->
     # 15 seeds enough for 3% at the CSV's spread: no seed count is advised, more rounds are
     lucky = " ".join(next_steps(one_dataset(**(elec | {"effect": -0.03}))))
     assert "allow more rounds (`confirm.max_seeds`)" in lucky and "allow about" not in lucky, lucky
+    said = sentence(one_dataset(**(elec | {"effect": -0.03})).datasets[0], ReportSpec())
+    assert "smaller (3.0%): they were enough for a difference of that size too" in said, said
     # seeds short of the smallest effect: the advice stays what it was
     short = one_dataset(**(elec | {"n_gru": 4, "n_lstm": 4}))
     assert "would detect a 5% difference" in sentence(short.datasets[0], ReportSpec())
