@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
-from reports.stats import MAX_SEEDS, minutes_phrase, resolving
+from reports.stats import MAX_SEEDS, minutes_phrase, resolving, seeds_phrase
 from reports.verdict import WINNERS, ConfigChoice, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
@@ -79,9 +79,9 @@ def next_steps(verdict: Verdict) -> list[str]:
         elif (r := resolving(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
             # the seeds were enough for `smallest_effect`: more of them for it would be advice against the label
             margin = 100 * verdict.settings.equivalence_margin
-            count = f"more than {MAX_SEEDS}" if r.seeds > MAX_SEEDS else f"about {r.seeds}"
+            count = seeds_phrase(r.seeds)
             setting = f"`confirm.max_seeds: {r.seeds}`"
-            if v.minutes_needed is not None and v.seeds_needed:
+            if v.minutes_needed is not None and v.seeds_needed:  # the measured pace, per seed
                 setting += f", about {minutes_phrase(v.minutes_needed * r.seeds / v.seeds_needed)} at this sweep's pace"
             found = (f"{ds}: these seeds would most likely have shown a {100 * v.smallest_effect:g}% difference, and "
                      f"the estimated one is {r.difference:.1f}%")
@@ -99,11 +99,11 @@ def next_steps(verdict: Verdict) -> list[str]:
                            f"allow {count} confirm seeds per architecture ({setting}).")
         elif v.seeds_needed:
             n = v.seeds_needed
-            more = f"more than {n - 1}" if n > 1000 else f"about {n}"
+            more = seeds_phrase(n)
             if v.rounds is None:  # a sweep from before confirm rounds: its advice as it was written
                 out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, run {more} confirm seeds "
-                           f"per architecture (`confirm.seeds: {min(n, 1000)}`); below that, treat them as equal.")
-            elif n > 1000:  # no number of seeds buys this decision: the spread between seeds must come down
+                           f"per architecture (`confirm.seeds: {min(n, MAX_SEEDS)}`); below that, treat them as equal.")
+            elif n > MAX_SEEDS:  # no number of seeds buys this decision: the spread between seeds must come down
                 out.append(f"{ds}: the seeds scatter too much to detect a {100 * v.smallest_effect:g}% difference "
                            f"with any practical number of seeds ({more}); make training more stable (early "
                            "stopping, a lower learning rate, a target transform) before adding seeds. "

@@ -19,8 +19,9 @@ permutation test and the BCa bootstrap on the ratio of means it replaces did not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -99,20 +100,28 @@ def decide(w: Welch, p_holm: np.ndarray, p_equiv_holm: np.ndarray, n_min: int | 
     return label, reason
 
 
+def _fewest_seeds(sd_g: float, sd_l: float, min_seeds: int, power: Callable[[float, float], float]) -> int:
+    """The fewest seeds per architecture (from `min_seeds`) at which `power(se, df)` of the Welch estimate
+    reaches `TARGET_POWER`; `MAX_SEEDS + 1` when none up to `MAX_SEEDS` does."""
+    for n in range(max(min_seeds, 2), MAX_SEEDS + 1):
+        se = float(np.sqrt((sd_g**2 + sd_l**2) / n))
+        df = (n - 1) * (sd_g**2 + sd_l**2) ** 2 / (sd_g**4 + sd_l**4)
+        if power(se, df) >= TARGET_POWER:
+            return n
+    return MAX_SEEDS + 1
+
+
 def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_seeds: int) -> int | None:
     """Seeds per architecture for `TARGET_POWER` to detect a true `effect` (log scale) with Welch's test at
     two-sided level `alpha`, given the seeds' standard deviations of log MASE (noncentral t)."""
     if not (np.isfinite(sd_g) and np.isfinite(sd_l)) or sd_g + sd_l == 0:
         return None
-    for n in range(max(min_seeds, 2), MAX_SEEDS + 1):
-        var = (sd_g**2 + sd_l**2) / n
-        df = (n - 1) * (sd_g**2 + sd_l**2) ** 2 / (sd_g**4 + sd_l**4)
-        q = stats.t.ppf(1 - alpha / 2, df)
-        ncp = abs(effect) / np.sqrt(var)
-        power = stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp)
-        if power >= TARGET_POWER:
-            return n
-    return MAX_SEEDS + 1
+
+    def power(se: float, df: float) -> float:
+        q, ncp = stats.t.ppf(1 - alpha / 2, df), abs(effect) / se
+        return float(stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp))
+
+    return _fewest_seeds(sd_g, sd_l, min_seeds, power)
 
 
 def seeds_for_equivalence(sd_g: float, sd_l: float, *, effect: float, bound: float, alpha: float,
@@ -124,14 +133,17 @@ def seeds_for_equivalence(sd_g: float, sd_l: float, *, effect: float, bound: flo
         return None
     if abs(effect) >= bound:
         return None
-    for n in range(max(min_seeds, 2), MAX_SEEDS + 1):
-        se = np.sqrt((sd_g**2 + sd_l**2) / n)
-        df = (n - 1) * (sd_g**2 + sd_l**2) ** 2 / (sd_g**4 + sd_l**4)
+
+    def power(se: float, df: float) -> float:
         q = stats.t.ppf(1 - alpha / 2, df)
-        power = stats.norm.cdf((bound - q * se - effect) / se) - stats.norm.cdf((-bound + q * se - effect) / se)
-        if power >= TARGET_POWER:
-            return n
-    return MAX_SEEDS + 1
+        return float(stats.norm.cdf((bound - q * se - effect) / se) - stats.norm.cdf((-bound + q * se - effect) / se))
+
+    return _fewest_seeds(sd_g, sd_l, min_seeds, power)
+
+
+def seeds_phrase(n: int) -> str:
+    """`about 124` or, past `MAX_SEEDS`, `more than 1000`: a seed count as the advice says it."""
+    return f"more than {MAX_SEEDS}" if n > MAX_SEEDS else f"about {n}"
 
 
 @dataclass(frozen=True)
@@ -141,7 +153,7 @@ class Resolving:
     seeds would show it), "winner" (between the margin and `smallest_effect`: that many seeds would detect a
     difference of the estimated size) or "chance" (the seeds so far were enough for that too)."""
 
-    goal: str
+    goal: Literal["equivalent", "winner", "chance"]
     seeds: int  # per architecture; above MAX_SEEDS: more than any practical number
     difference: float  # the estimated difference, percent of the geometric-mean MASE (|ratio - 1|)
 
@@ -230,7 +242,7 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
         why = f"p = {v.p_holm:.3g} after Holm (Welch)"
     more = ""
     if (r := resolving(v, rules.alpha, margin)) is not None:
-        count = f"more than {MAX_SEEDS}" if r.seeds > MAX_SEEDS else f"about {r.seeds}"
+        count = seeds_phrase(r.seeds)
         what = {"equivalent": f"showing it inside ±{100 * margin:g}% would take {count} seeds per architecture",
                 "winner": f"{count} seeds per architecture would detect a difference of that size",
                 "chance": "they were enough for a difference of that size too, so more rounds should settle it"}[r.goal]
@@ -238,7 +250,7 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
                 f"{100 * TARGET_POWER:.0f}% power, and the estimated difference is smaller ({r.difference:.1f}%): "
                 f"{what}")
     elif v.seeds_needed:
-        count = f"more than {MAX_SEEDS}" if v.seeds_needed > MAX_SEEDS else f"about {v.seeds_needed}"
+        count = seeds_phrase(v.seeds_needed)
         more = (f"; {count} seeds per architecture would detect a {100 * v.smallest_effect:g}% difference with "
                 f"{100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
         if v.minutes_needed is not None and v.seeds_needed <= MAX_SEEDS:
