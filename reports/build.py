@@ -210,7 +210,10 @@ def _sweep_info(parent: ParentRun, spec: SweepSpec | None) -> SweepInfo:
         space = {"all datasets": {k: _plain(v) for k, v in spec.search_space}}
         space |= {ds.name: {k: _plain(v) for k, v in ds.search_space.given().items()}
                   for ds in spec.datasets if ds.search_space is not None}
-    return SweepInfo(date=parent.date, code_version=parent.tags.get(Tags.CODE_VERSION), search_space=space)
+    prefix = Tags.data_span("")
+    data = {k.removeprefix(prefix): v for k, v in sorted(parent.tags.items()) if k.startswith(prefix)}
+    return SweepInfo(date=parent.date, code_version=parent.tags.get(Tags.CODE_VERSION), search_space=space,
+                     data=data or None)
 
 
 def _plain(p: Any) -> Any:

@@ -33,6 +33,19 @@ def _figure(w: float = 7, h: float = 3.6) -> tuple[Any, Any]:
     return plt.subplots(figsize=(w, h))
 
 
+def _time_axis(f: dict[str, Any]) -> tuple[Any, str]:
+    """Index -> x value: the series' own times where the run recorded them (`forecasts.json` `time`), else the
+    index; and the axis label."""
+    labels = f.get("time")
+    if not labels:
+        return (lambda i: np.asarray(i)), "time step"
+    try:
+        t = np.asarray([float(x) for x in labels])
+    except ValueError:
+        t = pd.to_datetime(pd.Series(labels)).to_numpy()
+    return (lambda i: t[np.asarray(i, int)]), "time"
+
+
 def mase_strip(confirm: pd.DataFrame, dataset: str, baselines: dict[str, float]) -> bytes:
     """Test MASE of every confirm seed, per architecture, its geometric mean (what the verdict compares) and
     every baseline the headline compares with, on a log axis (the verdict compares ratios). A baseline far
@@ -74,14 +87,15 @@ def closed_loop(curves: dict[str, list[dict[str, list[float]]]], dataset: str) -
     fig, ax = _figure(8, 3.8)
     first = next(iter(curves.values()))[0]
     truth = first["truth"]
-    ax.plot(np.arange(len(truth)), truth, color="black", lw=1.6, label="truth")
+    x, xlabel = _time_axis(first)
+    ax.plot(x(np.arange(len(truth))), truth, color="black", lw=1.6, label="truth")
     for arch, runs in sorted(curves.items()):
         for i, c in enumerate(runs):
             start = int(c["start"][0])
-            ax.plot(np.arange(start, start + len(c["generated"])), c["generated"], color=COLORS.get(arch),
+            ax.plot(x(np.arange(start, start + len(c["generated"]))), c["generated"], color=COLORS.get(arch),
                     lw=0.8, alpha=0.5, label=f"{arch.upper()} closed loop ({len(runs)} seeds)" if i == 0 else None)
-    ax.axvline(int(first["test_start"][0]), color="gray", ls=":", label="test split starts")
-    ax.set_xlabel("time step")
+    ax.axvline(x(int(first["test_start"][0])), color="gray", ls=":", label="test split starts")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("value (original units)")
     ax.set_title(f"{dataset}: closed-loop generation from the first window, every random seed")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)  # off the data
@@ -111,21 +125,22 @@ def run_forecast(f: dict[str, Any], name: str) -> bytes:
 
     fig, ax = _figure(6, 2.8)
     truth = np.asarray(f["truth"])
-    ax.plot(np.arange(len(truth)), truth, color="black", lw=1.2, label="truth")
+    x, xlabel = _time_axis(f)
+    ax.plot(x(np.arange(len(truth))), truth, color="black", lw=1.2, label="truth")
     test_start = int(f["test_start"][0])
     paths = paths_of(f)
     if paths.horizon == 1:
-        ax.plot(paths.origins, paths.pred[:, 0], color="#2ca02c", lw=1.2, label="one-step test forecast")
+        ax.plot(x(paths.origins), paths.pred[:, 0], color="#2ca02c", lw=1.2, label="one-step test forecast")
     else:
         for i, (o, row) in enumerate(zip(paths.origins, paths.pred, strict=True)):
-            ax.plot(np.arange(o, o + paths.horizon), row, color="#2ca02c", lw=1.0,
+            ax.plot(x(np.arange(o, o + paths.horizon)), row, color="#2ca02c", lw=1.0,
                     label=f"test forecasts, {paths.horizon} steps from each origin" if i == 0 else None)
     if "generated" in f:  # a single series without covariates
         start = int(f["start"][0])
-        ax.plot(np.arange(start, start + len(f["generated"])), f["generated"], color="#9467bd", lw=0.9, ls="--",
-                label="closed loop")
-    ax.axvline(test_start, color="gray", ls=":", label="test split starts")
-    ax.set_xlabel("time step")
+        ax.plot(x(np.arange(start, start + len(f["generated"]))), f["generated"], color="#9467bd", lw=0.9,
+                ls="--", label="closed loop")
+    ax.axvline(x(test_start), color="gray", ls=":", label="test split starts")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("value (original units)")
     series = f.get("series")
     ax.set_title(name + (f" — series {series[0]['id']} of {len(series)}" if series else ""), fontsize=9)

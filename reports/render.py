@@ -314,6 +314,11 @@ def _header_facts(verdict: Verdict) -> str:
     return " · ".join(parts)
 
 
+def data_lines(verdict: Verdict) -> list[str]:
+    """What was read of each dataset: its time range, step and points (`gatesweep.data_span.<dataset>`)."""
+    return [f"{name}: {span}" for name, span in (verdict.sweep_info.data or {}).items()]
+
+
 def _search_space_lines(verdict: Verdict) -> list[str]:
     space = verdict.sweep_info.search_space
     if not space:
@@ -344,7 +349,8 @@ def rules_line(verdict: Verdict) -> str:
 
 def summary_md(verdict: Verdict) -> str:
     lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
-             f"`{verdict.parent_run_id}`", "", "## Decision", "",
+             f"`{verdict.parent_run_id}`", ""] + [f"- data {line}" for line in data_lines(verdict)] + [
+             "", "## Decision", "",
              f"**Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
     lines += [f"- {v.sentence}" for v in verdict.datasets]
     lines += [f"\n{line}" for line in reconciling(verdict)]
@@ -427,6 +433,7 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>gatesweep report: {e(verdict.sweep)}</title><style>{_STYLE}</style></head><body>"
             f"<h1>GRU or LSTM? — {e(verdict.sweep)}</h1><p class='facts'>{e(_header_facts(verdict))} · {parent}</p>"
+            + "".join(f"<p class='facts'>data {e(line)}</p>" for line in data_lines(verdict)) +
             f"{decision}<h2>Statistics per dataset</h2>{_table([h for _, h in _COLUMNS], _rows(verdict))}"
             f"<h2>Figures</h2>{figs}{sections}<h2>Search space</h2>{space}"
             f"<p class='note' id='rules'>{e(rules_line(verdict))}</p></body></html>\n")

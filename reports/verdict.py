@@ -289,6 +289,9 @@ class SweepInfo(_Model):
     date: str
     code_version: str | None
     search_space: dict[str, dict[str, JsonValue]] | None
+    # per dataset, what was read (`1995-01 to 2016-05, monthly, 257 points`); absent before it was recorded
+    data: dict[str, str] | None = None
+    _absent_if_none = ("data",)
 
 
 class Settings(_Model):

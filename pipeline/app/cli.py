@@ -155,10 +155,10 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
             lines.append(f"  dataset {ds.name}: its own {own}")
         if series is not None and ds.name in series:
             panel = series[ds.name]
+            lines.append(f"  dataset {ds.name}: {panel.describe()}")
             lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, min(len(s) for s in panel.series))}")
             if len(panel.series) > 1 or panel.dropped:
-                lines.append(f"  dataset {ds.name}: {len(panel.series)} series, one global network, lengths "
-                             f"{min(len(s) for s in panel.series)}-{max(len(s) for s in panel.series)}"
+                lines.append(f"  dataset {ds.name}: {len(panel.series)} series, one global network"
                              + (f"; dropped as too short: {', '.join(f'{i} ({n} points)' for i, n in panel.dropped)}"
                                 if panel.dropped else ""))
             if isinstance(ds, CsvDataset | UsMacroDataset) and ds.covariates:
@@ -178,8 +178,7 @@ def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
     _, (v0, v1), (s0, s1) = split_bounds(n, spec.split)
     counts = [len(origins(lo, hi, ds.horizon, ds.origin_step, ds.test_origins)) for lo, hi in ((v0, v1), (s0, s1))]
     step = ds.origin_step or ds.horizon
-    text = (f"{n} points; horizon {ds.horizon}, origins {step} apart: {counts[0]} in validation, {counts[1]} in "
-            "test")
+    text = f"horizon {ds.horizon}, origins {step} apart: {counts[0]} in validation, {counts[1]} in test"
     strategies = [str(s) for s in spec.space_for(ds.name).values("strategy")]
     if ds.horizon == 1 and len(strategies) > 1:
         text += "; note: at horizon 1 the direct and recursive strategies are the same network"

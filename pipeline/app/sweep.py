@@ -119,6 +119,7 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
         raise
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
     tags = {Tags.OUT_DIR: str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
+    tags |= {Tags.data_span(name): panel.describe() for name, panel in series.items()}
     tags |= {Tags.dropped_series(name): json.dumps([list(d) for d in panel.dropped])
              for name, panel in series.items() if panel.dropped}
     if nightly:

@@ -223,19 +223,23 @@ class _Covariates(_Frozen):
 
 class CsvDataset(_Dataset, _Covariates):
     """Column `value_column` of the CSV file `path` (relative to the sweep file), optionally ordered by
-    `time_column`. With `id_column`, the file is in long format (NeuralForecast's `unique_id, ds, y`): one
+    `time_column` (numbers, or dates parsed as ISO 8601, a common spreadsheet form, or `time_format`). With
+    `id_column`, the file is in long format (NeuralForecast's `unique_id, ds, y`): one
     series per value of that column, each ordered by `time_column`, and one global network for all."""
 
     source: Literal["csv"]
     path: str
     value_column: str
     time_column: str | None = None
+    time_format: str | None = Field(None, min_length=1)  # strptime form of the time column (`%b-%d-%Y`)
     id_column: str | None = None
 
     @model_validator(mode="after")
     def _columns(self) -> CsvDataset:
         if self.id_column is not None and self.time_column is None:
             raise ValueError("time_column: required with id_column (each series is put in time order)")
+        if self.time_format is not None and self.time_column is None:
+            raise ValueError("time_format: needs a time_column to read")
         named = [self.value_column, self.time_column, self.id_column]
         for column in self.covariates:
             if column in named:

@@ -16,13 +16,14 @@ Conventions used everywhere:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipeline.core.origins import origins, targets
+from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times, span
 from pipeline.core.transforms import Transform
 
 if TYPE_CHECKING:
@@ -51,51 +52,70 @@ def damped_oscillation(points: int = 200, tau: float = 5.0, span_pi: float = 5.0
     return y
 
 
-def _statsmodels_series(source: str) -> np.ndarray:
+def _statsmodels_series(source: str) -> tuple[np.ndarray, np.ndarray]:
+    """A series shipped inside statsmodels and the time of each value."""
     from statsmodels import datasets
 
     frame = getattr(datasets, source).load_pandas().data
-    if source == "sunspots":
-        return frame["SUNACTIVITY"].to_numpy(float)
-    if source == "nile":
-        return frame["volume"].to_numpy(float)
-    if source == "co2":
-        return frame["co2"].to_numpy(float)
+    if source in ("sunspots", "nile"):
+        column, year = ("SUNACTIVITY", "YEAR") if source == "sunspots" else ("volume", "year")
+        return frame[column].to_numpy(float), _years(frame[year].to_numpy(int))
+    if source == "co2":  # weekly, Saturdays
+        return frame["co2"].to_numpy(float), frame.index.to_numpy("datetime64[ns]")
     # elnino: one row per year, one column per month -> one monthly series
-    return frame.drop(columns="YEAR").to_numpy(float).reshape(-1)
+    months = np.arange(len(frame) * 12) + (int(frame["YEAR"].iloc[0]) - 1970) * 12
+    time = months.astype("datetime64[M]").astype("datetime64[ns]")
+    return frame.drop(columns="YEAR").to_numpy(float).reshape(-1), time
+
+
+def _years(years: np.ndarray) -> np.ndarray:
+    return (years - 1970).astype("datetime64[Y]").astype("datetime64[ns]")
+
+
+BUNDLED_STEPS = {"sunspots": Step("months", 12.0), "nile": Step("months", 12.0), "co2": Step("duration", 7 * 86_400e9),
+                 "elnino": Step("months", 1.0), "us_macro": Step("months", 3.0)}
 
 
 @dataclass(frozen=True)
 class Series:
-    """One series of a dataset: its values and its covariates, aligned (`past` `(n, P)`, `future` `(n, F)`)."""
+    """One series of a dataset: its values and its covariates, aligned (`past` `(n, P)`, `future` `(n, F)`);
+    `time`, the time of each value where the data have one (floats or `datetime64[ns]`, one regular step);
+    `filled`, the values `missing: interpolate` filled (`inserted` of them at times absent from the file)."""
 
     id: str
     y: np.ndarray
     past: np.ndarray
     future: np.ndarray
+    time: np.ndarray | None = None
+    filled: int = 0
+    inserted: int = 0
 
     @classmethod
-    def of(cls, id: str, y: np.ndarray) -> Series:
+    def of(cls, id: str, y: np.ndarray, time: np.ndarray | None = None) -> Series:
         y = np.asarray(y, float)
-        return cls(id, y, np.zeros((len(y), 0)), np.zeros((len(y), 0)))
+        return cls(id, y, np.zeros((len(y), 0)), np.zeros((len(y), 0)), time)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def cut(self, lo: int, hi: int) -> Series:
-        return Series(self.id, self.y[lo:hi], self.past[lo:hi], self.future[lo:hi])
+        return replace(self, y=self.y[lo:hi], past=self.past[lo:hi], future=self.future[lo:hi],
+                       time=None if self.time is None else self.time[lo:hi])
 
 
 @dataclass(frozen=True)
 class Panel:
-    """A dataset's series (one for a univariate dataset), and those left out as too short (id, length)."""
+    """A dataset's series (one for a univariate dataset), those left out as too short (id, length), and the
+    step of their times, where they have times."""
 
     series: tuple[Series, ...]
     dropped: tuple[tuple[str, int], ...] = ()
+    step: Step | None = None
 
     @classmethod
-    def single(cls, y: np.ndarray, id: str = "series") -> Panel:
-        return cls((Series.of(id, y),))
+    def single(cls, y: np.ndarray, id: str = "series", time: np.ndarray | None = None,
+               step: Step | None = None) -> Panel:
+        return cls((Series.of(id, y, time),), step=step)
 
     @property
     def covariates(self) -> tuple[int, int]:
@@ -107,12 +127,36 @@ class Panel:
         """Bytes that differ whenever the data differ (a compiled loop's cache key)."""
         return b"|".join(s.id.encode() + s.y.tobytes() + s.past.tobytes() + s.future.tobytes() for s in self.series)
 
+    def describe(self) -> str:
+        """What was read, as `validate` and the report say it: `1995-01 to 2016-05, monthly, 257 points`, or for a
+        panel `3 series, monthly, 1995-01 to 2016-05, 120-257 points`; and how many values were filled."""
+        lengths = [len(s) for s in self.series]
+        points = (f"{lengths[0]} points" if len(lengths) == 1 else f"{lengths[0]} points each"
+                  if min(lengths) == max(lengths) else f"{min(lengths)}-{max(lengths)} points")
+        if self.step is None or any(s.time is None for s in self.series):
+            text = (f"{points} in row order (no times)" if len(lengths) == 1
+                    else f"{len(lengths)} series, {points} in row order (no times)")
+        elif len(lengths) == 1:
+            text = span(self.series[0].time, self.step, lengths[0])  # type: ignore[arg-type]
+        else:
+            first = min(s.time[0] for s in self.series)  # type: ignore[index]
+            last = max(s.time[-1] for s in self.series)  # type: ignore[index]
+            text = (f"{len(lengths)} series, {self.step.label}, {format_time(first, self.step)} to "
+                    f"{format_time(last, self.step)}, {points}")
+        filled, inserted = sum(s.filled for s in self.series), sum(s.inserted for s in self.series)
+        if filled:
+            text += (f"; {filled} missing values filled by interpolation"
+                     + (f" ({inserted} at times absent from the file)" if inserted else ""))
+        return text
 
-def _read_frame(path: str) -> Any:
+
+def _read_frame(path: str, text: tuple[str, ...] = ()) -> Any:
+    """A CSV file's columns, `text` ones as written (times are parsed here, never by pandas' guess), numbers to the
+    last digit (pandas' default float parser can be one unit in the last place off)."""
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), float_precision="round_trip")
     except FileNotFoundError:
         raise DataError(f"no such file: {path}", "path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -121,6 +165,7 @@ def _read_frame(path: str) -> Any:
         raise DataError(f"{path} is empty", "path") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path} is not valid CSV ({str(exc).splitlines()[0]})", "path") from None
+    return frame
 
 
 def _numeric(frame: Any, column: str, path: str, field: str, *, gaps: bool) -> np.ndarray:
@@ -147,10 +192,15 @@ def read_csv_series(path: str, value_column: str, time_column: str | None = None
 
 def read_csv_panel(path: str, value_column: str, time_column: str | None = None, id_column: str | None = None,
                    past: list[str] | tuple[str, ...] = (), future: list[str] | tuple[str, ...] = (),
-                   name: str = "series") -> Panel:
+                   name: str = "series", *, time_format: str | None = None, missing: str = "reject") -> Panel:
     """Series of a CSV file: one (called `name`) or, with `id_column`, one per id in long format, each in time
-    order, with their covariate columns. Missing target values stay NaN; a missing covariate is an error."""
-    frame = _read_frame(path)
+    order, with their covariate columns. Missing target values stay NaN; a missing covariate is an error.
+
+    With a time column, its values are parsed (`pipeline.core.timeaxis`), each series is put in time order and
+    must have one regular step, the same for every series; a time missing inside a series is an error, or under
+    `missing: interpolate` a row inserted with a missing value. Without one, the rows keep the file's order.
+    """
+    frame = _read_frame(path, () if time_column is None else (time_column,))
     columns = [("value_column", value_column), ("time_column", time_column), ("id_column", id_column)]
     columns += [("past_covariates", c) for c in past] + [("future_covariates", c) for c in future]
     for field, column in columns:
@@ -161,18 +211,61 @@ def read_csv_panel(path: str, value_column: str, time_column: str | None = None,
            for c in [*past, *future]}
     groups = [(name, np.arange(len(frame)))] if id_column is None else [
         (str(key), np.asarray(rows)) for key, rows in frame.groupby(id_column, sort=True).indices.items()]
-    out = []
+    try:
+        times = None if time_column is None else parse_times(frame[time_column], path, time_column, time_format)
+    except TimeError as exc:
+        raise DataError(str(exc), exc.field) from None
+    out, steps = [], {}
     for sid, rows in groups:
-        if time_column is not None:
-            times = frame[time_column].iloc[rows]
-            if times.duplicated().any():
-                where = f" in series {sid!r}" if id_column else ""
-                raise DataError(f"duplicate time {times[times.duplicated()].iloc[0]!r}{where} in {path}", "time_column")
-            rows = rows[np.argsort(times.to_numpy(), kind="stable")]
-        out.append(Series(sid, y[rows], np.column_stack([cov[c][rows] for c in past]) if past else
-                          np.zeros((len(rows), 0)),
-                          np.column_stack([cov[c][rows] for c in future]) if future else np.zeros((len(rows), 0))))
-    return Panel(tuple(out))
+        def columns_at(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (np.column_stack([cov[c][rows] for c in past]) if past else np.zeros((len(rows), 0)),
+                    np.column_stack([cov[c][rows] for c in future]) if future else np.zeros((len(rows), 0)))
+
+        if times is None:
+            out.append(Series(sid, y[rows], *columns_at(rows)))
+            continue
+        where = f"series {sid!r} of {path}" if id_column else path
+        rows = rows[np.argsort(times[rows], kind="stable")]
+        t = times[rows]
+        twice = np.flatnonzero(t[1:] == t[:-1])
+        if len(twice):
+            raise DataError(f"duplicate time {frame[time_column].iloc[rows[twice[0] + 1]]!r} (line "
+                            f"{rows[twice[0] + 1] + 2}) in {where}", "time_column")
+        try:
+            step, gaps = infer_step(t, where)
+        except TimeError as exc:
+            raise DataError(str(exc), exc.field) from None
+        steps[sid] = step
+        out.append(_with_gaps(Series(sid, y[rows], *columns_at(rows), time=t), step, gaps, where, missing,
+                              bool(past or future)))
+    first_with: dict[Step, str] = {}
+    for sid, step in steps.items():
+        first_with.setdefault(step, sid)
+    if len(first_with) > 1:
+        (sa, a), (sb, b) = list(first_with.items())[:2]
+        raise DataError(f"series {a!r} is {sa.label} and series {b!r} {sb.label} in {path}; the series of a panel "
+                        "need one step", "time_column")
+    return Panel(tuple(out), step=next(iter(steps.values()), None))
+
+
+def _with_gaps(s: Series, step: Step, gaps: np.ndarray, where: str, missing: str, covariates: bool) -> Series:
+    """The series with a row at every missing time of its step (its value missing), or an error."""
+    if not len(gaps):
+        return s
+    first = format_time(step.times_at(s.time[0], gaps[:1])[0], step)  # type: ignore[index]
+    if missing != "interpolate":
+        raise DataError(f"{where}: {len(gaps)} {step.label} time{'s' if len(gaps) > 1 else ''} missing inside the "
+                        f"series, the first {first}; add the rows, or set missing: interpolate to fill them", "missing")
+    if covariates:
+        raise DataError(f"{where}: time {first} is missing ({len(gaps)} in all) and covariates need a value at every "
+                        "time; add the rows", "missing")
+    n = len(s) + len(gaps)
+    present = np.setdiff1d(np.arange(n), gaps)
+    y = np.full(n, np.nan)
+    y[present] = s.y
+    time = step.times_at(s.time[0], np.arange(n))  # type: ignore[index]
+    time[present] = s.time
+    return replace(s, y=y, past=np.zeros((n, 0)), future=np.zeros((n, 0)), time=time, inserted=len(gaps))
 
 
 def _us_macro(spec: Any) -> Panel:
@@ -181,7 +274,10 @@ def _us_macro(spec: Any) -> Panel:
     frame = datasets.macrodata.load_pandas().data
     past = frame[list(spec.past_covariates)].to_numpy(float).reshape(len(frame), -1)
     future = frame[list(spec.future_covariates)].to_numpy(float).reshape(len(frame), -1)
-    return Panel(tuple(Series(col, frame[col].to_numpy(float), past, future) for col in spec.series))
+    months = (frame["year"].to_numpy(int) - 1970) * 12 + (frame["quarter"].to_numpy(int) - 1) * 3
+    time = months.astype("datetime64[M]").astype("datetime64[ns]")
+    return Panel(tuple(Series(col, frame[col].to_numpy(float), past, future, time) for col in spec.series),
+                 step=BUNDLED_STEPS["us_macro"])
 
 
 def load_panel(spec: AnyDataset) -> Panel:
@@ -192,23 +288,25 @@ def load_panel(spec: AnyDataset) -> Panel:
     """
     if spec.source == "csv":
         panel = read_csv_panel(spec.path, spec.value_column, spec.time_column, spec.id_column,
-                               spec.past_covariates, spec.future_covariates, spec.name)
+                               spec.past_covariates, spec.future_covariates, spec.name,
+                               time_format=spec.time_format, missing=spec.missing)
     elif spec.source == "us_macro":
         panel = _us_macro(spec)
+    elif spec.source == "damped_oscillation":
+        panel = Panel.single(damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise), spec.name)
     else:
-        y = (damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise)
-             if spec.source == "damped_oscillation" else _statsmodels_series(spec.source))
-        panel = Panel.single(y, spec.name)
+        y, time = _statsmodels_series(spec.source)
+        panel = Panel.single(y, spec.name, time, BUNDLED_STEPS[spec.source])
     out = []
     for s in panel.series:
         label = spec.name if len(panel.series) == 1 else f"{spec.name}, series {s.id!r}"
         lo, hi = missing_range(s.y, spec.missing, label)
         s = s.cut(lo, hi)
-        out.append(Series(s.id, handle_missing(s.y, spec.missing, label), s.past, s.future))
+        out.append(replace(s, y=handle_missing(s.y, spec.missing, label), filled=int(np.sum(~np.isfinite(s.y)))))
     if len(out) == 1 and len(out[0]) < MIN_POINTS:
         raise DataError(f"{spec.name}: only {len(out[0])} values; at least {MIN_POINTS} are needed",
                         "path" if spec.source == "csv" else "points")
-    return Panel(tuple(out))
+    return Panel(tuple(out), step=panel.step)
 
 
 def load_series(spec: AnyDataset) -> np.ndarray:
@@ -279,7 +377,7 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
         if not kept:
             raise DataError(f"dataset {ds.name!r}: every series is too short for this sweep ({short[0][1]})",
                             f"datasets[{i}].short_series")
-        out[ds.name] = Panel(tuple(kept), panel.dropped + tuple((s.id, len(s)) for s, _ in short))
+        out[ds.name] = Panel(tuple(kept), panel.dropped + tuple((s.id, len(s)) for s, _ in short), panel.step)
     return out
 
 

@@ -22,6 +22,7 @@ from pipeline.core.hparams import HParams
 from pipeline.core.metrics import mase_scale, rmse, smape
 from pipeline.core.models import build_model, build_optimizer
 from pipeline.core.origins import horizon_mase, targets
+from pipeline.core.timeaxis import time_labels
 from pipeline.core.transforms import Transform
 
 __all__ = ["TrainingDiverged", "TrialResult", "fit_and_score"]
@@ -157,10 +158,13 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
             start = hp.window + data.transform.lag
             gen = loop.generate(data, data.raw[:start], len(data.raw) - start)
             forecasts |= {"generated": gen.tolist(), "start": [float(start)]}
+        if panel.series[0].time is not None:  # the figures' time axis
+            forecasts["time"] = time_labels(panel.series[0].time)  # type: ignore[assignment]
         if len(parts) > 1:  # every series (the top-level keys are the first one's, for the figures)
             forecasts["series"] = [  # type: ignore[assignment]
                 {"id": s.id, "truth": d.raw.tolist(), "test_pred": p.reshape(-1).tolist(), "mase_scale": [sc],
                  "test_origins": d.test_origins.astype(float).tolist()}
+                | ({"time": time_labels(s.time)} if s.time is not None else {})
                 for s, d, p, sc in zip(panel.series, parts, test_pred, scales, strict=True)]
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
 

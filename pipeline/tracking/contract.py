@@ -70,6 +70,11 @@ class Tags:
         return f"gatesweep.confirm_stop.{dataset}"
 
     @staticmethod
+    def data_span(dataset: str) -> str:
+        """On the parent: what was read of a dataset, `1995-01 to 2016-05, monthly, 257 points` (`Panel.describe`)."""
+        return f"gatesweep.data_span.{dataset}"
+
+    @staticmethod
     def data_of(dataset: str) -> str:
         """A dataset's content fingerprint on a nightly parent run."""
         return f"gatesweep.data.{dataset}"

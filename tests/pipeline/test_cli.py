@@ -9,7 +9,8 @@ from tests.conftest import DATA, ROOT, run_gatesweep
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
-@pytest.mark.parametrize("name", ["negative_hidden.yaml", "unknown_key.yaml", "window_too_long.yaml"])
+@pytest.mark.parametrize("name", ["negative_hidden.yaml", "unknown_key.yaml", "window_too_long.yaml",
+                                  "csv_time_gap.yaml"])
 def test_bad_input_is_one_line_exit_2_and_nothing_started(tmp_path: Path, command: str, name: str) -> None:
     path = DATA / "invalid" / name
     proc = run_gatesweep([command, str(path)], tmp_path)
