@@ -148,7 +148,8 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
              f"{select} runs" if select else "  selection phase: none (one candidate per cell)",
              f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs"
              + (f" + {matched} parameter-matched GRU runs" if matched else ""),
-             f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
+             f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU",
+             f"  split: {spec.split.describe()}"]
     for ds in spec.datasets:
         if ds.search_space is not None:
             own = ", ".join(f"{k} {_show(v)}" for k, v in ds.search_space.given().items())

@@ -154,17 +154,52 @@ def _check_domain(name: str, kind: type, p: Any) -> None:
 
 
 class SplitSpec(_Frozen):
-    """Chronological fractions; validation is the tuning objective, test is only seen when confirming."""
+    """Chronological parts of each series; validation is the tuning objective, test is only seen when confirming.
+
+    Fractions of each series (`{train: 0.7, validation: 0.15, test: 0.15}`, summing to 1), or counts of points
+    from each series' end (`{validation: 18, test: 18}`: integers, train is everything before), as the
+    M-competitions and NeuralForecast's `val_size` / `cross_validation(h, n_windows)` pose it: every series of a
+    panel then has a test part of the same length, whatever its own length."""
 
     train: float = Field(0.7, gt=0, lt=1)
-    validation: float = Field(0.15, gt=0, lt=1)
-    test: float = Field(0.15, gt=0, lt=1)
+    validation: float | int = 0.15
+    test: float | int = 0.15
 
     @model_validator(mode="after")
-    def _sums_to_one(self) -> SplitSpec:
+    def _fractions_or_counts(self) -> SplitSpec:
+        kinds = {name: _split_kind(name, getattr(self, name)) for name in ("validation", "test")}
+        if set(kinds.values()) == {"count"}:
+            if "train" in self.model_fields_set:
+                raise ValueError("train: with counts (validation and test in points), train is every point before "
+                                 "them; leave it out")
+            return self
+        if "count" in kinds.values():
+            count = next(k for k, v in kinds.items() if v == "count")
+            raise ValueError(f"{count}: validation and test must both be counts of points (integers) or both "
+                             f"fractions; got {self.validation!r} and {self.test!r}")
         if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
             raise ValueError("train + validation + test must sum to 1")
         return self
+
+    @property
+    def counts(self) -> bool:
+        """Validation and test are points from each series' end (not fractions)."""
+        return isinstance(self.validation, int) and isinstance(self.test, int)
+
+    def describe(self) -> str:
+        if self.counts:
+            return f"the last {self.test} points of each series for test, the {self.validation} before for validation"
+        return f"train {self.train:g}, validation {self.validation:g}, test {self.test:g} of each series"
+
+
+def _split_kind(name: str, v: float | int) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        if v < 1:
+            raise ValueError(f"{name}: a count of points must be at least 1, got {v}")
+        return "count"
+    if not 0 < v < 1:
+        raise ValueError(f"{name}: a fraction must be between 0 and 1 (or a count of points: an integer), got {v!r}")
+    return "fraction"
 
 
 class _Dataset(_Frozen):

@@ -385,6 +385,9 @@ def _too_short(spec: SweepSpec, ds: Any, n: int, window: int, lag: int, label: s
                i: int) -> DataError | None:
     """Why a series of `n` points cannot hold the sweep's splits, window, horizon and origins, or None."""
     n_train, n_val, n_test = (b - a for a, b in split_bounds(n, spec.split))
+    if spec.split.counts and n <= int(spec.split.validation) + int(spec.split.test):
+        return DataError(f"validation {spec.split.validation} + test {spec.split.test} points leave no "
+                         f"training points in dataset {label} ({n} points)", "split")
     horizon = spec.evaluation.closed_loop_horizon
     if horizon is not None and horizon > n_test:
         return DataError(f"{horizon} steps exceed the test split of dataset {label} ({n_test} points)",
@@ -428,7 +431,12 @@ def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
 
 
 def split_bounds(n: int, split: SplitSpec) -> list[tuple[int, int]]:
-    """Chronological `[a, b)` ranges for train, validation and test."""
+    """Chronological `[a, b)` ranges for train, validation and test: fractions of `n`, or with counts the last
+    `test` points and the `validation` points before them (train may then be empty: `check_datasets` says so)."""
+    if split.counts:
+        b = max(n - int(split.test), 0)
+        a = max(b - int(split.validation), 0)
+        return [(0, a), (a, b), (b, n)]
     a = int(round(n * split.train))
     b = a + int(round(n * split.validation))
     return [(0, a), (a, b), (b, n)]
