@@ -148,8 +148,9 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
              f"{select} runs" if select else "  selection phase: none (one candidate per cell)",
              f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs"
              + (f" + {matched} parameter-matched GRU runs" if matched else ""),
-             f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU",
-             f"  split: {spec.split.describe()}"]
+             f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
+    if any(ds.split is None for ds in spec.datasets):
+        lines.append(f"  split: {spec.split.describe()}")
     for ds in spec.datasets:
         if ds.search_space is not None:
             own = ", ".join(f"{k} {_show(v)}" for k, v in ds.search_space.given().items())
@@ -157,6 +158,8 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
         if series is not None and ds.name in series:
             panel = series[ds.name]
             lines.append(f"  dataset {ds.name}: {panel.describe()}")
+            if ds.split is not None:
+                lines.append(f"  dataset {ds.name}: its own split: {ds.split.describe()}")
             lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, min(len(s) for s in panel.series))}")
             if len(panel.series) > 1 or panel.dropped:
                 lines.append(f"  dataset {ds.name}: {len(panel.series)} series, one global network"
@@ -176,7 +179,7 @@ def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
     from pipeline.core.data import split_bounds
     from pipeline.core.origins import origins
 
-    _, (v0, v1), (s0, s1) = split_bounds(n, spec.split)
+    _, (v0, v1), (s0, s1) = split_bounds(n, spec.split_for(ds.name))
     counts = [len(origins(lo, hi, ds.horizon, ds.origin_step, ds.test_origins)) for lo, hi in ((v0, v1), (s0, s1))]
     step = ds.origin_step or ds.horizon
     text = f"horizon {ds.horizon}, origins {step} apart: {counts[0]} in validation, {counts[1]} in test"

@@ -73,8 +73,8 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
         per_series = []
         why: dict[str, list[str]] = {}
         for s in panel.series:
-            scores = baselines(s.y, split_bounds(len(s), spec.split), window, ds.season, horizon=ds.horizon,
-                               origin_step=ds.origin_step, origin_count=ds.test_origins)
+            scores = baselines(s.y, split_bounds(len(s), spec.split_for(ds.name)), window, ds.season,
+                               horizon=ds.horizon, origin_step=ds.origin_step, origin_count=ds.test_origins)
             per_series.append(scores.metrics)
             for name, reason in scores.failed.items():
                 why.setdefault(name, []).append(reason if len(panel.series) == 1 else f"series {s.id!r}: {reason}")
@@ -409,9 +409,10 @@ def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None
     space = spec.space_for(ds.name)
     searched = {name: _default(space, name) for name in space.searched()}
     hp = HParams.of(arch or spec.architectures[0], {**space.fixed(), **searched, **overrides})
-    result = fit_and_score(hp, series[ds.name], spec.split, seed=seed, evaluate_test=True, season=ds.season,
-                           patience=spec.evaluation.patience, horizon=ds.horizon, origin_step=ds.origin_step,
-                           origin_count=ds.test_origins, closed_loop_steps=spec.evaluation.closed_loop_horizon)
+    result = fit_and_score(hp, series[ds.name], spec.split_for(ds.name), seed=seed, evaluate_test=True,
+                           season=ds.season, patience=spec.evaluation.patience, horizon=ds.horizon,
+                           origin_step=ds.origin_step, origin_count=ds.test_origins,
+                           closed_loop_steps=spec.evaluation.closed_loop_horizon)
     return {"dataset": ds.name, **hp.model_dump(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 

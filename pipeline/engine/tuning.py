@@ -169,7 +169,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
 
     with _output_tail(tail):
         try:
-            result = fit_and_score(job.hp, series[ds.name], spec.split, seed=job.seed,
+            result = fit_and_score(job.hp, series[ds.name], spec.split_for(ds.name), seed=job.seed,
                                    evaluate_test=job.phase == "confirm", season=ds.season,
                                    patience=spec.evaluation.patience, horizon=ds.horizon,
                                    origin_step=ds.origin_step, origin_count=ds.test_origins,
