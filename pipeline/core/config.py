@@ -425,10 +425,15 @@ class EvaluationSpec(_Frozen):
     `patience`: stop after this many epochs without a better validation MASE (in original units, the tune
     objective) and keep the best epoch's weights (None: train every epoch). Both apply to GRU and LSTM alike,
     in every phase. The default, 40, was measured on the built-in datasets (`python -m pipeline.dev.patience`;
-    README, "Early stopping"): the only value tried that was never worse than training every epoch."""
+    README, "Early stopping"): the only value tried that was never worse than training every epoch.
+    `final_fit`: what a chosen configuration's confirm runs (and the statistical baselines) are fitted on before
+    they forecast the test part: `train+validation` (the competitions' protocol: everything before the test part,
+    for the epochs early stopping chose on validation in the selection phase) or `train` (validation held out, early
+    stopping on it as in the tune phase)."""
 
     closed_loop_horizon: int | None = Field(None, ge=1)
     patience: int | None = Field(DEFAULT_PATIENCE, ge=1)
+    final_fit: Literal["train+validation", "train"] = "train+validation"
 
 
 class TrackingSpec(_Frozen):

@@ -567,6 +567,7 @@ class PreparedData:
     val_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
     test_origins: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, int))
     channels: np.ndarray | None = None  # covariate input channels (`covariate_channels`), if any
+    fit: tuple[int, int] = (0, 0)  # the part scaled and windowed for training: train, or train + validation
 
     def inputs_at(self, at: np.ndarray) -> np.ndarray:
         """Model inputs for forecasts from the origins `at`."""
@@ -632,7 +633,7 @@ class PreparedData:
 def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None, *,
             horizon: int = 1, outputs: int = 1, origin_step: int | None = None,
             origin_count: int | None = None, past: np.ndarray | None = None,
-            future: np.ndarray | None = None) -> PreparedData:
+            future: np.ndarray | None = None, refit: bool = False) -> PreparedData:
     """Transform, scale (training part only), window and place the origins.
 
     Args:
@@ -642,13 +643,17 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
         origin_step, origin_count: see `pipeline.core.origins.origins` (defaults: `horizon` apart, every one
             that fits).
         past, future: covariates `(n, P)` and `(n, F)` (`covariate_channels`).
+        refit: fit (scaling, covariate scaling, training windows) on the training and validation parts together,
+            for the final fit of a chosen configuration; the validation origins then lie inside what it fits.
     """
     transform = transform or Transform()
     raw = np.asarray(raw, float)
     bounds = split_bounds(len(raw), split)
     (a0, a1), (b0, b1), (s0, s1) = bounds
+    if refit:  # a final fit: everything before the test part, as the competitions fit
+        a1 = s0
     z = transform.forward(raw)
-    scaler = Scaler.fit(z[a0:a1])  # the training part only
+    scaler = Scaler.fit(z[a0:a1])  # the part the network fits on only
     scaled = scaler.transform(z)
     try:
         val_at = origins(b0, b1, horizon, origin_step, origin_count)
@@ -664,4 +669,4 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
     validation = (origin_inputs(scaled, window, val_at, channels), val_targets)
     return PreparedData(raw=raw, transform=transform, scaled=scaled, scaler=scaler, bounds=bounds, window=window,
                         train=make_windows(scaled, window, a0, a1, outputs, channels), validation=validation,
-                        horizon=horizon, val_origins=val_at, test_origins=test_at, channels=channels)
+                        horizon=horizon, val_origins=val_at, test_origins=test_at, channels=channels, fit=(a0, a1))

@@ -92,7 +92,7 @@ def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, se
 
     (a0, a1), _, (lo, hi) = bounds
     at = origins(lo, hi, horizon, origin_step, origin_count)
-    scale = mase_scale(series[a0:a1], season)
+    scale = mase_scale(series[:lo], season)  # the networks' test scale: the history before the test part
     truth = targets(series, at, horizon)
     preds = {"naive": naive_paths(series, at, horizon), "ar": ar_paths(series, window, (a0, a1), at, horizon)}
     if season:

@@ -47,7 +47,8 @@ EpochCallback = Callable[[int, float, float, float], None]
 def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, seed: int, evaluate_test: bool,
                   season: int | None = None, patience: int | None = None, horizon: int = 1,
                   origin_step: int | None = None, origin_count: int | None = None,
-                  closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None) -> TrialResult:
+                  closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None,
+                  refit: bool = False) -> TrialResult:
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
@@ -64,7 +65,10 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
         horizon: every score is over the next `horizon` values from each forecast origin.
         origin_step, origin_count: where the validation and test origins are (`pipeline.core.origins`).
         closed_loop_steps: free-running steps scored from the start of the test split (None: the whole split).
-        on_epoch: called with (epoch, loss, val_loss, val_mase) after each epoch.
+        on_epoch: called with (epoch, loss, val_loss, val_mase) after each epoch (NaN validation when `refit`).
+        refit: the final fit of a chosen configuration: train on the training and validation parts together for
+            exactly `hp.epochs` (what early stopping chose on validation before), no validation score (the
+            validation part is inside the fit), scored on the test split.
 
     Returns:
         Per-epoch training and validation losses (MSE of the scaled, transformed series, as the source
@@ -82,13 +86,17 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     keras.utils.set_random_seed(seed)
     outputs = horizon if hp.strategy == "direct" else 1
     parts = [prepare(s.y, split, hp.window, Transform(hp.transform, season), horizon=horizon, outputs=outputs,
-                     origin_step=origin_step, origin_count=origin_count, past=s.past, future=s.future)
+                     origin_step=origin_step, origin_count=origin_count, past=s.past, future=s.future, refit=refit)
              for s in panel.series]
+    patience = None if refit else patience
     inputs = 1 + (parts[0].channels.shape[1] if parts[0].channels is not None else 0)
     model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs, inputs)
     loop = _compiled_loop(hp, parts, model, panel, split)
     model = loop.model
+    # MASE's denominator: the in-sample (seasonal) naive error of the history before the part scored (the M4
+    # convention): the training part for validation, everything before the test part for test, whatever was fitted
     scales = [mase_scale(d.raw[d.bounds[0][0]:d.bounds[0][1]], season) for d in parts]
+    test_scales = [mase_scale(d.raw[:d.bounds[2][0]], season) for d in parts]
     val_truth = [targets(d.raw, d.val_origins, horizon) for d in parts]
     rng = np.random.default_rng(seed)
     losses: list[float] = []
@@ -98,9 +106,12 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     t0 = time.perf_counter()
     for epoch in range(hp.epochs):
         loss = loop.epoch(rng.permutation(loop.n))
-        val_loss, val_pred = loop.validate(parts, hp.strategy)
-        val_mase = _over_series(horizon_mase, val_pred, val_truth, scales)
-        if not (np.isfinite(loss) and np.isfinite(val_loss) and np.isfinite(val_mase)):
+        if refit:
+            val_loss = val_mase = float("nan")
+        else:
+            val_loss, val_pred = loop.validate(parts, hp.strategy)
+            val_mase = _over_series(horizon_mase, val_pred, val_truth, scales)
+        if not (np.isfinite(loss) and (refit or (np.isfinite(val_loss) and np.isfinite(val_mase)))):
             raise TrainingDiverged(f"{hp.arch}: loss became {loss} (val_loss {val_loss}, val_mase {val_mase}) "
                                    f"at epoch {epoch}")
         losses.append(loss)
@@ -117,10 +128,9 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     if patience is not None and best[2] is not None:
         model.set_weights(best[2])
 
-    val_pred = loop.forecast_paths(parts, [d.val_origins for d in parts], hp.strategy)
-    metrics = {
-        "val_rmse": _over_series(lambda p, t, _: rmse(p, t), val_pred, val_truth, scales),
-        "val_mase": _over_series(horizon_mase, val_pred, val_truth, scales),
+    metrics = {} if refit else _validation_scores(loop.forecast_paths(parts, [d.val_origins for d in parts],
+                                                                       hp.strategy), val_truth, scales)
+    metrics |= {
         "n_params": float(model.count_params()),
         "train_seconds": train_seconds,
         # the first epoch includes tracing and XLA compilation; report the steady state
@@ -138,16 +148,16 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
         test_pred = loop.forecast_paths(parts, [d.test_origins for d in parts], hp.strategy)
         test_truth = [targets(d.raw, d.test_origins, horizon) for d in parts]
         metrics |= {
-            "test_rmse": _over_series(lambda p, t, _: rmse(p, t), test_pred, test_truth, scales),
-            "test_mase": _over_series(horizon_mase, test_pred, test_truth, scales),
-            "test_smape": _over_series(lambda p, t, _: smape(p, t), test_pred, test_truth, scales),
+            "test_rmse": _over_series(lambda p, t, _: rmse(p, t), test_pred, test_truth, test_scales),
+            "test_mase": _over_series(horizon_mase, test_pred, test_truth, test_scales),
+            "test_smape": _over_series(lambda p, t, _: smape(p, t), test_pred, test_truth, test_scales),
         }
         data = parts[0]
         s0 = data.bounds[2][0]
         # stored with the run so the report can test forecasts (Diebold-Mariano) and score each step from
         # MLflow alone; `test_pred` is origin-major: origin o's H values, then the next origin's
         forecasts = {"truth": data.raw.tolist(), "test_start": [float(s0)],
-                     "test_pred": test_pred[0].reshape(-1).tolist(), "mase_scale": [scales[0]],
+                     "test_pred": test_pred[0].reshape(-1).tolist(), "mase_scale": [test_scales[0]],
                      "horizon": [float(horizon)],
                      "test_origins": data.test_origins.astype(float).tolist()}
         if len(parts) == 1 and data.channels is None:
@@ -165,8 +175,13 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                 {"id": s.id, "truth": d.raw.tolist(), "test_pred": p.reshape(-1).tolist(), "mase_scale": [sc],
                  "test_origins": d.test_origins.astype(float).tolist()}
                 | ({"time": time_labels(s.time)} if s.time is not None else {})
-                for s, d, p, sc in zip(panel.series, parts, test_pred, scales, strict=True)]
+                for s, d, p, sc in zip(panel.series, parts, test_pred, test_scales, strict=True)]
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
+
+
+def _validation_scores(pred: list[np.ndarray], truth: list[np.ndarray], scales: list[float]) -> dict[str, float]:
+    return {"val_rmse": _over_series(lambda p, t, _: rmse(p, t), pred, truth, scales),
+            "val_mase": _over_series(horizon_mase, pred, truth, scales)}
 
 
 def _over_series(score: Callable[[np.ndarray, np.ndarray, float], float], pred: list[np.ndarray],
@@ -196,7 +211,8 @@ def _compiled_loop(hp: HParams, parts: list[PreparedData], model: Any, panel: Pa
     # only in it share a loop
     data = parts[0]
     key = (hp.model_dump_json(exclude={"epochs", "learning_rate"}), panel.fingerprint(), split.model_dump_json(),
-           data.transform.season, data.horizon, b"".join(d.val_origins.tobytes() for d in parts))
+           data.transform.season, data.horizon, b"".join(d.val_origins.tobytes() for d in parts),
+           tuple(d.fit for d in parts))
     loop = _LOOPS.pop(key, None)
     if loop is None:
         # the windows of every series in one set: batches mix series, one network learns them all

@@ -77,6 +77,23 @@ def selected(finished: Finished, candidates: Candidates, spec: SweepSpec) -> Can
     return best
 
 
+def final_epochs(finished: Finished, best: Candidates, candidates: Candidates) -> Candidates:
+    """The chosen configurations with `epochs` set for their final fit on train + validation: what early stopping
+    chose on validation, the median over the configuration's selection seeds (or its one tune trial) of the best
+    epoch + 1, at least 1. No early stopping: the epochs those runs trained."""
+    out: Candidates = {}
+    for cell, configs in best.items():
+        out[cell] = []
+        for hp, trial in configs:
+            rank = next(i for i, (c, _) in enumerate(candidates[cell]) if c == hp)
+            runs = [r for job, r, status, _ in finished if status == "FINISHED" and r and job.cell == cell
+                    and (job.rank == rank if job.phase == "select" else job.index == trial)]
+            chosen = [r["best_epoch"] + 1 if "best_epoch" in r else r["epochs_trained"] for r in runs]
+            epochs = max(1, int(round(float(np.median(chosen))))) if chosen else hp.epochs
+            out[cell].append((hp.model_copy(update={"epochs": epochs}), trial))
+    return out
+
+
 def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
     errors = [err for job, _, status, err in finished if job.cell == cell and status == "FAILED" and err]
     first = errors[0] if errors else "no error recorded"
@@ -122,13 +139,17 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
 
     plan = planned(spec)
     if spec.budget.trials_per_cell > 0:
-        candidates = tune_candidates(phase("tune", None, plan["tune"]), spec, spec.confirm.candidates)
+        tuned = phase("tune", None, plan["tune"])
+        candidates = tune_candidates(tuned, spec, spec.confirm.candidates)
         if max(len(c) for c in candidates.values()) > 1:
             _enter(state, out_dir, "select")
             jobs = tuning.select_jobs(spec, candidates)
-            best = selected(phase("select", jobs, len(jobs)), candidates, spec)
+            chosen = phase("select", jobs, len(jobs))
+            best = selected(chosen, candidates, spec)
         else:
-            best = candidates
+            chosen, best = tuned, candidates
+        if spec.evaluation.final_fit == "train+validation":
+            best = final_epochs(chosen, best, candidates)
     else:
         best = {(ds, arch): [(HParams.of(arch, spec.space_for(ds).fixed()), None)] for ds, arch in spec.cells()}
     _enter(state, out_dir, "confirm")

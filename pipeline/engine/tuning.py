@@ -169,8 +169,9 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
 
     with _output_tail(tail):
         try:
+            refit = job.phase == "confirm" and spec.evaluation.final_fit == "train+validation"
             result = fit_and_score(job.hp, series[ds.name], spec.split_for(ds.name), seed=job.seed,
-                                   evaluate_test=job.phase == "confirm", season=ds.season,
+                                   evaluate_test=job.phase == "confirm", season=ds.season, refit=refit,
                                    patience=spec.evaluation.patience, horizon=ds.horizon,
                                    origin_step=ds.origin_step, origin_count=ds.test_origins,
                                    closed_loop_steps=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch)
@@ -294,7 +295,9 @@ def run_phase(spec: SweepSpec, series: dict[str, Panel], *, storage: Path, name:
                                       reuse_actors=True, scheduler=_scheduler(spec))
         param_space: dict[str, Any] = {}
     else:
-        tune_config = tune.TuneConfig(num_samples=1, metric=METRIC, mode=MODE, reuse_actors=True)
+        # no metric: nothing is searched or scheduled here, and a final fit on train + validation has no
+        # validation score to report
+        tune_config = tune.TuneConfig(num_samples=1, reuse_actors=True)
         param_space = _param_space(jobs)
     callbacks = [*callbacks, JsonLoggerCallback(), CSVLoggerCallback()]
     run_config = tune.RunConfig(name=name, storage_path=str(storage.resolve()), callbacks=callbacks,

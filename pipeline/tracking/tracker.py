@@ -8,6 +8,7 @@ the tracking store and an embedded SQLite store works on a multi-node cluster.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -261,8 +262,9 @@ class SweepTracker:
         # the final scores first: MLflow's compare view opens on the first metric the runs share
         metrics = [Metric(Metrics.logged(k), value, now, 0) for k in Metrics.FINAL
                    if (value := record.result_float(k)) is not None]
+        # a final fit on train + validation has no validation curve (NaN rows): left out
         metrics += [Metric(name, float(v), int(ts), int(step)) for name in Metrics.EPOCH if name in history
-                    for step, v, ts in zip(epochs, history[name], stamps, strict=True)]
+                    for step, v, ts in zip(epochs, history[name], stamps, strict=True) if math.isfinite(v)]
         # one log_batch carries up to 100 params and 1000 entities in all: usually the whole run
         room = 1000 - len(params)
         self.client.log_batch(run_id, params=params, metrics=metrics[:room])
