@@ -41,6 +41,8 @@ class Tags:
     PROGRESS: Final = "gatesweep.progress"
     INTERRUPTED: Final = "gatesweep.interrupted"
     CONFIRM_CUT: Final = "gatesweep.confirm_cut"  # "max_minutes": no further confirm round was started
+    # the report could not be built (the stage and the error, one line); removed once a report is built
+    REPORT_FAILED: Final = "gatesweep.report_failed"
     VERDICT: Final = "gatesweep.verdict"
     NIGHTLY: Final = "gatesweep.nightly"
     NIGHTLY_VERDICT_CHANGED: Final = "gatesweep.nightly.verdict_changed"
@@ -68,6 +70,12 @@ class Tags:
     def confirm_stop(dataset: str) -> str:
         """On the parent: why a dataset's confirm rounds ended (`reports.sequential.STOP_REASONS`)."""
         return f"gatesweep.confirm_stop.{dataset}"
+
+    @staticmethod
+    def omitted_metrics(dataset: str) -> str:
+        """On the parent: the verdict metrics of a dataset left out because they have no number (not defined, or
+        an unbounded repeated interval), and why, in words."""
+        return f"gatesweep.omitted_metrics.{dataset}"
 
     @staticmethod
     def data_of(dataset: str) -> str:
