@@ -101,9 +101,10 @@ def _baseline_fields(v: DatasetVerdict, metrics: dict[str, float], tags: dict[st
     failed |= {k.removesuffix("_mase"): f"its test MASE is not a number ({x})" for k, x in metrics.items()
                if k.endswith("_mase") and not math.isfinite(x)}  # a store written by hand, or a diverged AR
     best = min(scores, key=lambda k: scores[k]) if scores else None
-    better = min(v.gmean_mase_gru, v.gmean_mase_lstm)
+    # the better architecture among those with finished runs (NaN: none in that architecture)
+    better = min((x for x in (v.gmean_mase_gru, v.gmean_mase_lstm) if math.isfinite(x)), default=math.nan)
     return {"baseline_mase": scores, "best_baseline": best, "baselines_failed": failed,
-            "beats_best_baseline": None if best is None else bool(better < scores[best])}
+            "beats_best_baseline": None if best is None or math.isnan(better) else bool(better < scores[best])}
 
 
 def _counts(table: pd.DataFrame) -> dict[str, dict[str, RunCounts]]:

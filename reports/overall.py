@@ -68,7 +68,8 @@ def random_effects(effects: np.ndarray, variances: np.ndarray) -> MetaTest:
     """Random-effects mean of per-dataset effects with the (modified) HKSJ t test and 95% interval."""
     from statsmodels.stats.meta_analysis import combine_effects
 
-    res = combine_effects(effects, variances, method_re="iterated", use_t=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # identical effects: statsmodels' unused I² is 1 - 1/0
+        res = combine_effects(effects, variances, method_re="iterated", use_t=True)
     m = len(effects)
     se = float(max(res.sd_eff_w_re_hksj, np.sqrt(res.var_eff_w_re)))  # modified HKSJ: never below plain RE
     mean = float(res.mean_effect_re)

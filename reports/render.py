@@ -92,7 +92,7 @@ def _baseline_lines(verdict: Verdict) -> list[str]:
                  for k, x in sorted(v.baseline_mase.items(), key=lambda kv: kv[1])]
         line = (f"{v.dataset} (horizon {v.horizon}): test MASE, in brackets relative to "
                 f"{BASELINE_NAMES[ref_name]}: " + ", ".join(parts)
-                + f"; geometric mean over seeds GRU {v.gmean_mase_gru:.3g}, LSTM {v.gmean_mase_lstm:.3g}")
+                + f"; geometric mean over seeds GRU {_fmt(v.gmean_mase_gru)}, LSTM {_fmt(v.gmean_mase_lstm)}")
         if v.beats_best_baseline is not None:
             best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
             line += (f"; the better architecture {'beats' if v.beats_best_baseline else 'does NOT beat'} the best "

@@ -387,6 +387,8 @@ def _sd_log(x: np.ndarray) -> float:
 def mean_ci(values: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
     """Bootstrap 95% percentile CI of a mean (a point when all values are equal)."""
     values = np.asarray(values, float)
+    if len(values) == 0:  # an architecture whose confirm runs all failed
+        return float("nan"), float("nan")
     if len(values) < 2 or np.ptp(values) == 0:
         return float(values.mean()), float(values.mean())
     res = stats.bootstrap((values,), np.mean, n_resamples=N_BOOT, method="percentile",
