@@ -244,7 +244,9 @@ def _rounds_lines(verdict: Verdict) -> list[str]:
         if r is None or r.stop == "fixed":
             continue
         path = "; ".join(f"round {s.round}: {s.n_gru} GRU / {s.n_lstm} LSTM seeds, ratio {ratio_text(s.ratio)} "
-                         f"(repeated 95% CI {_repeated_ci(s)}), p had to be below {s.threshold:.2g}" for s in r.path)
+                         f"(repeated 95% CI {_repeated_ci(s)}), " + (f"p had to be below {s.threshold:.2g}"
+                                                                       if s.threshold > 0 else "no p could pass")
+                         for s in r.path)
         seen = f" {path}." if path else " No round had 2 finished runs of each architecture."
         out.append(f"{v.dataset}: stopped after {r.rounds} of at most {r.max_rounds} rounds ({r.why}).{seen}")
     return out
