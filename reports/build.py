@@ -6,6 +6,8 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.core.config import ReportSpec, SweepSpec
-from pipeline.core.errors import IncompleteSweep, OffContract
+from pipeline.core.errors import IncompleteSweep, OffContract, ReportFailed, ReportNotPublished
 from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from reports import plots
@@ -33,8 +35,8 @@ from reports.horizon import (
 from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
-from reports.sequential import STOP_REASONS, Design, replay
-from reports.stats import compare_architectures, mean_ci, sentence
+from reports.sequential import Design, sequential_verdicts
+from reports.stats import compare_architectures, mean_ci
 from reports.verdict import (
     SCHEMA_VERSION,
     Budget,
@@ -44,8 +46,6 @@ from reports.verdict import (
     DMUnavailable,
     DroppedSeries,
     MatchedVerdict,
-    Rounds,
-    RoundStep,
     RunCounts,
     Sensitivity,
     Settings,
@@ -95,13 +95,16 @@ def _baseline_fields(v: DatasetVerdict, metrics: dict[str, float], tags: dict[st
     """Every baseline's test MASE on `v`'s dataset (from its `baseline.<dataset>.*` metrics), the best, whether
     the better architecture beats it (its geometric-mean MASE, the verdict's scale), and the statistical
     baselines that failed (from the parent's tags)."""
-    scores = {k.removesuffix("_mase"): x for k, x in metrics.items() if k.endswith("_mase")}
+    scores = {k.removesuffix("_mase"): x for k, x in metrics.items() if k.endswith("_mase") and math.isfinite(x)}
     prefix = Tags.baseline_failed(v.dataset, "")
     failed = {k.removeprefix(prefix): why for k, why in tags.items() if k.startswith(prefix)}
+    failed |= {k.removesuffix("_mase"): f"its test MASE is not a number ({x})" for k, x in metrics.items()
+               if k.endswith("_mase") and not math.isfinite(x)}  # a store written by hand, or a diverged AR
     best = min(scores, key=lambda k: scores[k]) if scores else None
-    better = min(v.gmean_mase_gru, v.gmean_mase_lstm)
+    # the better architecture among those with finished runs (NaN: none in that architecture)
+    better = min((x for x in (v.gmean_mase_gru, v.gmean_mase_lstm) if math.isfinite(x)), default=math.nan)
     return {"baseline_mase": scores, "best_baseline": best, "baselines_failed": failed,
-            "beats_best_baseline": None if best is None else bool(better < scores[best])}
+            "beats_best_baseline": None if best is None or math.isnan(better) else bool(better < scores[best])}
 
 
 def _counts(table: pd.DataFrame) -> dict[str, dict[str, RunCounts]]:
@@ -259,25 +262,6 @@ def _design(params: dict[str, str]) -> Design | None:
         return None
 
 
-def _rounds(o: dict[str, Any], design: Design, cut: str | None) -> Rounds:
-    stop = o["stop"] or ("max_minutes" if cut == "max_minutes" else "max_seeds")
-    path = [RoundStep(round=k + 1, n_gru=step["n_gru"], n_lstm=step["n_lstm"], ratio=math.exp(step["effect"]),
-                      ci_low=math.exp(step["ci_low"]), ci_high=math.exp(step["ci_high"]),
-                      threshold=step["threshold"]) for k, step in enumerate(o["path"])]
-    return Rounds(stop=stop, why=STOP_REASONS[stop], rounds=len(path), max_rounds=len(design.looks),
-                  max_seeds=design.max_seeds, path=path)
-
-
-def _minutes_needed(v: DatasetVerdict, confirm: pd.DataFrame) -> float | None:
-    """Wall minutes that `seeds_needed` per architecture would take at the pace this sweep's confirm runs
-    started (all datasets, the slots in use as they were)."""
-    starts = confirm["start_time"].dropna().to_numpy(float)
-    if v.seeds_needed is None or len(starts) < 2 or np.ptp(starts) <= 0:
-        return None
-    per_run = np.ptp(starts) / (len(starts) - 1) / 60_000
-    return float(2 * v.seeds_needed * per_run)
-
-
 def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
     """The verdict (what `verdict.json` holds) and what the figures need.
 
@@ -300,19 +284,13 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     sampler = parent.params.get(Params.SAMPLER, "unknown")
     confirm = chosen_confirm_runs(table)
     baselines = _baselines(parent.metrics)
+    finite = {ds: {k: x for k, x in b.items() if math.isfinite(x)} for ds, b in baselines.items()}
     design = _design(parent.params)
-    rounds: dict[str, Rounds] = {}
     if design is None:
-        verdicts = compare_architectures(confirm, baselines, rules)
+        verdicts = compare_architectures(confirm, finite, rules)
     else:
-        confirm = confirm.assign(round=[design.spec.round_of(int(i)) for i in confirm["index"]])
-        seq = replay(confirm, design, rules)
-        cut = parent.tags.get(Tags.CONFIRM_CUT)
-        outcome = {ds: seq.of(ds) for ds in seq.datasets}
-        rounds = {ds: _rounds(o, design, cut) for ds, o in outcome.items()}
-        verdicts = [v.model_copy(update={"rounds": rounds[v.dataset], "minutes_needed": _minutes_needed(v, confirm)})
-                    for v in compare_architectures(confirm, baselines, rules, sequential=outcome)]
-        verdicts = [v.model_copy(update={"sentence": sentence(v, rules)}) for v in verdicts]
+        verdicts = sequential_verdicts(confirm, finite, rules, design, parent.tags.get(Tags.CONFIRM_CUT))
+    rounds = any(v.rounds is not None for v in verdicts)
     forecasts = Forecasts(client, table)
     datasets = []
     for v in verdicts:
@@ -363,7 +341,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
 
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
-                     "spec": spec, "experiment_id": parent.experiment_id}
+                     "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags}
 
 
 def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -382,7 +360,9 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
         if v.rounds is not None and v.rounds.stop != "fixed":
             images.append((f"{ds}: the ratio after each confirm round, and why the rounds stopped. The bars are "
                            "repeated 95% intervals (valid over every look); rounds stop once a bar leaves 1 at the "
-                           "round's boundary, fits inside the green band, or no decision is reachable.",
+                           "round's boundary, fits inside the green band, or no decision is reachable. An open point's "
+                           "interval has no bounds (a few seeds at an early round's tiny level): its bar spans the "
+                           "plot.",
                            plots.rounds_path(v, margin)))
         curves: dict[str, list[dict[str, list[float]]]] = {}
         histories: dict[str, list[dict[str, list[float]]]] = {}
@@ -446,6 +426,18 @@ def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts)
             artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
 
 
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """A step of `build_report`: an error in it becomes `ReportFailed` naming the step. The errors that have
+    their own exit status and line (runs missing or off the contract, a reader's refused write) pass as they are."""
+    try:
+        yield
+    except (IncompleteSweep, OffContract, ReportNotPublished):
+        raise
+    except Exception as exc:
+        raise ReportFailed(name, exc) from exc
+
+
 def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> Verdict:
     """Compute the verdict, write report.html / summary.md / verdict.json, then log them, the per-run
     forecast pictures, the parent's description, verdict metrics and tags. `link`: the parent run in the
@@ -453,22 +445,36 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
 
     Raises:
         ReportNotPublished: the server refused the writes (a reader's rebuild); the local files are written.
+        ReportFailed: a step failed (its name and the error in one line; the traceback is the exception's cause).
+        IncompleteSweep, OffContract: as `compute_verdict`.
     """
+    with _stage("computing the verdict"):
+        verdict, ctx = compute_verdict(client, parent_run_id)
+    report_dir = Path(out_dir) / "report"
+    with _stage("writing verdict.json"):
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
+    with _stage("writing summary.md"):
+        (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
+    with _stage("drawing the report's figures"):
+        figures = _figures(client, verdict, ctx)
+    with _stage("writing report.html"):
+        (report_dir / "report.html").write_text(report_html(verdict, figures, link), encoding="utf-8")
+    with _stage("logging the report to MLflow"):
+        _publish(client, parent_run_id, verdict, ctx, report_dir)
+    return verdict
+
+
+def _publish(client: Any, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any], report_dir: Path) -> None:
+    """The report's files, the runs' forecast pictures, the description, the verdict's tags and metrics on the
+    parent run (a figure without a number is left out, and a tag per dataset says which and why)."""
     from mlflow.entities import Metric, RunTag
 
-    from reports.history import history_metrics
+    from reports.history import history_metrics, omitted_metrics
 
-    verdict, ctx = compute_verdict(client, parent_run_id)
-    report_dir = Path(out_dir) / "report"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
-    (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
-    (report_dir / "report.html").write_text(report_html(verdict, _figures(client, verdict, ctx), link),
-                                            encoding="utf-8")
     try:
         client.log_artifacts(parent_run_id, str(report_dir), Artifacts.REPORT_DIR)
     except Exception as exc:  # the first write: a server that refuses this user refuses it
-        from pipeline.core.errors import ReportNotPublished
         from pipeline.tracking.mlflow_io import refusal
 
         why = refusal(exc, f"write the report to run {parent_run_id}")
@@ -479,6 +485,7 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     tags = [RunTag(Tags.VERDICT, verdict.overall.label),
             RunTag(Tags.NOTE, description_md(verdict, experiment_id=ctx["experiment_id"]))]
     tags += [RunTag(Tags.verdict_of(v.dataset), v.label) for v in verdict.datasets]
+    tags += [RunTag(Tags.omitted_metrics(ds), why[:5000]) for ds, why in omitted_metrics(verdict).items()]
     if verdict.nightly is not None:
         flags = verdict.nightly.flags
         tags += [RunTag(Tags.NIGHTLY_VERDICT_CHANGED, str(flags.verdict_changed).lower()),
@@ -490,11 +497,12 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
         if v.rounds is None:
             continue
         tags.append(RunTag(Tags.confirm_stop(v.dataset), v.rounds.stop))
-        for step in v.rounds.path:
+        for step in v.rounds.path:  # an unbounded interval has no number: `omitted_metrics` says so
             metrics += [Metric(Metrics.verdict(v.dataset, f"round_{name}"), Metrics.shown(float(x)), now, step.round)
                         for name, x in (("ratio", step.ratio), ("ratio_ci_low", step.ci_low),
                                         ("ratio_ci_high", step.ci_high), ("seeds", step.n_gru))
-                        if math.isfinite(x)]
+                        if x is not None and math.isfinite(x)]
     client.log_batch(parent_run_id, metrics=metrics, tags=tags)
+    if Tags.REPORT_FAILED in ctx["parent_tags"]:  # an earlier attempt failed; this one did not
+        client.delete_tag(parent_run_id, Tags.REPORT_FAILED)
     client.update_run(parent_run_id, name=parent_run_name(verdict))  # status and end time stay as they are
-    return verdict

@@ -10,8 +10,8 @@ import pandas as pd
 
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
-from reports.stats import MAX_SEEDS, minutes_phrase, resolving, seeds_phrase
-from reports.verdict import WINNERS, ConfigChoice, MeanSd, Verdict
+from reports.stats import MAX_SEEDS, MoreThan, Resolving, minutes_phrase, needed, resolving, seeds_phrase
+from reports.verdict import WINNERS, ConfigChoice, DatasetVerdict, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
                  "Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
@@ -74,36 +74,22 @@ def next_steps(verdict: Verdict) -> list[str]:
             cost = verdict.cost.get(ds)
             cheaper = "GRU" if cost is None or cost.n_params_gru <= cost.n_params_lstm else "LSTM"
             out.append(f"{ds}: either architecture does; pick on cost (the {cheaper} has fewer parameters).")
+        elif v.reason == "too few seeds" and min(v.n_gru, v.n_lstm) < 2:
+            short = [f"{arch.upper()} {n}" for arch, n in (("gru", v.n_gru), ("lstm", v.n_lstm)) if n < 2]
+            out.append(f"{ds}: finished confirm runs: {', '.join(short)}; the verdict needs at least {min_seeds} per "
+                       "architecture: see why the others failed (`gatesweep.error` on each failed run, and its "
+                       "`error.txt`), then run the confirm seeds again.")
         elif v.reason == "too few seeds":
             out.append(f"{ds}: run at least {min_seeds} confirm seeds per architecture (`confirm.seeds`).")
         elif (r := resolving(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
-            # the seeds were enough for `smallest_effect`: more of them for it would be advice against the label
-            margin = 100 * verdict.settings.equivalence_margin
-            count = seeds_phrase(r.seeds)
-            setting = f"`confirm.max_seeds: {r.seeds}`"
-            if v.minutes_needed is not None and v.seeds_needed:  # the measured pace, per seed
-                setting += f", about {minutes_phrase(v.minutes_needed * r.seeds / v.seeds_needed)} at this sweep's pace"
-            found = (f"{ds}: these seeds would most likely have shown a {100 * v.smallest_effect:g}% difference, and "
-                     f"the estimated one is {r.difference:.1f}%")
-            if r.goal == "chance":
-                out.append(f"{found}, and they were enough for a difference of that size too; the rounds' stricter "
-                           "boundaries or chance left it open: allow more rounds (`confirm.max_seeds`) to settle it.")
-            elif r.seeds > MAX_SEEDS:
-                out.append(f"{found}, too close to the ±{margin:g}% margin to settle with any practical number of "
-                           f"seeds ({count} per architecture). Inconclusive does not mean equal.")
-            elif r.goal == "equivalent":
-                out.append(f"{found}. To show the two within ±{margin:g}%, allow {count} confirm seeds per "
-                           f"architecture ({setting}). Inconclusive does not mean equal.")
-            else:
-                out.append(f"{found}, between the ±{margin:g}% margin and that: to detect a difference this small, "
-                           f"allow {count} confirm seeds per architecture ({setting}).")
-        elif v.seeds_needed:
-            n = v.seeds_needed
+            out.append(_resolving_step(v, r, verdict.settings.equivalence_margin))
+        elif (n := needed(v)) is not None:
             more = seeds_phrase(n)
             if v.rounds is None:  # a sweep from before confirm rounds: its advice as it was written
+                setting = MAX_SEEDS if isinstance(n, MoreThan) else n
                 out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, run {more} confirm seeds "
-                           f"per architecture (`confirm.seeds: {min(n, MAX_SEEDS)}`); below that, treat them as equal.")
-            elif n > MAX_SEEDS:  # no number of seeds buys this decision: the spread between seeds must come down
+                           f"per architecture (`confirm.seeds: {setting}`); below that, treat them as equal.")
+            elif isinstance(n, MoreThan):  # no number of seeds buys this decision: the spread must come down
                 out.append(f"{ds}: the seeds scatter too much to detect a {100 * v.smallest_effect:g}% difference "
                            f"with any practical number of seeds ({more}); make training more stable (early "
                            "stopping, a lower learning rate, a target transform) before adding seeds. "
@@ -117,6 +103,29 @@ def next_steps(verdict: Verdict) -> list[str]:
     if verdict.overall.label in WINNERS and len(verdict.datasets) > 1:
         out.append(f"Across datasets: {verdict.overall.label.upper()} ({verdict.overall.note}).")
     return out
+
+
+def _resolving_step(v: DatasetVerdict, r: Resolving, equivalence_margin: float) -> str:
+    """The next step when the seeds were enough for `smallest_effect` and the estimate is smaller: more seeds for
+    it would be advice against the label, so the seeds for the difference actually estimated."""
+    ds, margin = v.dataset, 100 * equivalence_margin
+    count = seeds_phrase(r.seeds)
+    found = (f"{ds}: these seeds would most likely have shown a {100 * v.smallest_effect:g}% difference, and "
+             f"the estimated one is {r.difference:.1f}%")
+    if r.goal == "chance":
+        return (f"{found}, and they were enough for a difference of that size too; the rounds' stricter "
+                "boundaries or chance left it open: allow more rounds (`confirm.max_seeds`) to settle it.")
+    if isinstance(r.seeds, MoreThan):
+        return (f"{found}, too close to the ±{margin:g}% margin to settle with any practical number of "
+                f"seeds ({count} per architecture). Inconclusive does not mean equal.")
+    setting = f"`confirm.max_seeds: {r.seeds}`"
+    if v.minutes_needed is not None and v.seeds_needed:  # the measured pace, per seed
+        setting += f", about {minutes_phrase(v.minutes_needed * r.seeds / v.seeds_needed)} at this sweep's pace"
+    if r.goal == "equivalent":
+        return (f"{found}. To show the two within ±{margin:g}%, allow {count} confirm seeds per "
+                f"architecture ({setting}). Inconclusive does not mean equal.")
+    return (f"{found}, between the ±{margin:g}% margin and that: to detect a difference this small, "
+            f"allow {count} confirm seeds per architecture ({setting}).")
 
 
 def _config_line(c: ConfigChoice) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.tracking.contract import ARCHITECTURES, Metrics, Tags
 from reports.runs import ParentRun
-from reports.verdict import Night, NightDataset, Nightly, NightlyFlags, NightMase, Verdict
+from reports.verdict import DatasetVerdict, Night, NightDataset, Nightly, NightlyFlags, NightMase, Verdict
 
 MAX_NIGHTS = 30
 
@@ -20,25 +20,65 @@ MAX_NIGHTS = 30
 def history_metrics(verdict: Verdict) -> dict[str, float]:
     """The per-dataset figures each parent run keeps as metrics (what an analyst compares in the MLflow UI,
     and what later nights read cheaply): the GRU/LSTM ratio with its CI, p after Holm, P(GRU seed better)
-    with its CI, the seeds needed when undecided, and each architecture's mean test MASE with its CI."""
-    out: dict[str, float] = {}
-    for v in verdict.datasets:
-        ds = v.dataset
-        lo, hi = v.ratio_ci
-        out |= {Metrics.verdict(ds, "ratio"): v.ratio, Metrics.verdict(ds, "ratio_ci_low"): lo,
-                Metrics.verdict(ds, "ratio_ci_high"): hi, Metrics.verdict(ds, "p_holm"): v.p_holm,
-                Metrics.verdict(ds, "prob_gru_better"): v.prob_gru_better,
-                Metrics.verdict(ds, "prob_ci_low"): v.prob_ci_low, Metrics.verdict(ds, "prob_ci_high"): v.prob_ci_high}
-        if v.seeds_needed:
-            out[Metrics.verdict(ds, "seeds_needed")] = float(v.seeds_needed)
-        for arch, (lo, hi) in (v.mase_ci or {}).items():
-            out |= {Metrics.test_mase(ds, arch, "mean"): v.mean_mase(arch), Metrics.test_mase(ds, arch, "ci_low"): lo,
-                    Metrics.test_mase(ds, arch, "ci_high"): hi}
+    with its CI, the seeds needed when undecided, and each architecture's mean test MASE with its CI.
+
+    Numbers only: a figure that is not defined or has no finite value is left out rather than written as NaN,
+    infinity or a stand-in number; `omitted_metrics` says which and why."""
+    return {k: x for v in verdict.datasets for k, x in _figures(v).items() if math.isfinite(x)}
+
+
+def _figures(v: DatasetVerdict) -> dict[str, float]:
+    ds = v.dataset
+    lo, hi = v.ratio_ci
+    out = {Metrics.verdict(ds, "ratio"): v.ratio, Metrics.verdict(ds, "ratio_ci_low"): lo,
+           Metrics.verdict(ds, "ratio_ci_high"): hi, Metrics.verdict(ds, "p_holm"): v.p_holm,
+           Metrics.verdict(ds, "prob_gru_better"): v.prob_gru_better,
+           Metrics.verdict(ds, "prob_ci_low"): v.prob_ci_low, Metrics.verdict(ds, "prob_ci_high"): v.prob_ci_high}
+    if v.seeds_needed:
+        out[Metrics.verdict(ds, "seeds_needed")] = float(v.seeds_needed)
+    for arch, (lo, hi) in (v.mase_ci or {}).items():
+        out |= {Metrics.test_mase(ds, arch, "mean"): v.mean_mase(arch), Metrics.test_mase(ds, arch, "ci_low"): lo,
+                Metrics.test_mase(ds, arch, "ci_high"): hi}
     return out
 
 
+def omitted_metrics(verdict: Verdict) -> dict[str, str]:
+    """Per dataset, in words, the parent metrics its verdict has no number for (left out of `history_metrics`
+    and of the confirm rounds' `round_ratio_ci_*` steps): the tag `gatesweep.omitted_metrics.<dataset>`."""
+    out = {}
+    for v in verdict.datasets:
+        parts = []
+        missing = [k for k, x in _figures(v).items() if not math.isfinite(x)]
+        if missing:
+            parts.append(f"{', '.join(missing)}: {_why_missing(v)}")
+        if v.seeds_needed_above is not None:
+            parts.append(f"{Metrics.verdict(v.dataset, 'seeds_needed')}: more than {v.seeds_needed_above} seeds per "
+                         "architecture (no practical number)")
+        for step in v.rounds.path if v.rounds is not None else []:
+            if step.ci_note is not None or step.ci_low is None or step.ci_high is None:
+                parts.append(f"{Metrics.verdict(v.dataset, 'round_ratio_ci_low')} and _high at step {step.round}: "
+                             f"{step.ci_note or 'not defined'}")
+        if parts:
+            out[v.dataset] = "; ".join(parts)
+    return out
+
+
+def _why_missing(v: DatasetVerdict) -> str:
+    if min(v.n_gru, v.n_lstm) < 2:
+        return (f"not defined with {v.n_gru} GRU / {v.n_lstm} LSTM finished confirm runs (an architecture has "
+                "fewer than 2)")
+    if v.reason == "no spread":
+        return "not defined: every seed gave the same MASE"
+    return "beyond what a float holds (over 1e308)"
+
+
 def _log(x: float | None) -> float | None:
-    return None if x is None or x <= 0 else math.log(x)
+    return None if x is None or not math.isfinite(x) or x <= 0 else math.log(x)
+
+
+def _number(x: float | None) -> float | None:
+    """A metric of an earlier night as a number, or None (an older release logged NaN or infinity)."""
+    return x if x is not None and math.isfinite(x) else None
 
 
 def _night(run: ParentRun, datasets: list[str]) -> Night:
@@ -50,9 +90,9 @@ def _night(run: ParentRun, datasets: list[str]) -> Night:
             label=t.get(Tags.verdict_of(ds)), data=t.get(Tags.data_of(ds)),
             effect=_log(m.get(Metrics.verdict(ds, "ratio"))),
             ci=(_log(m.get(Metrics.verdict(ds, "ratio_ci_low"))), _log(m.get(Metrics.verdict(ds, "ratio_ci_high")))),
-            test_mase={arch: NightMase(mean=m.get(Metrics.test_mase(ds, arch, "mean")),
-                                       ci=(m.get(Metrics.test_mase(ds, arch, "ci_low")),
-                                           m.get(Metrics.test_mase(ds, arch, "ci_high"))))
+            test_mase={arch: NightMase(mean=_number(m.get(Metrics.test_mase(ds, arch, "mean"))),
+                                       ci=(_number(m.get(Metrics.test_mase(ds, arch, "ci_low"))),
+                                           _number(m.get(Metrics.test_mase(ds, arch, "ci_high")))))
                        for arch in ARCHITECTURES})
     return Night(run_id=run.run_id, date=run.date, overall=t.get(Tags.VERDICT),
                  code_version=t.get(Tags.CODE_VERSION), datasets=rows)

@@ -33,8 +33,18 @@ def overall(verdicts: list[DatasetVerdict], rules: ReportSpec = DEFAULT_RULES) -
     if m < MIN_DATASETS:
         return Overall(label="inconclusive", test=None, note=f"not enough datasets for an overall test ({m} < "
                                                              f"{MIN_DATASETS}); see each dataset's verdict")
-    effects = np.array([v.effect for v in verdicts])
-    variances = np.array([v.se**2 for v in verdicts])
+    # a dataset whose effect has no standard error (no spread between seeds, or an architecture with fewer than
+    # 2 finished runs) cannot be weighed: it would take all the weight (1/0) or none
+    measured = [v for v in verdicts if np.isfinite(v.effect) and np.isfinite(v.se) and v.se > 0]
+    if len(measured) < MIN_DATASETS:
+        return Overall(label="inconclusive", test=None,
+                       note=f"{len(measured)} of {m} datasets have an effect with a standard error (the others: no "
+                            f"spread between seeds, or too few finished runs), fewer than the {MIN_DATASETS} an "
+                            "overall test needs; see each dataset's verdict")
+    left_out = "" if len(measured) == m else f"; {m - len(measured)} dataset(s) without a standard error left out"
+    m = len(measured)
+    effects = np.array([v.effect for v in measured])
+    variances = np.array([v.se**2 for v in measured])
     test = random_effects(effects, variances)
     margin = rules.equivalence_margin
     bound = float(np.log1p(margin))
@@ -50,14 +60,16 @@ def overall(verdicts: list[DatasetVerdict], rules: ReportSpec = DEFAULT_RULES) -
                    note=(f"random-effects meta-analysis over {m} datasets (HKSJ): geometric-mean MASE ratio GRU/LSTM "
                          f"{np.exp(test.effect):.3f} (95% CI {np.exp(test.ci_low):.3f}–{np.exp(test.ci_high):.3f})"
                          f", p = {test.p_value:.3g}; Bayesian signed-rank (ROPE ±{100 * margin:g}%): P(GRU better) "
-                         f"{bayes.p_left:.2f}, P(equivalent) {bayes.p_rope:.2f}, P(LSTM better) {bayes.p_right:.2f}"))
+                         f"{bayes.p_left:.2f}, P(equivalent) {bayes.p_rope:.2f}, P(LSTM better) {bayes.p_right:.2f}"
+                         f"{left_out}"))
 
 
 def random_effects(effects: np.ndarray, variances: np.ndarray) -> MetaTest:
     """Random-effects mean of per-dataset effects with the (modified) HKSJ t test and 95% interval."""
     from statsmodels.stats.meta_analysis import combine_effects
 
-    res = combine_effects(effects, variances, method_re="iterated", use_t=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # identical effects: statsmodels' unused I² is 1 - 1/0
+        res = combine_effects(effects, variances, method_re="iterated", use_t=True)
     m = len(effects)
     se = float(max(res.sd_eff_w_re_hksj, np.sqrt(res.var_eff_w_re)))  # modified HKSJ: never below plain RE
     mean = float(res.mean_effect_re)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -242,7 +243,12 @@ def effects(verdicts: list[DatasetVerdict], margin: float) -> bytes:
     fig, ax = _figure(7, 0.6 + 0.6 * len(verdicts))
     for i, v in enumerate(verdicts):
         lo, hi = v.ratio_ci
-        ax.errorbar(v.ratio, i, xerr=[[v.ratio - lo], [hi - v.ratio]], fmt="o", color="black")
+        if not math.isfinite(v.ratio):  # no ratio (an architecture without finished runs): its row stays empty
+            continue
+        if math.isfinite(lo) and math.isfinite(hi):
+            ax.errorbar(v.ratio, i, xerr=[[v.ratio - lo], [hi - v.ratio]], fmt="o", color="black")
+        else:  # an interval not defined, or past what a float holds: the estimate alone
+            ax.plot(v.ratio, i, "o", color="black")
     ax.axvspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.3, label=f"equivalence ±{100 * margin:g}%")
     for edge in (1 / (1 + margin), 1 + margin):  # the band's edges stay visible however wide the axis is
         ax.axvline(edge, color="green", lw=1)
@@ -270,18 +276,27 @@ def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
     margin, equivalence once it fits inside the band."""
     assert v.rounds is not None
     fig, ax = _figure(7, 3.2)
-    n = [step.n_gru for step in v.rounds.path]
-    ratio = [step.ratio for step in v.rounds.path]
-    lo = [step.ratio - step.ci_low for step in v.rounds.path]
-    hi = [step.ci_high - step.ratio for step in v.rounds.path]
-    ax.errorbar(n, ratio, yerr=[lo, hi], fmt="o-", color="black", capsize=3, label="ratio, repeated 95% CI")
+    path = v.rounds.path
+    n = [step.n_gru for step in path]
+    ratio = [step.ratio for step in path]
+    # an early round's repeated interval can span decades: keep the ratios and the band readable
+    top = max(max(ratio, default=1.0), 1 + margin) * 4
+    bottom = min(min(ratio, default=1.0), 1 / (1 + margin)) / 4
+    # an unbounded interval (None) runs past both edges of the plot, and its point is drawn open
+    lo = [step.ratio - (step.ci_low if step.ci_low is not None else bottom / 10) for step in path]
+    hi = [(step.ci_high if step.ci_high is not None else top * 10) - step.ratio for step in path]
+    ax.errorbar(n, ratio, yerr=[lo, hi], fmt="-", color="black", capsize=3)
+    bounded = [step.ci_low is not None and step.ci_high is not None for step in path]
+    for filled, label in ((True, "ratio, repeated 95% CI"), (False, "repeated CI unbounded or not defined")):
+        at = [(k, r) for k, r, b in zip(n, ratio, bounded, strict=True) if b == filled]
+        if at:
+            ax.plot([k for k, _ in at], [r for _, r in at], "o", color="black", mfc="black" if filled else "white",
+                    label=label, zorder=3)
     ax.axhspan(1 / (1 + margin), 1 + margin, color="green", alpha=0.25, label=f"equivalence ±{100 * margin:g}%")
     ax.axhline(1.0, color="gray", lw=1)
     ax.set_yscale("log")
     _plain_log_ticks(ax.yaxis)
-    # an early round's repeated interval can span decades: keep the ratios and the band readable
-    top = max(max(ratio), 1 + margin) * 4
-    ax.set_ylim(min(min(ratio), 1 / (1 + margin)) / 4, top)
+    ax.set_ylim(bottom, top)
     ax.set_xlabel("confirm seeds per architecture (after each round)")
     ax.set_ylabel("GRU / LSTM test MASE ratio (log)")
     ax.set_xlim(0, v.rounds.max_seeds + 1)

@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from reports.decision import ENSEMBLE_NOTE
-from reports.verdict import DMResult, MeanSd, Nightly, Verdict
+from reports.stats import ci_text, ratio_text
+from reports.verdict import DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -19,7 +20,7 @@ def _fmt(x: Any, digits: int = 3) -> str:
     if isinstance(x, bool):
         return "yes" if x else "NO"
     if isinstance(x, float):
-        return f"{x:.{digits}g}"
+        return "not defined" if math.isnan(x) else f"{x:.{digits}g}"
     return str(x)
 
 
@@ -33,8 +34,7 @@ _COLUMNS = [("dataset", "dataset"), ("label", "verdict"), ("n_gru", "GRU seeds")
 def _rows(verdict: Verdict) -> list[list[str]]:
     rows = []
     for v in verdict.datasets:
-        lo, hi = v.ratio_ci
-        cells = {**v.model_dump(), "ratio": f"{v.ratio:.3f}", "ratio_ci": f"{lo:.3f}–{hi:.3f}"}  # as the sentence
+        cells = {**v.model_dump(), "ratio": ratio_text(v.ratio), "ratio_ci": ci_text(v)}  # as the sentence
         rows.append([_fmt(cells[k]) for k, _ in _COLUMNS])
     return rows
 
@@ -92,7 +92,7 @@ def _baseline_lines(verdict: Verdict) -> list[str]:
                  for k, x in sorted(v.baseline_mase.items(), key=lambda kv: kv[1])]
         line = (f"{v.dataset} (horizon {v.horizon}): test MASE, in brackets relative to "
                 f"{BASELINE_NAMES[ref_name]}: " + ", ".join(parts)
-                + f"; geometric mean over seeds GRU {v.gmean_mase_gru:.3g}, LSTM {v.gmean_mase_lstm:.3g}")
+                + f"; geometric mean over seeds GRU {_fmt(v.gmean_mase_gru)}, LSTM {_fmt(v.gmean_mase_lstm)}")
         if v.beats_best_baseline is not None:
             best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
             line += (f"; the better architecture {'beats' if v.beats_best_baseline else 'does NOT beat'} the best "
@@ -227,8 +227,9 @@ def _nightly_lines(nightly: Nightly) -> list[str]:
         parts = []
         for ds, d in sorted(h.datasets.items()):
             lo, hi = d.ci
-            ratio = (f"ratio {math.exp(d.effect):.3f} ({math.exp(lo):.3f}–{math.exp(hi):.3f})"
-                     if d.effect is not None and lo is not None and hi is not None else "ratio –")
+            ratio = (f"ratio {ratio_text(exp_ratio(d.effect))} ({ratio_text(exp_ratio(lo))}–"
+                     f"{ratio_text(exp_ratio(hi))})" if d.effect is not None and lo is not None and hi is not None
+                     else "ratio –")
             best = {a: m.mean for a, m in d.test_mase.items()}
             parts.append(f"{ds}: {d.label}, {ratio}, test MASE GRU {_fmt(best.get('gru'))} / LSTM "
                          f"{_fmt(best.get('lstm'))}, data {d.data}")
@@ -242,10 +243,20 @@ def _rounds_lines(verdict: Verdict) -> list[str]:
         r = v.rounds
         if r is None or r.stop == "fixed":
             continue
-        path = "; ".join(f"round {s.round}: {s.n_gru} GRU / {s.n_lstm} LSTM seeds, ratio {s.ratio:.3f} "
-                         f"({_fmt(s.ci_low)}–{_fmt(s.ci_high)}), p had to be below {s.threshold:.2g}" for s in r.path)
-        out.append(f"{v.dataset}: stopped after {r.rounds} of at most {r.max_rounds} rounds ({r.why}). {path}.")
+        path = "; ".join(f"round {s.round}: {s.n_gru} GRU / {s.n_lstm} LSTM seeds, ratio {ratio_text(s.ratio)} "
+                         f"(repeated 95% CI {_repeated_ci(s)}), " + (f"p had to be below {s.threshold:.2g}"
+                                                                       if s.threshold > 0 else "no p could pass")
+                         for s in r.path)
+        seen = f" {path}." if path else " No round had 2 finished runs of each architecture."
+        out.append(f"{v.dataset}: stopped after {r.rounds} of at most {r.max_rounds} rounds ({r.why}).{seen}")
     return out
+
+
+def _repeated_ci(step: RoundStep) -> str:
+    """A round's repeated interval, `0.174–1.908`, or in words why it has no bounds."""
+    if step.ci_low is None or step.ci_high is None:
+        return step.ci_note or "not defined"  # schema 3 wrote an undefined interval as null, with no note
+    return f"{ratio_text(step.ci_low)}–{ratio_text(step.ci_high)}"
 
 
 def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:

@@ -19,6 +19,7 @@ permutation test and the BCa bootstrap on the ratio of means it replaces did not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,12 +29,22 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.core.config import ReportSpec
-from reports.verdict import WINNERS, DatasetVerdict
+from reports.verdict import PRACTICAL_SEEDS, WINNERS, DatasetVerdict, RoundStep
 
 N_BOOT = 1999
 TARGET_POWER = 0.8
-MAX_SEEDS = 1000  # "seeds needed" above this is reported as "more than 1000"
+MAX_SEEDS = PRACTICAL_SEEDS  # "seeds needed" beyond this is "more than 1000", never a number
 DEFAULT_RULES = ReportSpec()  # the sweep file's `report:` section, its defaults
+
+
+@dataclass(frozen=True)
+class MoreThan:
+    """No seed count up to `n` per architecture reaches `TARGET_POWER`: more than any practical number."""
+
+    n: int = MAX_SEEDS
+
+
+Seeds = int | MoreThan  # seeds per architecture, or more than any practical number
 
 
 @dataclass(frozen=True)
@@ -100,18 +111,18 @@ def decide(w: Welch, p_holm: np.ndarray, p_equiv_holm: np.ndarray, n_min: int | 
     return label, reason
 
 
-def _fewest_seeds(sd_g: float, sd_l: float, min_seeds: int, power: Callable[[float, float], float]) -> int:
+def _fewest_seeds(sd_g: float, sd_l: float, min_seeds: int, power: Callable[[float, float], float]) -> Seeds:
     """The fewest seeds per architecture (from `min_seeds`) at which `power(se, df)` of the Welch estimate
-    reaches `TARGET_POWER`; `MAX_SEEDS + 1` when none up to `MAX_SEEDS` does."""
+    reaches `TARGET_POWER`; `MoreThan(MAX_SEEDS)` when none up to `MAX_SEEDS` does."""
     for n in range(max(min_seeds, 2), MAX_SEEDS + 1):
         se = float(np.sqrt((sd_g**2 + sd_l**2) / n))
         df = (n - 1) * (sd_g**2 + sd_l**2) ** 2 / (sd_g**4 + sd_l**4)
         if power(se, df) >= TARGET_POWER:
             return n
-    return MAX_SEEDS + 1
+    return MoreThan(MAX_SEEDS)
 
 
-def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_seeds: int) -> int | None:
+def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_seeds: int) -> Seeds | None:
     """Seeds per architecture for `TARGET_POWER` to detect a true `effect` (log scale) with Welch's test at
     two-sided level `alpha`, given the seeds' standard deviations of log MASE (noncentral t)."""
     if not (np.isfinite(sd_g) and np.isfinite(sd_l)) or sd_g + sd_l == 0:
@@ -125,7 +136,7 @@ def seeds_needed(sd_g: float, sd_l: float, *, effect: float, alpha: float, min_s
 
 
 def seeds_for_equivalence(sd_g: float, sd_l: float, *, effect: float, bound: float, alpha: float,
-                          min_seeds: int) -> int | None:
+                          min_seeds: int) -> Seeds | None:
     """Seeds per architecture for `TARGET_POWER` that TOST (two one-sided Welch tests at `alpha`/2 each) shows
     the difference inside ±`bound` when it truly is `effect` (log scale; normal approximation to the estimate,
     Welch's t quantile). None when |`effect`| is not inside the bound: equivalence is then not to be expected."""
@@ -141,9 +152,33 @@ def seeds_for_equivalence(sd_g: float, sd_l: float, *, effect: float, bound: flo
     return _fewest_seeds(sd_g, sd_l, min_seeds, power)
 
 
-def seeds_phrase(n: int) -> str:
-    """`about 124` or, past `MAX_SEEDS`, `more than 1000`: a seed count as the advice says it."""
-    return f"more than {MAX_SEEDS}" if n > MAX_SEEDS else f"about {n}"
+def seeds_phrase(n: Seeds) -> str:
+    """`about 124` or `more than 1000`: a seed count as the advice says it."""
+    return f"more than {n.n}" if isinstance(n, MoreThan) else f"about {n}"
+
+
+def needed(v: DatasetVerdict) -> Seeds | None:
+    """The verdict's `seeds_needed`, or more than `seeds_needed_above`; None when not sized."""
+    return MoreThan(v.seeds_needed_above) if v.seeds_needed_above is not None else v.seeds_needed
+
+
+def ratio_text(x: float) -> str:
+    """A GRU/LSTM ratio as the sentences and tables print it: three decimals (three significant digits when
+    very large or small), and in words when there is no number."""
+    if math.isnan(x):
+        return "not defined"
+    if math.isinf(x):  # only from exp of a finite log bound: the number exists, a float cannot hold it
+        return "over 1e308"
+    return f"{x:.3f}" if 1e-3 <= x < 1e4 else f"{x:.3g}"
+
+
+def ci_text(v: DatasetVerdict) -> str:
+    """The verdict's 95% interval of the ratio, `0.174–1.908`, or why it has none."""
+    lo, hi = v.ratio_ci
+    if math.isnan(lo) or math.isnan(hi):
+        return "not defined: " + ("fewer than 2 seeds in an architecture" if min(v.n_gru, v.n_lstm) < 2
+                                  else "no spread between seeds")
+    return f"{ratio_text(lo)}–{ratio_text(hi)}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +189,7 @@ class Resolving:
     difference of the estimated size) or "chance" (the seeds so far were enough for that too)."""
 
     goal: Literal["equivalent", "winner", "chance"]
-    seeds: int  # per architecture; above MAX_SEEDS: more than any practical number
+    seeds: Seeds  # per architecture
     difference: float  # the estimated difference, percent of the geometric-mean MASE (|ratio - 1|)
 
 
@@ -162,7 +197,7 @@ def resolving(v: DatasetVerdict, alpha: float, margin: float) -> Resolving | Non
     """For an `inconclusive` verdict whose seeds per architecture already reach `seeds_needed` (so more seeds
     for `smallest_effect` is not the advice), the seeds that would settle the difference actually estimated."""
     if v.label != "inconclusive" or not v.seeds_needed or v.seeds_needed > min(v.n_gru, v.n_lstm):
-        return None
+        return None  # more than `seeds_needed_above` is more than the seeds used, too
     difference = 100 * abs(float(np.expm1(v.effect)))
     n = seeds_for_equivalence(v.sd_log_gru, v.sd_log_lstm, effect=v.effect, bound=float(np.log1p(margin)),
                               alpha=alpha, min_seeds=2)
@@ -172,7 +207,8 @@ def resolving(v: DatasetVerdict, alpha: float, margin: float) -> Resolving | Non
     if n is None:
         return None
     # seeds enough for the estimated difference too: left open by the rounds' stricter boundaries, or by chance
-    return Resolving("winner" if n > min(v.n_gru, v.n_lstm) else "chance", n, difference)
+    more = isinstance(n, MoreThan) or n > min(v.n_gru, v.n_lstm)
+    return Resolving("winner" if more else "chance", n, difference)
 
 
 def _prob_better(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -204,19 +240,28 @@ def minutes_phrase(m: float) -> str:
     return f"{m:.0f} minutes" if m < 120 else f"{m / 60:.1f} hours"
 
 
+def _boundary(step: RoundStep, max_seeds: int) -> str:
+    """`round 2's boundary 0.0031`, or, at a look that spends no error at all (a few seeds of many), that it
+    could decide nothing."""
+    if step.threshold > 0:
+        return f"round {step.round}'s boundary {step.threshold:.2g}"
+    return (f"round {step.round} could decide nothing (its boundary is 0 at {min(step.n_gru, step.n_lstm)} of "
+            f"{max_seeds} seeds)")
+
+
 def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
     """The verdict on one dataset in one line (printed by the CLI, first in the report and in MLflow)."""
     margin = rules.equivalence_margin
     n = f"{v.n_gru} GRU / {v.n_lstm} LSTM seeds"
-    lo, hi = v.ratio_ci
-    ratio = f"GRU/LSTM geometric-mean test MASE ratio {v.ratio:.3f} (95% CI {lo:.3f}–{hi:.3f})"
-    rounds = v.rounds if v.rounds is not None and v.rounds.stop != "fixed" else None
+    ratio = f"GRU/LSTM geometric-mean test MASE ratio {ratio_text(v.ratio)} (95% CI {ci_text(v)})"
+    # a dataset no look saw (an architecture with fewer than 2 finished runs) has no path to speak of
+    rounds = v.rounds if v.rounds is not None and v.rounds.stop != "fixed" and v.rounds.path else None
     if rounds is not None:
         step = rounds.path[-1]
         n += f" after {rounds.rounds} of at most {rounds.max_rounds} rounds"
-        ci = (f"95% repeated CI {lo:.3f}–{hi:.3f}" if v.label != "inconclusive"
-              else f"95% CI {lo:.3f}–{hi:.3f}, not adjusted for the rounds")
-        ratio = f"GRU/LSTM geometric-mean test MASE ratio {v.ratio:.3f} ({ci})"
+        ci = (f"95% repeated CI {ci_text(v)}" if v.label != "inconclusive"
+              else f"95% CI {ci_text(v)}, not adjusted for the rounds")
+        ratio = f"GRU/LSTM geometric-mean test MASE ratio {ratio_text(v.ratio)} ({ci})"
     if v.label in WINNERS:
         flip = 1.0 if v.label == "gru" else -1.0  # how much lower the winner's MASE is, in percent
         lower = sorted(-_pct(flip * x) for x in (v.ci_low, v.ci_high))
@@ -236,26 +281,30 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
         why = (f"a real difference (p = {v.p_holm:.3g} after Holm) but estimated inside the ±{100 * margin:g}% "
                "margin, and not yet shown to be inside it")
     elif rounds is not None:
-        last = rounds.path[-1]
-        why = f"{rounds.why} (p = {v.p_value:.3g}; round {last.round}'s boundary {last.threshold:.2g})"
+        why = f"{rounds.why} (p = {v.p_value:.3g}; {_boundary(rounds.path[-1], rounds.max_seeds)})"
     else:
         why = f"p = {v.p_holm:.3g} after Holm (Welch)"
-    more = ""
+    return f"{v.dataset}: inconclusive — {why}; {ratio}, {n}{_more_seeds(v, rules)}."
+
+
+def _more_seeds(v: DatasetVerdict, rules: ReportSpec) -> str:
+    """The end of an inconclusive sentence: the seeds that would settle it."""
+    margin = rules.equivalence_margin
     if (r := resolving(v, rules.alpha, margin)) is not None:
         count = seeds_phrase(r.seeds)
         what = {"equivalent": f"showing it inside ±{100 * margin:g}% would take {count} seeds per architecture",
                 "winner": f"{count} seeds per architecture would detect a difference of that size",
                 "chance": "they were enough for a difference of that size too, so more rounds should settle it"}[r.goal]
-        more = (f"; these seeds were enough to detect a {100 * v.smallest_effect:g}% difference with "
+        return (f"; these seeds were enough to detect a {100 * v.smallest_effect:g}% difference with "
                 f"{100 * TARGET_POWER:.0f}% power, and the estimated difference is smaller ({r.difference:.1f}%): "
                 f"{what}")
-    elif v.seeds_needed:
-        count = seeds_phrase(v.seeds_needed)
-        more = (f"; {count} seeds per architecture would detect a {100 * v.smallest_effect:g}% difference with "
-                f"{100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
-        if v.minutes_needed is not None and v.seeds_needed <= MAX_SEEDS:
-            more += f" (about {minutes_phrase(v.minutes_needed)} of confirm runs at this sweep's pace)"
-    return f"{v.dataset}: inconclusive — {why}; {ratio}, {n}{more}."
+    if (seeds := needed(v)) is None:
+        return ""
+    more = (f"; {seeds_phrase(seeds)} seeds per architecture would detect a {100 * v.smallest_effect:g}% difference "
+            f"with {100 * TARGET_POWER:.0f}% power at this seed-to-seed spread")
+    if v.minutes_needed is not None and not isinstance(seeds, MoreThan):
+        more += f" (about {minutes_phrase(v.minutes_needed)} of confirm runs at this sweep's pace)"
+    return more
 
 
 def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, float]],
@@ -272,10 +321,8 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
         d = confirm[confirm["dataset"] == dataset]
         g = d.loc[d["arch"] == "gru", "test_mase"].dropna().to_numpy(float)
         l = d.loc[d["arch"] == "lstm", "test_mase"].dropna().to_numpy(float)
-        if len(g) < 2 or len(l) < 2:
-            raise ValueError(f"{dataset}: need at least 2 finished confirm runs per architecture "
-                             f"(have GRU {len(g)}, LSTM {len(l)})")
-        raw.append((dataset, g, l, welch(np.log(g), np.log(l), bound)))
+        raw.append((dataset, g, l, welch(np.log(g), np.log(l), bound) if min(len(g), len(l)) >= 2
+                    else _no_test(g, l)))
     p_holm = holm([float(w.p) if np.isfinite(w.p) else 1.0 for *_, w in raw])
     p_equiv_holm = holm([float(w.p_equiv) if np.isfinite(w.p_equiv) else 1.0 for *_, w in raw])
     # Holm's first step, the strictest: what a new sweep's seeds must reach on every dataset
@@ -285,41 +332,63 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
         lab, why = decide(w, np.asarray(ph), np.asarray(pe), min(len(g), len(l)), alpha=alpha, margin=margin,
                           min_seeds=min_seeds)
         ci = (float(w.ci_low), float(w.ci_high))
-        if sequential is not None:
+        if sequential is not None and min(len(g), len(l)) >= 2:  # with fewer, no look saw the dataset
             seq = sequential[dataset]
             lab, why = seq["label"], seq["reason"]
             # a decision is read from the repeated interval; an open question from the plain one (a repeated
             # interval after an early look is too wide to say anything)
             ci = (seq["ci_low"], seq["ci_high"]) if lab != "inconclusive" else (seq["plain_low"], seq["plain_high"])
         base = baselines.get(dataset, {})
-        best = min(g.mean(), l.mean())
-        sd_g, sd_l = float(np.std(np.log(g), ddof=1)), float(np.std(np.log(l), ddof=1))
-        prob_ci = _prob_ci(g, l, seed)
+        best = min(float(np.mean(x)) for x in (g, l) if len(x))  # the better architecture that has runs
+        sd_g, sd_l = _sd_log(g), _sd_log(l)
+        prob_ci = _prob_ci(g, l, seed) if len(g) and len(l) else (float("nan"), float("nan"))
         v: dict[str, Any] = {
             "dataset": dataset, "label": str(lab), "reason": str(why), "n_gru": len(g), "n_lstm": len(l),
-            "mean_mase_gru": float(g.mean()), "mean_mase_lstm": float(l.mean()),
-            "gmean_mase_gru": float(np.exp(np.mean(np.log(g)))), "gmean_mase_lstm": float(np.exp(np.mean(np.log(l)))),
+            "mean_mase_gru": _mean(g), "mean_mase_lstm": _mean(l),
+            "gmean_mase_gru": float(np.exp(_mean(np.log(g)))), "gmean_mase_lstm": float(np.exp(_mean(np.log(l)))),
             "sd_log_gru": sd_g, "sd_log_lstm": sd_l, "effect": float(w.effect), "se": float(w.se),
             "df": float(w.df) if np.isfinite(w.df) else float("nan"),
             "ci_low": ci[0], "ci_high": ci[1],
             "p_value": float(w.p), "p_holm": float(ph), "p_equivalence": float(w.p_equiv),
-            "p_equivalence_holm": float(pe), "prob_gru_better": float(_prob_better(g, l)),
+            "p_equivalence_holm": float(pe),
+            "prob_gru_better": float(_prob_better(g, l)) if len(g) and len(l) else float("nan"),
             "prob_ci_low": prob_ci[0], "prob_ci_high": prob_ci[1], "smallest_effect": smallest_effect,
             "naive_mase": base.get("naive_mase"), "ar_mase": base.get("ar_mase"),
         }
         v["beats_naive"] = None if v["naive_mase"] is None else bool(best < v["naive_mase"])
         v["beats_ar"] = None if v["ar_mase"] is None else bool(best < v["ar_mase"])
-        v["seeds_needed"] = (seeds_needed(sd_g, sd_l, effect=float(-np.log1p(-smallest_effect)), alpha=alpha_each,
-                                          min_seeds=min_seeds) if lab == "inconclusive" and why != "no spread"
-                             else None)
+        seeds = (seeds_needed(sd_g, sd_l, effect=float(-np.log1p(-smallest_effect)), alpha=alpha_each,
+                              min_seeds=min_seeds) if lab == "inconclusive" and why != "no spread" else None)
+        v["seeds_needed"] = seeds if isinstance(seeds, int) else None
+        v["seeds_needed_above"] = seeds.n if isinstance(seeds, MoreThan) else None
         verdict = DatasetVerdict(**v, sentence="")
         out.append(verdict.model_copy(update={"sentence": sentence(verdict, rules)}))
     return out
 
 
+def _no_test(g: np.ndarray, l: np.ndarray) -> Welch:
+    """Welch's test where an architecture has fewer than 2 finished runs: the effect when both have one (else
+    NaN), nothing else defined. `decide` then says `too few seeds` (`min_seeds` is at least 2)."""
+    nan = np.asarray(float("nan"))
+    effect = np.asarray(np.mean(np.log(g)) - np.mean(np.log(l))) if len(g) and len(l) else nan
+    return Welch(effect, nan, nan, nan, nan, nan, nan)
+
+
+def _mean(x: np.ndarray) -> float:
+    """The mean, NaN for no values (an architecture whose confirm runs all failed), without numpy's warning."""
+    return float(np.mean(x)) if len(x) else float("nan")
+
+
+def _sd_log(x: np.ndarray) -> float:
+    """The seed-to-seed sd of log MASE; NaN below 2 values."""
+    return float(np.std(np.log(x), ddof=1)) if len(x) >= 2 else float("nan")
+
+
 def mean_ci(values: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
     """Bootstrap 95% percentile CI of a mean (a point when all values are equal)."""
     values = np.asarray(values, float)
+    if len(values) == 0:  # an architecture whose confirm runs all failed
+        return float("nan"), float("nan")
     if len(values) < 2 or np.ptp(values) == 0:
         return float(values.mean()), float(values.mean())
     res = stats.bootstrap((values,), np.mean, n_resamples=N_BOOT, method="percentile",

@@ -4,6 +4,12 @@
 `verdict.json` is `Verdict.to_json()`; `Verdict.from_json` reads it back, including a file written by
 0.1.0 (schema 1: no `schema_version` key; nothing else differs). Every model is frozen and forbids unknown
 keys, so a file that drifts from the shape is an error at load, not a `KeyError` later. Pure pydantic.
+
+Every number has a finite value or an explicit form: a statistic that is not defined (no spread between
+seeds, an architecture with too few finished runs) is NaN in memory and null in the file (`Num`, `MaybeNum`);
+a repeated interval with no finite bound is null with a note saying why (`RoundStep.ci_note`); a seed count
+beyond any practical number is `seeds_needed_above`. Infinity is refused at validation, naming the field, so
+it never reaches `json.dumps`.
 """
 
 from __future__ import annotations
@@ -12,15 +18,29 @@ import json
 import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    model_serializer,
+    model_validator,
+)
 
 from pipeline.core.config import ReportSpec
 from pipeline.core.hparams import ARCHITECTURES, Arch
 
 # 1: 0.1.0 (no schema_version key); 2: adds the key, and per dataset `horizon`, `series`, `per_step` and
 # the baselines (`baseline_mase`, `best_baseline`, `beats_best_baseline`, `baselines_failed`), and for panels
-# `per_series` and `dropped_series`; 3: per dataset `rounds` (sequential confirm seeds) and `minutes_needed`
-SCHEMA_VERSION = 3
+# `per_series` and `dropped_series`; 3: per dataset `rounds` (sequential confirm seeds) and `minutes_needed`;
+# 4: explicit forms instead of sentinels and infinities: a round's `ci_low`/`ci_high` null with `ci_note`,
+# `seeds_needed` null with `seeds_needed_above` (was 1001 for "more than 1000"), and an architecture with fewer
+# than 2 finished confirm runs gives `too few seeds` with its statistics null (was an error)
+SCHEMA_VERSION = 4
+# "seeds needed" beyond this many per architecture is no practical number: `seeds_needed_above`
+PRACTICAL_SEEDS = 1000
 
 Label = Literal["gru", "lstm", "equivalent", "inconclusive"]
 Reason = Literal["difference", "negligible", "equivalent", "undecided", "too few seeds", "no spread"]
@@ -31,15 +51,27 @@ def _none_is_nan(v: Any) -> Any:
     return float("nan") if v is None else v
 
 
-# a statistic that may be undefined (no spread: 0/0); NaN in memory, null in verdict.json
-Num = Annotated[float, BeforeValidator(_none_is_nan)]
+def _nan_is_none(v: Any) -> Any:
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _not_infinite(v: float) -> float:
+    if math.isinf(v):  # JSON has no infinity: the producer must say "unbounded" explicitly
+        raise ValueError("infinite: give the explicit form (null with a note, or a bound) instead")
+    return v
+
+
+# a statistic that may be undefined (no spread: 0/0); NaN in memory, null in verdict.json; never infinite
+Num = Annotated[float, Field(allow_inf_nan=True), BeforeValidator(_none_is_nan), AfterValidator(_not_infinite)]
+# a value that may be absent or undefined: None in memory (NaN is read as None), null in verdict.json
+MaybeNum = Annotated[float | None, BeforeValidator(_nan_is_none)]
 
 
 class _Model(BaseModel):
-    """Frozen, no unknown keys; fields named in `_absent_if_none` are left out of the dump when None (they
-    were absent, not null, in the dictionaries verdict.json was first written from)."""
+    """Frozen, no unknown keys, every plain float finite; fields named in `_absent_if_none` are left out of the
+    dump when None (they were absent, not null, in the dictionaries verdict.json was first written from)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     _absent_if_none: ClassVar[tuple[str, ...]] = ()
 
     @model_serializer(mode="wrap")
@@ -52,8 +84,8 @@ class _Model(BaseModel):
 
 
 class MeanSd(_Model):
-    mean: float | None
-    sd: float | None
+    mean: MaybeNum
+    sd: MaybeNum
     n: int
 
 
@@ -73,7 +105,7 @@ class DMResult(_Model):
     lags: float
     hln_statistic: Num  # the classic HLN-corrected variance
     hln_p_value: Num
-    ensemble_mase: dict[Arch, float | None]
+    ensemble_mase: dict[Arch, MaybeNum]
 
 
 class StepRatio(_Model):
@@ -105,13 +137,18 @@ class DroppedSeries(_Model):
 class RoundStep(_Model):
     """One look of the sequential confirm phase: the seeds so far and the repeated confidence interval."""
 
+    _absent_if_none = ("ci_note",)
+
     round: int
     n_gru: int
     n_lstm: int
     ratio: float  # GRU/LSTM geometric-mean test MASE
-    ci_low: Num  # repeated 95% interval of the ratio (holds over all looks at once)
-    ci_high: Num
+    # repeated 95% interval of the ratio (holds over all looks at once); None: no finite bound (at an early look
+    # with few seeds the level is tiny and the interval unbounded) or not defined (no spread), as `ci_note` says
+    ci_low: MaybeNum
+    ci_high: MaybeNum
     threshold: Num  # the nominal level Welch's p had to be below at this look (after Holm)
+    ci_note: str | None = None  # why the interval has no bounds, in words (schema 4; before: not defined)
 
 
 class Rounds(_Model):
@@ -129,20 +166,21 @@ class DatasetVerdict(_Model):
     """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
     and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
 
-    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed")
+    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed", "seeds_needed_above")
 
     dataset: str
     label: Label
     reason: Reason
     n_gru: int
     n_lstm: int
-    mean_mase_gru: float
-    mean_mase_lstm: float
-    gmean_mase_gru: float  # geometric means: exp(mean log MASE), the scale of `effect`
-    gmean_mase_lstm: float
+    # NaN (null): an architecture without a finished confirm run (every one failed)
+    mean_mase_gru: Num
+    mean_mase_lstm: Num
+    gmean_mase_gru: Num  # geometric means: exp(mean log MASE), the scale of `effect`
+    gmean_mase_lstm: Num
     sd_log_gru: Num
     sd_log_lstm: Num
-    effect: float  # mean log MASE GRU - LSTM
+    effect: Num  # mean log MASE GRU - LSTM
     se: Num
     df: Num
     ci_low: Num  # 95% Welch interval of `effect`
@@ -151,13 +189,13 @@ class DatasetVerdict(_Model):
     p_holm: Num
     p_equivalence: Num  # TOST against ±margin
     p_equivalence_holm: Num
-    prob_gru_better: float  # P(a random GRU seed has lower MASE than a random LSTM seed), descriptive
-    prob_ci_low: float
-    prob_ci_high: float
-    seeds_needed: int | None  # per architecture, for `smallest_effect`, when inconclusive
+    prob_gru_better: Num  # P(a random GRU seed has lower MASE than a random LSTM seed), descriptive
+    prob_ci_low: Num
+    prob_ci_high: Num
+    seeds_needed: int | None  # per architecture, for `smallest_effect`, when inconclusive and it can be sized
     smallest_effect: float
-    naive_mase: float | None
-    ar_mase: float | None
+    naive_mase: MaybeNum
+    ar_mase: MaybeNum
     beats_naive: bool | None
     beats_ar: bool | None
     sentence: str
@@ -176,18 +214,38 @@ class DatasetVerdict(_Model):
     per_step: list[StepRatio] = Field(default_factory=list)  # empty: no stored forecasts (runs made by hand)
     rounds: Rounds | None = None  # the confirm rounds (schema 3; None: written before rounds existed)
     minutes_needed: float | None = None  # `seeds_needed` at this sweep's measured minutes per confirm run
+    # no seed count up to this many per architecture reaches the power (`seeds_needed` is then None)
+    seeds_needed_above: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _more_than_practical(cls, data: Any) -> Any:
+        """Before schema 4, "more than 1000 seeds" was written as `seeds_needed` 1001."""
+        if isinstance(data, dict) and isinstance(data.get("seeds_needed"), int) and \
+                data["seeds_needed"] > PRACTICAL_SEEDS:
+            return {**data, "seeds_needed": None, "seeds_needed_above": PRACTICAL_SEEDS}
+        return data
 
     @property
     def ratio(self) -> float:
-        """GRU/LSTM ratio of geometric-mean test MASE (below 1: GRU better)."""
-        return math.exp(self.effect)
+        """GRU/LSTM ratio of geometric-mean test MASE (below 1: GRU better); NaN when not defined."""
+        return exp_ratio(self.effect)
 
     @property
     def ratio_ci(self) -> tuple[float, float]:
-        return math.exp(self.ci_low), math.exp(self.ci_high)
+        return exp_ratio(self.ci_low), exp_ratio(self.ci_high)
 
     def mean_mase(self, arch: str) -> float:
         return self.mean_mase_gru if arch == "gru" else self.mean_mase_lstm
+
+
+def exp_ratio(log_ratio: float) -> float:
+    """A ratio from its log, infinite past what a float holds (a Welch interval on logs of a few wildly
+    scattered seeds can be that wide) rather than an OverflowError; for display, never stored."""
+    try:
+        return math.exp(log_ratio)
+    except OverflowError:
+        return math.inf
 
 
 class MetaTest(_Model):
@@ -240,12 +298,12 @@ class DatasetCost(_Model):
 
 class MatchedVerdict(_Model):
     label: Label
-    effect: float
+    effect: Num
     ci_low: Num
     ci_high: Num
     p_holm: Num
     gru_hidden_size: str
-    n_params_gru: float
+    n_params_gru: Num
     sentence: str
 
 
@@ -278,11 +336,11 @@ class ConfigChoice(_Model):
 
     config: dict[str, str | int | float]
     source_trial: int | None
-    tune_val_mase: float | None
+    tune_val_mase: MaybeNum
     selection_val_mase: MeanSd
     confirm_val_mase: MeanSd
     confirm_test_mase: MeanSd
-    ensemble_test_mase: float | None
+    ensemble_test_mase: MaybeNum
 
 
 class SweepInfo(_Model):
@@ -317,15 +375,15 @@ class Settings(_Model):
 
 
 class NightMase(_Model):
-    mean: float | None
-    ci: tuple[float | None, float | None]
+    mean: MaybeNum
+    ci: tuple[MaybeNum, MaybeNum]
 
 
 class NightDataset(_Model):
     label: str | None
     data: str | None  # the dataset's content fingerprint
-    effect: float | None
-    ci: tuple[float | None, float | None]
+    effect: MaybeNum
+    ci: tuple[MaybeNum, MaybeNum]
     test_mase: dict[Arch, NightMase]
 
 
@@ -363,7 +421,7 @@ class Verdict(_Model):
     sensitivity: Sensitivity
     counts: dict[str, dict[Arch, RunCounts]]
     budget: Budget
-    importance: dict[str, dict[Arch, dict[str, float] | None]]
+    importance: dict[str, dict[Arch, dict[str, Num] | None]]
     configurations: dict[str, dict[Arch, ConfigChoice]]
     sweep_info: SweepInfo
     settings: Settings
@@ -383,8 +441,15 @@ class Verdict(_Model):
 
     def to_json(self) -> str:
         """Canonical form: sorted keys, 10 significant digits, NaN as null, so identical inputs give identical
-        bytes."""
-        return json.dumps(_round(self.model_dump()), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        bytes.
+
+        Raises:
+            pydantic.ValidationError: a value has no JSON form (an infinity put in by `model_copy`, which does not
+                validate); the error names the field.
+        """
+        data = self.model_dump()
+        type(self).model_validate(data)  # what `model_copy(update=...)` let in is checked here, by field name
+        return json.dumps(_round(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Verdict:

@@ -108,3 +108,27 @@ def test_a_new_nightly_compares_itself_with_a_0_1_0_night(tmp_path: Path) -> Non
     old = verdict.nightly.history[1]
     assert old.overall == "inconclusive" and old.datasets["damped"].label == "gru"
     assert old.datasets["nile"].test_mase["gru"].mean == pytest.approx(0.7427667405)
+
+
+def test_a_schema_3_verdict_json_loads_its_sentinel_and_null_interval_as_the_explicit_forms() -> None:
+    """Schema 3 wrote "more than 1000 seeds" as `seeds_needed` 1001 and an undefined repeated interval as null
+    with no note; both load as schema 4 says them (`seeds_needed_above`; "not defined" in the report)."""
+    from reports.render import summary_md
+    from reports.verdict import Rounds, RoundStep
+
+    old = json.loads((RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8"))
+    nile = old["datasets"][1]
+    nile["seeds_needed"] = 1001
+    nile["minutes_needed"] = 91.5
+    step = {"round": 1, "n_gru": 5, "n_lstm": 5, "ratio": 0.9, "ci_low": None, "ci_high": None, "threshold": 3e-8}
+    nile["rounds"] = {"stop": "futility", "why": "no decision reachable within max_seeds", "rounds": 1,
+                      "max_rounds": 8, "max_seeds": 40, "path": [step]}
+    old["schema_version"] = 3
+    verdict = Verdict.from_json(json.dumps(old))
+    v = verdict.datasets[1]
+    assert v.seeds_needed is None and v.seeds_needed_above == 1000
+    assert v.rounds == Rounds(stop="futility", why="no decision reachable within max_seeds", rounds=1, max_rounds=8,
+                              max_seeds=40, path=[RoundStep(**step)])
+    assert "ratio 0.900 (repeated 95% CI not defined)" in summary_md(verdict)
+    again = json.loads(verdict.to_json())["datasets"][1]
+    assert (again["seeds_needed"], again["seeds_needed_above"]) == (None, 1000)

@@ -15,6 +15,7 @@ from pipeline.core.errors import (
     BadReference,
     IncompleteSweep,
     OffContract,
+    ReportFailed,
     StoreUnavailable,
     SweepFailed,
     TrackingError,
@@ -280,7 +281,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             try:
                 outcome = run_sweep(spec, series, args.space, tracking_uri=args.tracking_uri, address=args.address,
                                     home=base, reporter=reports, nightly=True)
-            except (TrackingError, StoreUnavailable, SweepFailed, BadReference):
+            except (TrackingError, StoreUnavailable, SweepFailed, BadReference, ReportFailed):
                 raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
                 import traceback
@@ -374,6 +375,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except ReportNotPublished as exc:  # a reader without write permission still gets the report, locally
         verdict = exc.verdict
         print(f"note: {exc}; the rebuilt report is only in {out}", file=sys.stderr)
+    except ReportFailed as exc:  # the traceback is kept for whoever fixes the cause; the line is printed
+        import traceback
+
+        from pipeline.app.sweep import REPORT_ERROR
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / REPORT_ERROR).write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        exc.note = f"traceback in {out / REPORT_ERROR}"
+        raise
     for v in verdict.datasets:
         print(v.sentence)
     print(f"report: {out / 'report' / 'report.html'}")
@@ -406,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except (StoreUnavailable, IncompleteSweep, SweepFailed) as exc:  # results kept on disk / MLflow
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ReportFailed as exc:  # training done, no report: one line, the traceback is in a file it names
+        print(f"report: {exc}" + (f"; {exc.note}" if exc.note else ""), file=sys.stderr)
         return EXIT_FAILED
     except Interrupted as exc:
         print(f"interrupted ({exc}): {exc.note or 'stopped'}", file=sys.stderr)

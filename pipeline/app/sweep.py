@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.data import Panel, load_datasets, split_bounds
-from pipeline.core.errors import IncompleteSweep, StoreUnavailable
+from pipeline.core.errors import IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baselines
 from pipeline.engine.interrupts import ACTIVE, Interrupted
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from reports.verdict import Verdict
 
 log = logging.getLogger("gatesweep")
+REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
 FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
 INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the rest stays in the outbox
 
@@ -240,7 +241,7 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
     except Interrupted as exc:
         exc.note = _stop_interrupted(exc, tracker, outbox, out_dir, state, progress)
         raise
-    except StoreUnavailable:
+    except (StoreUnavailable, ReportFailed):  # the runs are kept (outbox) or finished (the parent says so)
         raise
     except BaseException:
         _mark_failed(tracker)
@@ -334,10 +335,20 @@ def _mark_failed(tracker: Any) -> None:
 
 def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | None,
             reporter: Reporter) -> Verdict:
-    """Report, timing metrics and the parent's final status: the last steps, once MLflow has every run."""
+    """Report, timing metrics and the parent's final status: the last steps, once MLflow has every run.
+
+    Raises:
+        ReportFailed: the report could not be built; the parent is FINISHED all the same (its training is) and
+            tagged `gatesweep.report_failed`, the state is `report_failed`, and `gatesweep resume` tries again.
+    """
     seconds = state.seconds
     t0 = time.perf_counter()
-    verdict = reporter.build_report(tracker.client, state.parent_run_id, out_dir, tracker.link())
+    verdict: Verdict | None = None
+    failed: ReportFailed | None = None
+    try:
+        verdict = reporter.build_report(tracker.client, state.parent_run_id, out_dir, tracker.link())
+    except Exception as exc:  # every run is trained and in MLflow: a failing report must not undo that
+        failed = _report_failed(exc, tracker, out_dir, state)
     seconds["report"] = time.perf_counter() - t0
     if t_start is not None:
         seconds["total"] = time.perf_counter() - t_start
@@ -353,9 +364,30 @@ def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | Non
                                                             "mlflow_calls_by_method": state.mlflow_calls_by_method},
                                                            indent=2, sort_keys=True))
     tracker.finish_parent("FINISHED")
-    state.phase = "done"
+    state.phase = "done" if failed is None else "report_failed"
     state.save(out_dir)
+    if failed is not None:
+        raise failed
+    assert verdict is not None
     return verdict
+
+
+def _report_failed(exc: Exception, tracker: Any, out_dir: Path, state: SweepState) -> ReportFailed:
+    """What a failed report leaves: its traceback in the sweep's directory, the parent's tag, and the one line
+    (`ReportFailed` and its note) the command prints instead of a traceback."""
+    import traceback
+
+    failed = exc if isinstance(exc, ReportFailed) else ReportFailed("building the report", exc)
+    where = out_dir / REPORT_ERROR
+    where.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    try:
+        tracker.set_parent_tags({Tags.REPORT_FAILED: str(failed)[:5000]})
+    except Exception as err:  # the store may be the cause; the line and the file still say it
+        log.warning("could not tag the parent run %s: %s", Tags.REPORT_FAILED, err)
+    failed.note = (f"the training finished and is in MLflow (parent run {state.parent_run_id}, FINISHED, tagged "
+                   f"{Tags.REPORT_FAILED}); traceback in {where}; `gatesweep resume {out_dir}` builds the report "
+                   "once the cause is fixed")
+    return failed
 
 
 def _done_verdict(reporter: Reporter, tracker: Any, out_dir: Path, state: SweepState) -> Verdict:
@@ -370,6 +402,7 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
     Raises:
         StoreUnavailable: the store still does not take every record (nothing lost; try again).
         IncompleteSweep: the sweep stopped before its end: its runs are written, but there is no verdict.
+        ReportFailed: as `_finish`.
     """
     from pipeline.tracking.outbox import Outbox
 
@@ -383,11 +416,11 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
         if remaining:
             raise StoreUnavailable(f"{tracker.tracking_uri}: {remaining} runs still not written "
                                    f"({outbox.last_error}); nothing lost, try again")
-        if state.phase in ("trained", "done"):
+        if state.phase in ("trained", "done", "report_failed"):
             _check_all_in_mlflow(outbox, tracker, out_dir)
     finally:
         outbox.close()
-    if state.phase == "trained":
+    if state.phase in ("trained", "report_failed"):
         verdict = _finish(tracker, out_dir, state, None, reporter)
     elif state.phase == "done":
         verdict = _done_verdict(reporter, tracker, out_dir, state)

@@ -40,3 +40,17 @@ class ReportNotPublished(RuntimeError):
     def __init__(self, why: str, verdict: Any) -> None:
         super().__init__(why)
         self.verdict = verdict
+
+
+class ReportFailed(RuntimeError):
+    """Building a sweep's report failed after its training finished: the message is one line naming the
+    step and the error, `note` what happened to the sweep and how to build the report again. The sweep exits 1
+    with that line and no traceback, its parent run stays FINISHED with the tag `gatesweep.report_failed`, and
+    `gatesweep report` / `gatesweep resume` build the report once the cause is fixed."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        words = " ".join(str(error).split())  # one line, whatever the error's own layout (pydantic's is several)
+        text = f"{type(error).__name__}: {words}" if words else type(error).__name__
+        super().__init__(f"{stage} failed: {text[:400]}")
+        self.stage = stage
+        self.note = ""

@@ -41,6 +41,8 @@ class Tags:
     PROGRESS: Final = "gatesweep.progress"
     INTERRUPTED: Final = "gatesweep.interrupted"
     CONFIRM_CUT: Final = "gatesweep.confirm_cut"  # "max_minutes": no further confirm round was started
+    # the report could not be built (the stage and the error, one line); removed once a report is built
+    REPORT_FAILED: Final = "gatesweep.report_failed"
     VERDICT: Final = "gatesweep.verdict"
     NIGHTLY: Final = "gatesweep.nightly"
     NIGHTLY_VERDICT_CHANGED: Final = "gatesweep.nightly.verdict_changed"
@@ -73,6 +75,12 @@ class Tags:
     def data_span(dataset: str) -> str:
         """On the parent: what was read of a dataset, `1995-01 to 2016-05, monthly, 257 points` (`Panel.describe`)."""
         return f"gatesweep.data_span.{dataset}"
+
+    @staticmethod
+    def omitted_metrics(dataset: str) -> str:
+        """On the parent: the verdict metrics of a dataset left out because they have no number (not defined, or
+        an unbounded repeated interval), and why, in words."""
+        return f"gatesweep.omitted_metrics.{dataset}"
 
     @staticmethod
     def data_of(dataset: str) -> str:

@@ -19,8 +19,10 @@ LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run di
 
 # tune -> select -> confirm -> trained (every run in MLflow's hands) -> done (report made, parent finished)
 # where a sweep is: a phase of training (its runs have the role trial, select or confirm, `pipeline.core.jobs`),
-# every run trained (`trained`: the report is next), or `done`
-SweepPhase = Literal["tune", "select", "confirm", "trained", "done"]
+# every run trained (`trained`: the report is next), `done`, or `report_failed` (parent finished, no report:
+# `gatesweep resume` builds it)
+SweepPhase = Literal["tune", "select", "confirm", "trained", "done", "report_failed"]
+ENDED: tuple[SweepPhase, ...] = ("done", "report_failed")  # nothing left to train or to write to MLflow
 
 
 class SweepState(BaseModel):
@@ -104,9 +106,10 @@ def sweep_of(directory: Path) -> Path | None:
 
 
 def unfinished(home: Path) -> tuple[Path, SweepState] | None:
-    """The sweep under `home` that has not reached its end (its driver is running or died), if any."""
+    """The sweep under `home` that has not reached its end (its driver is running or died), if any. A sweep
+    whose report failed has ended: a new one may start beside it, and `gatesweep resume` still builds its report."""
     found = sweep_of(home)
     if found is None:
         return None
     state = SweepState.load(found)
-    return None if state.phase == "done" else (found, state)
+    return None if state.phase in ENDED else (found, state)

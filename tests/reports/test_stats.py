@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from reports.overall import overall
 from reports.stats import compare_architectures
@@ -36,9 +35,16 @@ def test_identical_inputs_give_byte_identical_verdict_json() -> None:
     assert a == b and Verdict.from_json(a).to_json() == a
 
 
-def test_too_few_runs_is_an_error() -> None:
-    with pytest.raises(ValueError, match="at least 2 finished confirm runs"):
-        compare_architectures(_table(np.array([1.0]), np.array([1.0, 2.0])), {})
+def test_an_architecture_with_fewer_than_two_finished_runs_is_too_few_seeds_with_its_statistics_null() -> None:
+    """It was an error that ended the report; a verdict that says so serves better (schema 4)."""
+    (v,) = compare_architectures(_table(np.array([1.0]), np.array([1.0, 2.0])), {})
+    assert (v.label, v.reason, v.n_gru, v.n_lstm) == ("inconclusive", "too few seeds", 1, 2)
+    assert np.isnan(v.se) and np.isnan(v.ci_low) and v.seeds_needed is None
+    assert "95% CI not defined: fewer than 2 seeds in an architecture" in v.sentence
+    (none,) = compare_architectures(_table(np.array([1.0, 1.2, 0.9]), np.array([])), {})
+    assert none.n_lstm == 0 and np.isnan(none.effect) and "ratio not defined" in none.sentence
+    assert Verdict.from_json(stored_verdict().model_copy(update={"datasets": [v, none]}).to_json()).datasets[1] \
+        .n_lstm == 0
 
 
 def test_one_dataset_is_its_own_overall_verdict() -> None:
