@@ -333,7 +333,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                           equivalence="TOST (Welch) at alpha/2 per side, Holm across datasets",
                           ci="Welch t 95% repeated (valid at every round)" if rounds else "Welch t 95%",
                           confirm_runs_used=int(len(confirm)),
-                          patience=_patience(parent, spec)),
+                          patience=_patience(parent, spec), final_fit=parent.params.get(Params.FINAL_FIT)),
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
     if parent.tags.get(Tags.NIGHTLY) == "true":

@@ -74,7 +74,7 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
 EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
 
 
-BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS",
+BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS", "arima": "ARIMA",
                    "theta": "Theta"}
 
 
@@ -302,7 +302,9 @@ def _reconciliation(verdict: Verdict) -> dict[str, list[list[str]]]:
         for arch, c in sorted(by_arch.items()):
             config = ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c.config.items())
             tune = _fmt(c.tune_val_mase, 3) if c.tune_val_mase is not None else "fixed (no search)"
-            rows.append([arch.upper(), config, tune, _ms(c.selection_val_mase), _ms(c.confirm_val_mase),
+            confirm_val = ("none: fitted on train + validation" if c.confirm_val_mase.mean is None
+                           and verdict.settings.final_fit == "train+validation" else _ms(c.confirm_val_mase))
+            rows.append([arch.upper(), config, tune, _ms(c.selection_val_mase), confirm_val,
                          _ms(c.confirm_test_mase), _fmt(c.ensemble_test_mase, 3)])
         out[ds] = rows
     return out
@@ -351,6 +353,10 @@ def rules_line(verdict: Verdict) -> str:
     rules = verdict.settings
     stopping = (f"early stopping after {rules.patience} epochs without a better validation MASE (the best epoch's "
                 "weights kept), the same for both architectures" if rules.patience else "no early stopping")
+    if rules.final_fit == "train+validation":
+        stopping += ("; the confirm runs and the baselines were then fitted on train + validation (everything before "
+                     "the test part), the networks for the epochs early stopping chose, so they have no validation "
+                     "score")
     rounds = next((v.rounds for v in verdict.datasets if v.rounds is not None and v.rounds.stop != "fixed"), None)
     seeds = (f"; confirm seeds in rounds up to {rounds.max_seeds} per architecture, each look held to its "
              "group-sequential boundary" if rounds is not None else "")

@@ -201,7 +201,7 @@ class DatasetVerdict(_Model):
     sentence: str
     dm: DMResult | DMUnavailable | None = None
     mase_ci: dict[Arch, tuple[Num, Num]] | None = None  # bootstrap 95% CI of each arm's mean test MASE
-    # every baseline's test MASE on the same origins and horizon (naive, seasonal_naive, ar, ets, theta), the
+    # every baseline's test MASE on the same origins and horizon (naive, seasonal_naive, ar, ets, arima, theta), the
     # best of them, whether the better architecture's geometric-mean MASE beats it, and the ones that failed
     baseline_mase: dict[str, float] = Field(default_factory=dict)
     best_baseline: str | None = None
@@ -367,6 +367,9 @@ class Settings(_Model):
     # early stopping in every phase (epochs without a better validation MASE; the best epoch's weights kept);
     # None: off, or not recorded (schema 1)
     patience: int | None = None
+    # what the confirm runs and the baselines were fitted on (parent param `final_fit`); None: the training part,
+    # recorded before final fits existed
+    final_fit: str | None = None
 
     @property
     def rules(self) -> ReportSpec:

@@ -103,7 +103,8 @@ def test_a_sweep_against_postgresql_behind_basic_auth(team_server: MlflowServer,
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "View run" not in proc.stdout  # MLflow's per-run URL lines are suppressed
     seconds = json.loads(re.search(r"seconds: (\{.*\})", proc.stdout).group(1))
-    assert 0 < seconds["mlflow_calls"] < seconds["total"]
+    # what the sweep waited for is part of its time (all calls, summed over the writer's threads, need not be)
+    assert 0 < seconds["mlflow_blocking"] < seconds["total"] and seconds["mlflow_calls"] > 0
     _as(monkeypatch, ALICE)
     _assert_mlflow_matches_tune(tmp_path, team_server.url)
     parent = re.search(r"parent run: ([0-9a-f]{32})", proc.stdout).group(1)

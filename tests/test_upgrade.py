@@ -27,8 +27,8 @@ def test_the_0_1_0_verdict_json_loads_and_keeps_every_value() -> None:
     assert verdict.schema_version == 1 and [v.label for v in verdict.datasets] == ["gru", "inconclusive"]
     assert [(v.horizon, v.series, v.per_step) for v in verdict.datasets] == [(1, 1, [])] * 2  # schema 1: one step
     assert _added(json.loads(text), json.loads(verdict.to_json())) == {".schema_version", ".settings.patience",
-                                                                       *_SCHEMA_2_DATASET}
-    assert verdict.settings.patience is None
+                                                                       ".settings.final_fit", *_SCHEMA_2_DATASET}
+    assert verdict.settings.patience is None and verdict.settings.final_fit is None
 
 
 def test_a_verdict_json_that_drifts_from_the_shape_is_refused() -> None:
@@ -51,8 +51,9 @@ def test_the_report_of_a_0_1_0_store_rebuilds_the_same_verdict(tmp_path: Path,
     old = json.loads((RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8"))
     # every value 0.1.0 wrote is written again, equal; what schema 2 adds is all that is new
     assert _added(old, new) == {".schema_version", ".sweep_info.search_space.all datasets.strategy",
-                                ".settings.patience", *_SCHEMA_2_DATASET}
+                                ".settings.patience", ".settings.final_fit", *_SCHEMA_2_DATASET}
     assert new["settings"]["patience"] is None  # 0.1.0 trained every epoch (its param), whatever today's default
+    assert new["settings"]["final_fit"] is None  # and fitted its confirm runs on the training part
     damped = new["datasets"][0]  # 0.1.0 logged naive and AR baselines; ETS and Theta came later
     assert set(damped["baseline_mase"]) == {"naive", "ar"} and damped["beats_best_baseline"] is False
     assert [d["horizon"] for d in new["datasets"]] == [1, 1]

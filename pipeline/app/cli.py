@@ -148,7 +148,13 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
              f"  selection phase: {candidates} candidates x {spec.confirm.selection_seeds} seeds per cell, "
              f"{select} runs" if select else "  selection phase: none (one candidate per cell)",
              f"  confirm phase: top {spec.confirm.top_k} x {spec.confirm.seeds} seeds per cell, {confirm} runs"
-             + (f" + {matched} parameter-matched GRU runs" if matched else ""),
+             + (f" + {matched} parameter-matched GRU runs" if matched else "")
+             + (f"; then, while a dataset is undecided, rounds of {spec.confirm.seeds_per_round} more seeds per cell "
+                f"up to {spec.confirm.seed_cap}: at most {spec.confirm.seed_cap * n_cells} runs"
+                if spec.confirm.sequential else ""),
+             "  final fit: confirm runs and the baselines are fitted on train + validation, confirm runs for the "
+             "epochs early stopping chose on validation" if spec.evaluation.final_fit == "train+validation" else
+             "  final fit: confirm runs and the baselines are fitted on the training part (final_fit: train)",
              f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
     if any(ds.split is None for ds in spec.datasets):
         lines.append(f"  split: {spec.split.describe()}")

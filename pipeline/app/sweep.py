@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +21,7 @@ from pipeline.core.config import SweepSpec
 from pipeline.core.data import Panel, load_datasets, split_bounds
 from pipeline.core.errors import IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
-from pipeline.core.metrics import baselines
+from pipeline.core.metrics import baselines_many
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.progress import Progress
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
@@ -57,35 +58,49 @@ class SweepOutcome:
 
 def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
                       ) -> tuple[dict[str, float], dict[str, str], float]:
-    """Naive, seasonal naive, AR, ETS and Theta test-split metrics per dataset, keyed for the parent run; the
-    tags of the baselines that failed (with the reason); the seconds ETS and Theta took.
+    """Naive, seasonal naive, AR, ETS, ARIMA and Theta test-split metrics per dataset, keyed for the parent run;
+    tags: the forms the statistical baselines chose, and the baselines that failed (with the reason); the seconds
+    the statistical ones took (summed over series, whichever process fitted them).
 
     The AR baseline uses the smallest window of the dataset's search space (the fixed one when not searched).
-    On a panel each baseline is fitted on each series alone and its metrics are the mean over series (as the
-    networks'); a baseline that fails on some series has no metric for the dataset, and its tag names each
-    series it failed on and why.
+    AR and the statistical models are fitted on what the confirm runs are fitted on (`evaluation.final_fit`).
+    On a panel each baseline is fitted on each series alone (the series across the machine's CPUs) and its
+    metrics are the mean over series (as the networks'); a baseline that fails on some series has no metric for
+    the dataset, and its tag names each series it failed on and why.
     """
-    metrics: dict[str, float] = {}
-    failed: dict[str, str] = {}
-    seconds = 0.0
+    calls, owners = [], []
     for ds in spec.datasets:
         window = int(min(spec.space_for(ds.name).values("window")))
+        for s in series[ds.name].series:
+            calls.append({"series": s.y, "bounds": split_bounds(len(s), spec.split_for(ds.name)), "window": window,
+                          "season": ds.season, "horizon": ds.horizon, "origin_step": ds.origin_step,
+                          "origin_count": ds.test_origins, "final_fit": spec.evaluation.final_fit})
+            owners.append((ds.name, s.id))
+    results = baselines_many(calls)
+    metrics: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    for ds in spec.datasets:
         panel = series[ds.name]
-        per_series = []
+        mine = [r for (name, _), r in zip(owners, results, strict=True) if name == ds.name]
+        ids = [sid for name, sid in owners if name == ds.name]
+        per_series = [r.metrics for r in mine]
         why: dict[str, list[str]] = {}
-        for s in panel.series:
-            scores = baselines(s.y, split_bounds(len(s), spec.split_for(ds.name)), window, ds.season,
-                               horizon=ds.horizon, origin_step=ds.origin_step, origin_count=ds.test_origins)
-            per_series.append(scores.metrics)
-            for name, reason in scores.failed.items():
-                why.setdefault(name, []).append(reason if len(panel.series) == 1 else f"series {s.id!r}: {reason}")
-            seconds += scores.seconds
+        forms: dict[str, Counter[str]] = {}
+        for sid, r in zip(ids, mine, strict=True):
+            for name, reason in r.failed.items():
+                why.setdefault(name, []).append(reason if len(panel.series) == 1 else f"series {sid!r}: {reason}")
+            for name, form in r.forms.items():
+                forms.setdefault(name, Counter())[form] += 1
         everywhere = set.intersection(*(set(m) for m in per_series))
         metrics |= {Metrics.baseline(ds.name, k): float(np.mean([m[k] for m in per_series]))
                     for k in per_series[0] if k in everywhere}
-        metrics[Metrics.baseline(ds.name, "ar_window")] = float(window)
-        failed |= {Tags.baseline_failed(ds.name, name): "; ".join(reasons)[:4000] for name, reasons in why.items()}
-    return metrics, failed, seconds
+        metrics[Metrics.baseline(ds.name, "ar_window")] = float(min(spec.space_for(ds.name).values("window")))
+        tags |= {Tags.baseline_failed(ds.name, name): "; ".join(reasons)[:4000] for name, reasons in why.items()}
+        if forms:
+            tags[Tags.baseline_forms(ds.name)] = "; ".join(
+                f"{name}: " + ", ".join(f if n == 1 and len(c) == 1 else f"{f} x{n}" for f, n in c.most_common(8))
+                + (f", {len(c) - 8} more forms" if len(c) > 8 else "") for name, c in forms.items())[:4000]
+    return metrics, tags, sum(sum(r.seconds.values()) for r in results)
 
 
 def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tracking_uri: str,
@@ -110,8 +125,8 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
     try:
         # pure computation on the data (seconds for long series): done before anything starts, so a Ctrl-C
         # here leaves nothing behind, and a resumed sweep never lacks them
-        progress.set_note("fitting the ETS and Theta baselines")
-        baseline_metrics, baseline_failures, baseline_seconds = dataset_baselines(spec, series)
+        progress.set_note("fitting the ETS, ARIMA and Theta baselines")
+        baseline_metrics, baseline_tags, baseline_seconds = dataset_baselines(spec, series)
         ray_start = _prepare_cluster(spec, address, progress)
         parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
     except Interrupted as exc:
@@ -135,8 +150,8 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
                        seconds={"baselines": baseline_seconds, "ray_start": ray_start})
     state.save(out_dir)
     tracker.log_parent_metrics(baseline_metrics)
-    if baseline_failures:
-        tracker.set_parent_tags(baseline_failures)
+    if baseline_tags:
+        tracker.set_parent_tags(baseline_tags)
     progress.publish = _publisher(tracker)
     return _drive(spec, series, tracker, out_dir, state, t_start, reporter, progress, cluster=None)
 

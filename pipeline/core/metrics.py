@@ -1,8 +1,10 @@
-"""Forecast metrics and the baselines every verdict is checked against. Pure numpy."""
+"""Forecast metrics and the baselines every verdict is checked against. Pure numpy (statsforecast for the
+statistical baselines, `pipeline.core.statistical`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -72,42 +74,78 @@ def ar_paths(series: np.ndarray, window: int, train: tuple[int, int], at: np.nda
 
 @dataclass(frozen=True)
 class BaselineScores:
-    """Test-split scores of the baselines over the horizon: `metrics` (`<name>_mase`, `<name>_rmse`), the
-    baselines that could not be fitted with their reason, and the seconds the statistical ones took."""
+    """Test-split scores of the baselines over the horizon: `metrics` (`<name>_mase`, `<name>_rmse`,
+    `<name>_smape`), the forms the statistical ones chose (`ets`: `ETS(M,Ad,M)`), the baselines that could not be
+    fitted with their reason, and the seconds each statistical one took."""
 
     metrics: dict[str, float]
+    forms: dict[str, str]
     failed: dict[str, str]
-    seconds: float
+    seconds: dict[str, float]
 
 
 def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, season: int | None = None, *,
               horizon: int = 1, origin_step: int | None = None, origin_count: int | None = None,
-              statistical: bool = True) -> BaselineScores:
-    """The naive, seasonal naive and AR baselines and (`statistical`) ETS and Theta from statsmodels, scored
-    on the test split from the same origins and over the same horizon as the networks."""
+              statistical: bool = True, final_fit: str = "train+validation") -> BaselineScores:
+    """The naive, seasonal naive and AR baselines and (`statistical`) ETS, ARIMA and Theta from statsforecast,
+    scored on the test split from the same origins and over the same horizon as the networks. AR and the
+    statistical models are fitted on what the confirm runs are fitted on (`final_fit`: the training part, or
+    everything before the test part)."""
     import time
 
     from pipeline.core.origins import horizon_mase, origins, targets
-    from pipeline.core.statistical import statistical_paths
+    from pipeline.core.statistical import STATISTICAL, statistical_path
 
     (a0, a1), _, (lo, hi) = bounds
+    fit = (a0, lo) if final_fit == "train+validation" else (a0, a1)
     at = origins(lo, hi, horizon, origin_step, origin_count)
     scale = mase_scale(series[:lo], season)  # the networks' test scale: the history before the test part
     truth = targets(series, at, horizon)
-    preds = {"naive": naive_paths(series, at, horizon), "ar": ar_paths(series, window, (a0, a1), at, horizon)}
+    preds = {"naive": naive_paths(series, at, horizon), "ar": ar_paths(series, window, fit, at, horizon)}
     if season:
         preds["seasonal_naive"] = naive_paths(series, at, horizon, season)
     failed: dict[str, str] = {}
-    t0 = time.perf_counter()
-    if statistical:
-        for name, result in statistical_paths(series, (a0, a1), at, horizon, season).items():
-            if isinstance(result, str):
-                failed[name] = result
-            else:
-                preds[name] = result
-    seconds = time.perf_counter() - t0
+    forms: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for name in STATISTICAL if statistical else ():
+        t0 = time.perf_counter()
+        result = statistical_path(name, series, fit, at, horizon, season)
+        seconds[name] = time.perf_counter() - t0
+        if isinstance(result, str):
+            failed[name] = result
+        else:
+            preds[name], forms[name] = result
     out: dict[str, float] = {}
     for name, p in preds.items():
         out[f"{name}_mase"] = horizon_mase(p, truth, scale)
         out[f"{name}_rmse"] = rmse(p, truth)
-    return BaselineScores(out, failed, seconds)
+        out[f"{name}_smape"] = smape(p, truth)
+    return BaselineScores(out, forms, failed, seconds)
+
+
+def _quiet_worker() -> None:
+    """A baseline worker leaves Ctrl-C to the driver (which terminates the pool); SIGTERM ends it silently."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _baselines_of(kwargs: dict[str, Any]) -> BaselineScores:
+    return baselines(**kwargs)
+
+
+POOL_MIN_SERIES = 8  # below this, starting worker processes (statsforecast's import: ~2 s each) costs more
+
+
+def baselines_many(calls: list[dict[str, Any]], workers: int | None = None) -> list[BaselineScores]:
+    """`baselines(**call)` for every call, in order; across `workers` processes (default: the machine's CPUs)
+    when there are at least `POOL_MIN_SERIES` calls. The workers are spawned (never forked from a driver that
+    may hold threads) and terminated if the driver is interrupted."""
+    import multiprocessing as mp
+    import os
+
+    workers = min(workers or os.cpu_count() or 1, len(calls))
+    if workers < 2 or len(calls) < POOL_MIN_SERIES:
+        return [baselines(**call) for call in calls]
+    with mp.get_context("spawn").Pool(workers, initializer=_quiet_worker) as pool:  # exit: terminate()
+        return list(pool.imap(_baselines_of, calls, chunksize=max(1, len(calls) // (8 * workers))))

@@ -1,92 +1,102 @@
-"""The statistical baselines a forecaster must beat, from statsmodels: exponential smoothing (ETS) and Theta,
-forecasting from the same origins and horizon as the networks. Pure (statsmodels, numpy).
+"""The statistical baselines a forecaster must beat, from statsforecast: ETS, ARIMA and Theta as the
+M-competitions and Hewamalage, Bergmeir & Bandara (2021) fit them, forecasting from the same origins and
+horizon as the networks. Pure (statsforecast, numpy).
 
-- ETS: additive error state-space forms (`statsmodels.tsa.statespace.exponential_smoothing`): level; level +
-  trend; level + damped trend; each also with an additive season when the dataset has one of at most
-  `MAX_ETS_SEASON` points (longer seasons make the state space slow: 10 s a fit at 52). The form with the
-  lowest AICc, fitted on the training part only, forecasts from every origin without refitting: its
-  parameters are applied to the series and each forecast is dynamic from the origin, so it reads only the
-  values before it.
-- Theta (`statsmodels.tsa.forecasting.theta.ThetaModel`, the M3 winner's method: SES with half the OLS
-  trend, deseasonalised when a season is given): fitted at each origin on the values before it (an expanding
-  window; its two parameters have closed forms or a one-dimensional fit, so refitting is cheap).
+- ETS: `AutoETS(model="ZZZ")`, R's `forecast::ets`: additive or multiplicative error and season, none, additive
+  or damped trend, the form with the lowest AICc.
+- ARIMA: `AutoARIMA`, R's `auto.arima` (stepwise search, seasonal when the dataset has a season), on the log of
+  the series when it is positive (Hewamalage et al.'s `auto.arima(lambda = 0)`: no negative forecasts from a
+  positive series), on the series itself otherwise.
+- Theta: the M3 winner's method (`Theta`: a seasonality test, multiplicative decomposition, SES with half the
+  OLS trend).
 
-A baseline that cannot be fitted gives its reason instead of forecasts; the sweep reports it as failed for
-that dataset and goes on.
+Each is fitted once per series on its fit part (`[a0, a1)`: train, or train + validation under the default
+`evaluation.final_fit`) and forecasts every origin with the fitted parameters (`forward`: the model's filter
+run over the history up to the origin; expanding windows from `a0`, so ETS's initial states stay in phase).
+Every model sees the series divided by the fit part's mean absolute value and its forecasts are multiplied back:
+MASE has no units, and ARIMA's and Theta's optimisers are not scale-free (a series x1000 moved one series' MASE by
+0.25 without this; measured). A series that never went below 0 is never forecast below 0 (the competitions'
+convention). A baseline that cannot be fitted gives its reason instead of forecasts; the sweep reports it as
+failed for that dataset and goes on.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-MAX_ETS_SEASON = 24
+STATISTICAL = ("ets", "arima", "theta")
 
 
-def ets_paths(series: np.ndarray, train: tuple[int, int], at: np.ndarray, horizon: int,
-              season: int | None = None) -> tuple[np.ndarray, str]:
-    """ETS forecasts `(origins, horizon)` and the chosen form (`A,N,N`, `A,Ad,A`, ...)."""
-    from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+def _models(season: int | None) -> dict[str, Callable[[], Any]]:
+    from statsforecast.models import AutoARIMA, AutoETS, Theta
 
-    a0, a1 = train
+    m = season if season and season > 1 else 1
+    return {"ets": lambda: AutoETS(season_length=m), "arima": lambda: AutoARIMA(season_length=m),
+            "theta": lambda: Theta(season_length=m)}
+
+
+def _scale(y: np.ndarray) -> float:
+    c = float(np.mean(np.abs(y)))
+    return c if np.isfinite(c) and c > 0 else 1.0
+
+
+def model_paths(name: str, series: np.ndarray, fit: tuple[int, int], at: np.ndarray, horizon: int,
+                season: int | None = None) -> tuple[np.ndarray, str]:
+    """One statistical baseline's forecasts `(origins, horizon)` and the form it chose (`ETS(M,Ad,M)`,
+    `ARIMA(1,1,0)(0,1,1)[12] on log`, `Theta`).
+
+    Raises:
+        ValueError: the model could not be fitted or its forecasts are not finite.
+    """
+    a0, a1 = fit
     y = np.asarray(series, float)
-    seasons = [None] + ([season] if season and season <= MAX_ETS_SEASON and a1 - a0 >= 2 * season + 2 else [])
-    best: tuple[float, Any, str] | None = None
-    errors = []
-    for s in seasons:
-        for trend, damped in ((False, False), (True, False), (True, True)):
-            form = f"A,{'Ad' if damped else 'A' if trend else 'N'},{'A' if s else 'N'}"
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the optimiser's convergence chatter; a failed fit raises
-                    fit = ExponentialSmoothing(y[a0:a1], trend=trend, damped_trend=damped,
-                                               seasonal=s).fit(disp=False)
-            except (ValueError, np.linalg.LinAlgError) as exc:
-                errors.append(f"{form}: {exc}")
-                continue
-            if not np.isfinite(fit.aicc):
-                errors.append(f"{form}: AICc {fit.aicc}")
-            elif best is None or fit.aicc < best[0]:
-                best = (float(fit.aicc), fit, form)
-    if best is None:
-        raise ValueError("no ETS form could be fitted on the training part (" + "; ".join(errors)[:240] + ")")
-    _, fit, form = best
-    applied = fit.apply(y[a0: int(np.max(at))])  # the training fit's parameters, filtered over the series
-    paths = np.stack([np.asarray(applied.get_prediction(start=int(o) - a0, end=int(o) - a0 + horizon - 1,
-                                                        dynamic=True).predicted_mean, float) for o in at])
-    return paths, form
+    c = _scale(y[a0:a1])
+    log = name == "arima" and bool(np.all(y[a0:int(np.max(at))] > 0))
+    z = np.log(y / c) if log else y / c
+
+    def back(f: np.ndarray) -> np.ndarray:
+        return (np.exp(f) if log else f) * c
+
+    model = _models(season)[name]()
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # the optimisers' convergence chatter; a failed fit raises
+        model.fit(z[a0:a1])
+        paths = np.stack([back(np.asarray(model.forward(y=z[a0:int(o)], h=horizon)["mean"], float)) for o in at])
+    if not np.all(np.isfinite(paths)):
+        raise ValueError("forecasts are not finite")
+    if np.all(y[a0:int(np.max(at))] >= 0):
+        paths = np.maximum(paths, 0.0)
+    return paths, _form(name, model) + (" on log" if log else "")
 
 
-def theta_paths(series: np.ndarray, train: tuple[int, int], at: np.ndarray, horizon: int,
-                season: int | None = None) -> np.ndarray:
-    """Theta forecasts `(origins, horizon)`, refitted on the values before each origin."""
-    from statsmodels.tsa.forecasting.theta import ThetaModel
+def _form(name: str, model: Any) -> str:
+    fitted = getattr(model, "model_", {})
+    if name == "ets":  # `method` is absent when the search fell back to a simple form (a constant fit part)
+        c = str(fitted.get("components", "???"))
+        return str(fitted.get("method") or f"ETS({c[0]},{c[1]},{c[2]})")
+    if name == "arima":
+        from statsforecast.arima import arima_string
 
-    a0 = train[0]
-    y = np.asarray(series, float)
-    out = []
-    for o in at:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = ThetaModel(y[a0:int(o)], period=season or 1, deseasonalize=bool(season)).fit()
-            out.append(np.asarray(fit.forecast(horizon), float))
-    return np.stack(out)
+        return " ".join(str(arima_string(fitted)).split())
+    return "Theta"
 
 
-def statistical_paths(series: np.ndarray, train: tuple[int, int], at: np.ndarray, horizon: int,
-                      season: int | None = None) -> dict[str, np.ndarray | str]:
-    """`ets` and `theta` forecasts from every origin, or for a baseline that fails, its one-line reason."""
-    out: dict[str, np.ndarray | str] = {}
-    for name, make in (("ets", lambda: ets_paths(series, train, at, horizon, season)[0]),
-                       ("theta", lambda: theta_paths(series, train, at, horizon, season))):
-        try:
-            paths = make()
-            if not np.all(np.isfinite(paths)):
-                raise ValueError("forecasts are not finite")
-            out[name] = paths
-        except Exception as exc:  # any fitting error: this baseline is reported as failed, the sweep goes on
-            first = str(exc).splitlines()[0][:200] if str(exc) else ""
-            out[name] = f"{exc.__class__.__name__}: {first}"
-    return out
+def statistical_path(name: str, series: np.ndarray, fit: tuple[int, int], at: np.ndarray, horizon: int,
+                     season: int | None = None) -> tuple[np.ndarray, str] | str:
+    """`model_paths`, or for a baseline that fails, its one-line reason."""
+    try:
+        return model_paths(name, series, fit, at, horizon, season)
+    except Exception as exc:  # any fitting error: this baseline is reported as failed, the sweep goes on
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return f"{exc.__class__.__name__}: {first}"
+
+
+def statistical_paths(series: np.ndarray, fit: tuple[int, int], at: np.ndarray, horizon: int,
+                      season: int | None = None) -> dict[str, tuple[np.ndarray, str] | str]:
+    """`ets`, `arima` and `theta` forecasts from every origin with their forms, or for a baseline that fails,
+    its one-line reason."""
+    return {name: statistical_path(name, series, fit, at, horizon, season) for name in STATISTICAL}

@@ -11,6 +11,7 @@ from typing import Any
 from pipeline.core.config import load_sweep
 from pipeline.core.errors import UsageError
 from pipeline.core.hparams import ARCHITECTURES
+from pipeline.dev.competition import BENCHMARKS
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -20,6 +21,15 @@ def add_bench_parser(sub: Any) -> None:
     b.add_argument("--arch", choices=ARCHITECTURES, action="append", help="default: both")
     b.add_argument("--points", type=int, default=180, help="closed-loop points to generate (default 180)")
     b.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    b.add_argument("--benchmark", choices=sorted(BENCHMARKS),
+                   help="instead: the baselines and a sweep on a public benchmark under the competition's protocol, "
+                        "beside published figures (m3-monthly: search_spaces/m3_monthly.yaml)")
+    b.add_argument("--series", type=int, help="with --benchmark: a seeded sample of this many series (default all)")
+    b.add_argument("--space", type=Path, help="with --benchmark: another search space (its first dataset is set to "
+                                              "the benchmark's)")
+    b.add_argument("--baselines-only", action="store_true", help="with --benchmark: no sweep, the baselines only")
+    b.add_argument("--workdir", type=Path, help="with --benchmark: keep the sweep (MLflow store, outputs) here "
+                                                "(default: a temporary directory)")
     b.add_argument("--orchestration", action="store_true",
                    help="instead: a real sweep's tune-phase wall time vs the sum of its trial times / slots")
     b.add_argument("--trials", type=int, default=16,
@@ -51,6 +61,21 @@ def run_bench(args: argparse.Namespace) -> int:
 
     if args.epochs < 2 or args.points < 1:
         raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
+    if args.benchmark:
+        import tempfile
+
+        from pipeline.dev.competition import bench_spec, competition_benchmark, format_competition, space_for
+
+        if args.series is not None and args.series < 1:
+            raise UsageError("(command line): --series must be >= 1")
+        space = args.space or space_for(args.benchmark)
+        load_sweep(space)  # bad input: exit 2 at once
+        with tempfile.TemporaryDirectory() as tmp:
+            load_sweep(bench_spec(args.benchmark, space, args.series, Path(tmp)))
+            work = args.workdir or Path(tmp)
+            r = competition_benchmark(args.benchmark, work, series=args.series, space=space,
+                                      networks=not args.baselines_only)
+            return _bench_output(args, format_competition(r), r)
     if args.mlflow:
         import tempfile
 

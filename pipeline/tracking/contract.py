@@ -58,8 +58,14 @@ class Tags:
 
     @staticmethod
     def baseline_failed(dataset: str, baseline: str) -> str:
-        """On the parent: why a statistical baseline (`ets`, `theta`) could not be fitted on a dataset."""
+        """On the parent: why a statistical baseline (`ets`, `arima`, `theta`) could not be fitted on a dataset."""
         return f"gatesweep.baseline_failed.{dataset}.{baseline}"
+
+    @staticmethod
+    def baseline_forms(dataset: str) -> str:
+        """On the parent: the forms the statistical baselines chose on a dataset (`ets: ETS(M,Ad,M); arima:
+        ARIMA(0,1,1)(0,1,1)[12] on log; theta: Theta`; counted over a panel's series)."""
+        return f"gatesweep.baseline_forms.{dataset}"
 
     @staticmethod
     def dropped_series(dataset: str) -> str:
@@ -100,6 +106,11 @@ class Params:
 
     HORIZON: Final = "horizon"
     PATIENCE: Final = "patience"  # early stopping: epochs without a better validation MASE, or "none"
+    # what a child was fitted on: `train`, or `train+validation` for a confirm run's final fit (its `epochs` then
+    # are the ones early stopping chose on validation, and it has no validation scores); on the parent,
+    # `final_fit` is the sweep's setting
+    FIT_ON: Final = "fit_on"
+    FINAL_FIT: Final = "final_fit"
 
     # the confirm design (`reports.sequential`): seeds in round 1, then per round, up to the cap; a parent
     # without `confirm_max_seeds` (written before rounds existed) had one round

@@ -71,6 +71,7 @@ class SweepTracker:
         self.multi_dataset = False
         self.horizons: dict[str, int] = {}  # dataset -> forecast horizon (a child param), from the sweep file
         self.patience: int | None = None  # early stopping (a child param), from the sweep file
+        self.final_fit = "train"  # what confirm runs are fitted on (`evaluation.final_fit`), from the sweep file
         self.writers = 1  # outbox writer threads for this store, set by check()
 
     def check(self, timeout_s: float = 5.0) -> None:
@@ -121,12 +122,14 @@ class SweepTracker:
         if spec is not None:
             self.horizons = {d.name: d.horizon for d in spec.datasets}
             self.patience = spec.evaluation.patience
+            self.final_fit = spec.evaluation.final_fit
 
     def start_parent(self, spec: SweepSpec, spec_text: str, spec_path: str) -> str:
         assert self.experiment_id is not None, "call check() first"
         self.multi_dataset = len(spec.datasets) > 1
         self.horizons = {d.name: d.horizon for d in spec.datasets}
         self.patience = spec.evaluation.patience
+        self.final_fit = spec.evaluation.final_fit
         from pipeline.core.version import code_version
 
         tags = {Tags.ROLE: "sweep", Tags.SPEC_PATH: spec_path, Tags.CODE_VERSION: code_version()}
@@ -142,6 +145,7 @@ class SweepTracker:
                   "equivalence_margin": spec.report.equivalence_margin, "alpha": spec.report.alpha,
                   "min_seeds": spec.report.min_seeds, "smallest_effect": spec.report.smallest_effect,
                   "param_matched": spec.confirm.param_matched, "patience": spec.evaluation.patience,
+                  Params.FINAL_FIT: spec.evaluation.final_fit,
                   "closed_loop_horizon": spec.evaluation.closed_loop_horizon,
                   "scheduler": spec.scheduler.kind, "max_failures": spec.max_failures,
                   "cpus_per_trial": spec.resources.cpus, "gpus_per_trial": spec.resources.gpus,
@@ -251,7 +255,9 @@ class SweepTracker:
         run_id = run.info.run_id
         params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis
         params.append(Param(Params.HORIZON, str(self.horizons.get(job.dataset, 1))))
-        params.append(Param(Params.PATIENCE, str(self.patience) if self.patience else "none"))
+        refit = job.phase == "confirm" and self.final_fit == "train+validation"
+        params.append(Param(Params.PATIENCE, "none" if refit or not self.patience else str(self.patience)))
+        params.append(Param(Params.FIT_ON, "train+validation" if refit else "train"))
         now = record.end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)

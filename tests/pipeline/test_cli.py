@@ -25,6 +25,9 @@ def test_validate_prints_the_plan(tmp_path: Path) -> None:
     proc = run_gatesweep(["validate", str(ROOT / "search_spaces" / "quickstart.yaml")], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "16 in all" in proc.stdout and "10 runs" in proc.stdout
+    # confirm rounds may buy more seeds: the plan says how many runs at most (5 per round up to 40 per cell)
+    assert "rounds of 5 more seeds per cell up to 40: at most 80 runs" in proc.stdout
+    assert "final fit: confirm runs and the baselines are fitted on train + validation" in proc.stdout
 
 
 def test_bad_override_is_rejected_before_training(tmp_path: Path) -> None:
@@ -155,6 +158,29 @@ def test_run_into_a_home_with_an_unfinished_sweep_is_refused(tmp_path: Path) -> 
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "unfinished sweep" in lines[0] and f"gatesweep resume {stopped}" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gatesweep-output"]  # no mlflow.db: nothing started
+
+
+@pytest.mark.parametrize("argv, words", [(["--series", "0"], "--series must be >= 1"),
+                                         (["--space", "no-such.yaml"], "no-such.yaml")])
+def test_benchmark_bad_options_are_one_line_exit_2(argv: list[str], words: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.app.cli import main
+
+    assert main(["bench", "--benchmark", "m3-monthly", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+
+
+def test_benchmark_baselines_on_a_sample_of_m3_monthly(tmp_path: Path) -> None:
+    """The competition's protocol on 3 M3 monthly series: every baseline scored, the published figures beside."""
+    from pipeline.dev.competition import competition_benchmark, format_competition
+
+    r = competition_benchmark("m3-monthly", tmp_path, series=3, networks=False)
+    assert r["series"] == 3 and r["horizon"] == 18 and r["final_fit"] == "train+validation"
+    assert [b["method"] for b in r["baselines"]] == ["naive", "seasonal_naive", "ar", "ets", "arima", "theta"]
+    assert all(0 < b["smape"] < 200 and b["mase"] > 0 for b in r["baselines"])
+    text = format_competition(r)
+    assert "m3-monthly: 3 series, h = 18, season 12" in text and "14.14" in text and "cf55bb0" in text
 
 
 @pytest.mark.parametrize("argv", [["--trials", "1"], ["--trial-epochs", "0"]])

@@ -1,64 +1,125 @@
-"""ETS and Theta baselines: the forecasts statsmodels itself makes, from the networks' origins, and a failure
-that is reported instead of raised."""
+"""ETS, ARIMA and Theta baselines from statsforecast: the forecasts statsforecast itself makes, from the networks'
+origins with the fitted parameters, the same MASE whatever the units, and a failure that is reported instead of
+raised."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.core.config import SplitSpec
 from pipeline.core.data import split_bounds
-from pipeline.core.metrics import baselines
-from pipeline.core.origins import origins
-from pipeline.core.statistical import ets_paths, statistical_paths, theta_paths
+from pipeline.core.metrics import baselines, baselines_many, naive_paths, smape
+from pipeline.core.origins import horizon_mase, origins, targets
+from pipeline.core.statistical import model_paths, statistical_paths
 
 T = np.arange(96)
 SERIES = 20 + 0.3 * T + 3 * np.sin(2 * np.pi * T / 12) + np.random.default_rng(5).normal(0, 0.5, 96)
-TRAIN = (0, 67)
+FIT = (0, 72)
+# trend x multiplicative season (the amplitude grows with the level), as airline passengers or retail sales
+MULT = (100 + 2 * T) * (1 + 0.3 * np.sin(2 * np.pi * T / 12)) * np.exp(np.random.default_rng(1).normal(0, 0.02, 96))
 
 
-def test_ets_from_the_end_of_training_is_statsmodels_own_forecast_of_the_chosen_form() -> None:
-    from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+def _statsforecast(model: object, y: np.ndarray, h: int) -> np.ndarray:
+    """statsforecast's own high-level forecast of `y` (one series, integer times)."""
+    from statsforecast import StatsForecast
 
-    paths, form = ets_paths(SERIES, TRAIN, np.array([67]), 5, season=12)
-    trend, season = form.split(",")[1:]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = ExponentialSmoothing(SERIES[:67], trend=trend != "N", damped_trend=trend == "Ad",
-                                   seasonal=12 if season == "A" else None).fit(disp=False)
-    np.testing.assert_allclose(paths[0], fit.forecast(5), rtol=1e-6)
+    df = pd.DataFrame({"unique_id": "s", "ds": np.arange(1, len(y) + 1), "y": y})
+    out = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(df=df, h=h)
+    return out[out.columns[-1]].to_numpy()
 
 
-def test_ets_later_origins_read_only_the_values_before_them() -> None:
-    at = np.array([70, 75, 80])
-    clean, _ = ets_paths(SERIES, TRAIN, at, 4, season=12)
-    planted = SERIES.copy()
-    planted[75] += 100.0
-    dirty, _ = ets_paths(planted, TRAIN, at, 4, season=12)
-    np.testing.assert_allclose(dirty[:2], clean[:2])  # origins 70 and 75 forecast 70-78 without reading 75
-    assert np.abs(dirty[2] - clean[2]).max() > 1e-3  # origin 80 reads it
+def test_ets_from_the_end_of_its_fit_part_is_statsforecasts_own_forecast() -> None:
+    from statsforecast.models import AutoETS
+
+    paths, form = model_paths("ets", MULT, FIT, np.array([72]), 12, 12)
+    # AutoETS is scale-equivariant, so the forecast of the series as given is the same
+    np.testing.assert_allclose(paths[0], _statsforecast(AutoETS(season_length=12), MULT[:72], 12), rtol=1e-6)
+    assert form.startswith("ETS(") and form.endswith(",M)"), form  # it finds the multiplicative season
 
 
-def test_theta_at_each_origin_is_statsmodels_theta_fitted_on_the_values_before_it() -> None:
-    from statsmodels.tsa.forecasting.theta import ThetaModel
+@pytest.mark.parametrize("name", ["arima", "theta"])
+def test_arima_and_theta_are_statsforecasts_forecasts_of_the_normalised_series(name: str) -> None:
+    from statsforecast.models import AutoARIMA, Theta
 
-    paths = theta_paths(SERIES, TRAIN, np.array([70, 80]), 6, season=12)
-    for row, o in zip(paths, (70, 80), strict=True):
-        expected = ThetaModel(SERIES[:o], period=12, deseasonalize=True).fit().forecast(6)
-        np.testing.assert_allclose(row, expected, rtol=1e-9)
+    y = MULT[:72]
+    c = float(np.mean(np.abs(y)))
+    paths, form = model_paths(name, MULT, FIT, np.array([72]), 12, 12)
+    if name == "arima":  # a positive series: ARIMA on its log (auto.arima(lambda = 0)), back by exp
+        expected = np.exp(_statsforecast(AutoARIMA(season_length=12), np.log(y / c), 12)) * c
+        assert form.endswith(" on log") and "[12]" in form, form
+    else:
+        expected = _statsforecast(Theta(season_length=12), y / c, 12) * c
+    np.testing.assert_allclose(paths[0], expected, rtol=1e-6)
 
 
-def test_a_baseline_that_cannot_be_fitted_is_reported_not_raised() -> None:
-    flat = np.r_[np.full(67, 5.0), SERIES[67:]]  # a constant training part: no ETS likelihood is finite
-    out = statistical_paths(flat, TRAIN, np.array([70]), 3)
-    assert isinstance(out["ets"], str) and out["ets"].startswith("ValueError: no ETS form could be fitted")
-    assert isinstance(out["theta"], np.ndarray)
-    bounds = split_bounds(len(flat), SplitSpec())
-    scores = baselines(flat, bounds, 4, horizon=3)
-    assert set(scores.failed) == {"ets"} and "ets_mase" not in scores.metrics
-    assert {"naive_mase", "ar_mase", "theta_mase"} <= set(scores.metrics)
+def test_arima_on_a_series_that_goes_below_zero_is_fitted_on_the_series_itself() -> None:
+    paths, form = model_paths("arima", SERIES - 60, FIT, np.array([72, 84]), 6, 12)
+    assert not form.endswith("on log") and (paths < 0).any()  # not clipped: the series itself was negative
+
+
+@pytest.mark.parametrize("name", ["ets", "arima", "theta"])
+def test_later_origins_read_only_the_values_before_them_with_the_fitted_parameters(name: str) -> None:
+    at = np.array([72, 78, 84])
+    clean, form = model_paths(name, MULT, FIT, at, 6, 12)
+    planted = MULT.copy()
+    planted[78] *= 1.5  # a value after the fit part: parameters unchanged, the filter reads it from origin 84 on
+    dirty, dirty_form = model_paths(name, planted, FIT, at, 6, 12)
+    assert dirty_form == form
+    np.testing.assert_allclose(dirty[:2], clean[:2])  # origins 72 and 78 forecast without reading point 78
+    assert np.abs(dirty[2] - clean[2]).max() > 1e-3  # origin 84 reads it
+
+
+def test_the_statistical_baselines_beat_seasonal_naive_on_a_trend_with_a_multiplicative_season() -> None:
+    at = origins(72, 96, 12, 12)
+    truth = targets(MULT, at, 12)
+    scale = float(np.mean(np.abs(MULT[12:72] - MULT[:60])))
+    snaive = horizon_mase(naive_paths(MULT, at, 12, 12), truth, scale)
+    for name in ("ets", "arima", "theta"):
+        paths, _ = model_paths(name, MULT, FIT, at, 12, 12)
+        assert horizon_mase(paths, truth, scale) < snaive, name  # seasonal naive misses the trend's 2 a month
+
+
+def test_a_baseline_that_cannot_be_fitted_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    import statsforecast.models
+
+    def broken(self: object, y: np.ndarray, *args: object, **kwargs: object) -> None:
+        raise ValueError("planted: the optimiser found no finite likelihood\nsecond line")
+
+    monkeypatch.setattr(statsforecast.models.AutoETS, "fit", broken)
+    out = statistical_paths(SERIES, FIT, np.array([72]), 3)
+    assert out["ets"] == "ValueError: planted: the optimiser found no finite likelihood"
+    assert isinstance(out["theta"], tuple) and isinstance(out["arima"], tuple)
+    scores = baselines(SERIES, split_bounds(len(SERIES), SplitSpec()), 4, horizon=3)
+    assert set(scores.failed) == {"ets"} and "ets_mase" not in scores.metrics and "ets" not in scores.forms
+    assert {"naive_mase", "ar_mase", "theta_mase", "arima_mase", "theta_smape"} <= set(scores.metrics)
+
+
+def test_a_series_that_never_went_below_zero_is_never_forecast_below_zero() -> None:
+    falling = np.r_[np.linspace(50, 2, 60), np.full(20, 1.0)]  # a linear fall: a trend model would cross zero
+    for name in ("ets", "arima", "theta"):
+        paths, _ = model_paths(name, falling, (0, 40), np.array([40, 50]), 20, None)
+        assert paths.min() >= 0, name
+
+
+@pytest.mark.parametrize("final_fit, fit_end", [("train+validation", 81), ("train", 67)])
+def test_baselines_are_fitted_on_what_the_confirm_runs_are_fitted_on(final_fit: str, fit_end: int,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.core.statistical as statistical
+
+    seen = []
+    real = statistical.model_paths
+
+    def spy(name: str, series: np.ndarray, fit: tuple[int, int], *args: object) -> tuple[np.ndarray, str]:
+        seen.append(fit)
+        return real(name, series, fit, *args)
+
+    monkeypatch.setattr(statistical, "model_paths", spy)
+    bounds = split_bounds(len(SERIES), SplitSpec())  # 70 / 15 / 15 of 96: train [0, 67), test from 81
+    assert bounds[0] == (0, 67) and bounds[2][0] == 81
+    scores = baselines(SERIES, bounds, 4, 12, horizon=3, final_fit=final_fit)
+    assert seen == [(0, fit_end)] * 3 and set(scores.forms) == {"ets", "arima", "theta"}
 
 
 @pytest.mark.parametrize("horizon", [1, 4])
@@ -66,5 +127,34 @@ def test_baselines_score_the_networks_origins(horizon: int) -> None:
     bounds = split_bounds(len(SERIES), SplitSpec())
     scores = baselines(SERIES, bounds, 4, 12, horizon=horizon, origin_step=2)
     at = origins(*bounds[2], horizon, 2)
-    assert len(at) >= 3 and scores.seconds > 0
+    truth = targets(SERIES, at, horizon)
+    assert len(at) >= 3 and set(scores.seconds) == {"ets", "arima", "theta"} and min(scores.seconds.values()) > 0
+    naive = naive_paths(SERIES, at, horizon)
+    assert scores.metrics["naive_smape"] == pytest.approx(smape(naive, truth))
     assert scores.metrics["ets_mase"] < scores.metrics["naive_mase"]  # a trend and a season: ETS models both
+
+
+def test_the_same_mase_whatever_the_units() -> None:
+    """A panel whose series are in units 1000 times apart scores every baseline as the same series do."""
+    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
+    calls = [{"series": y, "bounds": bounds, "window": 13, "season": 12, "horizon": 6, "final_fit": "train"}
+             for y in (MULT, SERIES)]
+    plain = baselines_many(calls)
+    scaled = baselines_many([{**calls[0], "series": MULT * 1000}, {**calls[1], "series": SERIES / 1000}])
+    for a, b in zip(plain, scaled, strict=True):
+        assert a.forms == b.forms
+        for key, value in a.metrics.items():
+            if key.endswith(("_mase", "_smape")):
+                assert b.metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_many_series_across_processes_score_as_one_process_does() -> None:
+    """The pool (spawned workers) returns every series' scores, in order, equal to the scores made in process."""
+    rng = np.random.default_rng(3)
+    ys = [MULT * f + rng.normal(0, 1, len(MULT)) for f in np.linspace(0.5, 2, 8)]
+    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
+    calls = [{"series": y, "bounds": bounds, "window": 13, "season": 12, "horizon": 12} for y in ys]
+    pooled = baselines_many(calls, workers=2)
+    alone = [baselines(**c) for c in calls[:2]] + [baselines(**calls[-1])]
+    for a, b in zip([pooled[0], pooled[1], pooled[-1]], alone, strict=True):
+        assert a.forms == b.forms and a.metrics == pytest.approx(b.metrics, rel=1e-9)

@@ -111,6 +111,9 @@ def test_the_rules_line_is_in_the_html_and_the_markdown_and_says_how_training_st
     assert off in summary_md(v) and f"<p class='note' id='rules'>{off}</p>" in report_html(v, [])
     on = v.model_copy(update={"settings": v.settings.model_copy(update={"patience": 20})})
     assert "early stopping after 20 epochs without a better validation MASE" in report_html(on, [])
+    final = v.model_copy(update={"settings": v.settings.model_copy(update={"final_fit": "train+validation"})})
+    assert "then fitted on train + validation (everything before the test part)" in summary_md(final)
+    assert "train + validation" not in summary_md(v)  # a sweep recorded before final fits: the training part
 
 
 def test_signals_that_point_different_ways_get_one_sentence_saying_which_to_act_on() -> None:
