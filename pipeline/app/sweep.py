@@ -57,10 +57,12 @@ class SweepOutcome:
 
 
 def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
-                      ) -> tuple[dict[str, float], dict[str, str], float]:
+                      ) -> tuple[dict[str, float], dict[str, str], float, dict[str, Any]]:
     """Naive, seasonal naive, AR, ETS, ARIMA and Theta test-split metrics per dataset, keyed for the parent run;
     tags: the forms the statistical baselines chose, and the baselines that failed (with the reason); the seconds
-    the statistical ones took (summed over series, whichever process fitted them).
+    the statistical ones took (summed over series, whichever process fitted them); and the `baselines.json`
+    artifact: per dataset and series, the test origins, the values forecast, every baseline's forecasts and
+    MASE, and the MASE denominator (what the report tests a network's per-series scores against).
 
     The AR baseline uses the smallest window of the dataset's search space (the fixed one when not searched).
     AR and the statistical models are fitted on what the confirm runs are fitted on (`evaluation.final_fit`).
@@ -79,6 +81,7 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
     results = baselines_many(calls)
     metrics: dict[str, float] = {}
     tags: dict[str, str] = {}
+    artifact: dict[str, Any] = {"schema_version": 1, "datasets": {}}
     for ds in spec.datasets:
         panel = series[ds.name]
         mine = [r for (name, _), r in zip(owners, results, strict=True) if name == ds.name]
@@ -96,11 +99,19 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
                     for k in per_series[0] if k in everywhere}
         metrics[Metrics.baseline(ds.name, "ar_window")] = float(min(spec.space_for(ds.name).values("window")))
         tags |= {Tags.baseline_failed(ds.name, name): "; ".join(reasons)[:4000] for name, reasons in why.items()}
+        artifact["datasets"][ds.name] = {"horizon": ds.horizon, "series": [
+            {"id": sid, "test_origins": [int(o) for o in np.asarray(r.origins)], "mase_scale": r.scale,
+             "truth": np.asarray(r.truth).tolist(),  # a diverged AR has no forecasts here and a null MASE
+             "mase": {k.removesuffix("_mase"): v if np.isfinite(v) else None for k, v in r.metrics.items()
+                      if k.endswith("_mase")},
+             "pred": {name: np.round(p, 10).tolist() for name, p in (r.paths or {}).items()
+                      if np.all(np.isfinite(p))}}
+            for sid, r in zip(ids, mine, strict=True)]}
         if forms:
             tags[Tags.baseline_forms(ds.name)] = "; ".join(
                 f"{name}: " + ", ".join(f if n == 1 and len(c) == 1 else f"{f} x{n}" for f, n in c.most_common(8))
                 + (f", {len(c) - 8} more forms" if len(c) > 8 else "") for name, c in forms.items())[:4000]
-    return metrics, tags, sum(sum(r.seconds.values()) for r in results)
+    return metrics, tags, sum(sum(r.seconds.values()) for r in results), artifact
 
 
 def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tracking_uri: str,
@@ -126,7 +137,9 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
         # pure computation on the data (seconds for long series): done before anything starts, so a Ctrl-C
         # here leaves nothing behind, and a resumed sweep never lacks them
         progress.set_note("fitting the ETS, ARIMA and Theta baselines")
-        baseline_metrics, baseline_tags, baseline_seconds = dataset_baselines(spec, series)
+        t_baselines = time.perf_counter()
+        baseline_metrics, baseline_tags, baseline_seconds, baseline_paths = dataset_baselines(spec, series)
+        baseline_wall = time.perf_counter() - t_baselines
         ray_start = _prepare_cluster(spec, address, progress)
         parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
     except Interrupted as exc:
@@ -147,11 +160,14 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
     # baselines: once per sweep, not per trial; their time is in timings.json
     state = SweepState(tracking_uri=tracking_uri, experiment=spec.name, parent_run_id=parent, phase="tune",
                        spec_path=str(spec_path.resolve()), spec=spec,
-                       seconds={"baselines": baseline_seconds, "ray_start": ray_start})
+                       seconds={"baselines": baseline_seconds, "baselines_wall": baseline_wall,
+                                "ray_start": ray_start})
     state.save(out_dir)
     tracker.log_parent_metrics(baseline_metrics)
     if baseline_tags:
         tracker.set_parent_tags(baseline_tags)
+    tracker.log_parent_artifact(Artifacts.BASELINES, json.dumps(baseline_paths, separators=(",", ":"),
+                                                                allow_nan=False))
     progress.publish = _publisher(tracker)
     return _drive(spec, series, tracker, out_dir, state, t_start, reporter, progress, cluster=None)
 

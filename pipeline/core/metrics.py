@@ -82,6 +82,12 @@ class BaselineScores:
     forms: dict[str, str]
     failed: dict[str, str]
     seconds: dict[str, float]
+    # what they were scored on, for the report's per-series tests: the test origins, the values they forecast
+    # `(origins, horizon)`, every baseline's forecasts of them and the MASE denominator
+    origins: np.ndarray | None = None
+    truth: np.ndarray | None = None
+    paths: dict[str, np.ndarray] | None = None
+    scale: float = 1.0
 
 
 def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, season: int | None = None, *,
@@ -120,7 +126,7 @@ def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, se
         out[f"{name}_mase"] = horizon_mase(p, truth, scale)
         out[f"{name}_rmse"] = rmse(p, truth)
         out[f"{name}_smape"] = smape(p, truth)
-    return BaselineScores(out, forms, failed, seconds)
+    return BaselineScores(out, forms, failed, seconds, at, truth, preds, scale)
 
 
 def _quiet_worker() -> None:

@@ -78,9 +78,14 @@ def competition_benchmark(name: str, workdir: Path, *, series: int | None = None
     spec, panels = load_sweep(path)
     ds = spec.datasets[0]
     panel = panels[ds.name]
-    t0 = time.perf_counter()
-    metrics, tags, fit_seconds = dataset_baselines(spec, panels)
-    wall = time.perf_counter() - t0
+    nets: dict[str, Any] | None = None
+    if networks:  # the sweep fits the baselines itself, once: read them back from its parent run
+        nets, metrics, tags, seconds = _networks(spec, panels, path, workdir)
+        fit_seconds, wall = seconds["baselines"], seconds.get("baselines_wall", math.nan)
+    else:
+        t0 = time.perf_counter()
+        metrics, tags, fit_seconds, _ = dataset_baselines(spec, panels)
+        wall = time.perf_counter() - t0
     prefix = f"baseline.{ds.name}."
     rows = []
     for method in ("naive", "seasonal_naive", "ar", "ets", "arima", "theta"):
@@ -93,13 +98,15 @@ def competition_benchmark(name: str, workdir: Path, *, series: int | None = None
         "baseline_wall_s": wall, "baseline_fit_s": fit_seconds, "baseline_failed": {
             k: v for k, v in tags.items() if k.startswith("gatesweep.baseline_failed.")},
         "published": [{"what": w, "smape": s, "mase": m} for w, s, m in PUBLISHED.get(name, [])]}
-    if networks:
-        out["networks"] = _networks(spec, panels, path, workdir)
+    if nets is not None:
+        out["networks"] = nets
     return out
 
 
-def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path) -> dict[str, Any]:
-    """A whole sweep on the benchmark: each confirm seed's mean sMAPE and MASE over the series, per architecture."""
+def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path
+              ) -> tuple[dict[str, Any], dict[str, float], dict[str, str], dict[str, float]]:
+    """A whole sweep on the benchmark: each confirm seed's mean sMAPE and MASE over the series, per architecture;
+    the parent run's metrics and tags (the baselines the sweep fitted), and its timings."""
     from mlflow import MlflowClient
 
     import reports
@@ -119,12 +126,13 @@ def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path) -> d
             arms.setdefault(r.data.tags["gatesweep.arch"], []).append(
                 {"seed": int(r.data.tags["gatesweep.seed"]), "mase": r.data.metrics["test_mase"],
                  "smape": r.data.metrics.get("test_smape", math.nan)})
+    parent = client.get_run(outcome.parent_run_id).data
     return {"parent_run_id": outcome.parent_run_id, "wall_s": outcome.seconds.get("total", math.nan),
             "verdict": outcome.verdict.overall.label, "tracking_uri": uri,
             "arms": {arch: {"seeds": sorted(rows, key=lambda x: x["seed"]),
                             "gmean_mase": float(np.exp(np.mean(np.log([x["mase"] for x in rows])))),
                             "mean_smape": float(np.mean([x["smape"] for x in rows]))}
-                     for arch, rows in sorted(arms.items())}}
+                     for arch, rows in sorted(arms.items())}}, parent.metrics, parent.tags, outcome.seconds
 
 
 NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR (least squares, the smallest window)",

@@ -184,6 +184,9 @@ class Artifacts:
 
     SWEEP_FILE: Final = "sweep.yaml"
     TIMINGS: Final = "timings.json"
+    # per dataset and series: the baselines' test origins, truth, forecasts, MASE and MASE scale
+    # (`pipeline.app.sweep.dataset_baselines`); sweeps from before it have none
+    BASELINES: Final = "baselines.json"
     REPORT_DIR: Final = "report"
     REPORT_HTML: Final = "report/report.html"
     VERDICT_JSON: Final = "report/verdict.json"
