@@ -51,6 +51,8 @@ def test_the_report_of_a_0_1_0_store_rebuilds_the_same_verdict(tmp_path: Path,
     old = json.loads((RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8"))
     # every value 0.1.0 wrote is written again, equal; what schema 2 adds is all that is new
     assert _added(old, new) == {".schema_version", ".sweep_info.search_space.all datasets.strategy",
+                                *(f".sweep_info.search_space.all datasets.{k}" for k in ("normalize", "loss_fn",
+                                                                                          "epoch_windows")),
                                 ".settings.patience", ".settings.final_fit", *_SCHEMA_2_DATASET}
     assert new["settings"]["patience"] is None  # 0.1.0 trained every epoch (its param), whatever today's default
     assert new["settings"]["final_fit"] is None  # and fitted its confirm runs on the training part

@@ -136,6 +136,9 @@ else:
     )
 
 
+ZERO_ALLOWED = {"epoch_windows"}  # 0: every window, each epoch
+
+
 def _check_domain(name: str, kind: type, p: Any) -> None:
     values = p.choice if isinstance(p, ChoiceParam) else [p.low, p.high] if isinstance(p, RangeParam) else [p]
     if isinstance(p, RangeParam) and kind is str:
@@ -147,6 +150,8 @@ def _check_domain(name: str, kind: type, p: Any) -> None:
             continue
         if isinstance(v, str | bool) or (kind is int and not float(v).is_integer()):
             raise ValueError(f"{name}: expected {'an integer' if kind is int else 'a number'}, got {v!r}")
+        if name in ZERO_ALLOWED and v == 0:
+            continue
         if not math.isfinite(float(v)) or v <= 0:
             raise ValueError(f"{name}: must be > 0, got {v!r}")
     if name == "num_layers" and max(float(v) for v in values) > 4:

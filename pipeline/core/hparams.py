@@ -10,12 +10,16 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.core.models import NORMALIZE
 from pipeline.core.transforms import TRANSFORMS
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 # how a network forecasts H steps: all at once from one window (a multi-output head), or one step at a time
 # with its own forecasts fed back (the source article's closed loop); the same at H = 1
 STRATEGIES = ("direct", "recursive")
+# the training loss: squared error, or absolute error (what MASE and the competitions score; Hewamalage et al.
+# and NeuralForecast train on it)
+LOSSES = ("mse", "mae")
 # the architectures compared, named once: the config, the CLI, the MLflow contract and the report use these
 Arch = Literal["gru", "lstm"]
 ARCHITECTURES: tuple[Arch, ...] = get_args(Arch)
@@ -36,6 +40,9 @@ class HParams(BaseModel):
     epochs: int = 100
     transform: str = "none"  # what the network models: see pipeline.core.transforms
     strategy: str = "direct"  # multi-step forecasts: see STRATEGIES
+    normalize: str = "series"  # each window relative to its own level, or not: see pipeline.core.models
+    loss_fn: str = "mse"  # the training loss on the scaled, transformed series: see LOSSES (Darts' name)
+    epoch_windows: int = 0  # windows an epoch samples from all the series' (0: every window, the article's epoch)
 
     @classmethod
     def of(cls, arch: str, values: dict[str, Any]) -> HParams:
@@ -51,4 +58,5 @@ class HParams(BaseModel):
 HPARAM_TYPES: dict[str, type] = {name: f.annotation for name, f in HParams.model_fields.items()  # type: ignore[misc]
                                  if name != "arch"}
 # hyperparameters whose values are names: the names allowed
-HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "transform": TRANSFORMS, "strategy": STRATEGIES}
+HPARAM_CHOICES: dict[str, tuple[str, ...]] = {"optimizer": OPTIMIZERS, "transform": TRANSFORMS, "strategy": STRATEGIES,
+                                              "normalize": NORMALIZE, "loss_fn": LOSSES}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import keras
@@ -41,18 +41,38 @@ def configure_tensorflow(cpus: float = 1, gpus: float = 0) -> None:
     _configured = (threads, gpus > 0)
 
 
+NORMALIZE = ("series", "window")
+
+
 def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1, outputs: int = 1,
-                inputs: int = 1) -> keras.Model:
+                inputs: int = 1, normalize: str = "series") -> keras.Model:
     """The seed's network; at hidden 40 it has 5,201 (GRU) or 6,761 (LSTM) parameters. `outputs`: the values
     each position predicts (the next `outputs` points; more than 1 for the direct multi-step strategy);
-    `inputs`: channels at each position (the series, then its covariates)."""
+    `inputs`: channels at each position (the series, then its covariates).
+
+    `normalize`: `series` reads the series as it is given (transformed and standardised per series on the part
+    the network fits); `window` reads each window relative to its own level, the series' value at the window's
+    last position (its last known value, as NLinear and Hewamalage et al.'s moving windows do; in log space a
+    ratio): that level is subtracted from the series channel of every position and added back to every output.
+    A position `p` then predicts `y[p+h] - level = (y[p+h] - y[p]) + (y[p] - level)`, the second term its own
+    input, so every position's target is known from what it reads; the network learns shapes, not levels, and
+    a trending series never leaves the range it trained on. Covariate channels are left as they are. No weights:
+    the parameter count is the same."""
     import keras
 
+    if normalize not in NORMALIZE:
+        raise ValueError(f"unknown normalize {normalize!r}; expected one of {', '.join(NORMALIZE)}")
     cell = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[arch]
-    layers: list[Any] = [keras.Input((window, inputs))]
-    layers += [cell(hidden_size, return_sequences=True, name=f"{arch}_{i}") for i in range(num_layers)]
-    layers.append(keras.layers.Dense(outputs, name="dense"))
-    return keras.Sequential(layers, name=arch)
+    rnns = [cell(hidden_size, return_sequences=True, name=f"{arch}_{i}") for i in range(num_layers)]
+    dense = keras.layers.Dense(outputs, name="dense")
+    if normalize == "series":
+        return keras.Sequential([keras.Input((window, inputs)), *rnns, dense], name=arch)
+    x = inp = keras.Input((window, inputs))
+    level = keras.ops.expand_dims(inp[:, -1, :1], 1)  # (batch, 1, 1): the last input value of the series
+    x = keras.ops.concatenate([inp[..., :1] - level, inp[..., 1:]], axis=-1)
+    for rnn in rnns:
+        x = rnn(x)
+    return keras.Model(inp, dense(x) + level, name=arch)
 
 
 def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:

@@ -90,7 +90,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
              for s in panel.series]
     patience = None if refit else patience
     inputs = 1 + (parts[0].channels.shape[1] if parts[0].channels is not None else 0)
-    model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs, inputs)
+    model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs, inputs, hp.normalize)
     loop = _compiled_loop(hp, parts, model, panel, split)
     model = loop.model
     # MASE's denominator: the in-sample (seasonal) naive error of the history before the part scored (the M4
@@ -105,7 +105,10 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     best: tuple[float, int, Any] = (np.inf, -1, None)  # (val_mase, epoch, weights) for early stopping
     t0 = time.perf_counter()
     for epoch in range(hp.epochs):
-        loss = loop.epoch(rng.permutation(loop.n))
+        # an epoch: every window in a new order, or `epoch_windows` of them drawn afresh (a cost that does not
+        # grow with the panel; NeuralForecast's `max_steps` over sampled windows)
+        order = rng.permutation(loop.n)
+        loss = loop.epoch(order[:hp.epoch_windows] if 0 < hp.epoch_windows < loop.n else order)
         if refit:
             val_loss = val_mase = float("nan")
         else:
@@ -139,7 +142,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
         "epochs_trained": float(len(losses)),
         # what an epoch is made of, so that cost compares per step and per window, not only per epoch
         "train_windows": float(loop.n),
-        "steps_per_epoch": float(loop.n_batches),
+        "steps_per_epoch": float(loop.last_steps),
     }
     if patience is not None:
         metrics["best_epoch"] = float(best[1])
@@ -220,7 +223,7 @@ def _compiled_loop(hp: HParams, parts: list[PreparedData], model: Any, panel: Pa
         validation = (np.concatenate([d.validation[0] for d in parts]),
                       np.concatenate([d.validation[1] for d in parts]))
         loop = _CompiledLoop(model, build_optimizer(hp.optimizer, hp.learning_rate), train, validation,
-                             hp.batch_size)
+                             hp.batch_size, hp.loss_fn)
     else:
         loop.restart(model.get_weights(), hp.learning_rate)
     _LOOPS[key] = loop
@@ -238,10 +241,11 @@ class _CompiledLoop:
     """Training and inference for one model, compiled once per input shape."""
 
     def __init__(self, model: Any, optimizer: Any, train: tuple[np.ndarray, np.ndarray],
-                 validation: tuple[np.ndarray, np.ndarray], batch_size: int) -> None:
+                 validation: tuple[np.ndarray, np.ndarray], batch_size: int, loss: str = "mse") -> None:
         import tensorflow as tf
 
         self.model, self.optimizer = model, optimizer
+        self.loss = loss
         self.optimizer.build(model.trainable_variables)
         self._optimizer_start = [np.array(v.numpy()) for v in self.optimizer.variables]
         self.x, self.y = tf.constant(train[0]), tf.constant(train[1])
@@ -251,6 +255,7 @@ class _CompiledLoop:
         self.batch = min(batch_size, self.n)
         self.n_batches = -(-self.n // self.batch)
         self.epoch_times: list[float] = []
+        self.last_steps = self.n_batches  # batches in the last epoch (fewer when an epoch samples windows)
         # XLA on CPU (measured: ~10x faster than model.fit here). On a GPU, Keras runs GRU/LSTM on cuDNN
         # kernels, which XLA cannot compile, so the step stays a plain graph there (not yet measured on
         # a GPU: no GPU was available when this was written).
@@ -273,7 +278,8 @@ class _CompiledLoop:
 
         xb, yb = tf.gather(self.x, idx), tf.gather(self.y, idx)
         with tf.GradientTape() as tape:
-            per_window = tf.reduce_mean(tf.square(self.model(xb, training=True) - yb), axis=[1, 2])
+            err = self.model(xb, training=True) - yb
+            per_window = tf.reduce_mean(tf.abs(err) if self.loss == "mae" else tf.square(err), axis=[1, 2])
             # padded rows of the epoch's last batch weigh 0: the mean is over its real windows
             loss = tf.reduce_sum(per_window * weight) / tf.reduce_sum(weight)
         grads = tape.gradient(loss, self.model.trainable_variables)
@@ -293,14 +299,15 @@ class _CompiledLoop:
         return val
 
     def epoch(self, perm: np.ndarray) -> float:
-        """One pass over the training windows; returns the training loss (MSE of the scaled, transformed
-        series over every position and output)."""
+        """One pass over the training windows `perm` (all of them, or a sample); returns the training loss (MSE,
+        or MAE with `loss_fn: mae`, of the scaled, transformed series over every position and output)."""
         import tensorflow as tf
 
         t0 = time.perf_counter()
-        pad = self.n_batches * self.batch - self.n
+        n = len(perm)
+        pad = -(-n // self.batch) * self.batch - n
         idx = np.concatenate([perm, perm[:pad]]).astype(np.int32)
-        weight = np.concatenate([np.ones(self.n, np.float32), np.zeros(pad, np.float32)])
+        weight = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
         total = 0.0
         # one compiled call per batch: measured here (GRU 40, 12 batches/epoch), unrolling 2 or 6 batches
         # per call cut 13.5 ms/epoch to 10.7 or 8.3 but raised the once-per-trial compile from 1.5 s to
@@ -309,7 +316,8 @@ class _CompiledLoop:
             total += float(self._train_step(tf.constant(idx[start:start + self.batch]),
                                             tf.constant(weight[start:start + self.batch])))
         self.epoch_times.append(time.perf_counter() - t0)
-        return total / self.n
+        self.last_steps = len(idx) // self.batch
+        return total / n
 
     def validate(self, parts: list[PreparedData], strategy: str) -> tuple[float, list[np.ndarray]]:
         """The validation MSE (scaled, transformed, over the horizon and every series) and each series' forecast

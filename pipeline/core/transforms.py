@@ -2,7 +2,7 @@
 
 A trending series leaves, in its test split, the range the network saw in training; min-max or standard
 scaling cannot fix that, differencing can. Every transform is `z_t = f(y_t) - f(y_{t-lag})` (or `f(y_t)`
-for lag 0) with `f` the identity or the log, so a one-step forecast inverts exactly from the known past:
+for lag 0) with `f` the identity, the log or log(1 + y), so a one-step forecast inverts exactly from the past:
 `y_t = f⁻¹(z_t + f(y_{t-lag}))`. Nothing is fitted (the scaler that follows is fitted on the training
 part), so nothing of the validation or test split can leak into a transform.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TRANSFORMS = ("none", "log", "diff", "seasonal_diff", "log_diff", "log_seasonal_diff")
+TRANSFORMS = ("none", "log", "diff", "seasonal_diff", "log_diff", "log_seasonal_diff", "log1p", "log1p_diff")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class Transform:
         return self.kind.startswith("log")
 
     @property
+    def log1p(self) -> bool:
+        """log(1 + y): a log for series with zeros (counts, intermittent sales), as Hewamalage et al. use."""
+        return self.kind.startswith("log1p")
+
+    @property
     def lag(self) -> int:
         """How many leading values have no transformed value (the differencing lag)."""
         if self.kind.endswith("seasonal_diff"):
@@ -40,9 +45,13 @@ class Transform:
         return 1 if self.kind.endswith("diff") else 0
 
     def _f(self, y: np.ndarray) -> np.ndarray:
+        if self.log1p:
+            return np.log1p(y)
         return np.log(y) if self.log else np.asarray(y, float)
 
     def _f_inv(self, v: np.ndarray) -> np.ndarray:
+        if self.log1p:
+            return np.expm1(v)
         return np.exp(v) if self.log else v
 
     def forward(self, y: np.ndarray) -> np.ndarray:
@@ -66,6 +75,12 @@ def check_transform(kind: str, series: np.ndarray, season: int | None, dataset: 
     """Why `kind` cannot be used on this series (a one-line reason), or None."""
     if "seasonal" in kind and not season:
         return f"transform {kind} needs a season; dataset {dataset!r} has none (set datasets[].season)"
+    if kind.startswith("log1p"):
+        if not np.all(series >= 0):
+            bad = np.flatnonzero(~(series >= 0))
+            return (f"transform {kind} needs a series without negative values; dataset {dataset!r} has {len(bad)} "
+                    f"(the first at index {bad[0]}: {series[bad[0]]:g})")
+        return None
     if kind.startswith("log") and not np.all(series > 0):
         bad = np.flatnonzero(~(series > 0))
         return (f"transform {kind} needs a positive series; dataset {dataset!r} has {len(bad)} values <= 0 "

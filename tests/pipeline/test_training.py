@@ -113,3 +113,32 @@ def test_closed_loop_horizon_limits_the_free_run() -> None:
     full = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True)
     assert short.metrics["test_mase"] == full.metrics["test_mase"]
     assert short.metrics["closed_loop_rmse"] != full.metrics["closed_loop_rmse"]
+
+
+def test_an_epoch_of_sampled_windows_trains_that_many_windows_in_fewer_steps() -> None:
+    y = damped_oscillation()
+    full = fit_and_score(HParams(arch="gru", hidden_size=8, window=10, batch_size=10, epochs=3, optimizer="adam"),
+                         y, SplitSpec(), seed=0, evaluate_test=False)
+    sampled = fit_and_score(HParams(arch="gru", hidden_size=8, window=10, batch_size=10, epochs=3, optimizer="adam",
+                                    epoch_windows=40), y, SplitSpec(), seed=0, evaluate_test=False)
+    assert full.metrics["train_windows"] == sampled.metrics["train_windows"] > 40
+    assert full.metrics["steps_per_epoch"] == -(-full.metrics["train_windows"] // 10)
+    assert sampled.metrics["steps_per_epoch"] == 4 and np.isfinite(sampled.metrics["val_mase"])
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae"])
+def test_the_training_loss_is_the_one_asked_for(loss: str) -> None:
+    """An epoch at learning rate 0 (the weights never move) reports the chosen loss of the model's own outputs."""
+    import keras
+
+    from pipeline.core.models import build_model, build_optimizer
+    from pipeline.core.training import _CompiledLoop
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(23, 6, 1)).astype("float32"), rng.normal(size=(23, 6, 2)).astype("float32")
+    model = build_model("gru", 4, 6, outputs=2, normalize="window")
+    loop = _CompiledLoop(model, build_optimizer("sgd", 0.0), (x, y), (x[:3], y[:3, -1:]), 5, loss)
+    err = model(x).numpy() - y
+    expected = np.mean(np.abs(err)) if loss == "mae" else np.mean(np.square(err))
+    assert loop.epoch(np.arange(23)) == pytest.approx(expected, rel=1e-5)

@@ -54,6 +54,10 @@ def test_log_and_seasonal_transforms_say_what_they_need() -> None:
     assert "positive series" in (check_transform("log_diff", np.array([1.0, 0.0, 2.0]), None, "d") or "")
     assert "needs a season" in (check_transform("seasonal_diff", TRENDING, None, "d") or "")
     assert check_transform("log_seasonal_diff", TRENDING, SEASON, "d") is None
+    with_zeros = np.array([3.0, 0.0, 5.0, 0.0])  # intermittent sales: log refuses, log(1 + y) takes them
+    assert check_transform("log1p", with_zeros, None, "d") is None and check_transform("log", with_zeros, None, "d")
+    assert "without negative values" in (check_transform("log1p_diff", np.array([1.0, -2.0]), None, "d") or "")
+    np.testing.assert_allclose(Transform("log1p").forward(with_zeros), np.log1p(with_zeros))
     with pytest.raises(ValueError, match="unknown transform"):
         Transform("boxcox")
 

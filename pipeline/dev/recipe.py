@@ -1,0 +1,103 @@
+"""The networks' recipe, part by part, on a public benchmark (`python -m pipeline.dev.recipe`): an ablation.
+
+Each configuration is trained as a sweep's chosen configuration is: early stopping on the validation part (the
+h points before the test part) picks the epochs, then the final fit on everything before the test part trains
+that many epochs and forecasts the test part (one origin, the last h points). Each seed is scored alone and the
+seeds' mean and median forecasts as ensembles; sMAPE and MASE as the competition computes them (means over
+series). No Ray, no MLflow: one process, so the figures are the recipe's, not the orchestration's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RECIPES: dict[str, dict[str, Any]] = {  # what each row changes from the one before it
+    "before (log, series scaling, MSE)": {"transform": "log", "normalize": "series", "loss_fn": "mse"},
+    "+ window normalisation": {"transform": "log", "normalize": "window", "loss_fn": "mse"},
+    "+ MAE loss": {"transform": "log", "normalize": "window", "loss_fn": "mae"},
+    "log_diff instead (series, MSE)": {"transform": "log_diff", "normalize": "series", "loss_fn": "mse"},
+}
+BASE = {"hidden_size": 32, "window": 15, "optimizer": "adam", "learning_rate": 0.003, "batch_size": 256,
+        "epochs": 60, "strategy": "direct"}
+
+
+def _scores(paths: list[np.ndarray], truth: list[np.ndarray], scales: list[float]) -> tuple[float, float]:
+    from pipeline.core.metrics import smape
+
+    return (float(np.mean([smape(p, t) for p, t in zip(paths, truth, strict=True)])),
+            float(np.mean([np.mean(np.abs(p - t)) / s for p, t, s in zip(paths, truth, scales, strict=True)])))
+
+
+def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list[str], patience: int,
+        epoch_windows: int) -> list[dict[str, Any]]:
+    from pipeline.core.config import load_sweep
+    from pipeline.core.hparams import HParams
+    from pipeline.core.training import fit_and_score
+    from pipeline.dev.competition import bench_spec, space_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec, panels = load_sweep(bench_spec(benchmark, space_for(benchmark), series, Path(tmp)))
+    ds = spec.datasets[0]
+    panel, split = panels[ds.name], spec.split_for(ds.name)
+    rows = []
+    for name in recipes:
+        hp = HParams(arch=arch, **BASE, **RECIPES[name], epoch_windows=epoch_windows)  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        per_seed, forecasts = [], []
+        for seed in range(seeds):
+            chosen = fit_and_score(hp, panel, split, seed=seed, evaluate_test=False, season=ds.season,
+                                   patience=patience, horizon=ds.horizon)
+            epochs = int(chosen.metrics["best_epoch"]) + 1
+            final = fit_and_score(hp.model_copy(update={"epochs": epochs}), panel, split, seed=seed,
+                                  evaluate_test=True, season=ds.season, horizon=ds.horizon, refit=True)
+            assert final.forecasts is not None
+            fc: list[Any] = final.forecasts.get("series") or [final.forecasts]  # type: ignore[assignment]
+            forecasts.append([np.asarray(s["test_pred"], float) for s in fc])
+            truth = [np.asarray(s["truth"], float)[-ds.horizon:] for s in fc]
+            scales = [float(s["mase_scale"][0]) for s in fc]
+            per_seed.append({"seed": seed, "epochs": epochs, "val_mase": chosen.metrics["val_mase"],
+                             "test_smape": final.metrics["test_smape"], "test_mase": final.metrics["test_mase"]})
+        stacked = [np.stack([f[i] for f in forecasts]) for i in range(len(truth))]
+        mean_s, mean_m = _scores([s.mean(0) for s in stacked], truth, scales)
+        med_s, med_m = _scores([np.median(s, 0) for s in stacked], truth, scales)
+        rows.append({"recipe": name, "arch": arch, "series": len(panel.series), "seeds": per_seed,
+                     "val_mase": float(np.mean([s["val_mase"] for s in per_seed])),
+                     "seed_smape": float(np.mean([s["test_smape"] for s in per_seed])),
+                     "seed_mase": float(np.mean([s["test_mase"] for s in per_seed])),
+                     "ensemble_mean": (mean_s, mean_m), "ensemble_median": (med_s, med_m),
+                     "seconds": time.perf_counter() - t0})
+        print(_row(rows[-1]), flush=True)
+    return rows
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (f"{r['recipe']:36} {r['arch']:4} val MASE {r['val_mase']:.3f} | per seed sMAPE {r['seed_smape']:6.2f} "
+            f"MASE {r['seed_mase']:.3f} | mean ensemble {r['ensemble_mean'][0]:6.2f} {r['ensemble_mean'][1]:.3f} | "
+            f"median ensemble {r['ensemble_median'][0]:6.2f} {r['ensemble_median'][1]:.3f} | {r['seconds']:.0f} s")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--benchmark", default="m3-monthly")
+    p.add_argument("--series", type=int, default=200)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--arch", default="gru")
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--epoch-windows", type=int, default=0)
+    p.add_argument("--recipe", action="append", choices=list(RECIPES))
+    p.add_argument("--json", type=Path)
+    a = p.parse_args()
+    rows = run(a.benchmark, a.series, a.seeds, a.arch, a.recipe or list(RECIPES), a.patience, a.epoch_windows)
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
