@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["GATESWEEP_CACHE"] = "off"  # every test fits its baselines (the cache's own tests give it a directory)
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -24,7 +25,7 @@ def _single_threaded_tensorflow() -> None:
 
 def gatesweep_env(**extra: str) -> dict[str, str]:
     """A clean environment for `gatesweep` and `ray` subprocesses: local Ray, default tracking store, quiet TF."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", **extra}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_ADDRESS": "", "GATESWEEP_CACHE": "off", **extra}
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
 

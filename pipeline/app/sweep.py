@@ -21,7 +21,7 @@ from pipeline.core.config import SweepSpec
 from pipeline.core.data import Panel, load_datasets, split_bounds
 from pipeline.core.errors import IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
-from pipeline.core.metrics import baselines_many
+from pipeline.core.metrics import baseline_cache, baselines_many
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.progress import Progress
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
@@ -78,7 +78,7 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
                           "season": ds.season, "horizon": ds.horizon, "origin_step": ds.origin_step,
                           "origin_count": ds.test_origins, "final_fit": spec.evaluation.final_fit})
             owners.append((ds.name, s.id))
-    results = baselines_many(calls)
+    results = baselines_many(calls, cache=baseline_cache())
     metrics: dict[str, float] = {}
     tags: dict[str, str] = {}
     artifact: dict[str, Any] = {"schema_version": 1, "datasets": {}}

@@ -4,6 +4,7 @@ statistical baselines, `pipeline.core.statistical`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -143,15 +144,93 @@ def _baselines_of(kwargs: dict[str, Any]) -> BaselineScores:
 POOL_MIN_SERIES = 8  # below this, starting worker processes (statsforecast's import: ~2 s each) costs more
 
 
-def baselines_many(calls: list[dict[str, Any]], workers: int | None = None) -> list[BaselineScores]:
+def baselines_many(calls: list[dict[str, Any]], workers: int | None = None,
+                   cache: Path | None = None) -> list[BaselineScores]:
     """`baselines(**call)` for every call, in order; across `workers` processes (default: the machine's CPUs)
     when there are at least `POOL_MIN_SERIES` calls. The workers are spawned (never forked from a driver that
-    may hold threads) and terminated if the driver is interrupted."""
+    may hold threads) and terminated if the driver is interrupted.
+
+    `cache`: a directory of earlier results (`baseline_cache`), one JSON file per call keyed by everything the
+    result depends on (the series' values, the call's settings, statsforecast's version and this code's): a
+    call found there is not fitted again (a nightly run on unchanged data, a benchmark run twice)."""
     import multiprocessing as mp
     import os
 
-    workers = min(workers or os.cpu_count() or 1, len(calls))
-    if workers < 2 or len(calls) < POOL_MIN_SERIES:
-        return [baselines(**call) for call in calls]
-    with mp.get_context("spawn").Pool(workers, initializer=_quiet_worker) as pool:  # exit: terminate()
-        return list(pool.imap(_baselines_of, calls, chunksize=max(1, len(calls) // (8 * workers))))
+    keys = [_cache_key(call) for call in calls] if cache is not None else []
+    found = {i: r for i, k in enumerate(keys) if cache is not None and (r := _cached(cache, k)) is not None}
+    todo = [i for i in range(len(calls)) if i not in found]
+    workers = min(workers or os.cpu_count() or 1, len(todo))
+    if workers < 2 or len(todo) < POOL_MIN_SERIES:
+        fresh = [baselines(**calls[i]) for i in todo]
+    else:
+        with mp.get_context("spawn").Pool(workers, initializer=_quiet_worker) as pool:  # exit: terminate()
+            fresh = list(pool.imap(_baselines_of, [calls[i] for i in todo],
+                                   chunksize=max(1, len(todo) // (8 * workers))))
+    for i, r in zip(todo, fresh, strict=True):
+        found[i] = r
+        if cache is not None:
+            _store(cache, keys[i], r)
+    return [found[i] for i in range(len(calls))]
+
+
+def baseline_cache() -> Path | None:
+    """Where fitted baselines are kept: `$GATESWEEP_CACHE/baselines` (default `~/.cache/gatesweep`), or None
+    with `GATESWEEP_CACHE=off`."""
+    import os
+
+    root = os.environ.get("GATESWEEP_CACHE", "")
+    if root == "off":
+        return None
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gatesweep"
+    return base / "baselines"
+
+
+def _cache_key(call: dict[str, Any]) -> str:
+    import hashlib
+    import inspect
+    import json
+    from importlib.metadata import version
+
+    from pipeline.core import statistical
+
+    h = hashlib.sha256(np.ascontiguousarray(np.asarray(call["series"], float)).tobytes())
+    settings = {k: v for k, v in call.items() if k != "series"}
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    h.update(version("statsforecast").encode())
+    h.update(inspect.getsource(statistical).encode() + inspect.getsource(baselines).encode())
+    return h.hexdigest()
+
+
+def _cached(cache: Path, key: str) -> BaselineScores | None:
+    import json
+
+    path = cache / key[:2] / f"{key}.json"
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not there, or a file cut short: fitted again and rewritten
+        return None
+    return BaselineScores(d["metrics"], d["forms"], d["failed"], d["seconds"], np.asarray(d["origins"], int),
+                          np.asarray(d["truth"], float), {k: np.asarray(v, float) for k, v in d["paths"].items()},
+                          float(d["scale"]))
+
+
+def _store(cache: Path, key: str, r: BaselineScores) -> None:
+    import json
+    import os
+    import tempfile
+
+    folder = cache / key[:2]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"metrics": r.metrics, "forms": r.forms, "failed": r.failed, "seconds": r.seconds,
+                           "origins": np.asarray(r.origins).tolist(), "truth": np.asarray(r.truth).tolist(),
+                           "paths": {k: np.asarray(v).tolist() for k, v in (r.paths or {}).items()},
+                           "scale": r.scale})
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, folder / f"{key}.json")  # whole or absent, never half-written
+    except OSError as exc:  # a read-only home: the sweep goes on, it only fits again next time
+        import logging
+
+        logging.getLogger("gatesweep").warning("could not cache a fitted baseline in %s: %s", cache, exc)

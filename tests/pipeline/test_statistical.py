@@ -4,6 +4,8 @@ raised."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,3 +160,28 @@ def test_many_series_across_processes_score_as_one_process_does() -> None:
     alone = [baselines(**c) for c in calls[:2]] + [baselines(**calls[-1])]
     for a, b in zip([pooled[0], pooled[1], pooled[-1]], alone, strict=True):
         assert a.forms == b.forms and a.metrics == pytest.approx(b.metrics, rel=1e-9)
+
+
+def test_cached_baselines_are_what_fitting_gives_and_a_changed_series_is_fitted_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.core.statistical as statistical
+
+    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
+    calls = [{"series": y, "bounds": bounds, "window": 13, "season": 12, "horizon": 6} for y in (MULT, SERIES)]
+    first = baselines_many(calls, cache=tmp_path)
+    assert len(list(tmp_path.rglob("*.json"))) == 2
+    fits = []
+    real = statistical.model_paths
+    monkeypatch.setattr(statistical, "model_paths", lambda *a, **k: fits.append(a[0]) or real(*a, **k))
+    again = baselines_many(calls, cache=tmp_path)
+    assert fits == []  # nothing fitted: both read back
+    for a, b in zip(first, again, strict=True):
+        assert a.metrics == b.metrics and a.forms == b.forms and a.scale == b.scale
+        np.testing.assert_array_equal(a.paths["ets"], b.paths["ets"])
+        np.testing.assert_array_equal(a.truth, b.truth)
+    changed = MULT.copy()
+    changed[5] += 1.0  # one value differs: another key, fitted again
+    baselines_many([{**calls[0], "series": changed}], cache=tmp_path)
+    assert fits == ["ets", "arima", "theta"] and len(list(tmp_path.rglob("*.json"))) == 3
+    next(tmp_path.rglob("*.json")).write_text("{cut sho", encoding="utf-8")  # a damaged entry is refitted
+    assert [r.metrics for r in baselines_many(calls, cache=tmp_path)] == [r.metrics for r in first]
