@@ -76,7 +76,8 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
         for s in series[ds.name].series:
             calls.append({"series": s.y, "bounds": split_bounds(len(s), spec.split_for(ds.name)), "window": window,
                           "season": ds.season, "horizon": ds.horizon, "origin_step": ds.origin_step,
-                          "origin_count": ds.test_origins, "final_fit": spec.evaluation.final_fit})
+                          "origin_count": ds.test_origins, "final_fit": spec.evaluation.final_fit,
+                          "statistical": tuple(spec.evaluation.statistical_baselines)})
             owners.append((ds.name, s.id))
     results = baselines_many(calls, cache=baseline_cache())
     metrics: dict[str, float] = {}

@@ -434,11 +434,15 @@ class EvaluationSpec(_Frozen):
     `final_fit`: what a chosen configuration's confirm runs (and the statistical baselines) are fitted on before
     they forecast the test part: `train+validation` (the competitions' protocol: everything before the test part,
     for the epochs early stopping chose on validation in the selection phase) or `train` (validation held out, early
-    stopping on it as in the tune phase)."""
+    stopping on it as in the tune phase).
+    `statistical_baselines`: which of ETS, ARIMA and Theta (statsforecast) are fitted besides naive, seasonal
+    naive and AR; all three by default. ARIMA's stepwise search costs most (0.9 s a series here): a panel of
+    thousands of series may leave it out."""
 
     closed_loop_horizon: int | None = Field(None, ge=1)
     patience: int | None = Field(DEFAULT_PATIENCE, ge=1)
     final_fit: Literal["train+validation", "train"] = "train+validation"
+    statistical_baselines: tuple[Literal["ets", "arima", "theta"], ...] = ("ets", "arima", "theta")
 
 
 class TrackingSpec(_Frozen):

@@ -93,9 +93,10 @@ class BaselineScores:
 
 def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, season: int | None = None, *,
               horizon: int = 1, origin_step: int | None = None, origin_count: int | None = None,
-              statistical: bool = True, final_fit: str = "train+validation") -> BaselineScores:
-    """The naive, seasonal naive and AR baselines and (`statistical`) ETS, ARIMA and Theta from statsforecast,
-    scored on the test split from the same origins and over the same horizon as the networks. AR and the
+              statistical: bool | tuple[str, ...] = True, final_fit: str = "train+validation") -> BaselineScores:
+    """The naive, seasonal naive and AR baselines and ETS, ARIMA and Theta from statsforecast (`statistical`: all,
+    none, or the names of those to fit), scored on the test split from the same origins and
+    over the same horizon as the networks. AR and the
     statistical models are fitted on what the confirm runs are fitted on (`final_fit`: the training part, or
     everything before the test part)."""
     import time
@@ -114,7 +115,7 @@ def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, se
     failed: dict[str, str] = {}
     forms: dict[str, str] = {}
     seconds: dict[str, float] = {}
-    for name in STATISTICAL if statistical else ():
+    for name in STATISTICAL if statistical is True else statistical or ():
         t0 = time.perf_counter()
         result = statistical_path(name, series, fit, at, horizon, season)
         seconds[name] = time.perf_counter() - t0

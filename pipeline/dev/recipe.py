@@ -36,7 +36,7 @@ def _scores(paths: list[np.ndarray], truth: list[np.ndarray], scales: list[float
 
 
 def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list[str], patience: int,
-        epoch_windows: int) -> list[dict[str, Any]]:
+        epoch_windows: int, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     from pipeline.core.config import load_sweep
     from pipeline.core.hparams import HParams
     from pipeline.core.training import fit_and_score
@@ -48,7 +48,8 @@ def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list
     panel, split = panels[ds.name], spec.split_for(ds.name)
     rows = []
     for name in recipes:
-        hp = HParams(arch=arch, **BASE, **RECIPES[name], epoch_windows=epoch_windows)  # type: ignore[arg-type]
+        hp = HParams(arch=arch, **{**BASE, **(base or {})}, **RECIPES[name],  # type: ignore[arg-type]
+                     epoch_windows=epoch_windows)
         t0 = time.perf_counter()
         per_seed, forecasts = [], []
         for seed in range(seeds):
@@ -67,7 +68,8 @@ def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list
         stacked = [np.stack([f[i] for f in forecasts]) for i in range(len(truth))]
         mean_s, mean_m = _scores([s.mean(0) for s in stacked], truth, scales)
         med_s, med_m = _scores([np.median(s, 0) for s in stacked], truth, scales)
-        rows.append({"recipe": name, "arch": arch, "series": len(panel.series), "seeds": per_seed,
+        rows.append({"recipe": name, "arch": arch, "base": {**BASE, **(base or {})}, "series": len(panel.series),
+                     "seeds": per_seed,
                      "val_mase": float(np.mean([s["val_mase"] for s in per_seed])),
                      "seed_smape": float(np.mean([s["test_smape"] for s in per_seed])),
                      "seed_mase": float(np.mean([s["test_mase"] for s in per_seed])),
@@ -92,9 +94,11 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--epoch-windows", type=int, default=0)
     p.add_argument("--recipe", action="append", choices=list(RECIPES))
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="change a base hyperparameter")
     p.add_argument("--json", type=Path)
     a = p.parse_args()
-    rows = run(a.benchmark, a.series, a.seeds, a.arch, a.recipe or list(RECIPES), a.patience, a.epoch_windows)
+    base = {k: json.loads(v) if v[:1].isdigit() or v[:1] == "-" else v for k, v in (x.split("=", 1) for x in a.set)}
+    rows = run(a.benchmark, a.series, a.seeds, a.arch, a.recipe or list(RECIPES), a.patience, a.epoch_windows, base)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=2))
 

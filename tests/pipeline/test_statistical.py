@@ -185,3 +185,13 @@ def test_cached_baselines_are_what_fitting_gives_and_a_changed_series_is_fitted_
     assert fits == ["ets", "arima", "theta"] and len(list(tmp_path.rglob("*.json"))) == 3
     next(tmp_path.rglob("*.json")).write_text("{cut sho", encoding="utf-8")  # a damaged entry is refitted
     assert [r.metrics for r in baselines_many(calls, cache=tmp_path)] == [r.metrics for r in first]
+
+
+def test_a_sweep_may_fit_only_some_statistical_baselines() -> None:
+    from pipeline.core.config import EvaluationSpec
+
+    assert EvaluationSpec().statistical_baselines == ("ets", "arima", "theta")
+    scores = baselines(SERIES, split_bounds(len(SERIES), SplitSpec()), 4, 12, horizon=3, statistical=("ets", "theta"))
+    assert set(scores.forms) == set(scores.seconds) == {"ets", "theta"} and "arima_mase" not in scores.metrics
+    with pytest.raises(ValueError, match="statistical_baselines"):
+        EvaluationSpec(statistical_baselines=("prophet",))  # type: ignore[arg-type]
