@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, create_model, model_serializer, model_validator
 
 from pipeline.core.hparams import ARCHITECTURES, HPARAM_CHOICES, HPARAM_TYPES, Arch, HParams
 
@@ -185,6 +185,15 @@ class SplitSpec(_Frozen):
         if abs(self.train + self.validation + self.test - 1.0) > 1e-9:
             raise ValueError("train + validation + test must sum to 1")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_train_with_counts(self, handler: Any) -> Any:
+        """A count split is written without `train` (it has none), so it reads back as it was given (the sweep
+        file travels to every worker as JSON)."""
+        out = handler(self)
+        if self.counts and isinstance(out, dict):
+            out.pop("train", None)
+        return out
 
     @property
     def counts(self) -> bool:

@@ -30,3 +30,16 @@ def test_fractions_keep_working_and_say_what_they_are() -> None:
     assert not split.counts and split_bounds(100, split) == [(0, 70), (70, 85), (85, 100)]
     assert SplitSpec(validation=18, test=18).describe() == (
         "the last 18 points of each series for test, the 18 before for validation")
+
+
+def test_a_count_split_travels_to_the_workers_and_back_unchanged() -> None:
+    """The sweep file reaches every Ray worker (and the saved state) as JSON: a count split must read back as
+    given (it has no `train`; writing the default 0.7 made every trial of an M3 sweep fail validation)."""
+    from pipeline.core.config import SweepSpec, load_sweep
+    from tests.conftest import ROOT
+
+    spec, _ = load_sweep(ROOT / "search_spaces" / "m3_monthly.yaml")
+    split = spec.split_for("m3_monthly")
+    assert split.counts and "train" not in split.model_dump()
+    assert SweepSpec.model_validate_json(spec.model_dump_json()) == spec
+    assert SplitSpec.model_validate_json(SplitSpec().model_dump_json()) == SplitSpec()  # fractions keep train
