@@ -12,13 +12,18 @@ did. Everything is measured in this run, on this machine; the published figures 
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+
+from pipeline.tracking.contract import Artifacts, Tags
 
 BENCHMARKS: dict[str, tuple[str, str]] = {  # name: (source, subset)
     "m3-monthly": ("m3", "monthly"), "m3-quarterly": ("m3", "quarterly"), "m3-yearly": ("m3", "yearly"),
@@ -115,24 +120,52 @@ def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path
     uri = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
     outcome = run_sweep(spec, panels, path, tracking_uri=uri, address=None, home=workdir / "out", reporter=reports)
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(spec.name)
-    assert exp is not None, spec.name  # the sweep just made it
-    runs = client.search_runs([exp.experiment_id],
-                              f"tags.`gatesweep.parent` = '{outcome.parent_run_id}' and "
-                              "tags.`gatesweep.role` = 'confirm'", max_results=10000)
-    arms: dict[str, list[dict[str, float]]] = {}
-    for r in runs:
-        if r.info.status == "FINISHED" and "test_mase" in r.data.metrics and not r.data.tags.get("gatesweep.variant"):
-            arms.setdefault(r.data.tags["gatesweep.arch"], []).append(
-                {"seed": int(r.data.tags["gatesweep.seed"]), "mase": r.data.metrics["test_mase"],
-                 "smape": r.data.metrics.get("test_smape", math.nan)})
     parent = client.get_run(outcome.parent_run_id).data
     return {"parent_run_id": outcome.parent_run_id, "wall_s": outcome.seconds.get("total", math.nan),
             "verdict": outcome.verdict.overall.label, "tracking_uri": uri,
-            "arms": {arch: {"seeds": sorted(rows, key=lambda x: x["seed"]),
-                            "gmean_mase": float(np.exp(np.mean(np.log([x["mase"] for x in rows])))),
-                            "mean_smape": float(np.mean([x["smape"] for x in rows]))}
-                     for arch, rows in sorted(arms.items())}}, parent.metrics, parent.tags, outcome.seconds
+            "arms": confirm_arms(client, outcome.parent_run_id)}, parent.metrics, parent.tags, outcome.seconds
+
+
+def confirm_arms(client: Any, parent_run_id: str) -> dict[str, Any]:
+    """Per architecture: each confirm seed's test sMAPE and MASE, their mean and geometric mean, and the seed
+    ensembles' scores (from the runs' stored forecasts)."""
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # a bar per run's download buries the table
+    exp_id = client.get_run(parent_run_id).info.experiment_id
+    runs = client.search_runs([exp_id], f"tags.`{Tags.PARENT}` = '{parent_run_id}' and tags.`{Tags.ROLE}` = 'confirm'",
+                              max_results=10000)
+    arms: dict[str, list[dict[str, float]]] = {}
+    paths: dict[str, list[list[np.ndarray]]] = {}
+    truth: list[np.ndarray] = []
+    scales: list[float] = []
+    for r in runs:
+        if r.info.status == "FINISHED" and "test_mase" in r.data.metrics and not r.data.tags.get(Tags.VARIANT):
+            arch = r.data.tags[Tags.ARCH]
+            arms.setdefault(arch, []).append({"seed": int(r.data.tags[Tags.SEED]), "mase": r.data.metrics["test_mase"],
+                                              "smape": r.data.metrics.get("test_smape", math.nan)})
+            with tempfile.TemporaryDirectory() as tmp:
+                f = json.loads(Path(client.download_artifacts(r.info.run_id, Artifacts.FORECASTS, tmp)).read_text())
+            per_series = f.get("series") or [f]
+            horizon = int(f["horizon"][0])
+            paths.setdefault(arch, []).append([np.asarray(s["test_pred"], float) for s in per_series])
+            truth = [np.asarray(s["truth"], float)[-horizon:] for s in per_series]  # one origin: the last h points
+            scales = [float(s["mase_scale"][0]) for s in per_series]
+    return {arch: {"seeds": sorted(rows, key=lambda x: x["seed"]),
+                   "gmean_mase": float(np.exp(np.mean(np.log([x["mase"] for x in rows])))),
+                   "mean_smape": float(np.mean([x["smape"] for x in rows])), **_ensembles(paths[arch], truth, scales)}
+            for arch, rows in sorted(arms.items())}
+
+
+def _ensembles(paths: list[list[np.ndarray]], truth: list[np.ndarray], scales: list[float]) -> dict[str, Any]:
+    """The seeds' mean and median forecasts of every series, scored (sMAPE, MASE, means over series)."""
+    from pipeline.core.metrics import smape
+
+    out: dict[str, Any] = {}
+    for name, combine in (("mean", np.mean), ("median", np.median)):
+        fc = [combine(np.stack([seed[i] for seed in paths]), axis=0) for i in range(len(truth))]
+        out[f"ensemble_{name}"] = {
+            "smape": float(np.mean([smape(f, t) for f, t in zip(fc, truth, strict=True)])),
+            "mase": float(np.mean([np.mean(np.abs(f - t)) / sc for f, t, sc in zip(fc, truth, scales, strict=True)]))}
+    return out
 
 
 NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR (least squares, the smallest window)",
@@ -147,15 +180,20 @@ def format_competition(r: dict[str, Any]) -> str:
              f"  {'method':58} {'sMAPE':>7} {'MASE':>7}"]
     lines += [f"  {NAMES[b['method']]:58} {b['smape']:7.2f} {b['mase']:7.3f}" for b in r["baselines"]]
     lines.append(f"  baselines: {r['baseline_wall_s']:.1f} s wall for all series ({r['baseline_fit_s']:.1f} s of "
-                 "ETS, ARIMA and Theta fits summed over the worker processes)")
+                 "ETS, ARIMA and Theta fits summed over the worker processes"
+                 + ("; read back from the cache)" if r["baseline_wall_s"] < 0.2 * r["baseline_fit_s"] else ")"))
     for key, why in r["baseline_failed"].items():
         lines.append(f"  failed: {key.rsplit('.', 1)[-1]}: {why[:300]}")
     if nets := r.get("networks"):
         for arch, arm in nets["arms"].items():
             seeds = ", ".join(f"{x['smape']:.2f}/{x['mase']:.3f}" for x in arm["seeds"])
-            what = f"{arch.upper()}, each seed alone (mean sMAPE, geometric-mean MASE of {len(arm['seeds'])})"
+            what = f"{arch.upper()}, {len(arm['seeds'])} seeds alone (mean sMAPE, geometric-mean MASE)"
             lines.append(f"  {what:58} {arm['mean_smape']:7.2f} {arm['gmean_mase']:7.3f}")
             lines.append(f"    {arch.upper()}, {len(arm['seeds'])} seeds, per seed sMAPE/MASE: {seeds}")
+            for name in ("mean", "median"):
+                e = arm[f"ensemble_{name}"]
+                lines.append(f"  {arch.upper() + ', the ' + name + ' of its seeds forecasts':58} {e['smape']:7.2f} "
+                             f"{e['mase']:7.3f}")
         lines.append(f"  networks: the sweep took {nets['wall_s'] / 60:.1f} min; verdict {nets['verdict']}; parent "
                      f"run {nets['parent_run_id']} in {nets['tracking_uri']}")
     if r["published"]:
