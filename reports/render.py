@@ -355,8 +355,8 @@ def rules_line(verdict: Verdict) -> str:
                 "weights kept), the same for both architectures" if rules.patience else "no early stopping")
     if rules.final_fit == "train+validation":
         stopping += ("; the confirm runs and the baselines were then fitted on train + validation (everything before "
-                     "the test part), the networks for the epochs early stopping chose, so they have no validation "
-                     "score")
+                     "the test part), the networks for the epochs early stopping chose (the epochs given, when nothing "
+                     "was searched), so they have no validation score")
     rounds = next((v.rounds for v in verdict.datasets if v.rounds is not None and v.rounds.stop != "fixed"), None)
     seeds = (f"; confirm seeds in rounds up to {rounds.max_seeds} per architecture, each look held to its "
              "group-sequential boundary" if rounds is not None else "")

@@ -153,7 +153,8 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
                 f"up to {spec.confirm.seed_cap}: at most {spec.confirm.seed_cap * n_cells} runs"
                 if spec.confirm.sequential else ""),
              "  final fit: confirm runs and the baselines are fitted on train + validation, confirm runs for the "
-             "epochs early stopping chose on validation" if spec.evaluation.final_fit == "train+validation" else
+             + ("epochs early stopping chose on validation" if trials else "epochs given (nothing is searched), "
+                "without early stopping") if spec.evaluation.final_fit == "train+validation" else
              "  final fit: confirm runs and the baselines are fitted on the training part (final_fit: train)",
              f"  resources per trial: {spec.resources.cpus:g} CPU, {spec.resources.gpus:g} GPU"]
     if any(ds.split is None for ds in spec.datasets):
