@@ -48,6 +48,19 @@ def _counts_lines(verdict: Verdict) -> list[str]:
     return out
 
 
+def worth_using(verdict: Verdict) -> list[str]:
+    """Per dataset with a usefulness verdict (schema 5): whether to use a network at all, and what instead."""
+    from reports.decision import usefulness_step
+
+    out = []
+    for v in verdict.datasets:
+        if v.useful is None:
+            continue
+        step = usefulness_step(v)
+        out.append(v.useful.sentence if step is None or v.useful.network is not None else step)
+    return out
+
+
 def baseline_warnings(verdict: Verdict) -> list[str]:
     """A winner that loses to a naive or linear forecaster is no winner worth reporting."""
     out = []
@@ -367,8 +380,11 @@ def rules_line(verdict: Verdict) -> str:
 def summary_md(verdict: Verdict) -> str:
     lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
              f"`{verdict.parent_run_id}`", ""] + [f"- data {line}" for line in data_lines(verdict)] + [
-             "", "## Decision", "",
-             f"**Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
+             "", "## Decision", ""]
+    useful = worth_using(verdict)
+    if useful:  # whether to use a network at all, before which of the two
+        lines += ["**Worth using?**", ""] + [f"- {s}" for s in useful] + [""]
+    lines += [f"**{'GRU or LSTM? ' if useful else ''}Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
     lines += [f"- {v.sentence}" for v in verdict.datasets]
     lines += [f"\n{line}" for line in reconciling(verdict)]
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
@@ -424,8 +440,11 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
     """The report as one self-contained page: the decision first, then the evidence."""
     e = html.escape
     parent = f"<a href='{e(link)}'>parent run in MLflow</a>" if link else f"parent run {e(verdict.parent_run_id)}"
-    decision = (f"<section class='decision' id='decision'><h2>Decision</h2>"
-                f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
+    useful = worth_using(verdict)
+    decision = ("<section class='decision' id='decision'><h2>Decision</h2>"
+                + ("<h3>Worth using?</h3><ul class='useful'>" + "".join(f"<li>{_code(s)}</li>" for s in useful)
+                   + "</ul><h3>GRU or LSTM?</h3>" if useful else "")
+                + f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
                 f"<p class='note'>{e(verdict.overall.note)}.</p><ul class='verdicts'>"
                 + "".join(f"<li class='{e(v.label)}'>{e(v.sentence)}</li>" for v in verdict.datasets)
                 + "</ul>" + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
