@@ -31,10 +31,14 @@ BASELINE_WORDS = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "A
 MIN_ORIGINS = 3  # Diebold-Mariano needs at least this many forecasts
 
 
-def baseline_paths(entry: dict[str, Any], horizon: int) -> dict[str, list[Paths]]:
+def baseline_paths(entry: dict[str, Any], horizon: int, ids: list[str] | None = None) -> dict[str, list[Paths]]:
     """Per baseline with forecasts on every series of a dataset (`baselines.json`'s `datasets[ds]`), one `Paths`
-    per series, in the artifact's order."""
+    per series: in the order of `ids` (a panel's series as the networks' forecasts list them) when every id is
+    there, else in the artifact's order."""
     series = entry["series"]
+    by_id = {str(s["id"]): s for s in series}
+    if ids is not None and len(by_id) == len(series) and set(ids) == set(by_id):
+        series = [by_id[i] for i in ids]
     names = set.intersection(*(set(s.get("pred", {})) for s in series)) if series else set()
     out: dict[str, list[Paths]] = {}
     for name in sorted(names):
@@ -81,7 +85,7 @@ def usefulness(runs: dict[str, list[list[Paths]]], baselines: dict[str, Any] | N
                                    "sweep logged no baselines.json, so it could not be tested against the baselines "
                                    "and no network is recommended over them.")
     net = panel_ensemble(runs[arch])
-    paths = baseline_paths(baselines, net[0].horizon)
+    paths = baseline_paths(baselines, net[0].horizon, [p.id for p in net])
     scores = {name: float(np.mean([p.mase() for p in ps])) for name, ps in paths.items()}
     same = all(len(ps) == len(net) and all(np.array_equal(p.origins, n.origins) for p, n in zip(ps, net, strict=True))
                for ps in paths.values())

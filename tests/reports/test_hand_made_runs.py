@@ -22,8 +22,9 @@ def test_hand_made_runs_get_the_same_verdict(hand_made: tuple[object, str, pd.Da
     verdict, _ = compute_verdict(client, parent_id)
     (expected,) = compare_architectures(table, {"sines": {"naive_mase": 1.4, "ar_mase": 1.2}})
     got = verdict.datasets[0]
+    # what the report adds from the runs' artifacts and the parent
     from_mlflow = {"dm": None, "mase_ci": None, "baseline_mase": {}, "best_baseline": None,
-                   "beats_best_baseline": None, "useful": None}  # what the report adds from the runs' artifacts and the parent
+                   "beats_best_baseline": None, "useful": None}
     assert got.model_copy(update=from_mlflow) == expected
     assert got.baseline_mase == {"naive": 1.4, "ar": 1.2} and got.best_baseline == "ar" and got.beats_best_baseline
     assert got.label == "gru"

@@ -72,6 +72,26 @@ def test_a_sweep_without_baselines_json_still_scores_the_ensemble() -> None:
     assert u.useful == "untestable" and u.ensemble_mase == {"gru": 1.0, "lstm": None} and u.arch == "gru"
 
 
+def _panel(rng: np.random.Generator, net_sd: float, ets_sd: float, series: int = 8) -> tuple[dict[str, Any], dict]:
+    """A panel's seed forecasts (3 seeds per architecture) and its baselines.json entry, the entry's series in
+    reverse order (matched by id)."""
+    truth = [rng.normal(size=(4, H)) for _ in range(series)]
+    net = {a: [[Paths(np.arange(4) * H, t + rng.normal(0, net_sd, t.shape), t, 1.0, f"s{i}")
+                for i, t in enumerate(truth)] for _ in range(3)] for a in ("gru", "lstm")}
+    entries = [_baselines(t, {"naive": t + rng.normal(0, 2, t.shape), "ets": t + rng.normal(0, ets_sd, t.shape)})
+               ["series"][0] | {"id": f"s{i}"} for i, t in enumerate(truth)]
+    return net, {"horizon": H, "series": entries[::-1]}
+
+
+def test_a_panel_network_better_on_every_series_is_useful_and_one_worse_is_not() -> None:
+    rng = np.random.default_rng(3)
+    u = usefulness(*_panel(rng, net_sd=0.1, ets_sd=1.0), 0.05, "p")
+    assert u.useful in ("gru", "lstm") and u.test is not None and "Wilcoxon signed-rank over 8 series" in u.test
+    assert max(u.p_values.values()) == pytest.approx(1 / 256)  # exact: every one of 8 log ratios below 0
+    u = usefulness(*_panel(rng, net_sd=1.0, ets_sd=0.1), 0.05, "p")
+    assert u.useful == "baseline:ets" and u.p_values["ets"] > 0.5
+
+
 def test_the_rules_false_positive_rate_is_within_tolerance_of_alpha() -> None:
     """Networks that forecast exactly as well as the best baseline (simulated, `pipeline.dev.useful_sim`): the
     rule calls one useful at most alpha of the time (plus three Monte Carlo standard errors)."""
