@@ -146,8 +146,8 @@ def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dic
 
 
 def _dm(paths: dict[str, list[list[Paths]]]) -> DMResult | DMUnavailable:
-    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE; a
-    panel's: the mean over series at each origin, `dm_over_panel`)."""
+    """DM test on the two architectures' seed ensembles' test forecasts (median over seeds; absolute-error loss,
+    as MASE; a panel's: the mean over series at each origin, `dm_over_panel`)."""
     for arch in ARCHITECTURES:
         if not paths[arch]:
             return DMUnavailable(available=False, note=f"no test forecasts stored for {arch.upper()}")

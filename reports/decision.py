@@ -15,11 +15,12 @@ from reports.useful import BASELINE_WORDS
 from reports.verdict import WINNERS, ConfigChoice, DatasetVerdict, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
-                 "Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
-                 "confirm seeds first, which cancels seed-to-seed noise, so it is lower than the seeds' mean and "
-                 "helps most the architecture whose seeds scatter most. The tune score is this configuration's own "
-                 "trial, on one seed: when several candidates went to selection, the chosen one need not be the "
-                 "tune phase's best trial.")
+                 "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "
+                 "all confirm seeds' forecasts, which cancels seed-to-seed noise (and a seed that diverged), so it "
+                 "is usually lower than the seeds' mean and helps most the architecture whose seeds scatter most; "
+                 "it is the forecast the usefulness test scores against the baselines. The tune score is this "
+                 "configuration's own trial, on one seed: when several candidates went to selection, the chosen "
+                 "one need not be the tune phase's best trial.")
 
 
 def _mean_sd(values: pd.Series) -> MeanSd:

@@ -164,7 +164,8 @@ def _dm_lines(verdict: Verdict) -> list[str]:
                    f"p = {dm.hln_p_value:.3g}")
         out.append(f"{v.dataset}: DM statistic {dm.statistic:.3f}, p = {dm.p_value:.3g} (absolute error, "
                    f"Newey–West variance with {int(dm.lags)} lags, half the test split, against the fixed-b "
-                   f"reference{classic}), on {int(dm.n)} seed-averaged test forecasts; the sign favours {side}. "
+                   f"reference{classic}), on {int(dm.n)} seed-ensemble (median) test forecasts; the sign favours "
+                   f"{side}. "
                    "With strongly autocorrelated errors and a short test split even this p-value is a little "
                    "optimistic." + _few_origins(v.horizon, int(dm.n)) + (
                        f" Over {v.series} series: each origin's loss is the mean over series, so a shock common "
@@ -172,8 +173,8 @@ def _dm_lines(verdict: Verdict) -> list[str]:
         seeds_side = "GRU" if v.effect < 0 else "LSTM"
         if dm.p_value < verdict.settings.alpha and side != seeds_side:
             out.append(f"{v.dataset}: the two point different ways: the verdict compares single trained networks "
-                       f"(the typical seed favours {seeds_side}), this test compares the average of each "
-                       f"architecture's seeds (favouring {side}). Averaging cancels seed-to-seed noise, so the "
+                       f"(the typical seed favours {seeds_side}), this test compares the ensemble (median) of each "
+                       f"architecture's seeds (favouring {side}). Ensembling cancels seed-to-seed noise, so the "
                        "architecture whose seeds scatter more gains more from it: its ensemble can win while its "
                        "typical seed loses.")
     return out
@@ -198,7 +199,7 @@ def reconciling(verdict: Verdict) -> list[str]:
         if isinstance(dm, DMResult) and dm.p_value < verdict.settings.alpha and dm.statistic != 0:
             side = "GRU" if dm.statistic < 0 else "LSTM"
             if side != seeds:
-                other.append(f"Diebold–Mariano on the seed-averaged forecasts favours {side} (p = {dm.p_value:.2g})")
+                other.append(f"Diebold–Mariano on the seed ensembles' forecasts favours {side} (p = {dm.p_value:.2g})")
         if not other:
             continue
         label = v.label if v.label in ("equivalent", "inconclusive") else f"{v.label.upper()} wins"

@@ -96,7 +96,7 @@ class DMUnavailable(_Model):
 
 
 class DMResult(_Model):
-    """Diebold-Mariano on the seed-averaged test forecasts (absolute error), `reports.dm`."""
+    """Diebold-Mariano on the seed ensembles' test forecasts (median over seeds) (absolute error), `reports.dm`."""
 
     available: Literal[True]
     statistic: Num  # negative: GRU's ensemble more accurate
