@@ -273,6 +273,26 @@ def _repeated_ci(step: RoundStep) -> str:
     return f"{ratio_text(step.ci_low)}–{ratio_text(step.ci_high)}"
 
 
+def _useful_lines(verdict: Verdict) -> list[str]:
+    """Per dataset (schema 5): each architecture's ensemble MASE, every baseline's with the one-sided p of the
+    better ensemble against it, and the test; the rule is in the README ("Is either network worth using?")."""
+    out = []
+    for v in verdict.datasets:
+        u = v.useful
+        if u is None:
+            continue
+        line = (f"{v.dataset}: {u.useful}; {u.ensemble} ensemble test MASE "
+                + ", ".join(f"{a.upper()} {_fmt(x)}" for a, x in sorted(u.ensemble_mase.items())))
+        if u.baseline_mase:
+            line += "; baselines " + ", ".join(
+                f"{BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" (p = {u.p_values[k]:.3g})" if k in u.p_values else "")
+                for k, x in sorted(u.baseline_mase.items(), key=lambda kv: kv[1]))
+        if u.test is not None:
+            line += f"; {u.test}, each at {u.level:g}, all must reject"
+        out.append(line + ".")
+    return out
+
+
 def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c.sentence for _, c in sorted(verdict.cost.items())]
@@ -281,7 +301,9 @@ def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     steps = [("Per step of the horizon: GRU/LSTM ratio of geometric-mean test MASE (95% CI)", per_step)]
     series = _series_lines(verdict)
     rounds = _rounds_lines(verdict)
+    useful = _useful_lines(verdict)
     return nightly + [
+        *([("Usefulness: each seed ensemble against every baseline on the same origins", useful)] if useful else []),
         *([("Confirm rounds (seeds stop once the verdict is decided)", rounds)] if rounds else []),
         ("Baselines on the same origins and horizon", _baseline_lines(verdict)),
         *(steps if per_step else []),
