@@ -27,6 +27,7 @@ from reports.horizon import (
     Paths,
     dm_over_origins,
     dm_over_panel,
+    ensemble_mase,
     panel_ensemble,
     per_step_ratios,
     series_paths_of,
@@ -37,6 +38,7 @@ from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
 from reports.sequential import Design, sequential_verdicts
 from reports.stats import compare_architectures, mean_ci
+from reports.useful import usefulness
 from reports.verdict import (
     SCHEMA_VERSION,
     Budget,
@@ -144,8 +146,8 @@ def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dic
 
 
 def _dm(paths: dict[str, list[list[Paths]]]) -> DMResult | DMUnavailable:
-    """DM test on the seed-averaged test forecasts of the two architectures (absolute-error loss, as MASE; a
-    panel's: the mean over series at each origin, `dm_over_panel`)."""
+    """DM test on the two architectures' seed ensembles' test forecasts (median over seeds; absolute-error loss,
+    as MASE; a panel's: the mean over series at each origin, `dm_over_panel`)."""
     for arch in ARCHITECTURES:
         if not paths[arch]:
             return DMUnavailable(available=False, note=f"no test forecasts stored for {arch.upper()}")
@@ -156,8 +158,7 @@ def _dm(paths: dict[str, list[list[Paths]]]) -> DMResult | DMUnavailable:
         return DMUnavailable(available=False, note=f"{count} test origin{'s' * (count != 1)}: the test needs at "
                                                    "least 3 (set test_origins, or a longer test split)")
     step = int(np.min(np.diff(at))) if len(at) > 1 else 1
-    mase = {arch: (float(np.mean([np.mean(np.abs(e.pred - e.truth)) / e.scale for e in es]))
-                   if all(e.scale for e in es) else None) for arch, es in ens.items()}
+    mase = {arch: ensemble_mase(paths[arch]) for arch in ARCHITECTURES}
     if len(ens["gru"]) == 1:
         test = dm_over_origins(ens["gru"][0], ens["lstm"][0], step)
     else:
@@ -292,6 +293,8 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         verdicts = sequential_verdicts(confirm, finite, rules, design, parent.tags.get(Tags.CONFIRM_CUT))
     rounds = any(v.rounds is not None for v in verdicts)
     forecasts = Forecasts(client, table)
+    raw = read_artifact(client, parent.artifact_uri, Artifacts.BASELINES)  # None: a sweep from before it
+    baseline_paths = json.loads(raw)["datasets"] if raw is not None else None
     datasets = []
     for v in verdicts:
         d = confirm[confirm["dataset"] == v.dataset]
@@ -308,9 +311,11 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
             "series": len(paths["gru"][0]) if paths["gru"] else 1,
             "per_series": series_shares(paths["gru"], paths["lstm"]),
             "dropped_series": _dropped(parent.tags, v.dataset),
+            "useful": usefulness(paths, None if baseline_paths is None else baseline_paths.get(v.dataset),
+                                 rules.alpha, v.dataset),
             **_baseline_fields(v, baselines.get(v.dataset, {}), parent.tags)}))
     has_trials = bool((table["role"] == "trial").any())
-    ensembles = {v.dataset: v.dm.ensemble_mase if isinstance(v.dm, DMResult) else {} for v in datasets}
+    ensembles = {v.dataset: v.useful.ensemble_mase if v.useful is not None else {} for v in datasets}
     verdict = Verdict(
         schema_version=SCHEMA_VERSION, sweep=client.get_experiment(parent.experiment_id).name,
         parent_run_id=parent_run_id,
@@ -485,6 +490,7 @@ def _publish(client: Any, parent_run_id: str, verdict: Verdict, ctx: dict[str, A
     tags = [RunTag(Tags.VERDICT, verdict.overall.label),
             RunTag(Tags.NOTE, description_md(verdict, experiment_id=ctx["experiment_id"]))]
     tags += [RunTag(Tags.verdict_of(v.dataset), v.label) for v in verdict.datasets]
+    tags += [RunTag(Tags.useful_of(v.dataset), v.useful.useful) for v in verdict.datasets if v.useful is not None]
     tags += [RunTag(Tags.omitted_metrics(ds), why[:5000]) for ds, why in omitted_metrics(verdict).items()]
     if verdict.nightly is not None:
         flags = verdict.nightly.flags

@@ -11,14 +11,16 @@ import pandas as pd
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
 from reports.stats import MAX_SEEDS, MoreThan, Resolving, minutes_phrase, needed, resolving, seeds_phrase
+from reports.useful import BASELINE_WORDS
 from reports.verdict import WINNERS, ConfigChoice, DatasetVerdict, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
-                 "Per-seed MASE is what one training run delivers; the ensemble averages the forecasts of all "
-                 "confirm seeds first, which cancels seed-to-seed noise, so it is lower than the seeds' mean and "
-                 "helps most the architecture whose seeds scatter most. The tune score is this configuration's own "
-                 "trial, on one seed: when several candidates went to selection, the chosen one need not be the "
-                 "tune phase's best trial.")
+                 "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "
+                 "all confirm seeds' forecasts, which cancels seed-to-seed noise (and a seed that diverged), so it "
+                 "is usually lower than the seeds' mean and helps most the architecture whose seeds scatter most; "
+                 "it is the forecast the usefulness test scores against the baselines. The tune score is this "
+                 "configuration's own trial, on one seed: when several candidates went to selection, the chosen "
+                 "one need not be the tune phase's best trial.")
 
 
 def _mean_sd(values: pd.Series) -> MeanSd:
@@ -56,24 +58,56 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: Mappin
     return out
 
 
+# what gives the networks a fair chance against the baselines (issue 37; the sweep-file keys that exist)
+RECIPE = ("`normalize: {choice: [series, window]}`, `transform: {choice: [none, log1p, log1p_diff]}` and "
+          "`loss_fn: {choice: [mse, mae]}`")
+
+
+def usefulness_step(v: DatasetVerdict) -> str | None:
+    """The first advice on a dataset: whether to use a network at all (None: a verdict from before schema 5)."""
+    u = v.useful
+    if u is None:
+        return None
+    if u.network is not None:
+        return f"{v.dataset}: the {u.network.upper()} seed ensemble beats every baseline: a network is worth using."
+    if u.baseline is not None:
+        name = BASELINE_WORDS.get(u.baseline, u.baseline)
+        arch = f"the better network's ensemble ({u.arch.upper()}) {u.ensemble_mase[u.arch]:.3g}" if (
+            u.arch is not None and u.ensemble_mase.get(u.arch) is not None) else "no network"
+        return (f"{v.dataset}: use {name} (test MASE {u.baseline_mase[u.baseline]:.3g}; {arch}, not shown to beat "
+                f"every baseline). To give the networks a fair chance, search {RECIPE}, then run the sweep again.")
+    return u.sentence  # untestable: it says why, and that no network is recommended
+
+
 def next_steps(verdict: Verdict) -> list[str]:
-    """Plain advice, one line per dataset (and one for the sweep), from the verdict's own numbers."""
+    """Plain advice, one line per dataset (and one for the sweep), from the verdict's own numbers: first whether a
+    network is worth using at all; a network that is not shown to beat every baseline is never recommended."""
     out = []
     min_seeds = verdict.settings.min_seeds
     for v in verdict.datasets:
         ds = v.dataset
+        first = usefulness_step(v)
+        # the network to recommend: the usefulness rule's (schema 5), else the verdict's (earlier verdicts)
+        allowed = v.label if v.useful is None else v.useful.network
+        if first is not None:
+            out.append(first)
         loses = [name for beats, name in ((v.beats_naive, "the naive forecast"), (v.beats_ar, "a linear AR model"))
                  if beats is False]
-        if loses:
+        if loses and v.useful is None:
             out.append(f"{ds}: both architectures lose to {' and '.join(loses)}: fix the model before choosing one "
                        "(search a target transform, e.g. `transform: {choice: [none, diff, log_diff]}`, or longer "
                        "windows); the GRU-vs-LSTM verdict here compares two weak models.")
-        if v.label in WINNERS:
+        if v.label in WINNERS and allowed == v.label:
             out.append(f"{ds}: use the {v.label.upper()} configuration above.")
-        elif v.label == "equivalent":
+        elif v.label in WINNERS:
+            out.append(f"{ds}: of the two networks the {v.label.upper()} is the better per seed; that does not make "
+                       "it worth using (above).")
+        elif v.label == "equivalent" and allowed is not None:
             cost = verdict.cost.get(ds)
             cheaper = "GRU" if cost is None or cost.n_params_gru <= cost.n_params_lstm else "LSTM"
             out.append(f"{ds}: either architecture does; pick on cost (the {cheaper} has fewer parameters).")
+        elif v.label == "equivalent":
+            out.append(f"{ds}: the two networks are equivalent per seed; neither is worth using (above).")
         elif v.reason == "too few seeds" and min(v.n_gru, v.n_lstm) < 2:
             short = [f"{arch.upper()} {n}" for arch, n in (("gru", v.n_gru), ("lstm", v.n_lstm)) if n < 2]
             out.append(f"{ds}: finished confirm runs: {', '.join(short)}; the verdict needs at least {min_seeds} per "
@@ -101,7 +135,9 @@ def next_steps(verdict: Verdict) -> list[str]:
                            f"per architecture (`confirm.max_seeds: {n}`{minutes}); the rounds stop as soon as the "
                            "verdict is decided. Inconclusive does not mean equal.")
     if verdict.overall.label in WINNERS and len(verdict.datasets) > 1:
-        out.append(f"Across datasets: {verdict.overall.label.upper()} ({verdict.overall.note}).")
+        losing = [v.dataset for v in verdict.datasets if v.useful is not None and v.useful.network is None]
+        out.append(f"Across datasets: {verdict.overall.label.upper()} ({verdict.overall.note})" + (
+            f"; but no network is recommended on {', '.join(losing)} (above)." if losing else "."))
     return out
 
 
@@ -149,10 +185,14 @@ def parent_run_name(verdict: Verdict) -> str:
     wins`, each dataset's label up to three datasets, the overall label beyond that."""
     said = {"gru": "GRU wins", "lstm": "LSTM wins"}
     if len(verdict.datasets) <= 3:
-        parts = [f"{v.dataset} {said.get(v.label, v.label)}" for v in verdict.datasets]
+        parts = [f"{v.dataset} {said.get(v.label, v.label)}" + (f" · useful: {v.useful.useful}" if v.useful else "")
+                 for v in verdict.datasets]
     else:
+        tested = [v.useful for v in verdict.datasets if v.useful is not None]
         parts = [f"overall {said.get(verdict.overall.label, verdict.overall.label)} over "
-                 f"{len(verdict.datasets)} datasets"]
+                 f"{len(verdict.datasets)} datasets" + (
+                     f" · useful: a network on {sum(u.network is not None for u in tested)} of {len(tested)}"
+                     if tested else "")]
     return f"{verdict.sweep}-sweep: " + ", ".join(parts)
 
 
@@ -166,6 +206,10 @@ def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML,
     steps = verdict.next_steps
     # the run page shows about three lines before "Show more": the verdict, the worst warning, the next step
     lines = [f"**gatesweep verdict: {verdict.overall.label}** — {verdict.overall.note}."]
+    useful = [s for v in verdict.datasets if (s := usefulness_step(v)) is not None]
+    if useful:  # whether to use a network at all comes before which one
+        lines = [f"**Worth using?** {' '.join(useful)}"] + lines
+        steps = [s for s in steps if s not in useful]
     if warnings:
         lines.append(f"**Warning:** {warnings[0]}")
     if steps:

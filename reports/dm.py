@@ -1,7 +1,7 @@
 """Diebold–Mariano test of equal forecast accuracy. Pure numpy/scipy.
 
 The loss is the absolute error by default: the loss MASE scales, so the test asks the verdict's own
-question of the seed-averaged forecasts. Two variances for the mean loss differential:
+question of the seed ensembles' forecasts (median over seeds). Two variances for the mean loss differential:
 - `hac` (the default): Newey–West with the Bartlett kernel and a bandwidth that is a fixed share `b` of
   the test split (`lags = ceil(b·T) - 1`, at least `h - 1`). One-step errors of smooth series are
   autocorrelated, and then the classic variance understates the uncertainty. Its p-value comes from the

@@ -11,7 +11,7 @@ list of `Paths`, one per series, and every score is the mean over series of that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -69,15 +69,28 @@ def series_paths_of(f: dict[str, Any]) -> list[Paths]:
     return out
 
 
-def ensemble(paths: list[Paths]) -> Paths:
-    """The seed ensemble: each origin's forecast averaged over the seeds."""
+# how the seeds' forecasts combine into the ensemble: measured on stored forecasts (`pipeline.dev.ensemble_choice`)
+ENSEMBLE: Literal["mean", "median"] = "median"
+
+
+def ensemble(paths: list[Paths], how: Literal["mean", "median"] = ENSEMBLE) -> Paths:
+    """The seed ensemble: each origin's forecast combined over the seeds (`ENSEMBLE`: their median or mean)."""
     first = paths[0]
-    return Paths(first.origins, np.mean([p.pred for p in paths], axis=0), first.truth, first.scale, first.id)
+    combine = np.median if how == "median" else np.mean
+    return Paths(first.origins, combine([p.pred for p in paths], axis=0), first.truth, first.scale, first.id)
 
 
-def panel_ensemble(runs: list[list[Paths]]) -> list[Paths]:
+def panel_ensemble(runs: list[list[Paths]], how: Literal["mean", "median"] = ENSEMBLE) -> list[Paths]:
     """Each series' seed ensemble."""
-    return [ensemble([run[s] for run in runs]) for s in range(len(runs[0]))]
+    return [ensemble([run[s] for run in runs], how) for s in range(len(runs[0]))]
+
+
+def ensemble_mase(runs: list[list[Paths]], how: Literal["mean", "median"] = ENSEMBLE) -> float | None:
+    """The seed ensemble's test MASE: the mean over the dataset's series of each series' MASE (with that series'
+    own scale), as a run's `test_mase`; None without stored forecasts or a scale."""
+    if not runs or any(p.scale is None for run in runs for p in run):
+        return None
+    return float(np.mean([p.mase() for p in panel_ensemble(runs, how)]))
 
 
 def dm_over_panel(gru: list[Paths], lstm: list[Paths], origin_step: int) -> dict[str, float]:

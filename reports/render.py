@@ -48,6 +48,19 @@ def _counts_lines(verdict: Verdict) -> list[str]:
     return out
 
 
+def worth_using(verdict: Verdict) -> list[str]:
+    """Per dataset with a usefulness verdict (schema 5): whether to use a network at all, and what instead."""
+    from reports.decision import usefulness_step
+
+    out = []
+    for v in verdict.datasets:
+        if v.useful is None:
+            continue
+        step = usefulness_step(v)
+        out.append(v.useful.sentence if step is None or v.useful.network is not None else step)
+    return out
+
+
 def baseline_warnings(verdict: Verdict) -> list[str]:
     """A winner that loses to a naive or linear forecaster is no winner worth reporting."""
     out = []
@@ -151,7 +164,8 @@ def _dm_lines(verdict: Verdict) -> list[str]:
                    f"p = {dm.hln_p_value:.3g}")
         out.append(f"{v.dataset}: DM statistic {dm.statistic:.3f}, p = {dm.p_value:.3g} (absolute error, "
                    f"Newey–West variance with {int(dm.lags)} lags, half the test split, against the fixed-b "
-                   f"reference{classic}), on {int(dm.n)} seed-averaged test forecasts; the sign favours {side}. "
+                   f"reference{classic}), on {int(dm.n)} seed-ensemble (median) test forecasts; the sign favours "
+                   f"{side}. "
                    "With strongly autocorrelated errors and a short test split even this p-value is a little "
                    "optimistic." + _few_origins(v.horizon, int(dm.n)) + (
                        f" Over {v.series} series: each origin's loss is the mean over series, so a shock common "
@@ -159,8 +173,8 @@ def _dm_lines(verdict: Verdict) -> list[str]:
         seeds_side = "GRU" if v.effect < 0 else "LSTM"
         if dm.p_value < verdict.settings.alpha and side != seeds_side:
             out.append(f"{v.dataset}: the two point different ways: the verdict compares single trained networks "
-                       f"(the typical seed favours {seeds_side}), this test compares the average of each "
-                       f"architecture's seeds (favouring {side}). Averaging cancels seed-to-seed noise, so the "
+                       f"(the typical seed favours {seeds_side}), this test compares the ensemble (median) of each "
+                       f"architecture's seeds (favouring {side}). Ensembling cancels seed-to-seed noise, so the "
                        "architecture whose seeds scatter more gains more from it: its ensemble can win while its "
                        "typical seed loses.")
     return out
@@ -185,7 +199,7 @@ def reconciling(verdict: Verdict) -> list[str]:
         if isinstance(dm, DMResult) and dm.p_value < verdict.settings.alpha and dm.statistic != 0:
             side = "GRU" if dm.statistic < 0 else "LSTM"
             if side != seeds:
-                other.append(f"Diebold–Mariano on the seed-averaged forecasts favours {side} (p = {dm.p_value:.2g})")
+                other.append(f"Diebold–Mariano on the seed ensembles' forecasts favours {side} (p = {dm.p_value:.2g})")
         if not other:
             continue
         label = v.label if v.label in ("equivalent", "inconclusive") else f"{v.label.upper()} wins"
@@ -259,6 +273,26 @@ def _repeated_ci(step: RoundStep) -> str:
     return f"{ratio_text(step.ci_low)}–{ratio_text(step.ci_high)}"
 
 
+def _useful_lines(verdict: Verdict) -> list[str]:
+    """Per dataset (schema 5): each architecture's ensemble MASE, every baseline's with the one-sided p of the
+    better ensemble against it, and the test; the rule is in the README ("Is either network worth using?")."""
+    out = []
+    for v in verdict.datasets:
+        u = v.useful
+        if u is None:
+            continue
+        line = (f"{v.dataset}: {u.useful}; {u.ensemble} ensemble test MASE "
+                + ", ".join(f"{a.upper()} {_fmt(x)}" for a, x in sorted(u.ensemble_mase.items())))
+        if u.baseline_mase:
+            line += "; baselines " + ", ".join(
+                f"{BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" (p = {u.p_values[k]:.3g})" if k in u.p_values else "")
+                for k, x in sorted(u.baseline_mase.items(), key=lambda kv: kv[1]))
+        if u.test is not None:
+            line += f"; {u.test}, each at {u.level:g}, all must reject"
+        out.append(line + ".")
+    return out
+
+
 def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c.sentence for _, c in sorted(verdict.cost.items())]
@@ -267,7 +301,9 @@ def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     steps = [("Per step of the horizon: GRU/LSTM ratio of geometric-mean test MASE (95% CI)", per_step)]
     series = _series_lines(verdict)
     rounds = _rounds_lines(verdict)
+    useful = _useful_lines(verdict)
     return nightly + [
+        *([("Usefulness: each seed ensemble against every baseline on the same origins", useful)] if useful else []),
         *([("Confirm rounds (seeds stop once the verdict is decided)", rounds)] if rounds else []),
         ("Baselines on the same origins and horizon", _baseline_lines(verdict)),
         *(steps if per_step else []),
@@ -367,8 +403,11 @@ def rules_line(verdict: Verdict) -> str:
 def summary_md(verdict: Verdict) -> str:
     lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
              f"`{verdict.parent_run_id}`", ""] + [f"- data {line}" for line in data_lines(verdict)] + [
-             "", "## Decision", "",
-             f"**Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
+             "", "## Decision", ""]
+    useful = worth_using(verdict)
+    if useful:  # whether to use a network at all, before which of the two
+        lines += ["**Worth using?**", ""] + [f"- {s}" for s in useful] + [""]
+    lines += [f"**{'GRU or LSTM? ' if useful else ''}Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
     lines += [f"- {v.sentence}" for v in verdict.datasets]
     lines += [f"\n{line}" for line in reconciling(verdict)]
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
@@ -424,8 +463,11 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
     """The report as one self-contained page: the decision first, then the evidence."""
     e = html.escape
     parent = f"<a href='{e(link)}'>parent run in MLflow</a>" if link else f"parent run {e(verdict.parent_run_id)}"
-    decision = (f"<section class='decision' id='decision'><h2>Decision</h2>"
-                f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
+    useful = worth_using(verdict)
+    decision = ("<section class='decision' id='decision'><h2>Decision</h2>"
+                + ("<h3>Worth using?</h3><ul class='useful'>" + "".join(f"<li>{_code(s)}</li>" for s in useful)
+                   + "</ul><h3>GRU or LSTM?</h3>" if useful else "")
+                + f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
                 f"<p class='note'>{e(verdict.overall.note)}.</p><ul class='verdicts'>"
                 + "".join(f"<li class='{e(v.label)}'>{e(v.sentence)}</li>" for v in verdict.datasets)
                 + "</ul>" + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))

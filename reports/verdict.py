@@ -37,8 +37,9 @@ from pipeline.core.hparams import ARCHITECTURES, Arch
 # `per_series` and `dropped_series`; 3: per dataset `rounds` (sequential confirm seeds) and `minutes_needed`;
 # 4: explicit forms instead of sentinels and infinities: a round's `ci_low`/`ci_high` null with `ci_note`,
 # `seeds_needed` null with `seeds_needed_above` (was 1001 for "more than 1000"), and an architecture with fewer
-# than 2 finished confirm runs gives `too few seeds` with its statistics null (was an error)
-SCHEMA_VERSION = 4
+# than 2 finished confirm runs gives `too few seeds` with its statistics null (was an error); 5: per dataset
+# `useful` (is either network worth using: the better seed ensemble against every baseline, `reports.useful`)
+SCHEMA_VERSION = 5
 # "seeds needed" beyond this many per architecture is no practical number: `seeds_needed_above`
 PRACTICAL_SEEDS = 1000
 
@@ -95,7 +96,7 @@ class DMUnavailable(_Model):
 
 
 class DMResult(_Model):
-    """Diebold-Mariano on the seed-averaged test forecasts (absolute error), `reports.dm`."""
+    """Diebold-Mariano on the seed ensembles' test forecasts (median over seeds) (absolute error), `reports.dm`."""
 
     available: Literal[True]
     statistic: Num  # negative: GRU's ensemble more accurate
@@ -162,11 +163,43 @@ class Rounds(_Model):
     path: list[RoundStep]
 
 
+# `gru`, `lstm`, `baseline:<name>` (the best baseline: no network beats every baseline) or `untestable`
+Useful = Annotated[str, Field(pattern=r"^(gru|lstm|untestable|baseline:[A-Za-z0-9_]+)$")]
+
+
+class Usefulness(_Model):
+    """Whether either network is worth using (`reports.useful.usefulness`): the better architecture's seed ensemble
+    against every baseline on the same test origins, one-sided tests that must all reject at `level`."""
+
+    _absent_if_none = ("arch", "best_baseline", "test")
+
+    useful: Useful
+    ensemble: Literal["mean", "median"]  # how the seeds' forecasts were combined, per origin and step
+    ensemble_mase: dict[Arch, MaybeNum]  # mean over the series of each series' MASE; None: no forecasts stored
+    arch: Arch | None = None  # the architecture tested: the lower ensemble MASE
+    best_baseline: str | None = None  # lowest mean test MASE on these origins
+    baseline_mase: dict[str, float] = Field(default_factory=dict)  # every baseline with forecasts, these origins
+    p_values: dict[str, Num] = Field(default_factory=dict)  # one-sided, the ensemble more accurate than it
+    level: float  # each test's level: alpha/2 (the better of two architectures is tested)
+    test: str | None = None  # the test in words; None: untestable
+    sentence: str
+
+    @property
+    def network(self) -> str | None:
+        """The architecture to use, or None when no network is recommended."""
+        return self.useful if self.useful in ARCHITECTURES else None
+
+    @property
+    def baseline(self) -> str | None:
+        """The baseline to use instead of a network, if the test says so."""
+        return self.useful.removeprefix("baseline:") if self.useful.startswith("baseline:") else None
+
+
 class DatasetVerdict(_Model):
     """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
     and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
 
-    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed", "seeds_needed_above")
+    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed", "seeds_needed_above", "useful")
 
     dataset: str
     label: Label
@@ -216,6 +249,7 @@ class DatasetVerdict(_Model):
     minutes_needed: float | None = None  # `seeds_needed` at this sweep's measured minutes per confirm run
     # no seed count up to this many per architecture reaches the power (`seeds_needed` is then None)
     seeds_needed_above: int | None = None
+    useful: Usefulness | None = None  # schema 5; None: written before usefulness was tested
 
     @model_validator(mode="before")
     @classmethod

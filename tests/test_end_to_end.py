@@ -130,8 +130,13 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
     assert verdict["datasets"][0]["dm"]["available"] is True
     html = (cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "closed-loop generation" in html
+    # the seed ensemble tested against every baseline of baselines.json; the tag and the run name carry the answer
+    useful = verdict["datasets"][0]["useful"]
+    assert tags["gatesweep.useful.damped"] == useful["useful"] and useful["ensemble_mase"]["gru"] is not None
+    assert useful["useful"] == "untestable" or set(useful["p_values"]) == set(useful["baseline_mase"])
+    assert f"useful: {useful['useful']}" in client.get_run(parent_id).info.run_name
     # schema 4: nothing a reader sees is NaN or infinity; the report stage finished the parent, untagged
-    assert verdict["schema_version"] == 4 and not re.search(r"\b(nan|inf)\b", re.sub(r"base64,[^']+", "", html))
+    assert verdict["schema_version"] == 5 and not re.search(r"\b(nan|inf)\b", re.sub(r"base64,[^']+", "", html))
     assert client.get_run(parent_id).info.status == "FINISHED" and "gatesweep.report_failed" not in tags
 
 

@@ -258,9 +258,17 @@ def _describe(directory: Path, state: Any) -> str:
     return f"parent run {state.parent_run_id}, last in its {state.phase} phase, in {directory}"
 
 
-def _print_outcome(outcome: Any) -> int:
-    for v in outcome.verdict.datasets:
+def _print_sentences(verdict: Any) -> None:
+    """Each dataset's verdict, then whether a network is worth using at all (schema 5)."""
+    for v in verdict.datasets:
         print(v.sentence)
+    for v in verdict.datasets:
+        if v.useful is not None:
+            print(f"worth using? {v.useful.sentence}")
+
+
+def _print_outcome(outcome: Any) -> int:
+    _print_sentences(outcome.verdict)
     print(f"overall verdict: {outcome.verdict.overall.label}")
     print(f"parent run: {outcome.parent_run_id}")
     print(f"report: {outcome.out_dir / 'report' / 'report.html'}")
@@ -391,8 +399,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         (out / REPORT_ERROR).write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
         exc.note = f"traceback in {out / REPORT_ERROR}"
         raise
-    for v in verdict.datasets:
-        print(v.sentence)
+    _print_sentences(verdict)
     print(f"report: {out / 'report' / 'report.html'}")
     return EXIT_OK
 

@@ -57,6 +57,12 @@ class Tags:
         return f"gatesweep.verdict.{dataset}"
 
     @staticmethod
+    def useful_of(dataset: str) -> str:
+        """On the parent: whether a network is worth using on `dataset` (`gru`, `lstm`, `baseline:<name>`,
+        `untestable`): the better seed ensemble against every baseline (the report's usefulness rule)."""
+        return f"gatesweep.useful.{dataset}"
+
+    @staticmethod
     def baseline_failed(dataset: str, baseline: str) -> str:
         """On the parent: why a statistical baseline (`ets`, `arima`, `theta`) could not be fitted on a dataset."""
         return f"gatesweep.baseline_failed.{dataset}.{baseline}"

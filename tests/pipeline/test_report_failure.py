@@ -67,5 +67,5 @@ def test_a_failed_report_is_one_line_leaves_the_parent_finished_and_resume_build
     parent = client.get_run(RELEASE_0_1_0_PARENT)
     assert parent.info.status == "FINISHED" and Tags.REPORT_FAILED not in parent.data.tags
     assert SweepState.load(out).phase == "done"
-    assert json.loads((out / "report" / "verdict.json").read_text(encoding="utf-8"))["schema_version"] == 4
+    assert json.loads((out / "report" / "verdict.json").read_text(encoding="utf-8"))["schema_version"] == 5
     assert (out / "report" / "report.html").exists()

@@ -22,8 +22,9 @@ def test_hand_made_runs_get_the_same_verdict(hand_made: tuple[object, str, pd.Da
     verdict, _ = compute_verdict(client, parent_id)
     (expected,) = compare_architectures(table, {"sines": {"naive_mase": 1.4, "ar_mase": 1.2}})
     got = verdict.datasets[0]
+    # what the report adds from the runs' artifacts and the parent
     from_mlflow = {"dm": None, "mase_ci": None, "baseline_mase": {}, "best_baseline": None,
-                   "beats_best_baseline": None}  # what the report adds from the runs' artifacts and the parent
+                   "beats_best_baseline": None, "useful": None}
     assert got.model_copy(update=from_mlflow) == expected
     assert got.baseline_mase == {"naive": 1.4, "ar": 1.2} and got.best_baseline == "ar" and got.beats_best_baseline
     assert got.label == "gru"
@@ -44,4 +45,6 @@ def test_report_files_and_tags_for_hand_made_runs(hand_made: tuple[object, str, 
     assert client.get_run(parent_id).data.tags["gatesweep.verdict.sines"] == first.datasets[0].label == "gru"
     # the run page opens on the name: it carries the verdict, and the run keeps its status
     run = client.get_run(parent_id)  # type: ignore[attr-defined]
-    assert run.info.run_name == f"{first.sweep}-sweep: sines GRU wins" and run.info.status == "FINISHED"
+    # no forecasts or baselines.json were logged by hand: no network can be recommended over the baselines
+    assert run.info.run_name == f"{first.sweep}-sweep: sines GRU wins · useful: untestable"
+    assert run.info.status == "FINISHED" and run.data.tags["gatesweep.useful.sines"] == "untestable"

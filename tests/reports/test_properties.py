@@ -27,12 +27,14 @@ from reports import plots
 from reports.build import _baseline_fields
 from reports.decision import description_md, next_steps
 from reports.history import _flags, _night, history_metrics, omitted_metrics, tonight
+from reports.horizon import Paths
 from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun
 from reports.sequential import Design, sequential_verdicts
 from reports.stats import MAX_SEEDS, MoreThan, compare_architectures, mean_ci, seeds_needed
-from reports.verdict import SCHEMA_VERSION, Nightly, Verdict
+from reports.useful import usefulness
+from reports.verdict import SCHEMA_VERSION, Nightly, Usefulness, Verdict
 from tests.reports.verdicts import stored_verdict
 
 SCALE = int(os.environ.get("GATESWEEP_PROPERTY_EXAMPLES", "1"))
@@ -98,12 +100,30 @@ def _verdict(datasets: list[tuple[list[float], list[float], dict[str, float]]], 
         d = confirm[confirm["dataset"] == v.dataset]
         mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].to_numpy(float)) for arch in ("gru", "lstm")}
         named = {k.removesuffix("_mase"): x for k, x in baselines[v.dataset].items()}
+        gru, lstm, _ = datasets[int(v.dataset[1:])]
         verdicts.append(v.model_copy(update={"mase_ci": mase_ci, **_baseline_fields(v, {f"{k}_mase": x for k, x in
-                                                                                           named.items()}, {})}))
+                                                                                           named.items()}, {}),
+                                             "useful": _useful(v.dataset, gru, lstm, named)}))
     base = stored_verdict()
     verdict = base.model_copy(update={"schema_version": SCHEMA_VERSION, "datasets": verdicts, "cost": {},
                                       "overall": overall(verdicts, RULES), "configurations": {}, "nightly": None})
     return verdict.model_copy(update={"next_steps": next_steps(verdict)})
+
+
+def _useful(dataset: str, gru: list[float], lstm: list[float], baselines: dict[str, float]) -> Usefulness:
+    """The usefulness rule on forecasts whose absolute error is each seed's MASE at every origin (1 to 5 origins, so
+    both the untestable and the tested case come up), against baselines of their stated MASE."""
+    origins = 1 + (len(gru) + len(lstm)) % 5
+    at = np.arange(origins)
+
+    def paths(mase: float) -> Paths:
+        return Paths(at, np.full((origins, 1), mase), np.zeros((origins, 1)), 1.0)
+
+    runs = {"gru": [[paths(math.exp(x))] for x in gru], "lstm": [[paths(math.exp(x))] for x in lstm]}
+    entry = {"horizon": 1, "series": [{"id": "", "test_origins": at.tolist(), "mase_scale": 1.0,
+                                       "truth": [[0.0]] * origins, "mase": baselines,
+                                       "pred": {k: [[x]] * origins for k, x in baselines.items()}}]}
+    return usefulness(runs, entry, RULES.alpha, dataset)
 
 
 def _with_nights(verdict: Verdict) -> Verdict:
