@@ -59,8 +59,8 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: Mappin
 
 
 # what gives the networks a fair chance against the baselines (issue 37; the sweep-file keys that exist)
-RECIPE = ("`normalize: {choice: [series, window]}`, `transform: {choice: [none, log1p, log1p_diff]}` and "
-          "`loss_fn: {choice: [mse, mae]}`")
+RECIPE = ("`normalize: {choice: [series, window]}` and `loss_fn: {choice: [mse, mae]}` (on a series without "
+          "negative values also `transform: {choice: [none, log1p]}`)")
 
 
 def usefulness_step(v: DatasetVerdict) -> str | None:

@@ -220,7 +220,8 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
                 time.sleep(0.3)
         parent_id = printed.group(2).split("/runs/")[1].split("?")[0]
         note = _client(cwd).get_run(parent_id).data.tags["mlflow.note.content"]
-        verdict_line = note.splitlines()[0].replace("**", "")
+        # the verdict's line (after "Worth using?", whose markdown renders its code spans without backticks)
+        verdict_line = next(ln for ln in note.splitlines() if ln.startswith("**gatesweep verdict:")).replace("**", "")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
