@@ -11,8 +11,7 @@ import pandas as pd
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
 from reports.stats import MAX_SEEDS, MoreThan, Resolving, minutes_phrase, needed, resolving, seeds_phrase
-from reports.useful import BASELINE_WORDS
-from reports.verdict import WINNERS, ConfigChoice, DatasetVerdict, MeanSd, Verdict
+from reports.verdict import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
                  "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "
@@ -71,7 +70,7 @@ def usefulness_step(v: DatasetVerdict) -> str | None:
     if u.network is not None:
         return f"{v.dataset}: the {u.network.upper()} seed ensemble beats every baseline: a network is worth using."
     if u.baseline is not None:
-        name = BASELINE_WORDS.get(u.baseline, u.baseline)
+        name = BASELINE_NAMES.get(u.baseline, u.baseline)
         arch = f"the better network's ensemble ({u.arch.upper()}) {u.ensemble_mase[u.arch]:.3g}" if (
             u.arch is not None and u.ensemble_mase.get(u.arch) is not None) else "no network"
         return (f"{v.dataset}: use {name} (test MASE {u.baseline_mase[u.baseline]:.3g}; {arch}, not shown to beat "

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.hparams import Arch
-from reports.render import BASELINE_NAMES
-from reports.verdict import BudgetCurve, DatasetVerdict, Night
+from reports.verdict import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from reports.decision import ENSEMBLE_NOTE
 from reports.stats import ci_text, ratio_text
-from reports.verdict import DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
+from reports.verdict import BASELINE_NAMES, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -85,10 +85,6 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
 
 
 EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
-
-
-BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS", "arima": "ARIMA",
-                   "theta": "Theta"}
 
 
 def _baseline_lines(verdict: Verdict) -> list[str]:

@@ -24,10 +24,8 @@ import numpy as np
 from scipy import stats
 
 from reports.horizon import ENSEMBLE, Paths, dm_over_origins, ensemble_mase, panel_ensemble
-from reports.verdict import Usefulness
+from reports.verdict import BASELINE_NAMES, Usefulness
 
-BASELINE_WORDS = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS",
-                  "arima": "ARIMA", "theta": "Theta"}
 MIN_ORIGINS = 3  # Diebold-Mariano needs at least this many forecasts
 
 
@@ -97,7 +95,7 @@ def usefulness(runs: dict[str, list[list[Paths]]], baselines: dict[str, Any] | N
     best = min(scores, key=lambda k: scores[k])
     facts = dict(arch=arch, best_baseline=best, baseline_mase=scores, **base)
     said = (f"the {arch.upper()} seed ensemble ({ENSEMBLE} of its seeds' forecasts) has test MASE "
-            f"{known[arch]:.3g}, the best baseline ({BASELINE_WORDS.get(best, best)}) {scores[best]:.3g}")
+            f"{known[arch]:.3g}, the best baseline ({BASELINE_NAMES.get(best, best)}) {scores[best]:.3g}")
     if len(net) == 1 and len(net[0].origins) < MIN_ORIGINS:
         return Usefulness(useful="untestable", **facts, sentence=(
             f"{dataset}: {said}; with {len(net[0].origins)} test origin{'s' * (len(net[0].origins) != 1)} no test "
@@ -116,6 +114,6 @@ def usefulness(runs: dict[str, list[list[Paths]]], baselines: dict[str, Any] | N
             f"{max(p.values()):.3g} < {alpha / 2:g}, {test})."))
     unbeaten = sorted((k for k in p if k not in beaten), key=lambda k: scores[k])
     return Usefulness(useful=f"baseline:{best}", p_values=p, test=test, **facts, sentence=(
-        f"{dataset}: use {BASELINE_WORDS.get(best, best)} — {said}; the network is not shown to beat "
-        + ", ".join(f"{BASELINE_WORDS.get(k, k)} (p = {p[k]:.3g})" for k in unbeaten)
+        f"{dataset}: use {BASELINE_NAMES.get(best, best)} — {said}; the network is not shown to beat "
+        + ", ".join(f"{BASELINE_NAMES.get(k, k)} (p = {p[k]:.3g})" for k in unbeaten)
         + f" at one-sided {alpha / 2:g} ({test})."))

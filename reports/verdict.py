@@ -46,6 +46,9 @@ PRACTICAL_SEEDS = 1000
 Label = Literal["gru", "lstm", "equivalent", "inconclusive"]
 Reason = Literal["difference", "negligible", "equivalent", "undecided", "too few seeds", "no spread"]
 WINNERS: tuple[Label, ...] = ARCHITECTURES
+# the baselines a verdict names, in words (keys of `baseline_mase`)
+BASELINE_NAMES = {"naive": "naive", "seasonal_naive": "seasonal naive", "ar": "AR", "ets": "ETS", "arima": "ARIMA",
+                  "theta": "Theta"}
 
 
 def _none_is_nan(v: Any) -> Any:
