@@ -3,6 +3,7 @@ statistical baselines, `pipeline.core.statistical`)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,19 +187,25 @@ def baseline_cache() -> Path | None:
     return base / "baselines"
 
 
-def _cache_key(call: dict[str, Any]) -> str:
-    import hashlib
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> bytes:
+    """statsforecast's version and the baseline code: read once per process, not once per series."""
     import inspect
-    import json
     from importlib.metadata import version
 
     from pipeline.core import statistical
 
+    return (version("statsforecast") + inspect.getsource(statistical) + inspect.getsource(baselines)).encode()
+
+
+def _cache_key(call: dict[str, Any]) -> str:
+    import hashlib
+    import json
+
     h = hashlib.sha256(np.ascontiguousarray(np.asarray(call["series"], float)).tobytes())
     settings = {k: v for k, v in call.items() if k != "series"}
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    h.update(version("statsforecast").encode())
-    h.update(inspect.getsource(statistical).encode() + inspect.getsource(baselines).encode())
+    h.update(_code_fingerprint())
     return h.hexdigest()
 
 
