@@ -151,11 +151,12 @@ def confirm_arms(client: Any, parent_run_id: str) -> dict[str, Any]:
             scales = [float(s["mase_scale"][0]) for s in per_series]
     return {arch: {"seeds": sorted(rows, key=lambda x: x["seed"]),
                    "gmean_mase": float(np.exp(np.mean(np.log([x["mase"] for x in rows])))),
-                   "mean_smape": float(np.mean([x["smape"] for x in rows])), **_ensembles(paths[arch], truth, scales)}
+                   "mean_smape": float(np.mean([x["smape"] for x in rows])),
+                   **ensemble_scores(paths[arch], truth, scales)}
             for arch, rows in sorted(arms.items())}
 
 
-def _ensembles(paths: list[list[np.ndarray]], truth: list[np.ndarray], scales: list[float]) -> dict[str, Any]:
+def ensemble_scores(paths: list[list[np.ndarray]], truth: list[np.ndarray], scales: list[float]) -> dict[str, Any]:
     """The seeds' mean and median forecasts of every series, scored (sMAPE, MASE, means over series)."""
     from pipeline.core.metrics import smape
 

@@ -28,19 +28,12 @@ BASE = {"hidden_size": 32, "window": 15, "optimizer": "adam", "learning_rate": 0
         "epochs": 60, "strategy": "direct"}
 
 
-def _scores(paths: list[np.ndarray], truth: list[np.ndarray], scales: list[float]) -> tuple[float, float]:
-    from pipeline.core.metrics import smape
-
-    return (float(np.mean([smape(p, t) for p, t in zip(paths, truth, strict=True)])),
-            float(np.mean([np.mean(np.abs(p - t)) / s for p, t, s in zip(paths, truth, scales, strict=True)])))
-
-
 def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list[str], patience: int,
         epoch_windows: int, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     from pipeline.core.config import load_sweep
     from pipeline.core.hparams import HParams
     from pipeline.core.training import fit_and_score
-    from pipeline.dev.competition import bench_spec, space_for
+    from pipeline.dev.competition import bench_spec, ensemble_scores, space_for
 
     with tempfile.TemporaryDirectory() as tmp:
         spec, panels = load_sweep(bench_spec(benchmark, space_for(benchmark), series, Path(tmp)))
@@ -65,15 +58,13 @@ def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list
             scales = [float(s["mase_scale"][0]) for s in fc]
             per_seed.append({"seed": seed, "epochs": epochs, "val_mase": chosen.metrics["val_mase"],
                              "test_smape": final.metrics["test_smape"], "test_mase": final.metrics["test_mase"]})
-        stacked = [np.stack([f[i] for f in forecasts]) for i in range(len(truth))]
-        mean_s, mean_m = _scores([s.mean(0) for s in stacked], truth, scales)
-        med_s, med_m = _scores([np.median(s, 0) for s in stacked], truth, scales)
+        ens = ensemble_scores(forecasts, truth, scales)
         rows.append({"recipe": name, "arch": arch, "base": {**BASE, **(base or {})}, "series": len(panel.series),
                      "seeds": per_seed,
                      "val_mase": float(np.mean([s["val_mase"] for s in per_seed])),
                      "seed_smape": float(np.mean([s["test_smape"] for s in per_seed])),
                      "seed_mase": float(np.mean([s["test_mase"] for s in per_seed])),
-                     "ensemble_mean": (mean_s, mean_m), "ensemble_median": (med_s, med_m),
+                     **{k: (e["smape"], e["mase"]) for k, e in ens.items()},
                      "seconds": time.perf_counter() - t0})
         print(_row(rows[-1]), flush=True)
     return rows
