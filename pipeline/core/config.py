@@ -464,6 +464,12 @@ class EvaluationSpec(_Frozen):
     statistical_baselines: tuple[Literal["ets", "arima", "theta"], ...] = ("ets", "arima", "theta")
 
 
+def fit_on(phase: str, final_fit: str) -> str:
+    """What a run of `phase` is fitted on under `evaluation.final_fit`: `train+validation` for a confirm run's final
+    fit, `train` for every other run (the tune and selection phases keep validation held out)."""
+    return "train+validation" if phase == "confirm" and final_fit == "train+validation" else "train"
+
+
 class TrackingSpec(_Frozen):
     """What a child run holds. `history_every`: log the per-epoch rows (loss, val_loss, epoch_val_mase) of
     every k-th epoch and the last one; 1 (default) logs every epoch. On a large cluster the tracking store's

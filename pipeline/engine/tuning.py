@@ -28,7 +28,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from pipeline.core.config import SweepSpec
+from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.data import Panel
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job, seed_for
@@ -169,7 +169,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
 
     with _output_tail(tail):
         try:
-            refit = job.phase == "confirm" and spec.evaluation.final_fit == "train+validation"
+            refit = fit_on(job.phase, spec.evaluation.final_fit) == "train+validation"
             result = fit_and_score(job.hp, series[ds.name], spec.split_for(ds.name), seed=job.seed,
                                    evaluate_test=job.phase == "confirm", season=ds.season, refit=refit,
                                    patience=spec.evaluation.patience, horizon=ds.horizon,

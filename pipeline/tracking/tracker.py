@@ -17,7 +17,7 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunTag
 from pydantic import ValidationError
 
-from pipeline.core.config import SweepSpec
+from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
 from pipeline.tracking.contract import Artifacts, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
@@ -255,9 +255,10 @@ class SweepTracker:
         run_id = run.info.run_id
         params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis
         params.append(Param(Params.HORIZON, str(self.horizons.get(job.dataset, 1))))
-        refit = job.phase == "confirm" and self.final_fit == "train+validation"
-        params.append(Param(Params.PATIENCE, "none" if refit or not self.patience else str(self.patience)))
-        params.append(Param(Params.FIT_ON, "train+validation" if refit else "train"))
+        fitted = fit_on(job.phase, self.final_fit)
+        stops = self.patience and fitted == "train"  # a final fit trains its given epochs: no early stopping
+        params.append(Param(Params.PATIENCE, str(self.patience) if stops else "none"))
+        params.append(Param(Params.FIT_ON, fitted))
         now = record.end_ms or _now_ms()
         # each epoch's row carries the wall-clock time it ended on its worker (records from older versions
         # have no times, or too few: the run's end then)
