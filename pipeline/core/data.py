@@ -376,7 +376,7 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
             raise DataError(f"the recursive strategy cannot know past covariates beyond the origin; search only "
                             f"direct for dataset {ds.name!r}", field("strategy"))
         kinds = [str(t) for t in space.values("transform")]
-        lag = max(Transform(kind, ds.season).lag for kind in kinds)
+        lag = max(Transform(kind, ds.season or 1).lag for kind in kinds)  # no season: check_transform says so
         window = int(max(space.values("window")))
         kept, short = [], []
         for s in panel.series:
@@ -588,7 +588,7 @@ class PreparedData:
         z = self.scaler.inverse(pred)
         lag = self.transform.lag
         if lag == 0:
-            return self.transform.inverse(z, None)
+            return self.transform.inverse(z, None, at[:, None] + np.arange(z.shape[1])[None, :])
         out = np.empty_like(z)
         for h in range(z.shape[1]):
             lagged = self.raw[at + h - lag] if h < lag else out[:, h - lag]
@@ -601,33 +601,38 @@ class PreparedData:
         width = self.window + self.transform.lag
         return self.raw[np.asarray(at)[:, None] + np.arange(-width, 0)[None, :]]
 
-    def rows_input(self, rows: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
+    def rows_input(self, rows: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Model inputs `(n, W, 1 + C)` forecasting the value after each row of original values (its last
-        `W + lag` are used); `ends`: the index of each value forecast, where the covariate channels are read
-        (needed when there are any)."""
+        `W + lag` are used); `ends`: the series position of each value forecast (where the covariate channels
+        and a deseasonalising transform's season are read)."""
         lag = self.transform.lag
         width = self.window + lag
-        z = np.stack([self.transform.forward(r[-width:])[lag:] for r in np.asarray(rows, float)])
+        ends = np.asarray(ends, int)
+        z = np.stack([self.transform.forward(r[-width:], e + np.arange(-width, 0))[lag:]
+                      for r, e in zip(np.asarray(rows, float), ends, strict=True)])
         x = self.scaler.transform(z)[..., None]
         if self.channels is not None and self.channels.shape[1]:
-            assert ends is not None
-            idx = np.asarray(ends)[:, None] + np.arange(-self.window, 0)[None, :]
+            idx = ends[:, None] + np.arange(-self.window, 0)[None, :]
             x = np.concatenate([x, self.channels[idx]], axis=-1)
         return x.astype(np.float32)
 
-    def rows_value(self, pred: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The original-unit values scaled, transformed predictions stand for, after each row."""
+    def rows_value(self, pred: np.ndarray, rows: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The original-unit values scaled, transformed predictions stand for, after each row (at `ends`)."""
         lag = self.transform.lag
         z = self.scaler.inverse(np.asarray(pred, float))
-        return self.transform.inverse(z, np.asarray(rows, float)[:, -lag] if lag else None)
+        return self.transform.inverse(z, np.asarray(rows, float)[:, -lag] if lag else None, np.asarray(ends, int))
 
     def next_input(self, history: np.ndarray) -> np.ndarray:
-        """The model input `(1, W, 1)` that forecasts the point after `history` (original units)."""
-        return self.rows_input(np.asarray(history, float)[None, -(self.window + self.transform.lag):])
+        """The model input `(1, W, 1)` that forecasts the point after `history` (original units, from the
+        series' start)."""
+        history = np.asarray(history, float)
+        return self.rows_input(history[None, -(self.window + self.transform.lag):], np.array([len(history)]))
 
     def next_value(self, pred: float, history: np.ndarray) -> float:
-        """The original-unit value a scaled, transformed prediction stands for, after `history`."""
-        return float(self.rows_value(np.array([pred]), np.asarray(history, float)[None, :])[0])
+        """The original-unit value a scaled, transformed prediction stands for, after `history` (from the
+        series' start)."""
+        history = np.asarray(history, float)
+        return float(self.rows_value(np.array([pred]), history[None, :], np.array([len(history)]))[0])
 
 
 def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None, *,
@@ -652,6 +657,7 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
     (a0, a1), (b0, b1), (s0, s1) = bounds
     if refit:  # a final fit: everything before the test part, as the competitions fit
         a1 = s0
+    transform = transform.fitted(raw, (a0, a1))  # a deseasonalising transform sees the fitted part only
     z = transform.forward(raw)
     scaler = Scaler.fit(z[a0:a1])  # the part the network fits on only
     scaled = scaler.transform(z)

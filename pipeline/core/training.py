@@ -350,8 +350,8 @@ class _CompiledLoop:
         for h in range(horizon):
             x = np.concatenate([d.rows_input(r, a + h) for d, r, a in zip(parts, rows, at, strict=True)])
             z[:, h] = np.asarray(self._predict(x))[:, -1, 0]
-            rows = [np.column_stack([r, d.rows_value(zs, r)])
-                    for d, r, zs in zip(parts, rows, _split(z[:, h], at), strict=True)]
+            rows = [np.column_stack([r, d.rows_value(zs, r, a + h)])
+                    for d, r, zs, a in zip(parts, rows, _split(z[:, h], at), at, strict=True)]
         return z, [r[:, -horizon:] for r in rows]
 
     def generate(self, data: PreparedData, history: np.ndarray, steps: int) -> np.ndarray:

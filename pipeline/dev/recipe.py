@@ -23,6 +23,8 @@ RECIPES: dict[str, dict[str, Any]] = {  # what each row changes from the one bef
     "+ window normalisation": {"transform": "log", "normalize": "window", "loss_fn": "mse"},
     "+ MAE loss": {"transform": "log", "normalize": "window", "loss_fn": "mae"},
     "log_diff instead (series, MSE)": {"transform": "log_diff", "normalize": "series", "loss_fn": "mse"},
+    "+ STL deseasonalisation (log_stl)": {"transform": "log_stl", "normalize": "window", "loss_fn": "mae"},
+    "log_stl with series scaling": {"transform": "log_stl", "normalize": "series", "loss_fn": "mae"},
 }
 BASE = {"hidden_size": 32, "window": 15, "optimizer": "adam", "learning_rate": 0.003, "batch_size": 256,
         "epochs": 60, "strategy": "direct"}

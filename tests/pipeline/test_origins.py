@@ -57,12 +57,14 @@ def test_step_mase_averages_to_the_horizon_mase() -> None:
     assert horizon_mase(pred, truth, 2.0) == pytest.approx(np.mean(np.abs(pred - truth)) / 2.0)
 
 
-@pytest.mark.parametrize("strategy", ["direct", "recursive"])
-def test_no_value_at_or_after_an_origin_reaches_its_forecast(strategy: str) -> None:
+@pytest.mark.parametrize(("strategy", "transform"), [("direct", "seasonal_diff"), ("recursive", "seasonal_diff"),
+                                                     ("direct", "log_stl"), ("recursive", "stl")])
+def test_no_value_at_or_after_an_origin_reaches_its_forecast(strategy: str, transform: str) -> None:
     """A value planted in the test split changes no forecast from an origin at or before it, and changes the
     forecasts from the origins whose windows read it (so the check can fail). H = 6 > season 4, seasonal
-    differencing: later steps invert from the path's own forecasts, never from the planted truth."""
-    hp = HParams(arch="gru", transform="seasonal_diff", strategy=strategy, **TINY)
+    differencing: later steps invert from the path's own forecasts, never from the planted truth; STL: the
+    season is fitted on the training part and carried forward."""
+    hp = HParams(arch="gru", transform=transform, strategy=strategy, **TINY)
     kwargs = dict(seed=3, evaluate_test=True, season=SEASON, horizon=6, origin_step=1)
     clean = fit_and_score(hp, SERIES, SplitSpec(), **kwargs)
     assert clean.forecasts is not None

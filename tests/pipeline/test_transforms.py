@@ -19,11 +19,12 @@ TRENDING = (100 + 2.0 * T) * (1 + 0.2 * np.sin(2 * np.pi * T / SEASON)) + np.ran
 
 @pytest.mark.parametrize("kind", TRANSFORMS)
 def test_every_transform_round_trips_exactly(kind: str) -> None:
-    tr = Transform(kind, SEASON)
+    tr = Transform(kind, SEASON).fitted(TRENDING, (0, 100))
     z = tr.forward(TRENDING)
     assert np.isnan(z[: tr.lag]).all() and np.isfinite(z[tr.lag:]).all()
     lagged = TRENDING[: len(TRENDING) - tr.lag] if tr.lag else None
-    np.testing.assert_allclose(tr.inverse(z[tr.lag:], lagged), TRENDING[tr.lag:], rtol=1e-12)
+    at = np.arange(tr.lag, len(TRENDING))
+    np.testing.assert_allclose(tr.inverse(z[tr.lag:], lagged, at), TRENDING[tr.lag:], rtol=1e-12)
 
 
 @pytest.mark.parametrize("kind", TRANSFORMS)
@@ -74,3 +75,27 @@ def test_a_window_longer_than_the_validation_and_test_splits_trains_and_scores_e
     # the free run starts after the first full window of the transformed series
     assert result.forecasts["start"] == [24 + SEASON]
     assert len(result.forecasts["generated"]) == len(TRENDING) - 24 - SEASON
+
+
+def test_stl_removes_the_season_fitted_on_the_fit_part_and_carries_it_forward() -> None:
+    """log_stl on a series with a multiplicative season: what is left has (almost) no season in the fitted
+    part; after it, each point gets the seasonal effect of the same month in the fitted part's last year; a
+    value changed after the fitted part changes nothing fitted."""
+    tr = Transform("log_stl", SEASON).fitted(TRENDING, (0, 96))
+    z = tr.forward(TRENDING)
+    season = tr.season_at(np.arange(144))
+    np.testing.assert_allclose(season[96:], season[np.arange(96, 144) % 12 + 84])
+    assert np.ptp(season[:12]) > 0.2  # log of a +-20% season
+    t = np.arange(96)
+    left = z[:96] - np.polyval(np.polyfit(t, z[:96], 3), t)  # z without its trend
+    monthly = np.array([left[m::12].mean() for m in range(12)])  # the month effects left in z
+    assert np.ptp(monthly) < 0.1 * np.ptp(season[:12])
+    changed = TRENDING.copy()
+    changed[96:] *= 3
+    np.testing.assert_array_equal(Transform("log_stl", SEASON).fitted(changed, (0, 96)).seasonal, tr.seasonal)
+    # a part shorter than two seasons is left as it is (after the log)
+    short = Transform("log_stl", SEASON).fitted(TRENDING, (0, 20))
+    np.testing.assert_allclose(short.forward(TRENDING[:20]), np.log(TRENDING[:20]))
+    with pytest.raises(ValueError, match="before it is fitted"):
+        Transform("stl", SEASON).forward(TRENDING)
+    assert "needs a season" in (check_transform("stl", TRENDING, None, "d") or "")
