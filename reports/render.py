@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from reports.decision import ENSEMBLE_NOTE
+from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
 from reports.stats import ci_text, ratio_text
 from reports.verdict import BASELINE_NAMES, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
@@ -50,15 +50,11 @@ def _counts_lines(verdict: Verdict) -> list[str]:
 
 def worth_using(verdict: Verdict) -> list[str]:
     """Per dataset with a usefulness verdict (schema 5): whether to use a network at all, and what instead."""
-    from reports.decision import usefulness_step
+    from reports.decision import usefulness_lines
 
-    out = []
-    for v in verdict.datasets:
-        if v.useful is None:
-            continue
-        step = usefulness_step(v)
-        out.append(v.useful.sentence if step is None or v.useful.network is not None else step)
-    return out
+    tested = [v.useful for v in verdict.datasets if v.useful is not None]
+    return [u.sentence if u.network is not None else line for u, line in zip(tested, usefulness_lines(verdict),
+                                                                              strict=True)]
 
 
 def baseline_warnings(verdict: Verdict) -> list[str]:
@@ -173,6 +169,8 @@ def _dm_lines(verdict: Verdict) -> list[str]:
                        f"architecture's seeds (favouring {side}). Ensembling cancels seed-to-seed noise, so the "
                        "architecture whose seeds scatter more gains more from it: its ensemble can win while its "
                        "typical seed loses.")
+        if (why := dm_against_verdict(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
+            out.append(why)
     return out
 
 
@@ -196,6 +194,8 @@ def reconciling(verdict: Verdict) -> list[str]:
             side = "GRU" if dm.statistic < 0 else "LSTM"
             if side != seeds:
                 other.append(f"Diebold–Mariano on the seed ensembles' forecasts favours {side} (p = {dm.p_value:.2g})")
+        if (why := dm_against_verdict(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
+            out.append(why)
         if not other:
             continue
         label = v.label if v.label in ("equivalent", "inconclusive") else f"{v.label.upper()} wins"
