@@ -393,8 +393,11 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                        "off.",
                        plots.loss_curves(histories, ds)))
         if verdict.nightly is not None and len(verdict.nightly.history) > 1:
+            useful = ", ".join(f"{h.date[:10]} {h.datasets[ds].useful or '–'}" for h in
+                               reversed(verdict.nightly.history) if ds in h.datasets)
             images.append((f"{ds}: effect over nights, the GRU/LSTM ratio; a step means something changed: the "
-                           "nightly list below gives each night's data hash and code version.",
+                           "nightly list below gives each night's data hash and code version. Worth using, night "
+                           f"by night (– : a night from before the usefulness rule): {useful}.",
                            plots.trend(verdict.nightly.history, ds)))
         trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED") & (table["dataset"] == ds)]
         spec = ctx.get("spec")

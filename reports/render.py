@@ -241,8 +241,8 @@ def _nightly_lines(nightly: Nightly) -> list[str]:
                      f"{ratio_text(exp_ratio(hi))})" if d.effect is not None and lo is not None and hi is not None
                      else "ratio –")
             best = {a: m.mean for a, m in d.test_mase.items()}
-            parts.append(f"{ds}: {d.label}, {ratio}, test MASE GRU {_fmt(best.get('gru'))} / LSTM "
-                         f"{_fmt(best.get('lstm'))}, data {d.data}")
+            parts.append(f"{ds}: {d.label}, useful {d.useful or '–'}, {ratio}, test MASE GRU "
+                         f"{_fmt(best.get('gru'))} / LSTM {_fmt(best.get('lstm'))}, data {d.data}")
         lines.append(f"{h.date} — overall {h.overall}; " + "; ".join(parts) + f"; code {h.code_version}")
     return lines
 
