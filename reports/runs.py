@@ -58,6 +58,7 @@ class ChildRun(BaseModel):
     run_name: str | None
     status: str
     start_time: int | None
+    end_time: int | None = None
     artifact_uri: str
     role: Literal["trial", "select", "confirm"]
     arch: Arch
@@ -98,7 +99,8 @@ def _child(run: Any) -> ChildRun:
                               "architecture and dataset)")
     try:
         child = ChildRun(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
-                         start_time=run.info.start_time, artifact_uri=run.info.artifact_uri,
+                         start_time=run.info.start_time, end_time=run.info.end_time,
+                         artifact_uri=run.info.artifact_uri,
                          params=dict(run.data.params),
                          metrics={Metrics.read(k): v for k, v in run.data.metrics.items()},  # system/ -> bare
                          stopped_early=tags.get(Tags.STOPPED_EARLY) == "true",
