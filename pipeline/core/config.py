@@ -293,6 +293,7 @@ class CsvDataset(_Dataset, _Covariates):
     time_column: str | None = None
     time_format: str | None = Field(None, min_length=1)  # strptime form of the time column (`%b-%d-%Y`)
     id_column: str | None = None
+    comment: str | None = Field(None, min_length=1, max_length=1)  # lines (or line ends) after it are skipped
 
     @model_validator(mode="after")
     def _columns(self) -> CsvDataset:
