@@ -39,12 +39,18 @@ def _rows(verdict: Verdict) -> list[list[str]]:
     return rows
 
 
+# the phases by the names users see (the progress line, `validate`, the README): the tune phase's runs carry the
+# role `trial` in MLflow tags and verdict.json, which readers and filters depend on; shown as `tune`
+PHASE_NAMES = {"trial": "tune", "select": "select", "confirm": "confirm"}
+
+
 def _counts_lines(verdict: Verdict) -> list[str]:
     out = []
-    for phase, by_arch in sorted(verdict.counts.items()):
+    for phase, by_arch in sorted(verdict.counts.items(), key=lambda kv: list(PHASE_NAMES).index(kv[0])
+                                 if kv[0] in PHASE_NAMES else len(PHASE_NAMES)):
         parts = [f"{arch.upper()} {c.finished} finished, {c.failed} failed"
                  for arch, c in sorted(by_arch.items())]
-        out.append(f"{phase}: " + "; ".join(parts))
+        out.append(f"{PHASE_NAMES.get(phase, phase)}: " + "; ".join(parts))
     return out
 
 

@@ -92,6 +92,8 @@ def _child(run: Any) -> ChildRun:
     """
     tags, name = run.data.tags, f"run {run.info.run_id} ({run.info.run_name})"
     values = {col: tags.get(tag) for tag, col in TAG_COLUMNS.items()}
+    if values["role"] == "tune":  # the tune phase's user-facing name, accepted for its stored role `trial`
+        values["role"] = "trial"
     for column in ("role", "arch", "dataset"):
         if values[column] is None:
             tag = next(t for t, c in TAG_COLUMNS.items() if c == column)

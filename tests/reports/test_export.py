@@ -55,3 +55,4 @@ def test_per_series_gives_each_series_score_overall_and_per_step(store: str, tmp
         assert r["series"] == r["dataset"] and r["verdict"] == runs[r["run_id"]]["verdict"]
         assert float(r["test_mase"]) == pytest.approx(float(runs[r["run_id"]]["test_mase"]), rel=1e-9)
         assert float(r["test_mase_step_1"]) == pytest.approx(float(r["test_mase"]))
+
