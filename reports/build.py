@@ -20,6 +20,7 @@ from pipeline.core.errors import IncompleteSweep, OffContract, ReportFailed, Rep
 from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from reports import plots
+from reports.advice import SweepCheck, load_check
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps, parent_run_name
@@ -196,15 +197,16 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
     return out
 
 
-def _sweep_spec(client: Any, parent: ParentRun) -> SweepSpec | None:
-    """The sweep's settings from the parent's `sweep.yaml`; None for runs made by hand."""
+def _sweep_spec(client: Any, parent: ParentRun) -> tuple[SweepSpec | None, SweepCheck | None]:
+    """The sweep's settings from the parent's `sweep.yaml`, and that file with its series to check suggested
+    edits on; None for runs made by hand."""
     import yaml
 
     text = read_artifact(client, parent.artifact_uri, Artifacts.SWEEP_FILE)
     if text is None:
-        return None
+        return None, None
     raw = yaml.safe_load(text)
-    return SweepSpec.model_validate(raw)
+    return SweepSpec.model_validate(raw), load_check(text, parent.tags.get(Tags.SPEC_PATH))
 
 
 def _sweep_info(parent: ParentRun, spec: SweepSpec | None) -> SweepInfo:
@@ -280,7 +282,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         raise IncompleteSweep(f"parent run {parent_run_id}: " + (
             f"{expected - len(table)} of {expected} child runs are missing from MLflow" if expected
             else "no child runs in MLflow") + f"; no report is made on an incomplete sweep{where}")
-    spec = _sweep_spec(client, parent)
+    spec, check = _sweep_spec(client, parent)
     rules = _rules(spec, parent.params)
     sampler = parent.params.get(Params.SAMPLER, "unknown")
     confirm = chosen_confirm_runs(table)
@@ -340,7 +342,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                           confirm_runs_used=int(len(confirm)),
                           patience=_patience(parent, spec), final_fit=parent.params.get(Params.FINAL_FIT)),
     )
-    verdict = verdict.model_copy(update={"next_steps": next_steps(verdict)})
+    verdict = verdict.model_copy(update={"next_steps": next_steps(verdict, check)})
     if parent.tags.get(Tags.NIGHTLY) == "true":
         from reports.history import compare_nights
 
@@ -391,8 +393,11 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                        "off.",
                        plots.loss_curves(histories, ds)))
         if verdict.nightly is not None and len(verdict.nightly.history) > 1:
+            useful = ", ".join(f"{h.date[:10]} {h.datasets[ds].useful or '–'}" for h in
+                               reversed(verdict.nightly.history) if ds in h.datasets)
             images.append((f"{ds}: effect over nights, the GRU/LSTM ratio; a step means something changed: the "
-                           "nightly list below gives each night's data hash and code version.",
+                           "nightly list below gives each night's data hash and code version. Worth using, night "
+                           f"by night (– : a night from before the usefulness rule): {useful}.",
                            plots.trend(verdict.nightly.history, ds)))
         trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED") & (table["dataset"] == ds)]
         spec = ctx.get("spec")

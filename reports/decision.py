@@ -10,8 +10,9 @@ import pandas as pd
 
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
+from reports.advice import SweepCheck, SweepEdit
 from reports.stats import MAX_SEEDS, MoreThan, Resolving, minutes_phrase, needed, resolving, seeds_phrase
-from reports.verdict import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, MeanSd, Verdict
+from reports.verdict import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, DMResult, MeanSd, Verdict
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
                  "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "
@@ -57,13 +58,38 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: Mappin
     return out
 
 
-# what gives the networks a fair chance against the baselines (issue 37; the sweep-file keys that exist)
-RECIPE = ("`normalize: {choice: [series, window]}` and `loss_fn: {choice: [mse, mae]}` (on a series without "
-          "negative values also `transform: {choice: [none, log1p]}`)")
+# what gives the networks a fair chance against the baselines (issue 37): search-space key -> the values to add
+RECIPE: dict[str, list[str]] = {"normalize": ["window"], "loss_fn": ["mae"], "transform": ["log1p"]}
 
 
-def usefulness_step(v: DatasetVerdict) -> str | None:
-    """The first advice on a dataset: whether to use a network at all (None: a verdict from before schema 5)."""
+def _edits(edits: tuple[SweepEdit, ...] | None) -> str:
+    """Validated edits as the text pastes them: `a: 1`, `b: 2` and `c: 3` (a dataset's own key in full)."""
+    said = [f"`{e.snippet}`" for e in edits or ()]
+    return ", ".join(said[:-1]) + f" and {said[-1]}" if len(said) > 1 else "".join(said)
+
+
+def _recipe(dataset: str, check: SweepCheck | None) -> str:
+    """The recipe's search-space edits this sweep does not make yet, each validated on the dataset's series; in
+    words when there is no sweep file to check them on, and a larger tune budget when the recipe is all on."""
+    if check is None:
+        return (" To give the networks a fair chance, search window normalisation (`normalize`), an absolute-error "
+                "loss (`loss_fn`) and, on a series without negative values, `log1p` (`transform`), then run the sweep "
+                "again.")
+    edits = tuple(e for name, wanted in RECIPE.items() if (e := check.widened(dataset, name, wanted)) is not None)
+    if edits:
+        return f" To give the networks a fair chance, search {_edits(edits)}, then run the sweep again."
+    on = [f"{k} {' '.join(RECIPE[k])}" for k in RECIPE if set(RECIPE[k]) <= {str(x) for x in
+                                                                          check.space(dataset).values(k)}]
+    said = (f"this sweep already tries the recipe that gives the networks a fair chance ({', '.join(on)})" if on
+            else "the recipe that gives the networks a fair chance does not validate on these series")
+    trials = check.spec.budget.trials_per_cell
+    more = check.checked(SweepEdit(("budget", "trials_per_cell"), 2 * trials)) if trials else None
+    return (f" {said[0].upper()}{said[1:]}" + (f"; a longer search may still find a better network: "
+                                                f"{_edits(more)}." if more else "."))
+
+
+def usefulness_head(v: DatasetVerdict) -> str | None:
+    """Whether to use a network on a dataset at all, without what to try (None: a verdict from before schema 5)."""
     u = v.useful
     if u is None:
         return None
@@ -74,18 +100,68 @@ def usefulness_step(v: DatasetVerdict) -> str | None:
         arch = f"the better network's ensemble ({u.arch.upper()}) {u.ensemble_mase[u.arch]:.3g}" if (
             u.arch is not None and u.ensemble_mase.get(u.arch) is not None) else "no network"
         return (f"{v.dataset}: use {name} (test MASE {u.baseline_mase[u.baseline]:.3g}; {arch}, not shown to beat "
-                f"every baseline). To give the networks a fair chance, search {RECIPE}, then run the sweep again.")
+                "every baseline).")
     return u.sentence  # untestable: it says why, and that no network is recommended
 
 
-def next_steps(verdict: Verdict) -> list[str]:
+def usefulness_step(v: DatasetVerdict, check: SweepCheck | None = None) -> str | None:
+    """The first advice on a dataset: whether to use a network at all, and when not, what to search (edits of this
+    sweep's file that it does not make yet and that pass `gatesweep validate`)."""
+    head = usefulness_head(v)
+    if head is None or v.useful is None or v.useful.baseline is None:
+        return head
+    return head + _recipe(v.dataset, check)
+
+
+def usefulness_lines(verdict: Verdict) -> list[str]:
+    """Per dataset, whether to use a network at all: the advice's own line (its edits validated when the report
+    was built), else the line without what to try."""
+    out = []
+    for v in verdict.datasets:
+        head = usefulness_head(v)
+        if head is not None:
+            out.append(next((s for s in verdict.next_steps if s.startswith(head)), head))
+    return out
+
+
+def _stabler(v: DatasetVerdict, patience: int | None, check: SweepCheck | None) -> str:
+    """What makes training more stable, without what the sweep already does: early stopping when it ran with it,
+    a target transform when one is already searched."""
+    ways = [] if patience else ["early stopping (`evaluation.patience`)"]
+    ways.append("a lower learning rate")
+    searched = {str(x) for x in check.space(v.dataset).values("transform")} if check is not None else {"none"}
+    if searched == {"none"}:
+        ways.append("a target transform")
+    return ", ".join(ways[:-1]) + f" or {ways[-1]}" if len(ways) > 1 else ways[0]
+
+
+def _weak_models(v: DatasetVerdict, loses: list[str], check: SweepCheck | None) -> str:
+    """Both networks lose to naive or AR (a verdict from before usefulness): search a target transform that this
+    sweep does not search yet and that its series allow, or longer windows."""
+    edit = check.widened(v.dataset, "transform", ["diff", "log_diff"]) if check is not None else None
+    try_ = (f"search a target transform, {_edits((edit,))}, or longer windows" if edit is not None
+            else "search longer windows or another target transform" if check is not None
+            else "search a target transform (`transform`) or longer windows")
+    return (f"{v.dataset}: both architectures lose to {' and '.join(loses)}: fix the model before choosing one "
+            f"({try_}); the GRU-vs-LSTM verdict here compares two weak models.")
+
+
+def _setting(check: SweepCheck | None, key: str, value: int) -> str:
+    """`confirm.max_seeds: 123` when that edit passes validation on this sweep, else the key alone."""
+    edit = SweepEdit(("confirm", key), value)
+    return f"`{edit.snippet}`" if check is not None and check.checked(edit) else f"`confirm.{key}`"
+
+
+def next_steps(verdict: Verdict, check: SweepCheck | None = None) -> list[str]:
     """Plain advice, one line per dataset (and one for the sweep), from the verdict's own numbers: first whether a
-    network is worth using at all; a network that is not shown to beat every baseline is never recommended."""
+    network is worth using at all; a network that is not shown to beat every baseline is never recommended.
+    Every sweep-file edit is one `check` (the sweep's own file and series) validates and the sweep does not make
+    yet; without `check` (runs logged by hand: no sweep file) the settings are named without values."""
     out = []
     min_seeds = verdict.settings.min_seeds
     for v in verdict.datasets:
         ds = v.dataset
-        first = usefulness_step(v)
+        first = usefulness_step(v, check)
         # the network to recommend: the usefulness rule's (schema 5), else the verdict's (earlier verdicts)
         allowed = v.label if v.useful is None else v.useful.network
         if first is not None:
@@ -93,9 +169,7 @@ def next_steps(verdict: Verdict) -> list[str]:
         loses = [name for beats, name in ((v.beats_naive, "the naive forecast"), (v.beats_ar, "a linear AR model"))
                  if beats is False]
         if loses and v.useful is None:
-            out.append(f"{ds}: both architectures lose to {' and '.join(loses)}: fix the model before choosing one "
-                       "(search a target transform, e.g. `transform: {choice: [none, diff, log_diff]}`, or longer "
-                       "windows); the GRU-vs-LSTM verdict here compares two weak models.")
+            out.append(_weak_models(v, loses, check))
         if v.label in WINNERS and allowed == v.label:
             out.append(f"{ds}: use the {v.label.upper()} configuration above.")
         elif v.label in WINNERS:
@@ -113,26 +187,28 @@ def next_steps(verdict: Verdict) -> list[str]:
                        "architecture: see why the others failed (`gatesweep.error` on each failed run, and its "
                        "`error.txt`), then run the confirm seeds again.")
         elif v.reason == "too few seeds":
-            out.append(f"{ds}: run at least {min_seeds} confirm seeds per architecture (`confirm.seeds`).")
+            out.append(f"{ds}: run at least {min_seeds} confirm seeds per architecture "
+                       f"({_setting(check, 'seeds', min_seeds)}).")
         elif (r := resolving(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
-            out.append(_resolving_step(v, r, verdict.settings.equivalence_margin))
+            out.append(_resolving_step(v, r, verdict.settings.equivalence_margin, check))
         elif (n := needed(v)) is not None:
             more = seeds_phrase(n)
             if v.rounds is None:  # a sweep from before confirm rounds: its advice as it was written
                 setting = MAX_SEEDS if isinstance(n, MoreThan) else n
                 out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, run {more} confirm seeds "
-                           f"per architecture (`confirm.seeds: {setting}`); below that, treat them as equal.")
+                           f"per architecture ({_setting(check, 'seeds', setting)}); below that, treat them as "
+                           "equal.")
             elif isinstance(n, MoreThan):  # no number of seeds buys this decision: the spread must come down
                 out.append(f"{ds}: the seeds scatter too much to detect a {100 * v.smallest_effect:g}% difference "
-                           f"with any practical number of seeds ({more}); make training more stable (early "
-                           "stopping, a lower learning rate, a target transform) before adding seeds. "
+                           f"with any practical number of seeds ({more}); make training more stable "
+                           f"({_stabler(v, verdict.settings.patience, check)}) before adding seeds. "
                            "Inconclusive does not mean equal.")
             else:
                 minutes = (f", about {minutes_phrase(v.minutes_needed)} at this sweep's pace"
                            if v.minutes_needed is not None else "")
                 out.append(f"{ds}: to detect a {100 * v.smallest_effect:g}% difference, allow {more} confirm seeds "
-                           f"per architecture (`confirm.max_seeds: {n}`{minutes}); the rounds stop as soon as the "
-                           "verdict is decided. Inconclusive does not mean equal.")
+                           f"per architecture ({_setting(check, 'max_seeds', n)}{minutes}); the rounds stop as soon "
+                           "as the verdict is decided. Inconclusive does not mean equal.")
     if verdict.overall.label in WINNERS and len(verdict.datasets) > 1:
         losing = [v.dataset for v in verdict.datasets if v.useful is not None and v.useful.network is None]
         out.append(f"Across datasets: {verdict.overall.label.upper()} ({verdict.overall.note})" + (
@@ -140,7 +216,33 @@ def next_steps(verdict: Verdict) -> list[str]:
     return out
 
 
-def _resolving_step(v: DatasetVerdict, r: Resolving, equivalence_margin: float) -> str:
+def dm_against_verdict(v: DatasetVerdict, alpha: float, margin: float) -> str | None:
+    """Why a significant Diebold-Mariano test and the verdict can disagree (DM favours an architecture the verdict
+    does not name the winner), in words; None when they agree or DM is not significant. The two test different
+    things: DM, the periods of one forecast per architecture (the seed ensemble's); the verdict, the seeds."""
+    dm = v.dm
+    if not isinstance(dm, DMResult) or not dm.p_value < alpha or dm.statistic == 0:
+        return None
+    side = "gru" if dm.statistic < 0 else "lstm"
+    if v.label == side:
+        return None
+    label = f"{v.label.upper()} wins" if v.label in WINNERS else v.label
+    then = {"inconclusive": "the seeds scatter too much to say that yet, so the verdict stays open; the DM p-value "
+                            "does not close it, because it never saw that scatter",
+            "equivalent": f"the seeds put the difference inside the ±{100 * margin:g}% margin: a gap can be steady "
+                          "over the periods and still that small",
+            }.get(v.label, f"a single trained {v.label.upper()} is typically the better network, while the "
+                           f"average of the {side.upper()} seeds' forecasts wins period by period (averaging helps "
+                           "most the architecture whose seeds scatter more)")
+    return (f"{v.dataset}: Diebold–Mariano favours {side.upper()} (p = {dm.p_value:.2g}) while the verdict says "
+            f"{label}, because they test different things. Diebold–Mariano takes one forecast per architecture (the "
+            f"seed ensemble's) and tests its {int(dm.n)} test periods: whether these two forecasts differ over time, "
+            "which a small but steady gap over many periods can show. The verdict tests the seeds "
+            f"({v.n_gru} GRU, {v.n_lstm} LSTM trained networks): whether training a GRU again gives a better network "
+            f"than training an LSTM again; here {then}. The verdict's p-value covers seeds, not periods.")
+
+
+def _resolving_step(v: DatasetVerdict, r: Resolving, equivalence_margin: float, check: SweepCheck | None) -> str:
     """The next step when the seeds were enough for `smallest_effect` and the estimate is smaller: more seeds for
     it would be advice against the label, so the seeds for the difference actually estimated."""
     ds, margin = v.dataset, 100 * equivalence_margin
@@ -153,7 +255,7 @@ def _resolving_step(v: DatasetVerdict, r: Resolving, equivalence_margin: float) 
     if isinstance(r.seeds, MoreThan):
         return (f"{found}, too close to the ±{margin:g}% margin to settle with any practical number of "
                 f"seeds ({count} per architecture). Inconclusive does not mean equal.")
-    setting = f"`confirm.max_seeds: {r.seeds}`"
+    setting = _setting(check, "max_seeds", r.seeds)
     if v.minutes_needed is not None and v.seeds_needed:  # the measured pace, per seed
         setting += f", about {minutes_phrase(v.minutes_needed * r.seeds / v.seeds_needed)} at this sweep's pace"
     if r.goal == "equivalent":
@@ -205,7 +307,7 @@ def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML,
     steps = verdict.next_steps
     # the run page shows about three lines before "Show more": the verdict, the worst warning, the next step
     lines = [f"**gatesweep verdict: {verdict.overall.label}** — {verdict.overall.note}."]
-    useful = [s for v in verdict.datasets if (s := usefulness_step(v)) is not None]
+    useful = usefulness_lines(verdict)
     if useful:  # whether to use a network at all comes before which one
         lines = [f"**Worth using?** {' '.join(useful)}"] + lines
         steps = [s for s in steps if s not in useful]

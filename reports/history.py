@@ -93,7 +93,8 @@ def _night(run: ParentRun, datasets: list[str]) -> Night:
             test_mase={arch: NightMase(mean=_number(m.get(Metrics.test_mase(ds, arch, "mean"))),
                                        ci=(_number(m.get(Metrics.test_mase(ds, arch, "ci_low"))),
                                            _number(m.get(Metrics.test_mase(ds, arch, "ci_high")))))
-                       for arch in ARCHITECTURES})
+                       for arch in ARCHITECTURES},
+            useful=t.get(Tags.useful_of(ds)))
     return Night(run_id=run.run_id, date=run.date, overall=t.get(Tags.VERDICT),
                  code_version=t.get(Tags.CODE_VERSION), datasets=rows)
 
@@ -107,7 +108,8 @@ def tonight(parent: ParentRun, verdict: Verdict) -> Night:
         rows[v.dataset] = NightDataset(
             label=v.label, data=t.get(Tags.data_of(v.dataset)), effect=v.effect, ci=(v.ci_low, v.ci_high),
             test_mase={arch: NightMase(mean=v.mean_mase(arch), ci=ci.get(arch, (None, None)))
-                       for arch in ARCHITECTURES})
+                       for arch in ARCHITECTURES},
+            useful=v.useful.useful if v.useful is not None else None)
     return Night(run_id=parent.run_id, date=parent.date, overall=verdict.overall.label,
                  code_version=t.get(Tags.CODE_VERSION), datasets=rows)
 
@@ -146,6 +148,8 @@ def _flags(history: list[Night], datasets: list[str]) -> NightlyFlags:
                 worse = True
                 details.append(f"{ds}: {arch.upper()} mean test MASE {mean:.4g} is worse than last night's 95% CI "
                                f"(upper bound {hi:.4g})")
+        if a.useful is not None and b.useful is not None and a.useful != b.useful:
+            details.append(f"{ds}: worth using changed since the last night: {a.useful} -> {b.useful}")
         if a.data != b.data:
             details.append(f"{ds}: the data changed since the last night (fingerprint {a.data} -> {b.data})")
     if last.code_version != now.code_version:

@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from reports.decision import ENSEMBLE_NOTE
+from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
 from reports.stats import ci_text, ratio_text
 from reports.verdict import BASELINE_NAMES, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
@@ -39,26 +39,28 @@ def _rows(verdict: Verdict) -> list[list[str]]:
     return rows
 
 
+# the phases by the names users see (the progress line, `validate`, the README): the tune phase's runs carry the
+# role `trial` in MLflow tags and verdict.json, which readers and filters depend on; shown as `tune`
+PHASE_NAMES = {"trial": "tune", "select": "select", "confirm": "confirm"}
+
+
 def _counts_lines(verdict: Verdict) -> list[str]:
     out = []
-    for phase, by_arch in sorted(verdict.counts.items()):
+    for phase, by_arch in sorted(verdict.counts.items(), key=lambda kv: list(PHASE_NAMES).index(kv[0])
+                                 if kv[0] in PHASE_NAMES else len(PHASE_NAMES)):
         parts = [f"{arch.upper()} {c.finished} finished, {c.failed} failed"
                  for arch, c in sorted(by_arch.items())]
-        out.append(f"{phase}: " + "; ".join(parts))
+        out.append(f"{PHASE_NAMES.get(phase, phase)}: " + "; ".join(parts))
     return out
 
 
 def worth_using(verdict: Verdict) -> list[str]:
     """Per dataset with a usefulness verdict (schema 5): whether to use a network at all, and what instead."""
-    from reports.decision import usefulness_step
+    from reports.decision import usefulness_lines
 
-    out = []
-    for v in verdict.datasets:
-        if v.useful is None:
-            continue
-        step = usefulness_step(v)
-        out.append(v.useful.sentence if step is None or v.useful.network is not None else step)
-    return out
+    tested = [v.useful for v in verdict.datasets if v.useful is not None]
+    return [u.sentence if u.network is not None else line for u, line in zip(tested, usefulness_lines(verdict),
+                                                                              strict=True)]
 
 
 def baseline_warnings(verdict: Verdict) -> list[str]:
@@ -173,6 +175,8 @@ def _dm_lines(verdict: Verdict) -> list[str]:
                        f"architecture's seeds (favouring {side}). Ensembling cancels seed-to-seed noise, so the "
                        "architecture whose seeds scatter more gains more from it: its ensemble can win while its "
                        "typical seed loses.")
+        if (why := dm_against_verdict(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
+            out.append(why)
     return out
 
 
@@ -196,6 +200,8 @@ def reconciling(verdict: Verdict) -> list[str]:
             side = "GRU" if dm.statistic < 0 else "LSTM"
             if side != seeds:
                 other.append(f"Diebold–Mariano on the seed ensembles' forecasts favours {side} (p = {dm.p_value:.2g})")
+        if (why := dm_against_verdict(v, verdict.settings.alpha, verdict.settings.equivalence_margin)) is not None:
+            out.append(why)
         if not other:
             continue
         label = v.label if v.label in ("equivalent", "inconclusive") else f"{v.label.upper()} wins"
@@ -241,8 +247,8 @@ def _nightly_lines(nightly: Nightly) -> list[str]:
                      f"{ratio_text(exp_ratio(hi))})" if d.effect is not None and lo is not None and hi is not None
                      else "ratio –")
             best = {a: m.mean for a, m in d.test_mase.items()}
-            parts.append(f"{ds}: {d.label}, {ratio}, test MASE GRU {_fmt(best.get('gru'))} / LSTM "
-                         f"{_fmt(best.get('lstm'))}, data {d.data}")
+            parts.append(f"{ds}: {d.label}, useful {d.useful or '–'}, {ratio}, test MASE GRU "
+                         f"{_fmt(best.get('gru'))} / LSTM {_fmt(best.get('lstm'))}, data {d.data}")
         lines.append(f"{h.date} — overall {h.overall}; " + "; ".join(parts) + f"; code {h.code_version}")
     return lines
 

@@ -58,6 +58,7 @@ class ChildRun(BaseModel):
     run_name: str | None
     status: str
     start_time: int | None
+    end_time: int | None = None
     artifact_uri: str
     role: Literal["trial", "select", "confirm"]
     arch: Arch
@@ -91,6 +92,8 @@ def _child(run: Any) -> ChildRun:
     """
     tags, name = run.data.tags, f"run {run.info.run_id} ({run.info.run_name})"
     values = {col: tags.get(tag) for tag, col in TAG_COLUMNS.items()}
+    if values["role"] == "tune":  # the tune phase's user-facing name, accepted for its stored role `trial`
+        values["role"] = "trial"
     for column in ("role", "arch", "dataset"):
         if values[column] is None:
             tag = next(t for t, c in TAG_COLUMNS.items() if c == column)
@@ -98,7 +101,8 @@ def _child(run: Any) -> ChildRun:
                               "architecture and dataset)")
     try:
         child = ChildRun(run_id=run.info.run_id, run_name=run.info.run_name, status=run.info.status,
-                         start_time=run.info.start_time, artifact_uri=run.info.artifact_uri,
+                         start_time=run.info.start_time, end_time=run.info.end_time,
+                         artifact_uri=run.info.artifact_uri,
                          params=dict(run.data.params),
                          metrics={Metrics.read(k): v for k, v in run.data.metrics.items()},  # system/ -> bare
                          stopped_early=tags.get(Tags.STOPPED_EARLY) == "true",

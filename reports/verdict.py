@@ -420,11 +420,15 @@ class NightMase(_Model):
 
 
 class NightDataset(_Model):
+    _absent_if_none = ("useful",)
+
     label: str | None
     data: str | None  # the dataset's content fingerprint
     effect: MaybeNum
     ci: tuple[MaybeNum, MaybeNum]
     test_mase: dict[Arch, NightMase]
+    # the usefulness outcome (`gru`, `lstm`, `baseline:<name>`, `untestable`); None: a night from before it
+    useful: str | None = None
 
 
 class Night(_Model):

@@ -69,8 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     sy.add_argument("--tracking-uri", default=None,
                     help="default: the one the sweep used (to look up a run id: $MLFLOW_TRACKING_URI or "
                          f"{DEFAULT_TRACKING_URI})")
-    ex = sub.add_parser("export", help="one row per child run of a sweep, as CSV or Parquet")
+    ex = sub.add_parser("export", help="one row per child run of a sweep (its dataset's verdict, whether it is a "
+                                       "chosen configuration, ISO 8601 times), as CSV or Parquet")
     ex.add_argument("parent_run_id")
+    ex.add_argument("--per-series", action="store_true",
+                    help="one row per run and series instead, with each series' test MASE (overall and per step) "
+                         "from the runs' stored forecasts")
     ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>)")
     ex.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
@@ -360,16 +364,22 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from pipeline.tracking.mlflow_io import sweep_parent
-    from reports.runs import runs_table
+    from reports.export import export_table, per_series_table
 
     client, _ = sweep_parent(args.tracking_uri, args.parent_run_id)
-    table = runs_table(client, args.parent_run_id)
-    out = args.output or Path(f"{args.parent_run_id}.{args.format}")
+    if args.per_series:
+        table, without = per_series_table(client, args.parent_run_id)
+        said = f"{len(table)} run-series rows ({without} runs without stored forecasts left out)"
+    else:
+        table = export_table(client, args.parent_run_id)
+        said = f"{len(table)} runs"
+    suffix = "-series" if args.per_series else ""
+    out = args.output or Path(f"{args.parent_run_id}{suffix}.{args.format}")
     if args.format == "csv":
         table.to_csv(out, index=False)
     else:
         table.to_parquet(out, index=False)
-    print(f"{len(table)} runs -> {out}")
+    print(f"{said} -> {out}")
     return EXIT_OK
 
 

@@ -245,7 +245,7 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
                     writers=tracker.writers)
     outbox.load_pending()  # left by a driver that died (none for a new sweep)
     outbox.start()
-    progress.already_done(outbox.done_keys() | {p.stem for p in outbox.pending_dir.glob("*.json")})
+    progress.already_done(outbox.done_keys() | {p.stem for p in outbox.pending_dir.glob("*.json")}, outbox.scores())
     seconds = state.seconds
     try:
         if state.phase in ("tune", "select", "confirm"):

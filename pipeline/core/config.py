@@ -293,6 +293,7 @@ class CsvDataset(_Dataset, _Covariates):
     time_column: str | None = None
     time_format: str | None = Field(None, min_length=1)  # strptime form of the time column (`%b-%d-%Y`)
     id_column: str | None = None
+    comment: str | None = Field(None, min_length=1, max_length=1)  # lines (or line ends) after it are skipped
 
     @model_validator(mode="after")
     def _columns(self) -> CsvDataset:
@@ -592,6 +593,17 @@ def load_spec(path: str | Path) -> SweepSpec:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(path, "", f"not valid YAML ({str(exc).splitlines()[0]})") from None
+    return spec_of(raw, path)
+
+
+def spec_of(raw: Any, path: str | Path) -> SweepSpec:
+    """A sweep file's parsed YAML as a `SweepSpec`, CSV paths resolved against the file's folder: what
+    `load_spec` checks once the file is read (the report also checks edited copies of a sweep with it).
+
+    Raises:
+        SpecError: with the file, the field path and the problem.
+    """
+    path = Path(path)
     if not isinstance(raw, dict):
         raise SpecError(path, "", "expected a mapping of sweep settings, got " + type(raw).__name__)
     try:

@@ -150,13 +150,17 @@ class Panel:
         return text
 
 
-def _read_frame(path: str, text: tuple[str, ...] = ()) -> Any:
+def _read_frame(path: str, text: tuple[str, ...] = (), comment: str | None = None) -> Any:
     """A CSV file's columns, `text` ones as written (times are parsed here, never by pandas' guess), numbers to the
-    last digit (pandas' default float parser can be one unit in the last place off)."""
+    last digit (pandas' default float parser can be one unit in the last place off); with `comment`, what follows
+    that character on a line is skipped (whole lines too: matplotlib's sample `Stocks.csv` opens on `# Data ...`)."""
     import pandas as pd
 
+    if comment is None and (first := _first_line(path)) is not None and first.startswith("#"):
+        raise DataError(f"{path} starts with a comment line ({first[:40]!r}); set comment: \"#\" on this dataset to "
+                        "skip comment lines", "comment")
     try:
-        frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), float_precision="round_trip")
+        frame = pd.read_csv(path, dtype=dict.fromkeys(text, str), float_precision="round_trip", comment=comment)
     except FileNotFoundError:
         raise DataError(f"no such file: {path}", "path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -166,6 +170,15 @@ def _read_frame(path: str, text: tuple[str, ...] = ()) -> Any:
     except pd.errors.ParserError as exc:
         raise DataError(f"{path} is not valid CSV ({str(exc).splitlines()[0]})", "path") from None
     return frame
+
+
+def _first_line(path: str) -> str | None:
+    """The file's first line, or None when it cannot be read (reading it properly then says why)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline().strip()
+    except OSError:
+        return None
 
 
 def _numeric(frame: Any, column: str, path: str, field: str, *, gaps: bool) -> np.ndarray:
@@ -192,7 +205,8 @@ def read_csv_series(path: str, value_column: str, time_column: str | None = None
 
 def read_csv_panel(path: str, value_column: str, time_column: str | None = None, id_column: str | None = None,
                    past: list[str] | tuple[str, ...] = (), future: list[str] | tuple[str, ...] = (),
-                   name: str = "series", *, time_format: str | None = None, missing: str = "reject") -> Panel:
+                   name: str = "series", *, time_format: str | None = None, missing: str = "reject",
+                   comment: str | None = None) -> Panel:
     """Series of a CSV file: one (called `name`) or, with `id_column`, one per id in long format, each in time
     order, with their covariate columns. Missing target values stay NaN; a missing covariate is an error.
 
@@ -200,7 +214,7 @@ def read_csv_panel(path: str, value_column: str, time_column: str | None = None,
     must have one regular step, the same for every series; a time missing inside a series is an error, or under
     `missing: interpolate` a row inserted with a missing value. Without one, the rows keep the file's order.
     """
-    frame = _read_frame(path, () if time_column is None else (time_column,))
+    frame = _read_frame(path, () if time_column is None else (time_column,), comment)
     columns = [("value_column", value_column), ("time_column", time_column), ("id_column", id_column)]
     columns += [("past_covariates", c) for c in past] + [("future_covariates", c) for c in future]
     for field, column in columns:
@@ -309,7 +323,7 @@ def load_panel(spec: AnyDataset) -> Panel:
     if spec.source == "csv":
         panel = read_csv_panel(spec.path, spec.value_column, spec.time_column, spec.id_column,
                                spec.past_covariates, spec.future_covariates, spec.name,
-                               time_format=spec.time_format, missing=spec.missing)
+                               time_format=spec.time_format, missing=spec.missing, comment=spec.comment)
     elif spec.source == "us_macro":
         panel = _us_macro(spec)
     elif spec.source in ("m3", "m1"):

@@ -10,10 +10,11 @@ the verdict's. Pure: the MLflow side comes in as a callable.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -110,13 +111,18 @@ class Progress:
                         p.best[cell] = val_mase
         self._emit(event=True, publish=True)
 
-    def already_done(self, keys: set[str]) -> None:
-        """Count the runs an earlier driver of this sweep finished (a resumed sweep): keys `phase-...`."""
+    def already_done(self, keys: set[str], scores: Mapping[str, tuple[str, float]] | None = None) -> None:
+        """Count the runs an earlier driver of this sweep finished (a resumed sweep): keys `phase-...`; `scores`
+        (key -> cell, validation MASE) of those runs count towards each cell's best as if seen in this session."""
         with self._lock:
             for key in keys:
                 phase = {"trial": "tune"}.get(key.split("-", 1)[0], key.split("-", 1)[0])
                 if phase in self.phases and "-attempt" not in key and "-param_matched-" not in key:
-                    self.phases[phase].done += 1
+                    p = self.phases[phase]
+                    p.done += 1
+                    cell, val_mase = (scores or {}).get(key, ("", math.inf))
+                    if val_mase < p.best.get(cell, math.inf):
+                        p.best[cell] = val_mase
 
     def trained(self) -> None:
         """A resumed sweep whose training was over: the count is what was done (a total planned from the

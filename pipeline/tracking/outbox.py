@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from pipeline.core.jobs import Job
 
 log = logging.getLogger("gatesweep.outbox")
 
@@ -155,6 +158,21 @@ class Outbox:
     def done_keys(self) -> set[str]:
         """Keys of every record this outbox has written to MLflow."""
         return {p.stem for p in self.done_dir.glob("*.json")}
+
+    def scores(self) -> dict[str, tuple[str, float]]:
+        """Key -> ("dataset/arch", validation MASE) of every finished record kept here, done or pending (what a
+        resumed sweep's progress line counts towards each cell's best)."""
+        out = {}
+        for path in [*self.done_dir.glob("*.json"), *self.pending_dir.glob("*.json")]:
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                job, value = Job.model_validate(record["job"]), (record.get("result") or {}).get("val_mase")
+                cell = f"{job.dataset}/{job.arch}"
+            except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+                continue  # a damaged record: the outbox reports it when it is written, not here
+            if record.get("status") == "FINISHED" and isinstance(value, int | float) and math.isfinite(value):
+                out[path.stem] = (cell, float(value))
+        return out
 
     def dead(self) -> dict[str, str]:
         """Records MLflow refused (or that could not be read), with the reason for each."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,36 @@ def test_a_setting_of_another_source_is_an_error_not_ignored() -> None:
 
     with pytest.raises(SpecError, match=r"datasets\[0\]\.points: unknown key for source csv"):
         load_spec(DATA_DIR / "invalid" / "points_on_csv.yaml")
+
+
+# shaped like matplotlib's sample `Stocks.csv`: a comment line before the header, ten years of monthly prices
+_STOCKS = "# Data source: Yahoo Finance, adjusted close\nDate,AAPL,MSFT\n" + "".join(
+    f"{2000 + y}-{m:02d}-01,{10 + y + m / 12 + 0.3 * (m % 4):.2f},{20 + y:.2f}\n"
+    for y in range(10) for m in range(1, 13))
+
+
+def _stocks_sweep(tmp_path: Path, extra: str) -> Path:
+    (tmp_path / "Stocks.csv").write_text(_STOCKS, encoding="utf-8")
+    sweep = tmp_path / "stocks.yaml"
+    sweep.write_text("name: stocks\ndatasets:\n  - {name: aapl, source: csv, path: Stocks.csv, value_column: AAPL, "
+                     f"time_column: Date{extra}}}\n", encoding="utf-8")
+    return sweep
+
+
+def test_a_csv_that_opens_on_a_comment_line_is_refused_with_the_setting_that_reads_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.app.cli import main
+
+    sweep = _stocks_sweep(tmp_path, "")
+    assert main(["validate", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"datasets[0].comment: {tmp_path / 'Stocks.csv'} starts with a comment line" in err
+    assert 'set comment: "#" on this dataset' in err
+
+
+def test_comment_skips_the_comment_lines_of_a_csv(tmp_path: Path) -> None:
+    from pipeline.core.config import load_sweep
+
+    spec, series = load_sweep(_stocks_sweep(tmp_path, ', comment: "#"'))
+    assert len(series["aapl"].series[0]) == 120 and series["aapl"].series[0].y[0] == pytest.approx(10.38)

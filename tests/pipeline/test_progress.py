@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from pipeline.engine.progress import Progress
 
@@ -64,3 +65,31 @@ def test_a_sweep_resumed_after_its_training_counts_every_confirm_round() -> None
     p.already_done({f"confirm-d-gru-r{k}-{i:04d}" for k in range(2) for i in range(35)})
     p.trained()
     assert p.summary() == "confirm 70/70"
+
+
+def test_a_resumed_sweeps_best_includes_the_trials_of_earlier_sessions() -> None:
+    p, _, _ = _progress()
+    p.already_done({"trial-d-gru-r0-0000", "trial-d-gru-r0-0001", "trial-d-lstm-r0-0000"},
+                   {"trial-d-gru-r0-0000": ("d/gru", 0.3), "trial-d-gru-r0-0001": ("d/gru", 0.6)})
+    p.phase("tune")
+    p.trial_started("tune", "t2")
+    p.trial_ended("tune", "t2", "d/gru", 0.5, failed=False)  # worse than the earlier session's 0.3
+    p.trial_started("tune", "t3")
+    p.trial_ended("tune", "t3", "d/lstm", 0.7, failed=False)
+    assert "best val MASE d/gru 0.3, d/lstm 0.7" in p.line()
+
+
+def test_the_outbox_gives_the_validation_score_of_each_finished_record(tmp_path: Path) -> None:
+    from pipeline.core.hparams import HParams
+    from pipeline.core.jobs import Job
+    from pipeline.tracking.outbox import Outbox
+
+    def record(arch: str, index: int, status: str, result: dict[str, float] | None) -> dict[str, object]:
+        job = Job(phase="trial", dataset="d", hp=HParams(arch=arch), index=index, seed=index)
+        return {"job": job.model_dump(), "history": {}, "result": result, "status": status}
+
+    box = Outbox(tmp_path / "outbox", lambda record, partial: None, "p1")  # never started: all stay pending
+    box.put("trial-d-gru-r0-0000", record("gru", 0, "FINISHED", {"val_mase": 0.4}))
+    box.put("trial-d-lstm-r0-0000", record("lstm", 0, "FINISHED", {"val_mase": 0.9}))
+    box.put("trial-d-gru-r0-0001", record("gru", 1, "FAILED", None))
+    assert box.scores() == {"trial-d-gru-r0-0000": ("d/gru", 0.4), "trial-d-lstm-r0-0000": ("d/lstm", 0.9)}

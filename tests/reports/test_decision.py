@@ -9,9 +9,9 @@ import pytest
 
 from pipeline.core.config import ReportSpec
 from reports.cost import cost_comparison
-from reports.decision import configurations, description_md, next_steps
-from reports.verdict import Verdict
-from tests.reports.verdicts import one_dataset
+from reports.decision import configurations, description_md, dm_against_verdict, next_steps
+from reports.verdict import DMResult, Verdict
+from tests.reports.verdicts import one_dataset, quickstart_check
 
 
 def _run(role: str, arch: str, val: float, test: float | None = None, **extra: Any) -> dict[str, Any]:
@@ -125,7 +125,8 @@ def test_signals_that_point_different_ways_get_one_sentence_saying_which_to_act_
     v = one_dataset(label="inconclusive", effect=0.22)
     v = v.model_copy(update={"datasets": [v.datasets[0].model_copy(update={
         "dm": v.datasets[0].dm.model_copy(update={"p_value": 0.0011})})]})  # type: ignore[union-attr]
-    (line,) = reconciling(v)
+    why, line = reconciling(v)
+    assert why.startswith("damped: Diebold–Mariano favours GRU (p = 0.0011) while the verdict says inconclusive")
     assert line.startswith("damped: the signals answer different questions. The verdict (inconclusive; the "
                            "typical seed favours LSTM) is about one trained network")
     assert "the seed ensembles favour GRU (test MASE 0.429 GRU, 1 LSTM)" in line
@@ -161,12 +162,12 @@ def test_seeds_already_enough_for_the_smallest_effect_are_not_advised_again() ->
     line = sentence(v, ReportSpec())
     assert "would detect a 5% difference" not in line, line
     assert "estimated difference is smaller (1.3%): showing it inside ±2% would take about 123 seeds" in line, line
-    steps = " ".join(next_steps(verdict))
+    steps = " ".join(next_steps(verdict, quickstart_check()))
     assert "`confirm.max_seeds: 5`" not in steps and "`confirm.max_seeds: 123`, about 8 minutes" in steps, steps
     assert "Inconclusive does not mean equal." in steps
     # 3%: outside the margin, under the 5% asked for; a spread at which 15 seeds detect 5% but not 3%
     between = one_dataset(**(elec | {"effect": -0.03, "sd_log_gru": 0.045, "sd_log_lstm": 0.045}))
-    steps = " ".join(next_steps(between))
+    steps = " ".join(next_steps(between, quickstart_check()))
     assert "between the ±2% margin and that: to detect a difference this small, allow about 3" in steps, steps
     # 15 seeds enough for 3% at the CSV's spread: no seed count is advised, more rounds are
     lucky = " ".join(next_steps(one_dataset(**(elec | {"effect": -0.03}))))
@@ -176,3 +177,26 @@ def test_seeds_already_enough_for_the_smallest_effect_are_not_advised_again() ->
     # seeds short of the smallest effect: the advice stays what it was
     short = one_dataset(**(elec | {"n_gru": 4, "n_lstm": 4}))
     assert "would detect a 5% difference" in sentence(short.datasets[0], ReportSpec())
+
+
+def test_a_significant_dm_under_an_open_verdict_says_why_they_differ() -> None:
+    """The quickstart's case: DM p = 0.0005 favouring GRU, the typical seed favouring GRU too, the verdict
+    inconclusive; nothing pointed different ways, so nothing said why a p of 0.0005 decides nothing."""
+    from reports.render import _dm_lines, reconciling, summary_md
+
+    v = one_dataset(label="inconclusive", effect=-0.05)
+    dm = v.datasets[0].dm
+    assert isinstance(dm, DMResult) and dm.statistic < 0  # the stored DM favours GRU
+    v = v.model_copy(update={"datasets": [v.datasets[0].model_copy(update={
+        "dm": dm.model_copy(update={"p_value": 0.0005})})]})
+    (why,) = reconciling(v)
+    assert why.startswith("damped: Diebold–Mariano favours GRU (p = 0.0005) while the verdict says inconclusive, "
+                          "because they test different things.")
+    assert f"tests its {int(dm.n)} test periods" in why and "The verdict's p-value covers seeds, not periods." in why
+    assert why in _dm_lines(v) and why in summary_md(v)
+    # a DM above alpha, or one that agrees with the winner, needs no such line
+    agree = one_dataset(label="gru", effect=-0.05)
+    agree = agree.model_copy(update={"datasets": [agree.datasets[0].model_copy(update={
+        "dm": dm.model_copy(update={"p_value": 0.0005})})]})
+    assert dm_against_verdict(agree.datasets[0], 0.05, 0.02) is None
+    assert dm_against_verdict(one_dataset(label="inconclusive").datasets[0], 0.05, 0.02) is None

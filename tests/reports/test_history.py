@@ -37,3 +37,36 @@ def test_verdict_change_and_worse_mase_are_flagged(tmp_path: Path) -> None:
     assert flags.verdict_changed and flags.mase_worse
     assert any("verdict changed since the last night: lstm -> gru" in d for d in flags.details)
     assert any("GRU mean test MASE" in d and "0.55" in d for d in flags.details)
+
+
+def _night(client: MlflowClient, exp: str, useful: str | None) -> str:
+    tags = {"gatesweep.role": "sweep", "gatesweep.nightly": "true", "gatesweep.verdict": "lstm",
+            "gatesweep.verdict.sines": "lstm"} | ({"gatesweep.useful.sines": useful} if useful else {})
+    run = client.create_run(exp, tags=tags)
+    client.set_terminated(run.info.run_id, "FINISHED")
+    time.sleep(0.05)
+    return run.info.run_id
+
+
+def test_each_night_carries_whether_a_network_was_worth_using_and_older_nights_read_as_a_dash(tmp_path: Path) -> None:
+    from reports.render import _nightly_lines
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("by-hand")
+    before = _night(client, exp, None)  # a night from before the usefulness rule: no tag
+    last = _night(client, exp, "baseline:ets")
+    _, parent_id, _ = log_hand_made_runs(uri)
+    client.set_tag(parent_id, "gatesweep.nightly", "true")
+    verdict = compute_verdict(client, parent_id)[0]
+    nightly = verdict.nightly
+    assert nightly is not None
+    rows = {h.run_id: h.datasets["sines"].useful for h in nightly.history}
+    tonight = verdict.datasets[0].useful
+    assert tonight is not None and rows == {parent_id: tonight.useful, last: "baseline:ets", before: None}
+    lines = _nightly_lines(nightly)
+    assert sum("sines: lstm, useful baseline:ets, " in ln for ln in lines) == 1
+    assert sum("sines: lstm, useful –, " in ln for ln in lines) == 1
+    assert f"sines: gru, useful {tonight.useful}, " in lines[-3]
+    assert tonight.useful == "untestable"  # hand-made runs have no baselines.json
+    assert "sines: worth using changed since the last night: baseline:ets -> untestable" in nightly.flags.details

@@ -15,7 +15,7 @@ from reports.horizon import Paths, ensemble, ensemble_mase
 from reports.render import report_html, summary_md
 from reports.useful import usefulness
 from reports.verdict import Usefulness, Verdict
-from tests.reports.verdicts import one_dataset
+from tests.reports.verdicts import one_dataset, quickstart_check
 
 H = 2
 
@@ -111,7 +111,7 @@ _RECOMMENDS = re.compile(r"use the (GRU|LSTM)|either architecture does|GRU confi
 
 def _losing_winner() -> Verdict:
     v = one_dataset(label="gru", beats_naive=True, beats_ar=True, useful=_LOSING)
-    return v.model_copy(update={"next_steps": next_steps(v)})
+    return v.model_copy(update={"next_steps": next_steps(v, quickstart_check())})
 
 
 def test_a_network_that_wins_against_the_other_but_loses_to_a_baseline_is_recommended_nowhere() -> None:

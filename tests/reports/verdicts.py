@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
+from reports.advice import SweepCheck
 from reports.verdict import Verdict
-from tests.conftest import RELEASE_0_1_0
+from tests.conftest import RELEASE_0_1_0, ROOT
 
 
 def stored_verdict() -> Verdict:
@@ -21,3 +24,11 @@ def one_dataset(**changes: Any) -> Verdict:
     first = v.datasets[0].model_copy(update=changes)
     overall = v.overall.model_copy(update={"label": first.label, "note": "one dataset"})
     return v.model_copy(update={"datasets": [first], "overall": overall, "next_steps": []})
+
+
+def quickstart_check() -> SweepCheck:
+    """The shipped quickstart sweep (dataset `damped`, as in the stored verdict), to check advice edits on."""
+    path = ROOT / "search_spaces" / "quickstart.yaml"
+    check = SweepCheck.of(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+    assert check is not None, "the shipped quickstart validates"
+    return check
