@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,9 +38,11 @@ from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
 from reports.sequential import Design, sequential_verdicts
+from reports.series import SeriesView, most_important, score_table, series_views
 from reports.stats import compare_architectures, mean_ci
 from reports.useful import usefulness
 from reports.verdict import (
+    BASELINE_NAMES,
     SCHEMA_VERSION,
     Budget,
     BudgetCurve,
@@ -54,6 +57,8 @@ from reports.verdict import (
     SweepInfo,
     Verdict,
 )
+
+FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the parent run)
 
 
 class Forecasts:
@@ -142,6 +147,15 @@ def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dic
     for arch in ARCHITECTURES:
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
         out[arch] = [series_paths_of(f) for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
+    return out
+
+
+def _arm_forecasts(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, list[dict[str, Any]]]:
+    """Each architecture's `forecasts.json` on `dataset`, per confirm seed that stored test forecasts, by seed."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for arch in ARCHITECTURES:
+        runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("seed")["run_id"]
+        out[arch] = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
     return out
 
 
@@ -296,11 +310,14 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     raw = read_artifact(client, parent.artifact_uri, Artifacts.BASELINES)  # None: a sweep from before it
     baseline_paths = json.loads(raw)["datasets"] if raw is not None else None
     datasets = []
+    views: dict[str, list[SeriesView]] = {}
     for v in verdicts:
         d = confirm[confirm["dataset"] == v.dataset]
         mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float))
                    for arch in ARCHITECTURES}
         paths = _arm_paths(confirm, v.dataset, forecasts)
+        views[v.dataset] = series_views(_arm_forecasts(confirm, v.dataset, forecasts),
+                                        None if baseline_paths is None else baseline_paths.get(v.dataset))
         horizon = int(d[Params.HORIZON].max())
         if horizon > 1 and v.sentence.startswith(f"{v.dataset}: "):  # say what was forecast
             v = v.model_copy(update={"sentence": v.sentence.replace(
@@ -313,6 +330,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
             "dropped_series": _dropped(parent.tags, v.dataset),
             "useful": usefulness(paths, None if baseline_paths is None else baseline_paths.get(v.dataset),
                                  rules.alpha, v.dataset),
+            "scores": score_table(paths, views[v.dataset]),
             **_baseline_fields(v, baselines.get(v.dataset, {}), parent.tags)}))
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.useful.ensemble_mase if v.useful is not None else {} for v in datasets}
@@ -346,10 +364,59 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
 
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
-                     "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags}
+                     "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags,
+                     "views": views}
 
 
-def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
+def _better(v: DatasetVerdict) -> str | None:
+    """The architecture the forecast figure draws with its seeds' band: the lower seed-ensemble MASE (what the
+    usefulness rule tests), else the lower geometric mean over seeds."""
+    if v.useful is not None and v.useful.arch is not None:
+        return v.useful.arch
+    scores = {"gru": v.gmean_mase_gru, "lstm": v.gmean_mase_lstm}
+    known = {a: x for a, x in scores.items() if math.isfinite(x)}
+    return min(known, key=lambda a: known[a]) if known else None
+
+
+def forecast_figures(verdict: Verdict, views: dict[str, list[SeriesView]]) -> list[tuple[str, bytes, str]]:
+    """Per dataset with stored test forecasts: forecasts against actuals per series, and (horizon > 1) the error at
+    each step; each with its caption and a file name (summary.md links the files)."""
+    out = []
+    for v in verdict.datasets:
+        ds, shown = v.dataset, most_important(views.get(v.dataset, []))
+        if not shown:
+            continue
+        total, better = len(views[ds]), _better(v)
+        best = v.useful.best_baseline if v.useful is not None and v.useful.best_baseline else v.best_baseline
+        best = best if any(best in s.baselines for s in shown) else None
+        which = ("its one series" if total == 1 else "both its series" if total == 2 else f"all {total} series"
+                 if len(shown) == total else
+                 f"{len(shown)} of its {total} series, the largest (mean absolute value over the test part); the "
+                 "per-series table below has the others")
+        other = [a.upper() for a in ARCHITECTURES if a != better and any(a in s.seeds for s in shown)]
+        base = (f" The dash-dot grey line is the best baseline, {BASELINE_NAMES.get(best, best)}." if best else
+                " No baseline forecasts are drawn: this sweep logged no baselines.json (or none on these origins).")
+        out.append((f"{ds}: test forecasts against actuals, {which}, on the data's own time axis. Black: the history "
+                    f"before the test part, then the actual values; the dotted line is the first forecast origin. The "
+                    f"shaded band spans every {better.upper() if better else ''} confirm seed's forecast (min to max), "
+                    f"its line is the seed ensemble (median of the seeds)"
+                    + (f"; the dashed line is the {other[0]} ensemble." if other else ".") + base,
+                    plots.forecasts(shown, ds, total, better, best), _file_name("forecasts", ds)))
+        if v.scores is not None and v.horizon > 1:
+            out.append((f"{ds}: test MASE at each step ahead" + (" (mean over its series)" if total > 1 else "")
+                        + ": each architecture's seed ensemble (solid) and its seeds' geometric mean (dotted), and "
+                        "every baseline (grey). Errors usually grow with the step; a network that pulls ahead only "
+                        "at some steps shows it here.",
+                        plots.step_errors(v.scores, ds), _file_name("error_by_step", ds)))
+    return out
+
+
+def _file_name(what: str, dataset: str) -> str:
+    return f"{what}_{re.sub(r'[^A-Za-z0-9_.-]', '_', dataset)}.png"
+
+
+def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
+             forecast_figs: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
     margin = verdict.settings.equivalence_margin
     images = [("Effect per dataset with 95% CI: the GRU/LSTM ratio of geometric-mean test MASE, on a log axis; "
@@ -357,6 +424,8 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                "one wholly inside the green band means equivalent.", plots.effects(verdict.datasets, margin))]
     for v in verdict.datasets:
         ds = v.dataset
+        images += [(caption, png) for caption, png, name in forecast_figs
+                   if name in (_file_name("forecasts", ds), _file_name("error_by_step", ds))]
         baselines = v.baseline_mase or ({"naive": v.naive_mase} if v.naive_mase else {})
         images.append((f"{ds}: test MASE per random seed. Each dot is one trained network, the black bar the "
                        "geometric mean the verdict compares; grey lines are the baselines, and a network below a "
@@ -384,12 +453,16 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                            "that drift or flatten did not. The verdict scores one-step (or horizon) forecasts, not "
                            "this.",
                            plots.closed_loop(curves, ds)))
-        images.append((f"{ds}: loss curves, every random seed: training (solid) and validation (dashed) loss per "
-                       "epoch. The two are measured on different stretches of the series, so their levels differ "
-                       "(on a decaying series the later, validation stretch is smaller); read each curve's shape: "
-                       "validation loss rising while training loss falls is overfitting, which early stopping cuts "
-                       "off.",
-                       plots.loss_curves(histories, ds)))
+        if any(h.get("val_loss") for runs in histories.values() for h in runs):
+            loss_caption = (f"{ds}: loss curves, every random seed: training (solid) and validation (dashed) loss "
+                            "per epoch. The two are measured on different stretches of the series, so their levels "
+                            "differ; read each curve's shape: validation loss rising while training loss falls is "
+                            "overfitting, which early stopping cuts off.")
+        else:  # final fits on train + validation: nothing held out while training
+            loss_caption = (f"{ds}: training loss per epoch, every random seed. These confirm runs were fitted on "
+                            "train + validation (everything before the test part), so they have no validation loss; "
+                            "their epochs are the ones early stopping chose in the earlier phases.")
+        images.append((loss_caption, plots.loss_curves(histories, ds)))
         if verdict.nightly is not None and len(verdict.nightly.history) > 1:
             images.append((f"{ds}: effect over nights, the GRU/LSTM ratio; a step means something changed: the "
                            "nightly list below gives each night's data hash and code version.",
@@ -459,10 +532,16 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     with _stage("writing verdict.json"):
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
-    with _stage("writing summary.md"):
-        (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
     with _stage("drawing the report's figures"):
-        figures = _figures(client, verdict, ctx)
+        forecast_figs = forecast_figures(verdict, ctx["views"])
+        figures = _figures(client, verdict, ctx, forecast_figs)
+    with _stage("writing summary.md"):
+        if forecast_figs:  # summary.md links them; logged with it under report/figures/
+            (report_dir / FIGURES_DIR).mkdir(exist_ok=True)
+        for _, png, name in forecast_figs:
+            (report_dir / FIGURES_DIR / name).write_bytes(png)
+        links = [(caption, f"{FIGURES_DIR}/{name}") for caption, _, name in forecast_figs]
+        (report_dir / "summary.md").write_text(summary_md(verdict, links), encoding="utf-8")
     with _stage("writing report.html"):
         (report_dir / "report.html").write_text(report_html(verdict, figures, link), encoding="utf-8")
     with _stage("logging the report to MLflow"):
