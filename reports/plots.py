@@ -107,6 +107,10 @@ def closed_loop(curves: dict[str, list[dict[str, list[float]]]], dataset: str) -
 
 
 def loss_curves(histories: dict[str, list[dict[str, list[float]]]], dataset: str) -> bytes:
+    return _png(loss_figure(histories, dataset))
+
+
+def loss_figure(histories: dict[str, list[dict[str, list[float]]]], dataset: str) -> Any:
     """Training (solid) and one-step validation (dashed) loss per epoch of every confirm seed. A run fitted on
     train + validation has no validation loss: nothing dashed is drawn or named for it."""
     fig, ax = _figure()
@@ -123,7 +127,7 @@ def loss_curves(histories: dict[str, list[dict[str, list[float]]]], dataset: str
     ax.set_ylabel("MSE (scaled, transformed)")
     ax.set_title(f"{dataset}: loss curves of the confirmed configuration, every random seed")
     ax.legend(loc="best", fontsize=8)
-    return _png(fig)
+    return fig
 
 
 def run_forecast(f: dict[str, Any], name: str) -> bytes:
@@ -368,6 +372,12 @@ def _segments(origins: np.ndarray, horizon: int) -> list[tuple[np.ndarray, np.nd
 
 
 def forecasts(views: list[Any], dataset: str, total: int, better: str | None, best_baseline: str | None) -> bytes:
+    """`forecast_figure` as a PNG, at a lower resolution: several panels stay small in the page."""
+    return _png(forecast_figure(views, dataset, total, better, best_baseline), dpi=120)
+
+
+def forecast_figure(views: list[Any], dataset: str, total: int, better: str | None,
+                    best_baseline: str | None) -> Any:
     """Per series (`reports.series.SeriesView`), on its own time axis: the history before the test part, the
     actuals, every seed's forecast of the better architecture as a min-max band with its seed ensemble (median)
     as a line, the other architecture's ensemble, and the best baseline's forecasts."""
@@ -424,7 +434,7 @@ def forecasts(views: list[Any], dataset: str, total: int, better: str | None, be
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.1 / len(views) + 0.03, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    return _png(fig, dpi=120)  # several panels: keep the embedded picture small
+    return fig
 
 
 def step_errors(table: Any, dataset: str) -> bytes:
