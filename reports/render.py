@@ -526,7 +526,8 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           "@media (max-width:700px){.scroll::before{content:'scroll sideways for more columns \\2192';"
           "display:block;font-size:.75em;color:#777}}"
           # a figure fits the screen's width (on a phone: tap or zoom for detail); only tables scroll sideways
-          ".fig img{width:100%;max-width:900px}figure.fig{max-width:100%}"
+          ".fig img{width:100%;max-width:900px}figure.fig{max-width:100%}figcaption{font-size:.9em}"
+          "table.scores td{white-space:nowrap}"
           "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
           "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
           "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}")
@@ -570,8 +571,8 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
                 + f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
                 f"<p class='note'>{e(verdict.overall.note)}.</p><ul class='verdicts'>"
                 + "".join(f"<li class='{e(v.label)}'>{e(v.sentence)}</li>" for v in verdict.datasets)
-                + "</ul>" + "".join(f"<p class='warn series-caveat'>Not on every series: {e(line)}</p>"
-                                    for line in series_caveats(verdict))
+                + "</ul>" + "".join(f"<p class='{'warn' if ' win rests on ' in line else 'reconcile'} series-caveat'>"
+                                    f"Not on every series: {e(line)}</p>" for line in series_caveats(verdict))
                 + f"<p class='note p-covers'>{e(P_VALUE_NOTE)}</p>"
                 + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
                 + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))

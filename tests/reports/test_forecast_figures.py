@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reports import build_report, compute_verdict, plots
-from reports.render import series_table
+from reports.render import report_html, series_caveats, series_table
 from reports.series import most_important, series_views
 from tests.reports.hand_made import (
     PANEL_HORIZON,
@@ -136,3 +136,12 @@ def test_views_of_one_step_forecasts_from_before_horizons_start_at_the_test_spli
     old = {"truth": [1.0, 2.0, 3.0, 4.0, 5.0], "test_start": [3.0], "test_pred": [3.9, 5.2]}
     (view,) = series_views({"gru": [old], "lstm": [old]}, None)
     assert view.origins.tolist() == [3, 4] and view.horizon == 1 and view.baselines == {}
+
+
+def test_the_decision_says_when_a_win_rests_on_some_series_only(panel: Any) -> None:
+    client, parent_id, _ = panel
+    verdict, _ = compute_verdict(client, parent_id)
+    won = verdict.model_copy(update={"datasets": [verdict.dataset("shop").model_copy(update={"label": "gru"})]})
+    (line,) = series_caveats(won)
+    assert "GRU is better on 1 of 2 series" in line and "The GRU win rests on 1 of the 2 series" in line
+    assert "<p class='warn series-caveat'>Not on every series: shop: GRU is better" in report_html(won, [])
