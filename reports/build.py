@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from reports import plots
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps, parent_run_name
+from reports.forecast_figures import file_name, forecast_figures
 from reports.horizon import (
     Paths,
     dm_over_origins,
@@ -38,11 +38,10 @@ from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
 from reports.sequential import Design, sequential_verdicts
-from reports.series import SeriesView, most_important, score_table, series_views
+from reports.series import SeriesView, score_table, series_views
 from reports.stats import compare_architectures, mean_ci
 from reports.useful import usefulness
 from reports.verdict import (
-    BASELINE_NAMES,
     SCHEMA_VERSION,
     Budget,
     BudgetCurve,
@@ -368,53 +367,6 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                      "views": views}
 
 
-def _better(v: DatasetVerdict) -> str | None:
-    """The architecture the forecast figure draws with its seeds' band: the lower seed-ensemble MASE (what the
-    usefulness rule tests), else the lower geometric mean over seeds."""
-    if v.useful is not None and v.useful.arch is not None:
-        return v.useful.arch
-    scores = {"gru": v.gmean_mase_gru, "lstm": v.gmean_mase_lstm}
-    known = {a: x for a, x in scores.items() if math.isfinite(x)}
-    return min(known, key=lambda a: known[a]) if known else None
-
-
-def forecast_figures(verdict: Verdict, views: dict[str, list[SeriesView]]) -> list[tuple[str, bytes, str]]:
-    """Per dataset with stored test forecasts: forecasts against actuals per series, and (horizon > 1) the error at
-    each step; each with its caption and a file name (summary.md links the files)."""
-    out = []
-    for v in verdict.datasets:
-        ds, shown = v.dataset, most_important(views.get(v.dataset, []))
-        if not shown:
-            continue
-        total, better = len(views[ds]), _better(v)
-        best = v.useful.best_baseline if v.useful is not None and v.useful.best_baseline else v.best_baseline
-        best = best if any(best in s.baselines for s in shown) else None
-        which = ("its one series" if total == 1 else "both its series" if total == 2 else f"all {total} series"
-                 if len(shown) == total else
-                 f"{len(shown)} of its {total} series, the largest (mean absolute value over the test part); the "
-                 "per-series table below has the others")
-        other = [a.upper() for a in ARCHITECTURES if a != better and any(a in s.seeds for s in shown)]
-        base = (f" The dash-dot grey line is the best baseline, {BASELINE_NAMES.get(best, best)}." if best else
-                " No baseline forecasts are drawn: this sweep logged no baselines.json (or none on these origins).")
-        out.append((f"{ds}: test forecasts against actuals, {which}, on the data's own time axis. Black: the history "
-                    f"before the test part, then the actual values; the dotted line is the first forecast origin. The "
-                    f"shaded band spans every {better.upper() if better else ''} confirm seed's forecast (min to max), "
-                    f"its line is the seed ensemble (median of the seeds)"
-                    + (f"; the dashed line is the {other[0]} ensemble." if other else ".") + base,
-                    plots.forecasts(shown, ds, total, better, best), _file_name("forecasts", ds)))
-        if v.scores is not None and v.horizon > 1:
-            out.append((f"{ds}: test MASE at each step ahead" + (" (mean over its series)" if total > 1 else "")
-                        + ": each architecture's seed ensemble (solid) and its seeds' geometric mean (dotted), and "
-                        "every baseline (grey). Errors usually grow with the step; a network that pulls ahead only "
-                        "at some steps shows it here.",
-                        plots.step_errors(v.scores, ds), _file_name("error_by_step", ds)))
-    return out
-
-
-def _file_name(what: str, dataset: str) -> str:
-    return f"{what}_{re.sub(r'[^A-Za-z0-9_.-]', '_', dataset)}.png"
-
-
 def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
              forecast_figs: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
@@ -425,7 +377,7 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
     for v in verdict.datasets:
         ds = v.dataset
         images += [(caption, png) for caption, png, name in forecast_figs
-                   if name in (_file_name("forecasts", ds), _file_name("error_by_step", ds))]
+                   if name in (file_name("forecasts", ds), file_name("error_by_step", ds))]
         baselines = v.baseline_mase or ({"naive": v.naive_mase} if v.naive_mase else {})
         images.append((f"{ds}: test MASE per random seed. Each dot is one trained network, the black bar the "
                        "geometric mean the verdict compares; grey lines are the baselines, and a network below a "
