@@ -24,6 +24,7 @@ from reports.advice import SweepCheck, load_check
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, next_steps, parent_run_name
+from reports.forecast_figures import file_name, forecast_figures
 from reports.horizon import (
     Paths,
     dm_over_origins,
@@ -38,6 +39,7 @@ from reports.overall import overall
 from reports.render import report_html, summary_md
 from reports.runs import ParentRun, parent_run, runs_table
 from reports.sequential import Design, sequential_verdicts
+from reports.series import SeriesView, score_table, series_views
 from reports.stats import compare_architectures, mean_ci
 from reports.useful import usefulness
 from reports.verdict import (
@@ -55,6 +57,8 @@ from reports.verdict import (
     SweepInfo,
     Verdict,
 )
+
+FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the parent run)
 
 
 class Forecasts:
@@ -143,6 +147,15 @@ def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dic
     for arch in ARCHITECTURES:
         runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
         out[arch] = [series_paths_of(f) for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
+    return out
+
+
+def _arm_forecasts(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dict[str, list[dict[str, Any]]]:
+    """Each architecture's `forecasts.json` on `dataset`, per confirm seed that stored test forecasts, by seed."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for arch in ARCHITECTURES:
+        runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("seed")["run_id"]
+        out[arch] = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
     return out
 
 
@@ -298,11 +311,14 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     raw = read_artifact(client, parent.artifact_uri, Artifacts.BASELINES)  # None: a sweep from before it
     baseline_paths = json.loads(raw)["datasets"] if raw is not None else None
     datasets = []
+    views: dict[str, list[SeriesView]] = {}
     for v in verdicts:
         d = confirm[confirm["dataset"] == v.dataset]
         mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float))
                    for arch in ARCHITECTURES}
         paths = _arm_paths(confirm, v.dataset, forecasts)
+        views[v.dataset] = series_views(_arm_forecasts(confirm, v.dataset, forecasts),
+                                        None if baseline_paths is None else baseline_paths.get(v.dataset))
         horizon = int(d[Params.HORIZON].max())
         if horizon > 1 and v.sentence.startswith(f"{v.dataset}: "):  # say what was forecast
             v = v.model_copy(update={"sentence": v.sentence.replace(
@@ -315,6 +331,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
             "dropped_series": _dropped(parent.tags, v.dataset),
             "useful": usefulness(paths, None if baseline_paths is None else baseline_paths.get(v.dataset),
                                  rules.alpha, v.dataset),
+            "scores": score_table(paths, views[v.dataset]),
             **_baseline_fields(v, baselines.get(v.dataset, {}), parent.tags)}))
     has_trials = bool((table["role"] == "trial").any())
     ensembles = {v.dataset: v.useful.ensemble_mase if v.useful is not None else {} for v in datasets}
@@ -348,10 +365,12 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
 
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
-                     "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags}
+                     "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags,
+                     "views": views}
 
 
-def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[str, bytes]]:
+def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
+             forecast_figs: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
     margin = verdict.settings.equivalence_margin
     images = [("Effect per dataset with 95% CI: the GRU/LSTM ratio of geometric-mean test MASE, on a log axis; "
@@ -359,6 +378,8 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                "one wholly inside the green band means equivalent.", plots.effects(verdict.datasets, margin))]
     for v in verdict.datasets:
         ds = v.dataset
+        images += [(caption, png) for caption, png, name in forecast_figs
+                   if name in (file_name("forecasts", ds), file_name("error_by_step", ds))]
         baselines = v.baseline_mase or ({"naive": v.naive_mase} if v.naive_mase else {})
         images.append((f"{ds}: test MASE per random seed. Each dot is one trained network, the black bar the "
                        "geometric mean the verdict compares; grey lines are the baselines, and a network below a "
@@ -386,12 +407,16 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any]) -> list[tuple[s
                            "that drift or flatten did not. The verdict scores one-step (or horizon) forecasts, not "
                            "this.",
                            plots.closed_loop(curves, ds)))
-        images.append((f"{ds}: loss curves, every random seed: training (solid) and validation (dashed) loss per "
-                       "epoch. The two are measured on different stretches of the series, so their levels differ "
-                       "(on a decaying series the later, validation stretch is smaller); read each curve's shape: "
-                       "validation loss rising while training loss falls is overfitting, which early stopping cuts "
-                       "off.",
-                       plots.loss_curves(histories, ds)))
+        if any(h.get("val_loss") for runs in histories.values() for h in runs):
+            loss_caption = (f"{ds}: loss curves, every random seed: training (solid) and validation (dashed) loss "
+                            "per epoch. The two are measured on different stretches of the series, so their levels "
+                            "differ; read each curve's shape: validation loss rising while training loss falls is "
+                            "overfitting, which early stopping cuts off.")
+        else:  # final fits on train + validation: nothing held out while training
+            loss_caption = (f"{ds}: training loss per epoch, every random seed. These confirm runs were fitted on "
+                            "train + validation (everything before the test part), so they have no validation loss; "
+                            "their epochs are the ones early stopping chose in the earlier phases.")
+        images.append((loss_caption, plots.loss_curves(histories, ds)))
         if verdict.nightly is not None and len(verdict.nightly.history) > 1:
             useful = ", ".join(f"{h.date[:10]} {h.datasets[ds].useful or '–'}" for h in
                                reversed(verdict.nightly.history) if ds in h.datasets)
@@ -464,10 +489,16 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     with _stage("writing verdict.json"):
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
-    with _stage("writing summary.md"):
-        (report_dir / "summary.md").write_text(summary_md(verdict), encoding="utf-8")
     with _stage("drawing the report's figures"):
-        figures = _figures(client, verdict, ctx)
+        forecast_figs = forecast_figures(verdict, ctx["views"])
+        figures = _figures(client, verdict, ctx, forecast_figs)
+    with _stage("writing summary.md"):
+        if forecast_figs:  # summary.md links them; logged with it under report/figures/
+            (report_dir / FIGURES_DIR).mkdir(exist_ok=True)
+        for _, png, name in forecast_figs:
+            (report_dir / FIGURES_DIR / name).write_bytes(png)
+        links = [(caption, f"{FIGURES_DIR}/{name}") for caption, _, name in forecast_figs]
+        (report_dir / "summary.md").write_text(summary_md(verdict, links), encoding="utf-8")
     with _stage("writing report.html"):
         (report_dir / "report.html").write_text(report_html(verdict, figures, link), encoding="utf-8")
     with _stage("logging the report to MLflow"):

@@ -15,11 +15,11 @@ from reports.verdict import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
 
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Any, dpi: int = 160) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=160, bbox_inches="tight")  # sharp on a high-DPI screen
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")  # 160: sharp on a high-DPI screen
     plt.close(fig)
     return buf.getvalue()
 
@@ -36,7 +36,11 @@ def _figure(w: float = 7, h: float = 3.6) -> tuple[Any, Any]:
 def _time_axis(f: dict[str, Any]) -> tuple[Any, str]:
     """Index -> x value: the series' own times where the run recorded them (`forecasts.json` `time`), else the
     index; and the axis label."""
-    labels = f.get("time")
+    return _times(f.get("time"))
+
+
+def _times(labels: list[str] | None) -> tuple[Any, str]:
+    """Index -> x value for a series' time labels (numbers or ISO dates; None: the index), and the axis label."""
     if not labels:
         return (lambda i: np.asarray(i)), "time step"
     try:
@@ -103,19 +107,27 @@ def closed_loop(curves: dict[str, list[dict[str, list[float]]]], dataset: str) -
 
 
 def loss_curves(histories: dict[str, list[dict[str, list[float]]]], dataset: str) -> bytes:
-    """Training (solid) and one-step validation (dashed) loss per epoch of every confirm seed."""
+    return _png(loss_figure(histories, dataset))
+
+
+def loss_figure(histories: dict[str, list[dict[str, list[float]]]], dataset: str) -> Any:
+    """Training (solid) and one-step validation (dashed) loss per epoch of every confirm seed. A run fitted on
+    train + validation has no validation loss: nothing dashed is drawn or named for it."""
     fig, ax = _figure()
     for arch, runs in sorted(histories.items()):
+        with_val = [h for h in runs if h.get("val_loss")]
         for i, h in enumerate(runs):
-            ax.plot(h["loss"], color=COLORS.get(arch), lw=0.8, alpha=0.5, label=f"{arch} loss" if i == 0 else None)
+            ax.plot(h["loss"], color=COLORS.get(arch), lw=0.8, alpha=0.5,
+                    label=f"{arch} loss ({len(runs)} seeds)" if i == 0 else None)
+        for i, h in enumerate(with_val):
             ax.plot(h["val_loss"], color=COLORS.get(arch), lw=0.8, alpha=0.5, ls="--",
-                    label=f"{arch} val_loss ({len(runs)} seeds)" if i == 0 else None)
+                    label=f"{arch} val_loss ({len(with_val)} seeds)" if i == 0 else None)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (scaled, transformed)")
     ax.set_title(f"{dataset}: loss curves of the confirmed configuration, every random seed")
     ax.legend(loc="best", fontsize=8)
-    return _png(fig)
+    return fig
 
 
 def run_forecast(f: dict[str, Any], name: str) -> bytes:
@@ -342,4 +354,115 @@ def trend(history: list[Night], dataset: str) -> bytes:
     ax.set_xticks(x, [date[:10] for date in dates], rotation=30, fontsize=8)
     ax.set_ylabel("test MASE ratio GRU/LSTM")
     ax.set_title(f"{dataset}: effect over nightly runs (<1: GRU better)")
+    return _png(fig)
+
+
+def _segments(origins: np.ndarray, horizon: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (origin, step) cells of a forecast grouped into stretches drawn as one line: origins `horizon` apart
+    join end to end; overlapping or gapped origins each make their own. Each: (positions, (origin, step) rows)."""
+    out: list[tuple[list[int], list[tuple[int, int]]]] = []
+    for i, o in enumerate(origins):
+        cells = [(i, h) for h in range(horizon)]
+        if out and out[-1][0][-1] + 1 == o:
+            out[-1][0].extend(range(o, o + horizon))
+            out[-1][1].extend(cells)
+        else:
+            out.append((list(range(o, o + horizon)), cells))
+    return [(np.asarray(pos), np.asarray(cells)) for pos, cells in out]
+
+
+def forecasts(views: list[Any], dataset: str, total: int, better: str | None, best_baseline: str | None) -> bytes:
+    """`forecast_figure` as a PNG, at a lower resolution: several panels stay small in the page."""
+    return _png(forecast_figure(views, dataset, total, better, best_baseline), dpi=120)
+
+
+def forecast_figure(views: list[Any], dataset: str, total: int, better: str | None,
+                    best_baseline: str | None) -> Any:
+    """Per series (`reports.series.SeriesView`), on its own time axis: the history before the test part, the
+    actuals, every seed's forecast of the better architecture as a min-max band with its seed ensemble (median)
+    as a line, the other architecture's ensemble, and the best baseline's forecasts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from reports.horizon import ENSEMBLE
+
+    fig, axes = plt.subplots(len(views), 1, figsize=(7, 0.5 + 2.3 * len(views)), squeeze=False)
+    for ax, v in zip(axes[:, 0], views, strict=True):
+        x, xlabel = _times(v.time)
+        h, o0 = v.horizon, int(v.origins[0])
+        end = int(v.origins[-1]) + h
+        start = max(0, o0 - max(3 * (end - o0), 24))  # enough history to see the series' shape
+        ax.plot(x(np.arange(start, o0)), v.truth[start:o0], color="black", lw=1.1, label="history")
+        ax.plot(x(np.arange(o0 - 1 if o0 else 0, end)), v.truth[o0 - 1 if o0 else 0:end], color="black", lw=1.6,
+                marker="o", ms=2.5, label="actual")
+        ax.axvline(x(o0), color="gray", ls=":", lw=1)
+        archs = sorted(v.seeds, key=lambda a: (a != better, a))
+        for k, arch in enumerate(archs):
+            seeds = v.seeds[arch]
+            mid = np.median(seeds, axis=0) if ENSEMBLE == "median" else np.mean(seeds, axis=0)
+            for j, (pos, cells) in enumerate(_segments(v.origins, h)):
+                rows, steps = cells[:, 0], cells[:, 1]
+                first = j == 0
+                if k == 0:  # the better architecture: its seeds' spread as a band
+                    ax.fill_between(x(pos), seeds[:, rows, steps].min(axis=0), seeds[:, rows, steps].max(axis=0),
+                                    color=COLORS.get(arch), alpha=0.22, lw=0,
+                                    label=f"{arch.upper()} seeds, min-max ({len(seeds)})" if first else None)
+                ax.plot(x(pos), mid[rows, steps], color=COLORS.get(arch), lw=1.6 if k == 0 else 1.0,
+                        ls="-" if k == 0 else "--", label=f"{arch.upper()} ensemble ({ENSEMBLE})" if first else None)
+        if best_baseline is not None and best_baseline in v.baselines:
+            pred = v.baselines[best_baseline].pred
+            name = BASELINE_NAMES.get(best_baseline, best_baseline)
+            for j, (pos, cells) in enumerate(_segments(v.origins, h)):
+                ax.plot(x(pos), pred[cells[:, 0], cells[:, 1]], color="#555", lw=1.1, ls="-.",
+                        label=f"{name} (best baseline)" if j == 0 else None)
+        if xlabel == "time" and np.issubdtype(np.asarray(x(np.array([o0]))).dtype, np.datetime64):
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        else:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(6))
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_title((f"series {v.id}" if v.id else dataset) + "  (dotted line: first forecast origin)", fontsize=9)
+    shown = "" if total == len(views) else f" — {len(views)} of {total} series, the largest"
+    fig.suptitle(f"{dataset}: test forecasts against actuals{shown}", fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.1 / len(views) + 0.03, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def step_errors(table: Any, dataset: str) -> bytes:
+    """Test MASE at each step of the horizon (a panel's: the mean over series) of each architecture's seed
+    ensemble and per seed (geometric mean) and every baseline (`reports.verdict.ScoreTable`)."""
+    fig, ax = _figure(7, 3.4)
+    steps = np.arange(1, len(table.per_step) + 1)
+    values = np.array([[np.nan if x is None else x for x in row] for row in table.per_step], float)
+    styles = iter(["--", "-.", ":", (0, (5, 2, 1, 2)), (0, (1, 1)), (0, (3, 1))])
+    for j, name in enumerate(table.forecasters):
+        arch = name.removesuffix("_ensemble")
+        if arch in COLORS:
+            ens = name.endswith("_ensemble")
+            ax.plot(steps, values[:, j], color=COLORS[arch], lw=1.8 if ens else 1.0, ls="-" if ens else ":",
+                    marker="o" if ens else ".", label=f"{arch.upper()} ensemble" if ens else f"{arch.upper()} per "
+                    "seed (geometric mean)")
+        else:
+            ax.plot(steps, values[:, j], color="gray", lw=1.1, ls=next(styles, "--"), marker="s", ms=3,
+                    label=BASELINE_NAMES.get(name, name))
+    finite = values[np.isfinite(values)]
+    if len(finite) and (finite > 0).all() and finite.max() / finite.min() > 20:
+        ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis)
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xticks(steps)
+    ax.set_xlabel("step of the horizon")
+    ax.set_ylabel("test MASE at the step\n(lower is better)")
+    ax.set_title(f"{dataset}: error by step ahead", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)  # under: phones
     return _png(fig)

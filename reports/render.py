@@ -10,8 +10,9 @@ import re
 from typing import Any
 
 from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
+from reports.series import TABLE_SERIES
 from reports.stats import ci_text, ratio_text
-from reports.verdict import BASELINE_NAMES, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
+from reports.verdict import BASELINE_NAMES, DatasetVerdict, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
@@ -115,28 +116,94 @@ def _baseline_lines(verdict: Verdict) -> list[str]:
     return out
 
 
-def _per_step_lines(verdict: Verdict) -> list[str]:
+def _forecaster(name: str) -> str:
+    """A column of `ScoreTable` in words: `GRU per seed`, `GRU ensemble`, `ETS`."""
+    arch = name.removesuffix("_ensemble")
+    if arch in ("gru", "lstm"):
+        return f"{arch.upper()} ensemble" if name.endswith("_ensemble") else f"{arch.upper()} per seed"
+    return BASELINE_NAMES.get(name, name)
+
+
+def _best(names: list[str], row: list[float | None]) -> str:
+    scored = [(x, n) for n, x in zip(names, row, strict=True) if x is not None and math.isfinite(x)]
+    return _forecaster(min(scored)[1]) if scored else "–"
+
+
+def series_table(v: DatasetVerdict) -> tuple[list[str], list[list[str]], str] | None:
+    """A dataset's per-series table: a row per series (the `TABLE_SERIES` largest of a big panel) with each
+    forecaster's test MASE and the lowest; for a panel also how often a GRU seed beats an LSTM seed there.
+    Header, rows, and a note saying what the numbers are and how many series are shown."""
+    t = v.scores
+    if t is None:
+        return None
+    shares = {s.id: s.gru_better for s in v.per_series}
+    order = list(range(len(t.series)))
+    if len(order) > TABLE_SERIES:
+        order = sorted(sorted(order, key=lambda i: -t.series_mean_level[i])[:TABLE_SERIES])
+    header = ["series", *(["GRU seed beats LSTM seed"] if shares else []), *map(_forecaster, t.forecasters), "lowest"]
+    rows = [[t.series[i] or v.dataset, *([f"{100 * shares[t.series[i]]:.0f}% of pairs"] if shares else []),
+             *(_fmt(x) for x in t.per_series[i]), _best(t.forecasters, t.per_series[i])] for i in order]
+    shown = (("its one series" if len(order) == 1 else "both series" if len(order) == 2 else f"all {len(order)} series")
+             if len(order) == len(t.series) else
+             f"the {len(order)} largest of {len(t.series)} series (mean absolute value over the test part); "
+             "verdict.json has every one")
+    note = (f"{v.dataset}: test MASE on {shown}. Per seed: the geometric mean over the confirm seeds of each seed's "
+            "MASE; ensemble: the MASE of the seeds' median forecast; baselines on the same origins"
+            + (" (a baseline that failed on some series has no column)" if v.series > 1 else "") + ".")
+    return header, rows, note
+
+
+def step_table(v: DatasetVerdict) -> tuple[list[str], list[list[str]], str] | None:
+    """A dataset's per-step table (horizon > 1): each forecaster's test MASE at each step (a panel's: the mean over
+    series), the lowest, and the GRU/LSTM ratio of geometric means per seed with its 95% CI."""
+    t = v.scores
+    if t is None or v.horizon < 2:
+        return None
+    ratios = {s.step: s for s in v.per_step}
+    header = ["step", *map(_forecaster, t.forecasters), "lowest", "GRU/LSTM per seed (95% CI)"]
+    rows = [[str(h + 1), *(_fmt(x) for x in row), _best(t.forecasters, row),
+             f"{r.ratio:.3f} ({r.ci_low:.3f}–{r.ci_high:.3f})" if (r := ratios.get(h + 1)) else "–"]
+            for h, row in enumerate(t.per_step)]
+    note = (f"{v.dataset}: test MASE at each step ahead" + (", mean over its series" if v.series > 1 else "")
+            + "; the ratio column is the verdict's comparison at that step.")
+    return header, rows, note
+
+
+def _dropped_lines(verdict: Verdict) -> list[str]:
+    """The series `short_series: drop` left out."""
+    return [f"{v.dataset}: left out as too short for the splits, window and horizon (short_series: drop): "
+            + ", ".join(f"{d.id} ({d.length} points)" for d in v.dropped_series)
+            for v in verdict.datasets if v.dropped_series]
+
+
+def series_caveats(verdict: Verdict) -> list[str]:
+    """Per panel whose series disagree: which architecture is better on how many series (the share of seed pairs
+    on each), so that a win resting on some series only is seen where the decision is."""
     out = []
     for v in verdict.datasets:
-        if v.horizon > 1 and v.per_step:
-            out.append(f"{v.dataset}: " + "; ".join(f"step {s.step} {s.ratio:.3f} ({s.ci_low:.3f}–{s.ci_high:.3f})"
-                                                    for s in v.per_step))
+        if len(v.per_series) < 2:
+            continue
+        gru = [s for s in v.per_series if s.gru_better > 0.5]
+        lstm = [s for s in v.per_series if s.gru_better < 0.5]
+        if not gru or not lstm:
+            continue
+        shares = "; ".join(f"{s.id}: GRU seed beats LSTM seed in {100 * s.gru_better:.0f}% of pairs"
+                           for s in sorted(v.per_series, key=lambda s: -s.gru_better))
+        n = len(v.per_series)
+        head = f"{v.dataset}: GRU is better on {len(gru)} of {n} series, LSTM on {len(lstm)} ({shares})"
+        if v.label in ("gru", "lstm"):
+            side = gru if v.label == "gru" else lstm
+            head += (f". The {v.label.upper()} win rests on {len(side)} of the {n} series; on the others the other "
+                     "architecture is better. The per-series table shows each.")
+        else:
+            head += ". The verdict is over the mean of the series; the per-series table shows each."
+        out.append(head)
     return out
 
 
-def _series_lines(verdict: Verdict) -> list[str]:
-    """A panel's series: how often a GRU seed beats an LSTM seed on each, and the series left out."""
-    out = []
-    for v in verdict.datasets:
-        if v.per_series:
-            head = f"{v.dataset} ({v.series} series; the verdict uses each seed's mean MASE over them): "
-            out.append(head + "; ".join(
-                f"{s.id} GRU better in {100 * s.gru_better:.0f}% of seed pairs (MASE GRU {s.gru_mase:.3g}, LSTM "
-                f"{s.lstm_mase:.3g})" for s in sorted(v.per_series, key=lambda s: s.gru_better)))
-        if v.dropped_series:
-            out.append(f"{v.dataset}: left out as too short for the splits, window and horizon (short_series: drop): "
-                       + ", ".join(f"{d.id} ({d.length} points)" for d in v.dropped_series))
-    return out
+P_VALUE_NOTE = ("What the p-values cover: the confirm seeds (the training noise of retraining the same configuration) "
+                "on this one test period. They do not cover other periods, other series or a changing process: a "
+                "difference shown here is a difference on this test part.")
 
 
 def _few_origins(horizon: int, n: int) -> str:
@@ -299,17 +366,14 @@ def _sections(verdict: Verdict) -> list[tuple[str, list[str]]]:
     """The report's secondary sections, shared by the Markdown and HTML renderings."""
     cost = [c.sentence for _, c in sorted(verdict.cost.items())]
     nightly = ([("Nightly comparison (newest first)", _nightly_lines(verdict.nightly))] if verdict.nightly else [])
-    per_step = _per_step_lines(verdict)
-    steps = [("Per step of the horizon: GRU/LSTM ratio of geometric-mean test MASE (95% CI)", per_step)]
-    series = _series_lines(verdict)
+    dropped = _dropped_lines(verdict)
     rounds = _rounds_lines(verdict)
     useful = _useful_lines(verdict)
     return nightly + [
         *([("Usefulness: each seed ensemble against every baseline on the same origins", useful)] if useful else []),
         *([("Confirm rounds (seeds stop once the verdict is decided)", rounds)] if rounds else []),
         ("Baselines on the same origins and horizon", _baseline_lines(verdict)),
-        *(steps if per_step else []),
-        *([("Per series", series)] if series else []),
+        *([("Series left out", dropped)] if dropped else []),
         ("Forecast-level check (Diebold–Mariano)", _dm_lines(verdict)),
         ("Cost (the source article's \"GRU trains faster\" claim)", cost or ["not enough confirm runs to compare"]),
         ("Sensitivity: parameter-matched GRU", _sensitivity_lines(verdict)),
@@ -402,7 +466,23 @@ def rules_line(verdict: Verdict) -> str:
             f"{rules.min_seeds} random seeds per architecture to decide{seeds}; {stopping}.")
 
 
-def summary_md(verdict: Verdict) -> str:
+def _score_tables(verdict: Verdict) -> list[tuple[str, list[str], list[list[str]], str]]:
+    """Every dataset's per-series and per-step tables: (title, header, rows, note)."""
+    out = []
+    for v in verdict.datasets:
+        for what, table in (("per series", series_table(v)), ("per step of the horizon", step_table(v))):
+            if table is not None:
+                out.append((f"{v.dataset}: test MASE {what}", *table))
+    return out
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |"
+                                                                              for r in rows]
+
+
+def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None) -> str:
+    """The report in Markdown; `figures`: (caption, path relative to summary.md) of the pictures it links."""
     lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
              f"`{verdict.parent_run_id}`", ""] + [f"- data {line}" for line in data_lines(verdict)] + [
              "", "## Decision", ""]
@@ -411,6 +491,8 @@ def summary_md(verdict: Verdict) -> str:
         lines += ["**Worth using?**", ""] + [f"- {s}" for s in useful] + [""]
     lines += [f"**{'GRU or LSTM? ' if useful else ''}Overall: {verdict.overall.label}** — {verdict.overall.note}.", ""]
     lines += [f"- {v.sentence}" for v in verdict.datasets]
+    lines += [f"\n**Not on every series:** {line}" for line in series_caveats(verdict)]
+    lines += ["", P_VALUE_NOTE]
     lines += [f"\n{line}" for line in reconciling(verdict)]
     lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
     if verdict.next_steps:
@@ -424,6 +506,14 @@ def summary_md(verdict: Verdict) -> str:
     lines += ["", "## Statistics per dataset", "", "| " + " | ".join(h for _, h in _COLUMNS) + " |",
               "|" + "---|" * len(_COLUMNS)]
     lines += ["| " + " | ".join(r) + " |" for r in _rows(verdict)]
+    tables = _score_tables(verdict)
+    if tables:
+        lines += ["", "## Per series and per step"]
+    for title, header, rows, note in tables:
+        lines += ["", f"### {title}", "", note, "", *_md_table(header, rows)]
+    if figures:
+        lines += ["", "## Forecasts against actuals"]
+        lines += [f"\n![{caption.split(':')[0]}]({path})\n\n{caption}" for caption, path in figures]
     for title, items in _sections(verdict):
         lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
     lines += ["", "## Search space", ""] + [f"- {ln}" for ln in _search_space_lines(verdict)]
@@ -440,10 +530,10 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           ".reconcile{border-left:3px solid #999;padding-left:.6em}"
           "code{background:#eee;border-radius:3px;padding:0 .2em;font-size:.92em}"
           "@media (max-width:700px){.scroll::before{content:'scroll sideways for more columns \\2192';"
-          "display:block;font-size:.75em;color:#777}"
-          # a figure keeps a readable size on a phone (its text would be ~5 px at 390 px): it scrolls instead
-          ".fig img{max-width:none;width:680px}.scroll.fig::before{content:'scroll sideways for the whole "
-          "figure \\2192'}}"
+          "display:block;font-size:.75em;color:#777}}"
+          # a figure fits the screen's width (on a phone: tap or zoom for detail); only tables scroll sideways
+          ".fig img{width:100%;max-width:900px}figure.fig{max-width:100%}figcaption{font-size:.9em}"
+          "table.scores td{white-space:nowrap}"
           "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
           "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
           "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}")
@@ -461,6 +551,21 @@ def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
             + body + "</table></div>")
 
 
+def _score_tables_html(verdict: Verdict) -> str:
+    tables = _score_tables(verdict)
+    if not tables:
+        return ""
+    e = html.escape
+    return "<h2>Per series and per step</h2>" + "".join(
+        f"<h3>{e(title)}</h3><p class='note'>{e(note)}</p>"
+        + _table(header, rows).replace("<table>", f"<table class='scores' id='{e(_anchor(title))}'>", 1)
+        for title, header, rows, note in tables)
+
+
+def _anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
 def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | None = None) -> str:
     """The report as one self-contained page: the decision first, then the evidence."""
     e = html.escape
@@ -472,7 +577,10 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
                 + f"<p class='label'>Overall: <b id='overall-label'>{e(verdict.overall.label)}</b></p>"
                 f"<p class='note'>{e(verdict.overall.note)}.</p><ul class='verdicts'>"
                 + "".join(f"<li class='{e(v.label)}'>{e(v.sentence)}</li>" for v in verdict.datasets)
-                + "</ul>" + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
+                + "</ul>" + "".join(f"<p class='{'warn' if ' win rests on ' in line else 'reconcile'} series-caveat'>"
+                                    f"Not on every series: {e(line)}</p>" for line in series_caveats(verdict))
+                + f"<p class='note p-covers'>{e(P_VALUE_NOTE)}</p>"
+                + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
                 + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))
     recon = _reconciliation(verdict)
     for ds, rows in recon.items():
@@ -486,7 +594,7 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
     decision += f"<p class='note rules'>Rules: {e(rules_line(verdict))}</p></section>"
     sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
                        for title, items in _sections(verdict))
-    figs = "".join(f"<figure class='scroll fig'><img alt='{e(title)}' "
+    figs = "".join(f"<figure class='fig'><img alt='{e(title)}' "
                    f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)
     space = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _search_space_lines(verdict)) + "</ul>"
@@ -496,5 +604,6 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
             f"<h1>GRU or LSTM? — {e(verdict.sweep)}</h1><p class='facts'>{e(_header_facts(verdict))} · {parent}</p>"
             + "".join(f"<p class='facts'>data {e(line)}</p>" for line in data_lines(verdict)) +
             f"{decision}<h2>Statistics per dataset</h2>{_table([h for _, h in _COLUMNS], _rows(verdict))}"
+            f"{_score_tables_html(verdict)}"
             f"<h2>Figures</h2>{figs}{sections}<h2>Search space</h2>{space}"
             f"<p class='note' id='rules'>{e(rules_line(verdict))}</p></body></html>\n")

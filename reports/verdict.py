@@ -38,8 +38,9 @@ from pipeline.core.hparams import ARCHITECTURES, Arch
 # 4: explicit forms instead of sentinels and infinities: a round's `ci_low`/`ci_high` null with `ci_note`,
 # `seeds_needed` null with `seeds_needed_above` (was 1001 for "more than 1000"), and an architecture with fewer
 # than 2 finished confirm runs gives `too few seeds` with its statistics null (was an error); 5: per dataset
-# `useful` (is either network worth using: the better seed ensemble against every baseline, `reports.useful`)
-SCHEMA_VERSION = 5
+# `useful` (is either network worth using: the better seed ensemble against every baseline, `reports.useful`);
+# 6: per dataset `scores` (test MASE per series and per step of each architecture, its ensemble and every baseline)
+SCHEMA_VERSION = 6
 # "seeds needed" beyond this many per architecture is no practical number: `seeds_needed_above`
 PRACTICAL_SEEDS = 1000
 
@@ -131,6 +132,19 @@ class SeriesShare(_Model):
     lstm_mase: float
 
 
+class ScoreTable(_Model):
+    """Test MASE of every forecaster of a dataset per series and per step of the horizon (`reports.series`).
+    Forecasters, in column order: `<arch>` (the geometric mean over its seeds of each seed's MASE),
+    `<arch>_ensemble` (the seed ensemble's MASE) and each baseline by name. A step's MASE is the mean over the
+    series of that step's MASE; None: that forecaster has no score there."""
+
+    forecasters: list[str]
+    series: list[str]  # the series' ids, in the dataset's order
+    per_series: list[list[MaybeNum]]  # [series][forecaster]
+    per_step: list[list[MaybeNum]]  # [step][forecaster]
+    series_mean_level: list[Num]  # each series' mean absolute value over its test part (what figures rank by)
+
+
 class DroppedSeries(_Model):
     """A series `short_series: drop` left out: too short for the sweep's splits, window and horizon."""
 
@@ -202,7 +216,7 @@ class DatasetVerdict(_Model):
     """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
     and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
 
-    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed", "seeds_needed_above", "useful")
+    _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed", "seeds_needed_above", "useful", "scores")
 
     dataset: str
     label: Label
@@ -253,6 +267,7 @@ class DatasetVerdict(_Model):
     # no seed count up to this many per architecture reaches the power (`seeds_needed` is then None)
     seeds_needed_above: int | None = None
     useful: Usefulness | None = None  # schema 5; None: written before usefulness was tested
+    scores: ScoreTable | None = None  # schema 6; None: no stored forecasts (or written before)
 
     @model_validator(mode="before")
     @classmethod

@@ -136,7 +136,7 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
     assert useful["useful"] == "untestable" or set(useful["p_values"]) == set(useful["baseline_mase"])
     assert f"useful: {useful['useful']}" in client.get_run(parent_id).info.run_name
     # schema 4: nothing a reader sees is NaN or infinity; the report stage finished the parent, untagged
-    assert verdict["schema_version"] == 5 and not re.search(r"\b(nan|inf)\b", re.sub(r"base64,[^']+", "", html))
+    assert verdict["schema_version"] == 6 and not re.search(r"\b(nan|inf)\b", re.sub(r"base64,[^']+", "", html))
     assert client.get_run(parent_id).info.status == "FINISHED" and "gatesweep.report_failed" not in tags
 
 

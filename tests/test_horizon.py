@@ -44,7 +44,8 @@ def test_a_horizon_sweep_scores_every_step_and_every_baseline(tmp_path: Path) ->
     timings = json.loads((Path(client.download_artifacts(parent_id, "timings.json", str(tmp_path)))).read_text())
     assert timings["seconds"]["baselines"] > 0
     html = (report / "report.html").read_text(encoding="utf-8")
-    assert "Per step of the horizon" in html and "relative to naive" in html
+    assert "damped: test MASE per step of the horizon" in html and "relative to naive" in html
+    assert "damped: test forecasts against actuals" in html and "nile: test MASE at each step ahead" in html
     # the report from MLflow alone: the same verdict
     rebuilt = run_gatesweep(["report", parent_id, "--out", str(tmp_path / "rebuilt")], tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]

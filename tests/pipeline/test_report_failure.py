@@ -14,6 +14,7 @@ from pipeline.app.cli import main
 from pipeline.core.config import SweepSpec
 from pipeline.tracking.contract import Tags
 from pipeline.tracking.state import SweepState, unfinished
+from reports.verdict import SCHEMA_VERSION
 from tests.conftest import RELEASE_0_1_0, RELEASE_0_1_0_PARENT, release_store
 
 SPACE = RELEASE_0_1_0.parent / "release_store.yaml"
@@ -67,5 +68,5 @@ def test_a_failed_report_is_one_line_leaves_the_parent_finished_and_resume_build
     parent = client.get_run(RELEASE_0_1_0_PARENT)
     assert parent.info.status == "FINISHED" and Tags.REPORT_FAILED not in parent.data.tags
     assert SweepState.load(out).phase == "done"
-    assert json.loads((out / "report" / "verdict.json").read_text(encoding="utf-8"))["schema_version"] == 5
+    assert json.loads((out / "report" / "verdict.json").read_text(encoding="utf-8"))["schema_version"] == SCHEMA_VERSION
     assert (out / "report" / "report.html").exists()

@@ -1,6 +1,7 @@
-"""report.html shown the way MLflow's artifact viewer shows it, in headless Chromium: fetched from a real
+"""report.html in headless Chromium, as a file and the way MLflow's artifact viewer shows it: fetched from a real
 MLflow server's artifact endpoint, wrapped in a text/html Blob and put in an `<iframe sandbox="allow-scripts">`
-(MLflow's ShowArtifactHtmlView). The verdict text must be there, every image loaded, the console clean."""
+(MLflow's ShowArtifactHtmlView). The verdict text must be there, every image loaded, the console clean, the
+forecast figures and per-series tables shown, and nothing wider than a phone's screen but a table's container."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from pipeline.dev.mlflow_server import MlflowServer
 from reports import build_report
 from reports.render import baseline_warnings
-from tests.reports.hand_made import log_hand_made_runs
+from tests.reports.hand_made import PANEL_IDS, log_hand_made_panel, log_hand_made_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("GATESWEEP_TEST_ARTIFACTS", "test-artifacts"))
@@ -148,5 +149,59 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
             height = 768 if name == "laptop" else 844
             assert box is not None and box["y"] < height / 2 and label_visible, (name, box)
         print(f"screenshots: {ARTIFACTS.resolve()}/report_first_screen_{{laptop,phone}}.png, mlflow_parent_run.png")
+    finally:
+        server.stop()
+
+
+# elements wider than the page (outside the tables' scrolling containers), and the page's own width
+OVERFLOW_JS = """() => ({page: document.documentElement.scrollWidth,
+    wide: [...document.querySelectorAll('body *')].filter(el => el.getBoundingClientRect().right > innerWidth + 1
+          && !el.closest('.scroll')).map(el => el.tagName + '.' + el.className).slice(0, 5)})"""
+# the forecast figures (loaded, drawn within the page) and the per-series table's rows
+CONTENT_JS = """() => ({figures: [...document.querySelectorAll('figure.fig img')]
+        .filter(i => i.alt.includes('test forecasts against actuals'))
+        .map(i => ({ok: i.complete && i.naturalWidth > 0, right: i.getBoundingClientRect().right})),
+    steps: [...document.querySelectorAll('figure.fig img')].filter(i => i.alt.includes('each step ahead')).length,
+    rows: [...document.querySelectorAll('#shop-test-mase-per-series tr')].map(r => r.cells[0].innerText)})"""
+
+
+@pytest.mark.slow
+def test_a_panel_report_shows_forecasts_and_tables_without_sideways_scrolling(tmp_path: Path) -> None:
+    """A 2-series panel's report at 1280 and 390 px, and inside MLflow's artifact view: the forecast figure, the
+    error-by-step figure and a per-series table row per series, and nothing but a table's container wider than
+    the screen."""
+    chromium = _chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    server = MlflowServer(tmp_path / "server").start()
+    try:
+        client, parent_id, _ = log_hand_made_panel(server.url)
+        build_report(client, parent_id, tmp_path / "out")
+        report = f"file://{tmp_path / 'out' / 'report' / 'report.html'}"
+        seen = {}
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
+            for width in (1280, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(report)
+                seen[width] = (page.evaluate(CONTENT_JS), page.evaluate(OVERFLOW_JS))
+                page.screenshot(path=str(ARTIFACTS / f"panel_report_{width}.png"), full_page=True)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+            assert page.goto(f"{server.url}/health").status == 200
+            page.evaluate(VIEWER_JS, f"/get-artifact?path=report/report.html&run_uuid={parent_id}")
+            frame = next(f for f in page.frames if f.url.startswith("blob:"))
+            frame.wait_for_load_state("load")
+            seen["mlflow"] = (frame.evaluate(CONTENT_JS), frame.evaluate(OVERFLOW_JS))
+            browser.close()
+        for where, (content, overflow) in seen.items():
+            width = 390 if where == 390 else 1280
+            assert len(content["figures"]) == 1 and content["figures"][0]["ok"], (where, content)
+            assert content["figures"][0]["right"] <= width, (where, content)
+            assert content["steps"] == 1, (where, content)
+            assert content["rows"] == ["series", *PANEL_IDS], (where, content)
+            assert overflow["page"] <= width and overflow["wide"] == [], (where, overflow)
+        print(f"screenshots: {ARTIFACTS.resolve()}/panel_report_{{1280,390}}.png")
     finally:
         server.stop()

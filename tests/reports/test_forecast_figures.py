@@ -1,0 +1,147 @@
+"""What an analyst sees per series: forecasts against actuals, the error by step, and the per-series and per-step
+tables, from runs logged by hand (a 2-series monthly panel with its forecasts and baselines.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from reports import build_report, compute_verdict, plots
+from reports.render import report_html, series_caveats, series_table
+from reports.series import most_important, series_views
+from tests.reports.hand_made import (
+    PANEL_HORIZON,
+    PANEL_IDS,
+    PANEL_ORIGINS,
+    log_hand_made_panel,
+    log_hand_made_runs,
+    panel_truth,
+)
+
+
+def _targets(y: np.ndarray) -> np.ndarray:
+    return y[PANEL_ORIGINS[:, None] + np.arange(PANEL_HORIZON)[None, :]]
+
+
+def _mase(pred: np.ndarray, y: np.ndarray) -> float:
+    scale = np.mean(np.abs(np.diff(y[:PANEL_ORIGINS[0]])))
+    return float(np.mean(np.abs(pred - _targets(y))) / scale)
+
+
+@pytest.fixture()
+def panel(tmp_path: Path) -> tuple[Any, str, dict[str, dict[str, list[Any]]]]:
+    return log_hand_made_panel(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def test_the_per_series_table_has_each_series_scores_as_computed_from_the_forecasts(panel: Any) -> None:
+    client, parent_id, preds = panel
+    verdict, _ = compute_verdict(client, parent_id)
+    scores = verdict.dataset("shop").scores
+    assert scores is not None and scores.series == list(PANEL_IDS)
+    assert scores.forecasters[:4] == ["gru", "gru_ensemble", "lstm", "lstm_ensemble"]
+    assert set(scores.forecasters[4:]) == {"naive", "ets"}
+    truth = panel_truth()
+    for sid, row in zip(PANEL_IDS, scores.per_series, strict=True):
+        got = dict(zip(scores.forecasters, row, strict=True))
+        y = truth[sid]
+        for arch in ("gru", "lstm"):
+            per_seed = [_mase(p, y) for p in preds[arch][sid]]
+            assert got[arch] == pytest.approx(np.exp(np.mean(np.log(per_seed))))
+            assert got[f"{arch}_ensemble"] == pytest.approx(_mase(np.median(preds[arch][sid], axis=0), y))
+        naive = np.repeat(y[PANEL_ORIGINS - 1][:, None], PANEL_HORIZON, axis=1)
+        assert got["naive"] == pytest.approx(_mase(naive, y))
+    # each step: the mean over the two series of that step's ensemble MASE
+    step1 = np.mean([np.mean(np.abs(np.median(preds["lstm"][sid], axis=0) - _targets(truth[sid]))[:, 0])
+                     / np.mean(np.abs(np.diff(truth[sid][:PANEL_ORIGINS[0]]))) for sid in PANEL_IDS])
+    assert scores.per_step[0][scores.forecasters.index("lstm_ensemble")] == pytest.approx(step1)
+    header, rows, note = series_table(verdict.dataset("shop")) or ([], [], "")
+    assert [r[0] for r in rows] == list(PANEL_IDS) and "both series" in note
+    assert rows[0][header.index("GRU ensemble")] == f"{scores.per_series[0][1]:.3g}"
+
+
+def test_the_forecast_figure_draws_every_series_of_a_two_series_panel(panel: Any) -> None:
+    client, parent_id, _ = panel
+    _, ctx = compute_verdict(client, parent_id)
+    views = ctx["views"]["shop"]
+    assert most_important(views) == views
+    fig = plots.forecast_figure(views, "shop", len(views), "lstm", "ets")
+    truth = panel_truth()
+    for ax, sid in zip(fig.axes, PANEL_IDS, strict=True):
+        assert f"series {sid}" in ax.get_title()
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        actual = lines["actual"].get_ydata()
+        assert np.allclose(actual[1:], truth[sid][PANEL_ORIGINS[0]:PANEL_ORIGINS[-1] + PANEL_HORIZON])
+        assert {"LSTM ensemble (median)", "GRU ensemble (median)", "ETS (best baseline)"} <= set(lines)
+        # the real time axis: monthly dates, the first forecast origin at 2022-04 (point 39 from 2019-01)
+        first_origin = ax.get_lines()[2].get_xdata()[0]  # the dotted origin marker
+        assert str(np.datetime64(first_origin, "M")) == "2022-04"
+    assert len(fig.axes) == 2
+
+
+def test_the_largest_series_are_shown_when_a_panel_has_more_than_fit(panel: Any) -> None:
+    client, parent_id, _ = panel
+    _, ctx = compute_verdict(client, parent_id)
+    views = ctx["views"]["shop"]
+    assert [v.id for v in most_important(views, 1)] == ["north"]  # about 100 against 20
+
+
+def test_the_report_shows_figures_tables_and_says_a_win_rests_on_some_series(panel: Any, tmp_path: Path) -> None:
+    client, parent_id, _ = panel
+    build_report(client, parent_id, tmp_path / "out")
+    report = tmp_path / "out" / "report"
+    html = (report / "report.html").read_text(encoding="utf-8")
+    summary = (report / "summary.md").read_text(encoding="utf-8")
+    assert "shop: test forecasts against actuals, both its series" in html
+    assert "shop: test MASE at each step ahead" in html
+    assert "<table class='scores' id='shop-test-mase-per-series'>" in html
+    assert "GRU is better on 1 of 2 series, LSTM on 1" in html and "What the p-values cover" in html
+    for name in ("forecasts_shop.png", "error_by_step_shop.png"):
+        assert f"](figures/{name})" in summary and (report / "figures" / name).read_bytes()[:4] == b"\x89PNG"
+    logged = {f.path for f in client.list_artifacts(parent_id, "report/figures")}
+    assert logged == {"report/figures/forecasts_shop.png", "report/figures/error_by_step_shop.png"}
+    # the confirm runs are final fits on train + validation: no validation loss to name
+    assert "so they have no validation loss" in html
+
+
+def test_a_store_without_baselines_json_still_reports_forecasts_without_baselines(tmp_path: Path) -> None:
+    client, parent_id, _ = log_hand_made_panel(f"sqlite:///{tmp_path / 'mlflow.db'}", with_baselines=False)
+    verdict = build_report(client, parent_id, tmp_path / "out")
+    scores = verdict.dataset("shop").scores
+    assert scores is not None and scores.forecasters == ["gru", "gru_ensemble", "lstm", "lstm_ensemble"]
+    html = (tmp_path / "out" / "report" / "report.html").read_text(encoding="utf-8")
+    assert "this sweep logged no baselines.json" in html and "id='shop-test-mase-per-series'" in html
+
+
+def test_runs_without_forecasts_get_no_forecast_figure_or_table(tmp_path: Path) -> None:
+    client, parent_id, _ = log_hand_made_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    verdict = build_report(client, parent_id, tmp_path / "out")
+    assert verdict.dataset("sines").scores is None
+    assert "test forecasts against actuals" not in (tmp_path / "out" / "report" / "report.html").read_text()
+    assert not (tmp_path / "out" / "report" / "figures").exists()
+
+
+def test_loss_curves_of_final_fits_name_no_val_loss() -> None:
+    refit = {"gru": [{"loss": [1.0, 0.5], "val_loss": []}] * 2}
+    labels = [t.get_text() for t in plots.loss_figure(refit, "d").axes[0].get_legend().get_texts()]
+    assert labels == ["gru loss (2 seeds)"]
+    held_out = {"gru": [{"loss": [1.0, 0.5], "val_loss": [1.2, 0.7]}] * 2}
+    labels = [t.get_text() for t in plots.loss_figure(held_out, "d").axes[0].get_legend().get_texts()]
+    assert labels == ["gru loss (2 seeds)", "gru val_loss (2 seeds)"]
+
+
+def test_views_of_one_step_forecasts_from_before_horizons_start_at_the_test_split() -> None:
+    old = {"truth": [1.0, 2.0, 3.0, 4.0, 5.0], "test_start": [3.0], "test_pred": [3.9, 5.2]}
+    (view,) = series_views({"gru": [old], "lstm": [old]}, None)
+    assert view.origins.tolist() == [3, 4] and view.horizon == 1 and view.baselines == {}
+
+
+def test_the_decision_says_when_a_win_rests_on_some_series_only(panel: Any) -> None:
+    client, parent_id, _ = panel
+    verdict, _ = compute_verdict(client, parent_id)
+    won = verdict.model_copy(update={"datasets": [verdict.dataset("shop").model_copy(update={"label": "gru"})]})
+    (line,) = series_caveats(won)
+    assert "GRU is better on 1 of 2 series" in line and "The GRU win rests on 1 of the 2 series" in line
+    assert "<p class='warn series-caveat'>Not on every series: shop: GRU is better" in report_html(won, [])
