@@ -55,13 +55,16 @@ def test_the_report_of_a_0_1_0_store_rebuilds_the_same_verdict(tmp_path: Path,
                                                                                           "epoch_windows")),
                                 ".settings.patience", ".settings.final_fit", *_SCHEMA_2_DATASET,
                                 ".datasets[0].useful", ".datasets[1].useful", ".datasets[0].scores",
-                                ".datasets[1].scores"}
+                                ".datasets[1].scores", ".nightly.history[0].datasets.damped.useful",
+                                ".nightly.history[0].datasets.nile.useful"}
     # 0.1.0's one-step forecasts are scored and drawn; with no baselines.json, the networks alone
     assert [d["scores"]["forecasters"] for d in new["datasets"]] == [["gru", "gru_ensemble", "lstm",
                                                                       "lstm_ensemble"]] * 2
     assert "test forecasts against actuals, its one series" in (out / "report" / "report.html").read_text()
     # no baselines.json in 0.1.0: nothing is tested against the baselines, so no network is recommended
     assert [d["useful"]["useful"] for d in new["datasets"]] == ["untestable"] * 2
+    # the history's one night is this report's own: it carries the usefulness just computed
+    assert [v["useful"] for v in new["nightly"]["history"][0]["datasets"].values()] == ["untestable"] * 2
     assert not any("use the GRU configuration" in s for s in new["next_steps"])
     assert new["settings"]["patience"] is None  # 0.1.0 trained every epoch (its param), whatever today's default
     assert new["settings"]["final_fit"] is None  # and fitted its confirm runs on the training part
