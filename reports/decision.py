@@ -59,7 +59,19 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: Mappin
 
 
 # what gives the networks a fair chance against the baselines (issue 37): search-space key -> the values to add
+# (the transform: log(1 + y), with the season taken out when the dataset has one; see `_recipe_for`)
 RECIPE: dict[str, list[str]] = {"normalize": ["window"], "loss_fn": ["mae"], "transform": ["log1p"]}
+
+
+def _recipe_for(check: SweepCheck, dataset: str) -> dict[str, list[str]]:
+    """The recipe for one dataset: a seasonal one gets `log1p_stl`; a transform key the sweep already searches
+    with a log of the same kind (`log`, `log_stl`, ...) is left as it is."""
+    season = next((d.season for d in check.spec.datasets if d.name == dataset), None)
+    current = {str(x) for x in check.space(dataset).values("transform")}
+    out = dict(RECIPE, transform=["log1p_stl"] if season else ["log1p"])
+    if any(k.startswith("log") and (k.endswith("stl") or not season) for k in current):
+        del out["transform"]
+    return out
 
 
 def _edits(edits: tuple[SweepEdit, ...] | None) -> str:
@@ -75,11 +87,13 @@ def _recipe(dataset: str, check: SweepCheck | None) -> str:
         return (" To give the networks a fair chance, search window normalisation (`normalize`), an absolute-error "
                 "loss (`loss_fn`) and, on a series without negative values, `log1p` (`transform`), then run the sweep "
                 "again.")
-    edits = tuple(e for name, wanted in RECIPE.items() if (e := check.widened(dataset, name, wanted)) is not None)
+    recipe = _recipe_for(check, dataset)
+    edits = tuple(e for name, wanted in recipe.items() if (e := check.widened(dataset, name, wanted)) is not None)
     if edits:
         return f" To give the networks a fair chance, search {_edits(edits)}, then run the sweep again."
-    on = [f"{k} {' '.join(RECIPE[k])}" for k in RECIPE if set(RECIPE[k]) <= {str(x) for x in
-                                                                          check.space(dataset).values(k)}]
+    searched = {k: [str(x) for x in check.space(dataset).values(k)] for k in RECIPE}
+    on = [f"{k} {' '.join(recipe[k] if k in recipe else [v for v in searched[k] if v.startswith('log')])}"
+          for k in RECIPE if k not in recipe or set(recipe[k]) <= set(searched[k])]
     said = (f"this sweep already tries the recipe that gives the networks a fair chance ({', '.join(on)})" if on
             else "the recipe that gives the networks a fair chance does not validate on these series")
     trials = check.spec.budget.trials_per_cell
