@@ -244,7 +244,7 @@ class SweepTracker:
         if record.error:
             tags[Tags.ERROR] = record.error[:5000]
         tags[Tags.KEY] = job.key
-        tags[Tags.NOTE] = _child_description(record)
+        tags[Tags.NOTE] = _child_description(record, fit_on(job.phase, self.final_fit))
         return tags
 
     def log_child(self, record: RunRecord) -> str:
@@ -286,21 +286,31 @@ class SweepTracker:
         return run_id
 
 
-_ROLES = {"trial": "tune-phase trial", "select": "selection run (validation only)", "confirm": "confirm run"}
+# what each phase's run is for, and the split it is judged on (the run name's last word is the phase)
+_PHASES = {"trial": ("Tune phase", "scored on the validation split (the tuning objective)"),
+           "select": ("Select phase", "scored on the validation split (picks the candidate that goes to confirm)"),
+           "confirm": ("Confirm phase", "scored on the test split (the verdict's per-seed number)")}
 
 
-def _child_description(record: RunRecord) -> str:
-    """The run page's one-line description: what the run is, its configuration, and the score it is judged by
-    (test MASE for confirm runs, validation MASE otherwise) or its error."""
+def _child_description(record: RunRecord, fitted: str = "train") -> str:
+    """The run page's one-line description, which decodes the run's name (`c3-s20002-lstm-select`): its phase and
+    cell, which trial, candidate or configuration it is, its seed, what it was fitted on and scored on, that score
+    (test MASE for confirm runs, validation MASE otherwise) or its error, then its configuration.
+    `fitted`: `pipeline.core.config.fit_on` of the run."""
     job = record.job
-    role = _ROLES.get(job.phase, job.phase)
-    if job.variant == "param_matched":
-        role = "parameter-matched " + role
+    phase, scored = _PHASES.get(job.phase, (job.phase, "scored on the validation split"))
+    arch = job.arch.upper() + (" (parameter-matched to the LSTM)" if job.variant == "param_matched" else "")
+    what = {"trial": f"trial {job.index}",
+            "select": f"candidate {job.rank + 1} (the tune phase's #{job.rank + 1} configuration)",
+            "confirm": f"the cell's #{job.rank + 1} configuration" if job.rank else "the cell's best configuration",
+            }[job.phase]
+    if job.source_trial is not None:
+        what += f", from tune trial {job.source_trial}"
+    retry = f", attempt {job.attempt}" if job.attempt is not None else ""
     hp = job.hp.values()
     config = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in hp.items())
-    head = f"{job.arch.upper()} {role} on {job.dataset}, seed {job.seed}"
-    if job.source_trial is not None:
-        head += f" (configuration of tune trial {job.source_trial})"
+    head = (f"{phase}, cell {job.dataset} / {arch}: {what}, seed {job.seed}{retry}; fitted on "
+            f"{fitted.replace('+', ' + ')}, {scored}")
     score, label = ("test_mase", "Test MASE") if job.phase == "confirm" else ("val_mase", "Validation MASE")
     if record.error:
         tail = "Failed: " + record.error.splitlines()[0][:200]
@@ -308,4 +318,4 @@ def _child_description(record: RunRecord) -> str:
         tail = f"{label} {value:.4g}"
     else:
         tail = "Stopped before it was scored"
-    return f"{head}: {config}. {tail}."
+    return f"{head}. {tail}. Configuration: {config}."
