@@ -448,16 +448,16 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
 
 
 def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
-    """A small picture per confirm run, in its own artifacts: truth, one-step test forecast, free run."""
+    """A small picture per confirm run, in its own artifacts: its test forecasts against actuals per series."""
     from pipeline.tracking.mlflow_io import artifact_repository
 
     for _, row in confirm.iterrows():
         f = forecasts.get(row["run_id"])
-        if f is None:
+        if f is None or "test_pred" not in f:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Artifacts.FORECAST_PNG
-            path.write_bytes(plots.run_forecast(f, str(row["run_name"])))
+            path.write_bytes(plots.run_forecast(f, str(row["run_name"]), str(row["arch"])))
             artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
 
 
