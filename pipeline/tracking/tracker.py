@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
-from pipeline.tracking.contract import Artifacts, Metrics, Params, Tags
+from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
 from pipeline.tracking.outbox import CorruptRecord
 from pipeline.tracking.records import RunRecord
@@ -35,9 +35,10 @@ _MAX_METRICS, _MAX_TAGS = 1000, 100
 _EXPERIMENT_NOTE = ("**gatesweep: GRU or LSTM?** Sweep `{name}`: Keras GRU and LSTM networks tuned with the same "
                     "search space and budget, then retrained on fresh seeds and compared on a held-out test split. "
                     "Each sweep is one parent run (`gatesweep.role = sweep`) whose description opens on the verdict "
-                    "(tag `gatesweep.verdict`) and whose `report/report.html` artifact holds the full report; its "
+                    "(tag `gatesweep.verdict`) and whose `report.html` artifact holds the full report; its "
                     "trial, select and confirm runs are nested under it. "
-                    "[Open the runs table](#/experiments/{id}/runs?workflowType=machine_learning).")
+                    "[Open the runs table](#/experiments/{id}/runs?{query}) with gatesweep's columns (phase, dataset, "
+                    "architecture, seed, verdict, test and validation MASE, seconds per epoch).")
 
 
 def _now_ms() -> int:
@@ -92,9 +93,11 @@ class SweepTracker:
                 action = f"create experiment '{self.experiment}'"
                 self.experiment_id = self.client.create_experiment(
                     self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development"})
-                # the note links the runs table, so it needs the new experiment's id
-                self.client.set_experiment_tag(self.experiment_id, Tags.NOTE,
-                                               _EXPERIMENT_NOTE.format(name=self.experiment, id=self.experiment_id))
+                # the note links the runs table, so it needs the new experiment's id; the link opens the table
+                # with gatesweep's columns, a view saved in the experiment's tags (`RunsView`)
+                self.client.set_experiment_tag(self.experiment_id, RunsView.TAG, RunsView.state())
+                self.client.set_experiment_tag(self.experiment_id, Tags.NOTE, _EXPERIMENT_NOTE.format(
+                    name=self.experiment, id=self.experiment_id, query=RunsView.query()))
             else:
                 # the write a sweep needs, tried now: a server with permissions (basic-auth) refuses it
                 # here, before anything starts, not at the first child run

@@ -84,3 +84,20 @@ def test_run_names_differ_within_the_15_characters_the_runs_table_shows() -> Non
             assert len({name[:15] for name in names}) == len(names), sorted(names)
     job = Job(phase="confirm", dataset="nile", hp=HP, index=3, seed=10003)
     assert (job.run_name(False), job.run_name(True)) == ("s10003-lstm-confirm", "s10003-lstm-nile-confirm")
+
+
+def test_a_new_experiment_gets_the_runs_view_its_description_links(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """MLflow has no default columns per experiment: the tracker saves gatesweep's columns as a shared view of the
+    runs table (`RunsView`), and the experiment's description links the table with it."""
+    import json
+
+    from pipeline.tracking.contract import RunsView, Tags
+    from pipeline.tracking.tracker import SweepTracker
+
+    tracker = SweepTracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "with-view")
+    tracker.check()
+    tags = tracker.client.get_experiment(tracker.experiment_id).tags
+    columns = json.loads(tags[RunsView.TAG])["selectedColumns"]
+    assert columns[:2] == ["tags.`gatesweep.role`", "tags.`gatesweep.dataset`"] and "metrics.`test_mase`" in columns
+    assert (f"[Open the runs table](#/experiments/{tracker.experiment_id}/runs?workflowType=machine_learning"
+            "&viewStateShareKey=gatesweep) with gatesweep's columns") in tags[Tags.NOTE]
