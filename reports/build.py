@@ -17,13 +17,14 @@ from pydantic import ValidationError
 
 from pipeline.core.config import ReportSpec, SweepSpec
 from pipeline.core.errors import IncompleteSweep, OffContract, ReportFailed, ReportNotPublished
-from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, Tags
+from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from reports import plots
 from reports.advice import SweepCheck, load_check
 from reports.budget import budget_curve
 from reports.cost import cost_comparison
-from reports.decision import configurations, description_md, next_steps, parent_run_name
+from reports.decision import configurations, next_steps, parent_run_name
+from reports.description import parent_description
 from reports.forecast_figures import file_name, forecast_figures
 from reports.horizon import (
     Paths,
@@ -448,16 +449,16 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
 
 
 def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
-    """A small picture per confirm run, in its own artifacts: truth, one-step test forecast, free run."""
+    """A small picture per confirm run, in its own artifacts: its test forecasts against actuals per series."""
     from pipeline.tracking.mlflow_io import artifact_repository
 
     for _, row in confirm.iterrows():
         f = forecasts.get(row["run_id"])
-        if f is None:
+        if f is None or "test_pred" not in f:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Artifacts.FORECAST_PNG
-            path.write_bytes(plots.run_forecast(f, str(row["run_name"])))
+            path.write_bytes(plots.run_forecast(f, str(row["run_name"]), str(row["arch"])))
             artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
 
 
@@ -522,9 +523,13 @@ def _publish(client: Any, parent_run_id: str, verdict: Verdict, ctx: dict[str, A
         if why is None or not why.startswith("permission denied"):
             raise
         raise ReportNotPublished(why, verdict) from None
+    # the page again at the artifact root (the Artifacts tab lists it first), and the runs table's view the
+    # description links (`RunsView`: an experiment from before it has none)
+    client.log_artifact(parent_run_id, str(report_dir / "report.html"))
+    client.set_experiment_tag(ctx["experiment_id"], RunsView.TAG, RunsView.state())
     _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
     tags = [RunTag(Tags.VERDICT, verdict.overall.label),
-            RunTag(Tags.NOTE, description_md(verdict, experiment_id=ctx["experiment_id"]))]
+            RunTag(Tags.NOTE, parent_description(verdict, ctx["experiment_id"]))]
     tags += [RunTag(Tags.verdict_of(v.dataset), v.label) for v in verdict.datasets]
     tags += [RunTag(Tags.useful_of(v.dataset), v.useful.useful) for v in verdict.datasets if v.useful is not None]
     tags += [RunTag(Tags.omitted_metrics(ds), why[:5000]) for ds, why in omitted_metrics(verdict).items()]

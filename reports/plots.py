@@ -130,34 +130,73 @@ def loss_figure(histories: dict[str, list[dict[str, list[float]]]], dataset: str
     return fig
 
 
-def run_forecast(f: dict[str, Any], name: str) -> bytes:
-    """One confirm run: the truth, its test forecasts (one step ahead, or each origin's path over the
-    horizon) and its free-running generation."""
-    from reports.horizon import paths_of
+def run_forecast(f: dict[str, Any], name: str, arch: str | None = None) -> bytes:
+    """`run_forecast_figure` as a PNG, small enough for the run page."""
+    return _png(run_forecast_figure(f, name, arch), dpi=120)
 
-    fig, ax = _figure(6, 2.8)
-    truth = np.asarray(f["truth"])
-    x, xlabel = _time_axis(f)
-    ax.plot(x(np.arange(len(truth))), truth, color="black", lw=1.2, label="truth")
-    test_start = int(f["test_start"][0])
-    paths = paths_of(f)
-    if paths.horizon == 1:
-        ax.plot(x(paths.origins), paths.pred[:, 0], color="#2ca02c", lw=1.2, label="one-step test forecast")
+
+def run_forecast_figure(f: dict[str, Any], name: str, arch: str | None = None) -> Any:
+    """One confirm run's `forecasts.json`: per series (a panel's `SHOWN_SERIES` largest), on the data's own time
+    axis, the history before the test part, the actuals, the run's test forecasts from each origin, a dotted line
+    at the first forecast origin, and on a single series without covariates its free-running generation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reports.series import most_important, series_views
+
+    views = series_views({"run": [f]}, None)
+    shown = most_important(views)
+    fig, axes = plt.subplots(len(shown), 1, figsize=(6.4, 0.7 + 2.1 * len(shown)), squeeze=False)
+    color = COLORS.get(arch or "", "#2ca02c")
+    for ax, v in zip(axes[:, 0], shown, strict=True):
+        x, xlabel = _times(v.time)
+        h, o0 = v.horizon, int(v.origins[0])
+        end = int(v.origins[-1]) + h
+        start = max(0, o0 - max(3 * (end - o0), 24))
+        ax.plot(x(np.arange(start, o0)), v.truth[start:o0], color="black", lw=1.1, label="history")
+        ax.plot(x(np.arange(max(o0 - 1, 0), end)), v.truth[max(o0 - 1, 0):end], color="black", lw=1.6, marker="o",
+                ms=2.5, label="actual")
+        pred = v.seeds["run"][0]
+        for j, (pos, cells) in enumerate(_segments(v.origins, h)):
+            ax.plot(x(pos), pred[cells[:, 0], cells[:, 1]], color=color, lw=1.4,
+                    label=("one-step test forecasts" if h == 1 else f"test forecasts, {h} steps from each origin")
+                    if j == 0 else None)
+        if "generated" in f and len(views) == 1:  # a single series without covariates: clipped to the window
+            g0 = int(f["start"][0])
+            at = np.arange(g0, g0 + len(f["generated"]))
+            keep = (at >= start) & (at < min(end, len(v.truth)))
+            if keep.any():
+                ax.plot(x(at[keep]), np.asarray(f["generated"], float)[keep], color="#9467bd", lw=0.9, ls="--",
+                        label="closed loop (own forecasts fed back)")
+        ax.axvline(x(o0), color="gray", ls=":", lw=1, label="first forecast origin")
+        _time_ticks(ax, x, xlabel, o0)
+        ax.set_ylabel("value", fontsize=8)
+        if len(views) > 1:
+            ax.set_title(f"series {v.id}", fontsize=9)
+    more = "" if len(shown) == len(views) else f" — {len(shown)} of {len(views)} series, the largest"
+    fig.suptitle(f"{name}: test forecasts against actuals{more}", fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.12 / len(shown) + 0.03, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    return fig
+
+
+def _time_ticks(ax: Any, x: Any, xlabel: str, at: int) -> None:
+    """Readable ticks on a forecast panel's x axis: concise dates on a date axis, at most 6 numbers otherwise."""
+    if xlabel == "time" and np.issubdtype(np.asarray(x(np.array([at]))).dtype, np.datetime64):
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     else:
-        for i, (o, row) in enumerate(zip(paths.origins, paths.pred, strict=True)):
-            ax.plot(x(np.arange(o, o + paths.horizon)), row, color="#2ca02c", lw=1.0,
-                    label=f"test forecasts, {paths.horizon} steps from each origin" if i == 0 else None)
-    if "generated" in f:  # a single series without covariates
-        start = int(f["start"][0])
-        ax.plot(x(np.arange(start, start + len(f["generated"]))), f["generated"], color="#9467bd", lw=0.9,
-                ls="--", label="closed loop")
-    ax.axvline(x(test_start), color="gray", ls=":", label="test split starts")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("value (original units)")
-    series = f.get("series")
-    ax.set_title(name + (f" — series {series[0]['id']} of {len(series)}" if series else ""), fontsize=9)
-    ax.legend(loc="best", fontsize=7)
-    return _png(fig)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.tick_params(labelsize=8)
 
 
 def tune_history(trials: pd.DataFrame, dataset: str) -> bytes:
@@ -384,7 +423,6 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     from reports.horizon import ENSEMBLE
@@ -418,16 +456,7 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
             for j, (pos, cells) in enumerate(_segments(v.origins, h)):
                 ax.plot(x(pos), pred[cells[:, 0], cells[:, 1]], color="#555", lw=1.1, ls="-.",
                         label=f"{name} (best baseline)" if j == 0 else None)
-        if xlabel == "time" and np.issubdtype(np.asarray(x(np.array([o0]))).dtype, np.datetime64):
-            locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        else:
-            from matplotlib.ticker import MaxNLocator
-
-            ax.xaxis.set_major_locator(MaxNLocator(6))
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.tick_params(labelsize=8)
+        _time_ticks(ax, x, xlabel, o0)
         ax.set_title((f"series {v.id}" if v.id else dataset) + "  (dotted line: first forecast origin)", fontsize=9)
     shown = "" if total == len(views) else f" — {len(views)} of {total} series, the largest"
     fig.suptitle(f"{dataset}: test forecasts against actuals{shown}", fontsize=10)

@@ -521,6 +521,9 @@ def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None) -
     return "\n".join(lines) + "\n"
 
 
+# (frame width below which, zoom): the desktop layout's width is at least the frame's width / zoom
+DESKTOP_ZOOM = ((900, .8), (640, .7), (480, .6))
+
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222;"
           "line-height:1.4}h1{font-size:1.5em;margin:.3em 0}.facts{color:#555;font-size:.85em}"
           ".decision{border:2px solid #333;border-radius:8px;padding:.6em 1em;margin:1em 0;background:#fafafa}"
@@ -536,7 +539,13 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           "table.scores td{white-space:nowrap}"
           "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
           "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
-          "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}")
+          "white-space:nowrap}img{max-width:100%;height:auto}figure{margin:1.5em 0}.note{color:#555;font-size:.9em}"
+          # MLflow shows an HTML artifact in a frame about 500-850 px wide (1280-1440 px screens, with or without its
+          # Assistant panel): width alone would take it for a phone. A mouse (fine pointer, hover) says it is a
+          # desktop: the page keeps its desktop layout, laid out at least ~730 px wide and scaled to the frame;
+          # a phone (coarse pointer) keeps its own layout at its own width
+          + "".join(f"@media (hover:hover) and (pointer:fine) and (max-width:{w - 1}px){{html{{zoom:{z}}}}}"
+                    for w, z in DESKTOP_ZOOM))
 
 
 def _code(text: str) -> str:

@@ -6,11 +6,12 @@ fields through this module, so a name is changed here and nowhere else. Pure: no
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from pipeline.core.hparams import ARCHITECTURES
 
-__all__ = ["ARCHITECTURES", "Artifacts", "Metrics", "Params", "Tags"]
+__all__ = ["ARCHITECTURES", "Artifacts", "Metrics", "Params", "RunsView", "Tags"]
 
 
 class Tags:
@@ -195,7 +196,35 @@ class Artifacts:
     BASELINES: Final = "baselines.json"
     REPORT_DIR: Final = "report"
     REPORT_HTML: Final = "report/report.html"
+    # the same page at the artifact root, the first thing the run's Artifacts tab lists
+    REPORT_HTML_ROOT: Final = "report.html"
     VERDICT_JSON: Final = "report/verdict.json"
     FORECASTS: Final = "forecasts.json"
     FORECAST_PNG: Final = "forecast.png"
     ERROR: Final = "error.txt"
+
+
+class RunsView:
+    """The runs table with gatesweep's columns. MLflow 3.17 has no per-experiment default columns: the table opens
+    on its own defaults (or on the columns a browser last chose, kept in its local storage). What it has is a
+    shared view: an experiment tag `mlflow.sharedViewState.<key>` holding the table's state as JSON, which the
+    runs page loads when its address carries `viewStateShareKey=<key>` (the UI's own "Share" button writes such
+    tags). gatesweep writes one, `KEY`, and its links to the runs table carry it."""
+
+    KEY: Final = "gatesweep"
+    TAG: Final = "mlflow.sharedViewState." + KEY
+    # what tells a sweep's runs apart, the verdict (the parent's), the score each run is judged by, and the cost;
+    # MLflow's column ids: `<tags|metrics|params|attributes>.` + the name in backticks
+    COLUMNS: Final = ("tags.`gatesweep.role`", "tags.`gatesweep.dataset`", "tags.`gatesweep.arch`",
+                      "tags.`gatesweep.seed`", "tags.`gatesweep.verdict`", "metrics.`test_mase`",
+                      "metrics.`val_mase`", "metrics.`seconds_per_epoch`")
+
+    @classmethod
+    def state(cls) -> str:
+        """The tag's value: the runs table's state with `COLUMNS` shown (every other setting at MLflow's default)."""
+        return json.dumps({"selectedColumns": list(cls.COLUMNS)})
+
+    @classmethod
+    def query(cls) -> str:
+        """The runs table's address parameters: MLflow's machine-learning view, with this view's columns."""
+        return f"workflowType=machine_learning&viewStateShareKey={cls.KEY}"

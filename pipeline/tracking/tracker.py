@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
-from pipeline.tracking.contract import Artifacts, Metrics, Params, Tags
+from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
 from pipeline.tracking.outbox import CorruptRecord
 from pipeline.tracking.records import RunRecord
@@ -35,9 +35,10 @@ _MAX_METRICS, _MAX_TAGS = 1000, 100
 _EXPERIMENT_NOTE = ("**gatesweep: GRU or LSTM?** Sweep `{name}`: Keras GRU and LSTM networks tuned with the same "
                     "search space and budget, then retrained on fresh seeds and compared on a held-out test split. "
                     "Each sweep is one parent run (`gatesweep.role = sweep`) whose description opens on the verdict "
-                    "(tag `gatesweep.verdict`) and whose `report/report.html` artifact holds the full report; its "
+                    "(tag `gatesweep.verdict`) and whose `report.html` artifact holds the full report; its "
                     "trial, select and confirm runs are nested under it. "
-                    "[Open the runs table](#/experiments/{id}/runs?workflowType=machine_learning).")
+                    "[Open the runs table](#/experiments/{id}/runs?{query}) with gatesweep's columns (phase, dataset, "
+                    "architecture, seed, verdict, test and validation MASE, seconds per epoch).")
 
 
 def _now_ms() -> int:
@@ -92,9 +93,11 @@ class SweepTracker:
                 action = f"create experiment '{self.experiment}'"
                 self.experiment_id = self.client.create_experiment(
                     self.experiment, tags={Tags.EXPERIMENT_KIND: "custom_model_development"})
-                # the note links the runs table, so it needs the new experiment's id
-                self.client.set_experiment_tag(self.experiment_id, Tags.NOTE,
-                                               _EXPERIMENT_NOTE.format(name=self.experiment, id=self.experiment_id))
+                # the note links the runs table, so it needs the new experiment's id; the link opens the table
+                # with gatesweep's columns, a view saved in the experiment's tags (`RunsView`)
+                self.client.set_experiment_tag(self.experiment_id, RunsView.TAG, RunsView.state())
+                self.client.set_experiment_tag(self.experiment_id, Tags.NOTE, _EXPERIMENT_NOTE.format(
+                    name=self.experiment, id=self.experiment_id, query=RunsView.query()))
             else:
                 # the write a sweep needs, tried now: a server with permissions (basic-auth) refuses it
                 # here, before anything starts, not at the first child run
@@ -244,7 +247,7 @@ class SweepTracker:
         if record.error:
             tags[Tags.ERROR] = record.error[:5000]
         tags[Tags.KEY] = job.key
-        tags[Tags.NOTE] = _child_description(record)
+        tags[Tags.NOTE] = _child_description(record, fit_on(job.phase, self.final_fit))
         return tags
 
     def log_child(self, record: RunRecord) -> str:
@@ -286,21 +289,31 @@ class SweepTracker:
         return run_id
 
 
-_ROLES = {"trial": "tune-phase trial", "select": "selection run (validation only)", "confirm": "confirm run"}
+# what each phase's run is for, and the split it is judged on (the run name's last word is the phase)
+_PHASES = {"trial": ("Tune phase", "scored on the validation split (the tuning objective)"),
+           "select": ("Select phase", "scored on the validation split (picks the candidate that goes to confirm)"),
+           "confirm": ("Confirm phase", "scored on the test split (the verdict's per-seed number)")}
 
 
-def _child_description(record: RunRecord) -> str:
-    """The run page's one-line description: what the run is, its configuration, and the score it is judged by
-    (test MASE for confirm runs, validation MASE otherwise) or its error."""
+def _child_description(record: RunRecord, fitted: str = "train") -> str:
+    """The run page's one-line description, which decodes the run's name (`c3-s20002-lstm-select`): its phase and
+    cell, which trial, candidate or configuration it is, its seed, what it was fitted on and scored on, that score
+    (test MASE for confirm runs, validation MASE otherwise) or its error, then its configuration.
+    `fitted`: `pipeline.core.config.fit_on` of the run."""
     job = record.job
-    role = _ROLES.get(job.phase, job.phase)
-    if job.variant == "param_matched":
-        role = "parameter-matched " + role
+    phase, scored = _PHASES.get(job.phase, (job.phase, "scored on the validation split"))
+    arch = job.arch.upper() + (" (parameter-matched to the LSTM)" if job.variant == "param_matched" else "")
+    what = {"trial": f"trial {job.index}",
+            "select": f"candidate {job.rank + 1} (the tune phase's #{job.rank + 1} configuration)",
+            "confirm": f"the cell's #{job.rank + 1} configuration" if job.rank else "the cell's best configuration",
+            }[job.phase]
+    if job.source_trial is not None:
+        what += f", from tune trial {job.source_trial}"
+    retry = f", attempt {job.attempt}" if job.attempt is not None else ""
     hp = job.hp.values()
     config = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in hp.items())
-    head = f"{job.arch.upper()} {role} on {job.dataset}, seed {job.seed}"
-    if job.source_trial is not None:
-        head += f" (configuration of tune trial {job.source_trial})"
+    head = (f"{phase}, cell {job.dataset} / {arch}: {what}, seed {job.seed}{retry}; fitted on "
+            f"{fitted.replace('+', ' + ')}, {scored}")
     score, label = ("test_mase", "Test MASE") if job.phase == "confirm" else ("val_mase", "Validation MASE")
     if record.error:
         tail = "Failed: " + record.error.splitlines()[0][:200]
@@ -308,4 +321,4 @@ def _child_description(record: RunRecord) -> str:
         tail = f"{label} {value:.4g}"
     else:
         tail = "Stopped before it was scored"
-    return f"{head}: {config}. {tail}."
+    return f"{head}. {tail}. Configuration: {config}."

@@ -145,3 +145,47 @@ def test_the_decision_says_when_a_win_rests_on_some_series_only(panel: Any) -> N
     (line,) = series_caveats(won)
     assert "GRU is better on 1 of 2 series" in line and "The GRU win rests on 1 of the 2 series" in line
     assert "<p class='warn series-caveat'>Not on every series: shop: GRU is better" in report_html(won, [])
+
+
+def test_a_confirm_runs_own_forecast_png_draws_every_series_on_the_time_axis_marked_where_forecasts_start(
+        panel: Any, tmp_path: Path) -> None:
+    """`forecast.png` on a confirm run: each series of the panel (not the first only), dates on the x axis, the
+    dotted marker at the first forecast origin, and the run's own forecasts there."""
+    import json
+
+    client, parent_id, preds = panel
+    run = client.search_runs([client.get_run(parent_id).info.experiment_id],
+                             "tags.`gatesweep.role` = 'confirm' and tags.`gatesweep.arch` = 'gru'")[0]
+    f = json.loads(Path(client.download_artifacts(run.info.run_id, "forecasts.json", str(tmp_path))).read_text())
+    fig = plots.run_forecast_figure(f, run.info.run_name, "gru")
+    assert run.info.run_name in fig.texts[0].get_text()  # the suptitle
+    truth = panel_truth()
+    for ax, entry in zip(fig.axes, f["series"], strict=True):
+        sid = entry["id"]
+        assert ax.get_title() == f"series {sid}"
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        marker = lines["first forecast origin"].get_xdata()[0]
+        assert str(np.datetime64(marker, "M")) == "2022-04"  # point 39 of a monthly series from 2019-01
+        forecast = lines[f"test forecasts, {PANEL_HORIZON} steps from each origin"]
+        assert str(np.datetime64(forecast.get_xdata()[0], "M")) == "2022-04"  # the forecasts start at the marker
+        assert np.allclose(forecast.get_ydata(), np.asarray(entry["test_pred"], float))
+        assert np.allclose(lines["actual"].get_ydata()[1:],
+                           truth[sid][PANEL_ORIGINS[0]:PANEL_ORIGINS[-1] + PANEL_HORIZON])
+    assert len(fig.axes) == len(PANEL_IDS)
+
+
+def test_a_run_picture_of_a_large_panel_shows_its_six_largest_series() -> None:
+    """Nine series: the six with the largest level over the test part, in the panel's order."""
+    import pandas as pd
+
+    times = [str(d.date()) for d in pd.date_range("2019-01-01", periods=48, freq="MS")]
+    series = []
+    for k in range(9):
+        y = (k + 1) * 10 + np.sin(np.arange(48.0))
+        series.append({"id": f"s{k}", "truth": y.tolist(), "time": times, "mase_scale": [1.0],
+                       "test_origins": PANEL_ORIGINS.tolist(),
+                       "test_pred": y[PANEL_ORIGINS[:, None] + np.arange(PANEL_HORIZON)].reshape(-1).tolist()})
+    f = {"horizon": [PANEL_HORIZON], "series": series, **{k: series[0][k] for k in ("truth", "test_pred")}}
+    fig = plots.run_forecast_figure(f, "s10000-gru-confirm")
+    assert [ax.get_title() for ax in fig.axes] == [f"series s{k}" for k in range(3, 9)]
+    assert "6 of 9 series, the largest" in fig.texts[0].get_text()

@@ -23,6 +23,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
+# a phone as the page sees it: touch and a coarse pointer (a narrow desktop window has a mouse)
+PHONE = {"is_mobile": True, "has_touch": True}
+
 # what MLflow's artifact viewer does with an .html artifact
 VIEWER_JS = """async (artifact) => {
   const html = await (await fetch(artifact)).text();
@@ -108,6 +111,11 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
             description.wait_for(timeout=60_000)
             description.scroll_into_view_if_needed()  # the run page scrolls inside its own pane
             assert description.is_visible()
+            # the head, before "Show more" unfolds the rest: the report link, usefulness and the key numbers
+            head = {what: page.get_by_text(what, exact=False).first for what in ("Report:", "Test MASE:")}
+            head["link"] = page.get_by_role("link", name="report.html").first
+            folded = {what: el.is_visible() for what, el in head.items()}
+            page.screenshot(path=str(ARTIFACTS / "mlflow_parent_run_description.png"))
             more = page.get_by_text("Show more", exact=True)
             if more.count():  # MLflow 3 folds a long description
                 more.first.click()
@@ -119,7 +127,7 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
             shots = {}
             report = f"file://{tmp_path / 'out' / 'report' / 'report.html'}"
             for name, (w, h) in {"laptop": (1366, 768), "phone": (390, 844)}.items():
-                view = browser.new_page(viewport={"width": w, "height": h})
+                view = browser.new_page(viewport={"width": w, "height": h}, **(PHONE if name == "phone" else {}))
                 view.goto(report)
                 box = view.locator("#decision").bounding_box()
                 shots[name] = (box, view.locator("#overall-label").is_visible())
@@ -133,7 +141,7 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
                 row = view.locator("#decision .scroll tr").filter(has=view.locator("td", has_text=arch)).first
                 first_screen[f"{arch} configuration"] = row.bounding_box()
             # at 390 px the page itself never scrolls sideways: only the tables' marked containers may
-            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, **PHONE)
             phone.goto(report)
             sideways = phone.evaluate("""() => ({page: document.documentElement.scrollWidth,
                 wide: [...document.querySelectorAll('body *')].filter(el => el.getBoundingClientRect().right > 391
@@ -141,6 +149,7 @@ def test_the_parent_run_page_in_mlflow_shows_the_decision(tmp_path: Path) -> Non
             browser.close()
         for what, where in first_screen.items():
             assert where is not None and where["y"] + where["height"] <= 900, (what, where)
+        assert folded == {"Report:": True, "Test MASE:": True, "link": True}, folded
         assert sideways["page"] <= 390 and sideways["wide"] == [], sideways
         assert verdict.datasets[0].sentence in body
         for arch in ("GRU", "LSTM"):
@@ -167,9 +176,10 @@ CONTENT_JS = """() => ({figures: [...document.querySelectorAll('figure.fig img')
 
 @pytest.mark.slow
 def test_a_panel_report_shows_forecasts_and_tables_without_sideways_scrolling(tmp_path: Path) -> None:
-    """A 2-series panel's report at 1280 and 390 px, and inside MLflow's artifact view: the forecast figure, the
-    error-by-step figure and a per-series table row per series, and nothing but a table's container wider than
-    the screen."""
+    """A 2-series panel's report at 1280 and 390 px (a phone), and inside MLflow's artifact view: the forecast
+    figure, the error-by-step figure and a per-series table row per series, and nothing but a table's container
+    wider than the screen; in MLflow's own run page (Artifacts tab, `report.html` at the artifact root, a frame
+    about 500 px wide at 1280 px) the desktop layout, scaled to the frame."""
     chromium = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
@@ -183,7 +193,7 @@ def test_a_panel_report_shows_forecasts_and_tables_without_sideways_scrolling(tm
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
             for width in (1280, 390):
-                page = browser.new_page(viewport={"width": width, "height": 900})
+                page = browser.new_page(viewport={"width": width, "height": 900}, **(PHONE if width == 390 else {}))
                 page.goto(report)
                 seen[width] = (page.evaluate(CONTENT_JS), page.evaluate(OVERFLOW_JS))
                 page.screenshot(path=str(ARTIFACTS / f"panel_report_{width}.png"), full_page=True)
@@ -194,7 +204,28 @@ def test_a_panel_report_shows_forecasts_and_tables_without_sideways_scrolling(tm
             frame = next(f for f in page.frames if f.url.startswith("blob:"))
             frame.wait_for_load_state("load")
             seen["mlflow"] = (frame.evaluate(CONTENT_JS), frame.evaluate(OVERFLOW_JS))
+            # MLflow's own run page, Artifacts tab, `report.html` at the artifact root: a frame about 500 px wide
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            experiment = client.get_run(parent_id).info.experiment_id
+            page.goto(f"{server.url}/#/experiments/{experiment}/runs/{parent_id}/artifacts/report.html"
+                      "?workflowType=machine_learning")
+            page.wait_for_function("() => [...document.querySelectorAll('iframe')]"
+                                   ".some(f => f.src.startsWith('blob:'))", timeout=60_000)
+            page.wait_for_function("() => true")  # a round trip: the frame's attachment reaches the page's frames
+            frame = page.frame_locator("iframe[src^='blob:']").owner.element_handle().content_frame()
+            assert frame is not None
+            frame.wait_for_load_state("load")
+            frame.wait_for_selector("figure.fig img")
+            pane = frame.evaluate("""() => ({width: innerWidth,
+                zoom: parseFloat(getComputedStyle(document.documentElement).zoom)})""")
+            in_pane = (frame.evaluate(CONTENT_JS), frame.evaluate(OVERFLOW_JS))
+            page.screenshot(path=str(ARTIFACTS / "mlflow_artifact_report.png"))
             browser.close()
+        # the desktop layout in the pane: laid out at least 700 px wide, scaled to the frame, nothing wider than it
+        assert pane["width"] < 900 and pane["width"] / pane["zoom"] >= 700, pane
+        content, overflow = in_pane
+        assert len(content["figures"]) == 1 and content["figures"][0]["ok"], content
+        assert content["rows"] == ["series", *PANEL_IDS] and overflow["wide"] == [], in_pane
         for where, (content, overflow) in seen.items():
             width = 390 if where == 390 else 1280
             assert len(content["figures"]) == 1 and content["figures"][0]["ok"], (where, content)
@@ -202,6 +233,6 @@ def test_a_panel_report_shows_forecasts_and_tables_without_sideways_scrolling(tm
             assert content["steps"] == 1, (where, content)
             assert content["rows"] == ["series", *PANEL_IDS], (where, content)
             assert overflow["page"] <= width and overflow["wide"] == [], (where, overflow)
-        print(f"screenshots: {ARTIFACTS.resolve()}/panel_report_{{1280,390}}.png")
+        print(f"screenshots: {ARTIFACTS.resolve()}/panel_report_{{1280,390}}.png, mlflow_artifact_report.png")
     finally:
         server.stop()
