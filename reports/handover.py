@@ -20,10 +20,9 @@ from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_w
 from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
 from pipeline.core.timeaxis import TimeError, infer_step, parse_times
 from pipeline.tracking.contract import Artifacts, Tags
+from pipeline.tracking.ensemble import BEFORE_MODELS
 from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
 from reports.verdict import Verdict
-
-BEFORE_MODELS = "this sweep was written before models were logged"
 
 
 def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.DataFrame,

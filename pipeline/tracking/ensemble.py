@@ -20,6 +20,7 @@ from pipeline.core.ensemble import EnsembleInfo, SeedEnsemble, write_ensemble
 from pipeline.tracking.contract import Artifacts
 
 CHAMPION = "champion"
+BEFORE_MODELS = "this sweep was written before models were logged"
 TEST_MASE_TAG = "gatesweep.test_mase"  # on a model version: its ensemble's test MASE (what `champion` compares)
 _CODE = Path(__file__).with_name("ensemble_model.py")
 

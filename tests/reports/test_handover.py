@@ -110,3 +110,46 @@ def test_a_second_version_takes_champion_only_when_at_least_as_good(
     held = float(client.get_model_version("handover.sim", "1").tags[TEST_MASE_TAG])
     assert not _promote(client, "handover.sim", "1", held * 1.01)  # worse: champion stays
     assert _promote(client, "handover.sim", "1", held)  # as good: it moves (here to the same version)
+
+
+def test_a_missing_covariate_is_one_line(registered: tuple[Any, str, pd.DataFrame, str], tmp_path: Path) -> None:
+    from pipeline.core.ensemble import SeedEnsemble
+
+    client, parent, _, _ = registered
+    local = Path(client.download_artifacts(parent, "models/sim", str(tmp_path)))
+    ensemble = SeedEnsemble.load(local / "artifacts" / "ensemble")
+    ensemble.info = ensemble.info.model_copy(update={"covariates": (["price"], [])})
+    with pytest.raises(ForecastInputError, match=r"^missing covariate 'price' \(the frame has id, value\)$"):
+        ensemble.predict_frame(pd.DataFrame({"id": "series", "value": SERIES}))
+
+
+def test_gatesweep_forecast_from_a_model_or_a_parent_run(registered: tuple[Any, str, pd.DataFrame, str],
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.app.cli import main
+    from pipeline.tracking.contract import Tags
+
+    client, parent, _, tag = registered
+    uri = ["--tracking-uri", client.tracking_uri]
+    out = tmp_path / "f.csv"
+    assert main(["forecast", "models:/handover.sim@champion", "--out", str(out), *uri]) == 0
+    table = pd.read_csv(out)
+    assert table.columns.tolist() == ["id", "step", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert table["step"].tolist() == [1, 2, 3]
+    # a parent run from before models were logged: one line, exit 2
+    capsys.readouterr()
+    assert main(["forecast", parent, *uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "this sweep was written before models were logged" in err[0]
+    client.set_tag(parent, Tags.model_of("sim"), tag)
+    assert main(["forecast", parent, "--out", str(tmp_path / "g.csv"), *uri]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "g.csv"), table)
+    # a history shorter than the window, and a series the model does not know
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"value": SERIES[:5]}).to_csv(short, index=False)
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"id": "elsewhere", "value": SERIES}).to_csv(other, index=False)
+    for data, says in ((short, "the model reads the last 12"), (other, "the model was not trained on it")):
+        capsys.readouterr()
+        assert main(["forecast", "handover.sim/1", "--data", str(data), *uri]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
