@@ -77,7 +77,7 @@ def _series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:
     """A run's `forecasts.json` as one entry per series (a panel's `series`, else the top-level keys)."""
     if fc.get("series"):
         return list(fc["series"])
-    return [{"id": "series", **{k: fc[k] for k in ("truth", "test_pred", "test_origins", "mase_scale", "time")
+    return [{**{k: fc[k] for k in ("truth", "test_pred", "test_origins", "mase_scale", "time")
                                 if k in fc}}]
 
 
@@ -98,7 +98,8 @@ def ensemble_info(sweep: str, dataset: str, arch: str, combine: str, parent_run_
         preds.append(pred)
         truths.append(truth[at[:, None] + np.arange(horizon)[None, :]])
         scales.append(scale)
-        series.append(SeriesHistory(id=str(first.get("id", "series")), values=truth.tolist(),
+        # a single series' forecasts carry no id: the network's state names it (the dataset's series)
+        series.append(SeriesHistory(id=str(first.get("id", state["series"][i]["id"])), values=truth.tolist(),
                                     time=first.get("time"), mase_scale=scale, test_origins=at.tolist()))
     widths = conformal_half_widths(calibration_scores(preds, truths, scales), levels)
     test_mase = float(np.mean([np.mean(np.abs(t - p)) / s for p, t, s in zip(preds, truths, scales, strict=True)]))
