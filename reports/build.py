@@ -504,6 +504,10 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
         (report_dir / "report.html").write_text(report_html(verdict, figures, link), encoding="utf-8")
     with _stage("logging the report to MLflow"):
         _publish(client, parent_run_id, verdict, ctx, report_dir)
+    with _stage("registering the recommended forecaster"):
+        from reports.handover import hand_over
+
+        hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"])
     return verdict
 
 

@@ -89,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="a local directory for the per-sweep lock (default $GATESWEEP_LOCK_DIR or "
                         "~/.cache/gatesweep/locks; not --out, which may be a shared file system)")
     common(n)
+    fc = sub.add_parser("forecast", help="the next H values after each series' end, with intervals, from a "
+                                         "registered model or a sweep's parent run")
+    fc.add_argument("model", metavar="MODEL_OR_PARENT",
+                    help="models:/<sweep>.<dataset>@champion, models:/<name>/<version>, or a parent run id")
+    fc.add_argument("--dataset", help="which dataset's model, for a parent run of several")
+    fc.add_argument("--data", type=Path, help="a long CSV (id, time, value, covariates) to forecast after; "
+                                              "default: the sweep's own series")
+    fc.add_argument("--out", type=Path, help="CSV to write (default: stdout)")
+    fc.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
     rep = sub.add_parser("report", help="rebuild the report of a sweep from MLflow alone")
     rep.add_argument("parent_run_id")
     common(rep)
@@ -414,6 +423,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from pipeline.app.forecast import forecast
+
+    print(forecast(args.tracking_uri, args.model, args.dataset, args.data, args.out), file=sys.stderr)
+    return EXIT_OK
+
+
 def _quiet_libraries() -> None:
     """MLflow and alembic log schema creation at INFO; users need our lines, not theirs."""
     import logging
@@ -451,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
 
 _COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run, "bench": run_bench,
              "nightly": _cmd_nightly, "sync": _cmd_sync, "resume": _cmd_resume, "export": _cmd_export,
-             "report": _cmd_report}
+             "report": _cmd_report, "forecast": _cmd_forecast}
 
 
 def entry() -> None:

@@ -551,15 +551,24 @@ def origin_inputs(series: np.ndarray, window: int, at: np.ndarray, channels: np.
     return _inputs(series, idx, channels)
 
 
-def covariate_channels(past: np.ndarray, future: np.ndarray, train: tuple[int, int], outputs: int) -> np.ndarray:
-    """The covariates as input channels `(n, P + F·outputs)`, each standardised on the training part only:
-    at position `t`, the past covariates at `t` and the future covariates at the `outputs` points the position
-    predicts (`t+1 .. t+outputs`; NaN past the series' end, where no window reads)."""
+def covariate_scalers(past: np.ndarray, future: np.ndarray, train: tuple[int, int]) -> list[Scaler]:
+    """One scaler per covariate column (the past ones, then the future ones), fitted on the training part only."""
     a0, a1 = train
+    return [Scaler.fit(c[a0:a1]) for c in np.column_stack([np.asarray(past, float), np.asarray(future, float)]).T]
+
+
+def covariate_channels(past: np.ndarray, future: np.ndarray, train: tuple[int, int], outputs: int,
+                       scalers: list[Scaler] | None = None) -> np.ndarray:
+    """The covariates as input channels `(n, P + F·outputs)`, each standardised on the training part only
+    (or by `scalers`, a trained network's: `covariate_scalers`): at position `t`, the past covariates at `t` and
+    the future covariates at the `outputs` points the position predicts (`t+1 .. t+outputs`; NaN past the series'
+    end, where no window reads)."""
+    past, future = np.asarray(past, float), np.asarray(future, float)
     n = len(past)
-    cols = [Scaler.fit(c[a0:a1]).transform(c) for c in np.asarray(past, float).T]
-    for c in np.asarray(future, float).T:
-        z = np.concatenate([Scaler.fit(c[a0:a1]).transform(c), np.full(outputs, np.nan)])
+    scalers = covariate_scalers(past, future, train) if scalers is None else scalers
+    cols = [s.transform(c) for s, c in zip(scalers[:past.shape[1]], past.T, strict=True)]
+    for s, c in zip(scalers[past.shape[1]:], future.T, strict=True):
+        z = np.concatenate([s.transform(c), np.full(outputs, np.nan)])
         cols += [z[1 + j: 1 + j + n] for j in range(outputs)]
     return np.column_stack(cols) if cols else np.zeros((n, 0))
 

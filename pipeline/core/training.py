@@ -22,6 +22,7 @@ from pipeline.core.hparams import HParams
 from pipeline.core.metrics import mase_scale, rmse, smape
 from pipeline.core.models import build_model, build_optimizer
 from pipeline.core.origins import horizon_mase, targets
+from pipeline.core.paths import forecast_paths, recursive_paths, split_rows
 from pipeline.core.timeaxis import time_labels
 from pipeline.core.transforms import Transform
 
@@ -39,6 +40,8 @@ class TrialResult:
     val_mase: list[float]
     metrics: dict[str, float]
     forecasts: dict[str, list[float]] | None = field(default=None)
+    # the trained network and what forecasting with it needs (`pipeline.core.handover.kept_network`), if kept
+    model: dict[str, Any] | None = field(default=None)
 
 
 EpochCallback = Callable[[int, float, float, float], None]
@@ -48,7 +51,8 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                   season: int | None = None, patience: int | None = None, horizon: int = 1,
                   origin_step: int | None = None, origin_count: int | None = None,
                   closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None,
-                  refit: bool = False) -> TrialResult:
+                  refit: bool = False, keep_model: bool = False,
+                  covariate_names: tuple[list[str], list[str]] | None = None) -> TrialResult:
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
@@ -69,6 +73,8 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
         refit: the final fit of a chosen configuration: train on the training and validation parts together for
             exactly `hp.epochs` (what early stopping chose on validation before), no validation score (the
             validation part is inside the fit), scored on the test split.
+        keep_model: also return the trained network (`TrialResult.model`) for the hand-over; `covariate_names`,
+            the dataset's past and future covariates, are stored with it.
 
     Returns:
         Per-epoch training and validation losses (MSE of the scaled, transformed series, as the source
@@ -179,7 +185,12 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                  "test_origins": d.test_origins.astype(float).tolist()}
                 | ({"time": time_labels(s.time)} if s.time is not None else {})
                 for s, d, p, sc in zip(panel.series, parts, test_pred, test_scales, strict=True)]
-    return TrialResult(losses, val_losses, val_mases, metrics, forecasts)
+    kept = None
+    if keep_model:
+        from pipeline.core.handover import kept_network
+
+        kept = kept_network(hp, parts, panel.series, model, horizon, covariate_names)
+    return TrialResult(losses, val_losses, val_mases, metrics, forecasts, kept)
 
 
 def _validation_scores(pred: list[np.ndarray], truth: list[np.ndarray], scales: list[float]) -> dict[str, float]:
@@ -326,7 +337,7 @@ class _CompiledLoop:
         at = [d.val_origins for d in parts]
         if strategy == "direct":
             z = np.asarray(self._val())[:, -1, :]
-            paths = [d.paths_to_original(zs, a) for d, zs, a in zip(parts, _split(z, at), at, strict=True)]
+            paths = [d.paths_to_original(zs, a) for d, zs, a in zip(parts, split_rows(z, at), at, strict=True)]
         else:
             z, paths = self._recursive(parts, at)
         val = float(np.mean(np.square(z - self.yv_np[:, 0, :])))
@@ -335,24 +346,10 @@ class _CompiledLoop:
 
     def forecast_paths(self, parts: list[PreparedData], at: list[np.ndarray], strategy: str) -> list[np.ndarray]:
         """Each series' forecasts `(origins, H)` in original units from its origins `at`."""
-        if strategy == "direct":
-            x = np.concatenate([d.inputs_at(a) for d, a in zip(parts, at, strict=True)])
-            z = np.asarray(self._predict(x))[:, -1, :]
-            return [d.paths_to_original(zs, a) for d, zs, a in zip(parts, _split(z, at), at, strict=True)]
-        return self._recursive(parts, at)[1]
+        return forecast_paths(self._predict, parts, at, strategy)
 
     def _recursive(self, parts: list[PreparedData], at: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The one-step network fed its own forecasts for H steps from every origin of every series at once:
-        the scaled, transformed predictions `(all origins, H)` and each series' paths in original units."""
-        rows = [d.history_rows(a) for d, a in zip(parts, at, strict=True)]
-        horizon = parts[0].horizon
-        z = np.empty((sum(len(a) for a in at), horizon))
-        for h in range(horizon):
-            x = np.concatenate([d.rows_input(r, a + h) for d, r, a in zip(parts, rows, at, strict=True)])
-            z[:, h] = np.asarray(self._predict(x))[:, -1, 0]
-            rows = [np.column_stack([r, d.rows_value(zs, r, a + h)])
-                    for d, r, zs, a in zip(parts, rows, _split(z[:, h], at), at, strict=True)]
-        return z, [r[:, -horizon:] for r in rows]
+        return recursive_paths(self._predict, parts, at)
 
     def generate(self, data: PreparedData, history: np.ndarray, steps: int) -> np.ndarray:
         """Free-running generation in original units: each prediction becomes part of the next input."""
@@ -363,7 +360,3 @@ class _CompiledLoop:
             path[n + i] = data.next_value(pred, path[: n + i])
         return path[n:]
 
-
-def _split(z: np.ndarray, at: list[np.ndarray]) -> list[np.ndarray]:
-    """Rows of `z` (every series' origins, in order) back into one block per series."""
-    return np.split(z, np.cumsum([len(a) for a in at])[:-1])

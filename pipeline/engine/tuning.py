@@ -174,7 +174,10 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
                                    evaluate_test=job.phase == "confirm", season=ds.season, refit=refit,
                                    patience=spec.evaluation.patience, horizon=ds.horizon,
                                    origin_step=ds.origin_step, origin_count=ds.test_origins,
-                                   closed_loop_steps=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch)
+                                   closed_loop_steps=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch,
+                                   keep_model=job.phase == "confirm",
+                                   covariate_names=(list(getattr(ds, "past_covariates", [])),
+                                                    list(getattr(ds, "future_covariates", []))))
         except Exception as exc:  # re-raised with what the worker printed before it: the run's error.txt
             raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
     from pipeline.core.version import code_version
@@ -182,7 +185,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
     rows.finish()
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.val_loss[-1], "history": drain_history(pending), "forecasts": result.forecasts,
-                 "node": _node(), "code_version": code_version(), "final": True,
+                 "model": result.model, "node": _node(), "code_version": code_version(), "final": True,
                  **(_gpus() if spec.resources.gpus else {})})
 
 

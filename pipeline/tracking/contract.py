@@ -49,6 +49,8 @@ class Tags:
     NIGHTLY_VERDICT_CHANGED: Final = "gatesweep.nightly.verdict_changed"
     NIGHTLY_MASE_WORSE: Final = "gatesweep.nightly.mase_worse"
     NIGHTLY_PREVIOUS_RUN: Final = "gatesweep.nightly.previous_run"
+    # a confirm run whose network was not kept (its weights exceed the bound): why
+    MODEL_SKIPPED: Final = "gatesweep.model_skipped"
     # the experiment
     WRITE_PROBE: Final = "gatesweep.writes_here"  # set before a sweep starts: the write permission check
     EXPERIMENT_KIND: Final = "mlflow.experimentKind"  # MLflow's own: opens the UI on the runs table
@@ -56,6 +58,12 @@ class Tags:
     @staticmethod
     def verdict_of(dataset: str) -> str:
         return f"gatesweep.verdict.{dataset}"
+
+    @staticmethod
+    def model_of(dataset: str) -> str:
+        """On the parent: the registered ensemble of `dataset` (`models:/<sweep>.<dataset>/<version>`), or
+        `none: <why>` when no network is useful there (`reports.handover`)."""
+        return f"gatesweep.model.{dataset}"
 
     @staticmethod
     def useful_of(dataset: str) -> str:
@@ -200,6 +208,12 @@ class Artifacts:
     REPORT_HTML_ROOT: Final = "report.html"
     VERDICT_JSON: Final = "report/verdict.json"
     FORECASTS: Final = "forecasts.json"
+    # confirm runs: the trained network (`pipeline.core.handover`): its state and its weights as plain arrays
+    MODEL_DIR: Final = "model"
+    MODEL_STATE: Final = "model/state.json"
+    MODEL_WEIGHTS: Final = "model/weights.npz"
+    # the parent: each dataset's seed ensemble as an MLflow pyfunc model (`models/<dataset>`)
+    ENSEMBLES_DIR: Final = "models"
     FORECAST_PNG: Final = "forecast.png"
     ERROR: Final = "error.txt"
 

@@ -96,6 +96,25 @@ def write_artifact(client: Any, artifact_uri: str, name: str, text: str) -> None
         artifact_repository(client, artifact_uri).log_artifact(str(path))
 
 
+def write_artifact_bytes(client: Any, artifact_uri: str, path: str, data: bytes) -> None:
+    """A binary file at `path` (`dir/name`) of a run's artifacts, in one request."""
+    folder, _, name = path.rpartition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / name
+        local.write_bytes(data)
+        artifact_repository(client, artifact_uri).log_artifact(str(local), folder or None)
+
+
+def read_artifact_bytes(client: Any, artifact_uri: str, path: str) -> bytes | None:
+    """A run's artifact file's bytes (`dir/name`); None if the run has none."""
+    folder = path.rpartition("/")[0]
+    repo = artifact_repository(client, artifact_uri)
+    if path not in {a.path for a in repo.list_artifacts(folder or None)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(repo.download_artifacts(path, tmp)).read_bytes()
+
+
 def read_artifact(client: Any, artifact_uri: str, path: str) -> str | None:
     """A top-level artifact file's text, straight from the run's artifact store; None if the run has none.
 

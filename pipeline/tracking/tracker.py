@@ -7,6 +7,7 @@ the tracking store and an embedded SQLite store works on a multi-node cluster.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
 from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
-from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact
+from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact, write_artifact_bytes
 from pipeline.tracking.outbox import CorruptRecord
 from pipeline.tracking.records import RunRecord
 
@@ -246,6 +247,9 @@ class SweepTracker:
             tags[Tags.CUDA_VISIBLE_DEVICES] = record.result_str("cuda_visible_devices") or ""
         if record.error:
             tags[Tags.ERROR] = record.error[:5000]
+        model = (record.result or {}).get("model")
+        if isinstance(model, dict) and "skipped" in model:
+            tags[Tags.MODEL_SKIPPED] = str(model["skipped"])[:5000]
         tags[Tags.KEY] = job.key
         tags[Tags.NOTE] = _child_description(record, fit_on(job.phase, self.final_fit))
         return tags
@@ -283,6 +287,12 @@ class SweepTracker:
         if record.result and record.result.get("forecasts"):
             write_artifact(self.client, run.info.artifact_uri, Artifacts.FORECASTS,
                            json.dumps(record.result["forecasts"]))
+        model = (record.result or {}).get("model")
+        if isinstance(model, dict) and "weights" in model:  # the trained network (`pipeline.core.handover`)
+            write_artifact_bytes(self.client, run.info.artifact_uri, Artifacts.MODEL_STATE,
+                                 json.dumps(model["state"]).encode())
+            write_artifact_bytes(self.client, run.info.artifact_uri, Artifacts.MODEL_WEIGHTS,
+                                 base64.b64decode(str(model["weights"])))
         if record.error_detail:
             write_artifact(self.client, run.info.artifact_uri, Artifacts.ERROR, record.error_detail)
         self.client.set_terminated(run_id, status=record.status, end_time=now)  # last: marks it complete

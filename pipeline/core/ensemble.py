@@ -1,0 +1,202 @@
+"""A dataset's recommended forecaster: the confirm seeds' networks as one model (the median of their forecasts,
+`reports.horizon.ENSEMBLE`), with split conformal intervals, reading and writing long frames. Pure: numpy,
+pandas, Keras; what MLflow sees of it is `pipeline.tracking.ensemble`.
+
+On disk (one directory, the pyfunc model's artifact): `ensemble.json` (`EnsembleInfo`) and per seed
+`networks/<run id>/state.json` and `weights.npz`, as each confirm run logged them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.core.conformal import LEVELS
+from pipeline.core.handover import ForecastInputError, History, Network, NetworkState, decode_weights
+from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times
+
+INFO = "ensemble.json"
+NETWORKS = "networks"
+
+
+class SeriesHistory(BaseModel):
+    """A series as the sweep had it: the default history to forecast from (no covariates kept)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    values: list[float]
+    time: list[str] | None = None
+    mase_scale: float
+    test_origins: list[int]  # the sweep's test origins (positions in `values`)
+
+
+class EnsembleInfo(BaseModel):
+    """What the ensemble is besides its networks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: int = 1
+    sweep: str
+    dataset: str
+    arch: str
+    combine: Literal["median", "mean"] = "median"  # the seeds' forecasts, per origin and step (the report's)
+    parent_run_id: str
+    runs: list[str]  # the confirm runs whose networks are the seeds
+    horizon: int
+    levels: list[int] = list(LEVELS)
+    # per level, per step: the half-width in units of a series' MASE scale (`pipeline.core.conformal`); None: inf
+    half_widths: dict[str, list[float | None]]
+    calibration_origins: int  # scores per step the half-widths come from
+    test_mase: float  # the ensemble's mean test MASE over series on the sweep's test origins
+    series: list[SeriesHistory]
+    step: tuple[str, float] | None = None  # the series' time step (`Step`), when they have times
+    covariates: tuple[list[str], list[str]] = ([], [])  # past, future
+
+
+class SeedEnsemble:
+    """The networks of one configuration's confirm seeds, forecasting as one."""
+
+    def __init__(self, info: EnsembleInfo, networks: list[Network]) -> None:
+        self.info, self.networks = info, networks
+        self.scales = {s.id: s.mase_scale for s in info.series}
+        self.by_id = {s.id: s for s in info.series}
+
+    @classmethod
+    def load(cls, directory: Path) -> SeedEnsemble:
+        info = EnsembleInfo.model_validate_json((directory / INFO).read_text(encoding="utf-8"))
+        nets = [Network(NetworkState.model_validate_json((directory / NETWORKS / r / "state.json").read_text()),
+                        decode_weights((directory / NETWORKS / r / "weights.npz").read_bytes())) for r in info.runs]
+        return cls(info, nets)
+
+    def forecast(self, histories: list[History], at: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Each series' median-of-seeds forecasts `(origins, H)` (default origin: after its last value)."""
+        runs = [net.forecast(histories, at) for net in self.networks]
+        combine = np.median if self.info.combine == "median" else np.mean
+        return [combine([run[i] for run in runs], axis=0) for i in range(len(histories))]
+
+    def predict_frame(self, frame: Any, origins: str = "end") -> Any:
+        """Forecasts of a long frame (`id`, `value`, optional `time`, covariates by name; future covariates with
+        rows through the horizon, their `value` empty): per series and step the point forecast and the
+        intervals. `origins="test"`: from the sweep's test origins instead (the history must then be the
+        sweep's series), one row per origin and step."""
+        histories, times = self.histories(frame)
+        if origins == "test":
+            at = [self._test_origins(h) for h in histories]
+            paths = self.forecast(histories, at)
+        elif origins == "end":
+            at = [np.array([len(h.y)]) for h in histories]
+            paths = self.forecast(histories)
+        else:
+            raise ForecastInputError(f"origins {origins!r}: expected 'end' or 'test'")
+        return self._frame(histories, times, at, paths)
+
+    def default_frame(self) -> Any:
+        """The sweep's own series as a long frame (what `gatesweep forecast` reads without `--data`)."""
+        import pandas as pd
+
+        past, future = self.info.covariates
+        if past or future:
+            raise ForecastInputError(f"dataset {self.info.dataset!r}: the model reads covariates "
+                                     f"({', '.join(past + future)}), which it does not keep; pass --data")
+        rows = [{"id": s.id, "value": v, **({"time": s.time[i]} if s.time else {})}
+                for s in self.info.series for i, v in enumerate(s.values)]
+        return pd.DataFrame(rows)
+
+    def histories(self, frame: Any) -> tuple[list[History], list[np.ndarray | None]]:
+        """The frame's series as `History`s (in time order when it has a time column) and their times."""
+        import pandas as pd
+
+        frame = pd.DataFrame(frame)
+        past, future = self.info.covariates
+        for column in ["id", "value", *past, *future]:
+            if column not in frame.columns:
+                what = "column" if column in ("id", "value") else "covariate"
+                raise ForecastInputError(f"missing {what} {column!r} (the frame has {', '.join(map(str, frame))})")
+        out, times = [], []
+        for sid, rows in frame.groupby(frame["id"].astype(str), sort=False):
+            t = None
+            if "time" in rows:
+                try:
+                    t = parse_times(rows["time"].to_numpy(), "the frame", "time")
+                except TimeError as exc:
+                    raise ForecastInputError(str(exc)) from None
+                order = np.argsort(t, kind="stable")
+                rows, t = rows.iloc[order], t[order]
+            value = pd.to_numeric(rows["value"], errors="coerce").to_numpy(float)
+            known = np.flatnonzero(np.isfinite(value))
+            n = int(known[-1]) + 1 if len(known) else 0  # rows after the last value: the horizon's covariates
+            cov = {c: pd.to_numeric(rows[c], errors="coerce").to_numpy(float) for c in past + future}
+            out.append(History(str(sid), value[:n], np.column_stack([cov[c][:n] for c in past]) if past
+                               else np.zeros((n, 0)),
+                               np.column_stack([cov[c] for c in future]) if future else np.zeros((len(rows), 0)),
+                               self._offset(str(sid), t)))
+            times.append(None if t is None else t[:n])
+        if not out:
+            raise ForecastInputError("the frame has no rows")
+        return out, times
+
+    def _offset(self, sid: str, t: np.ndarray | None) -> int:
+        """Where the frame's first value lies in the sweep's series (what a deseasonalising transform's cycle
+        needs): by the times when both have them, else the frame is taken to start where the sweep's did."""
+        known = self.by_id.get(sid)
+        if t is None or known is None or not known.time or self.info.step is None:
+            return 0
+        step = Step(*self.info.step)  # type: ignore[arg-type]
+        first = parse_times(np.array(known.time[:1], dtype=object), "the model", "time")[0]
+        return int(round(float(step.positions(np.array([first, t[0]]))[1])))
+
+    def _test_origins(self, h: History) -> np.ndarray:
+        known = self.by_id.get(h.id)
+        if known is None:
+            raise ForecastInputError(f"series {h.id!r}: the model was not trained on it")
+        return np.asarray(known.test_origins, int)
+
+    def _frame(self, histories: list[History], times: list[np.ndarray | None], at: list[np.ndarray],
+               paths: list[np.ndarray]) -> Any:
+        import pandas as pd
+
+        hz = self.info.horizon
+        rows = []
+        for h, t, a, p in zip(histories, times, at, paths, strict=True):
+            scale = self.scales.get(h.id)
+            if scale is None:
+                raise ForecastInputError(f"series {h.id!r}: the model was not trained on it")
+            future = self._future_times(t, hz)
+            for o, path in zip(a, p, strict=True):
+                for k in range(hz):
+                    row: dict[str, Any] = {"id": h.id, "origin": int(o), "step": k + 1}
+                    if future is not None and o == len(h.y):
+                        row["time"] = future[k]
+                    row["forecast"] = float(path[k])
+                    for level in self.info.levels:
+                        w = self.info.half_widths[str(level)][k]
+                        half = math.inf if w is None else w * scale
+                        row[f"lo_{level}"], row[f"hi_{level}"] = path[k] - half, path[k] + half
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
+    def _future_times(self, t: np.ndarray | None, horizon: int) -> list[str] | None:
+        if t is None or len(t) < 2:
+            return None
+        try:
+            step = infer_step(t, "the frame")[0]
+        except TimeError:
+            return None
+        return [format_time(x, step) for x in step.times_at(t[-1], np.arange(1, horizon + 1))]
+
+
+def write_ensemble(directory: Path, info: EnsembleInfo, networks: dict[str, tuple[str, bytes]]) -> None:
+    """The on-disk form `SeedEnsemble.load` reads: `networks`, run id -> (state JSON, weights npz)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / INFO).write_text(info.model_dump_json(), encoding="utf-8")
+    for run_id, (state, weights) in networks.items():
+        d = directory / NETWORKS / run_id
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "state.json").write_text(state, encoding="utf-8")
+        (d / "weights.npz").write_bytes(weights)
+

@@ -1,0 +1,104 @@
+"""A dataset's seed ensemble as an MLflow pyfunc model on the sweep's parent run, registered as
+`<sweep>.<dataset>` (a new version per sweep) with the alias `champion` moved only to a version at least as good
+on its test origins. The model is logged from code (`ensemble_model.py`): nothing is pickled, and loading it runs
+no code from the store; the networks are plain `.npz` arrays (`pipeline.core.handover`).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from pipeline.core.ensemble import EnsembleInfo, SeedEnsemble, write_ensemble
+from pipeline.tracking.contract import Artifacts
+
+CHAMPION = "champion"
+BEFORE_MODELS = "this sweep was written before models were logged"
+TEST_MASE_TAG = "gatesweep.test_mase"  # on a model version: its ensemble's test MASE (what `champion` compares)
+_CODE = Path(__file__).with_name("ensemble_model.py")
+
+
+class EnsembleForecaster(PythonModel):
+    """`predict(frame, params={"origins": "end"})`: see `pipeline.core.ensemble.SeedEnsemble.predict_frame`."""
+
+    def load_context(self, context: Any) -> None:
+        self.ensemble = SeedEnsemble.load(Path(context.artifacts["ensemble"]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.ensemble.predict_frame(model_input, str((params or {}).get("origins", "end")))
+
+
+def model_name(sweep: str, dataset: str) -> str:
+    return f"{sweep}.{dataset}"
+
+
+def _signature(info: EnsembleInfo) -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    past, future = info.covariates
+    has_time = any(s.time for s in info.series)
+    inputs: list[Any] = [ColSpec("string", "id"), ColSpec("double", "value")]
+    inputs += [ColSpec("string", "time", required=False)]
+    inputs += [ColSpec("double", c) for c in past + future]
+    outputs: list[Any] = [ColSpec("string", "id"), ColSpec("long", "origin"), ColSpec("long", "step")]
+    outputs += [ColSpec("string", "time", required=False)] if has_time else []
+    outputs += [ColSpec("double", "forecast")]
+    outputs += [ColSpec("double", f"{side}_{level}") for level in info.levels for side in ("lo", "hi")]
+    return ModelSignature(Schema(inputs), Schema(outputs), ParamSchema([ParamSpec("origins", "string", "end")]))
+
+
+def log_and_register(client: Any, parent_run_id: str, info: EnsembleInfo,
+                     networks: dict[str, tuple[str, bytes]]) -> tuple[str, bool]:
+    """Log the ensemble under `models/<dataset>` of the parent run and register it. Returns the version's
+    `models:/<name>/<version>` URI and whether `champion` now points at it."""
+    import importlib.metadata
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ens_dir, model_dir = Path(tmp) / "ensemble", Path(tmp) / "model"
+        write_ensemble(ens_dir, info, networks)
+        requirements = [f"{p}=={importlib.metadata.version(p)}" for p in ("mlflow", "tensorflow", "keras", "numpy",
+                                                                          "pandas", "pydantic")]
+        with warnings.catch_warnings():  # the signature is given; an example would need covariates we do not keep
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*", category=UserWarning)
+            mlflow.pyfunc.save_model(str(model_dir), python_model=str(_CODE), artifacts={"ensemble": str(ens_dir)},
+                                     signature=_signature(info), pip_requirements=requirements)
+        path = f"{Artifacts.ENSEMBLES_DIR}/{info.dataset}"
+        client.log_artifacts(parent_run_id, str(model_dir), path)
+    name = model_name(info.sweep, info.dataset)
+    try:
+        client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(name, description=f"gatesweep: the recommended forecaster of dataset "
+                                                         f"{info.dataset!r} in sweep {info.sweep!r}")
+    source = f"{client.get_run(parent_run_id).info.artifact_uri}/{path}"
+    version = client.create_model_version(
+        name, source, run_id=parent_run_id,
+        tags={TEST_MASE_TAG: repr(info.test_mase), "gatesweep.arch": info.arch,
+              "gatesweep.seeds": str(len(info.runs)), "gatesweep.parent_run": parent_run_id},
+        description=(f"{info.arch.upper()} seed ensemble (median of {len(info.runs)} confirm seeds) of sweep "
+                     f"{info.sweep!r} on {info.dataset!r}: test MASE {info.test_mase:.4g} on the sweep's test "
+                     f"origins; conformal intervals at {', '.join(map(str, info.levels))}%"))
+    promoted = _promote(client, name, version.version, info.test_mase)
+    return f"models:/{name}/{version.version}", promoted
+
+
+def _promote(client: Any, name: str, version: str, test_mase: float) -> bool:
+    """Point `champion` at `version` when there is none yet or the new one is at least as good (test MASE)."""
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        current = None
+    if current is not None:
+        held = float(current.tags.get(TEST_MASE_TAG, "inf"))
+        if not (math.isfinite(test_mase) and test_mase <= held):
+            return False
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return True

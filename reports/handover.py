@@ -1,0 +1,122 @@
+"""After the report: each dataset's recommended forecaster handed over as one registered MLflow model.
+
+The usefulness rule (`reports.useful`) names a network (`gru` or `lstm`) only when its seed ensemble beats every
+baseline; then that architecture's chosen confirm runs (the configuration the report confirms) become one
+`pipeline.tracking.ensemble` model, with split conformal intervals from the ensemble's errors at the test origins.
+Otherwise nothing is registered and the parent's tag `gatesweep.model.<dataset>` says why. A parent that already
+carries the tag was handed over before (`gatesweep report` rebuilding a report registers nothing again).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
+from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
+from pipeline.core.timeaxis import TimeError, infer_step, parse_times
+from pipeline.tracking.contract import Artifacts, Tags
+from pipeline.tracking.ensemble import BEFORE_MODELS
+from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
+from reports.verdict import Verdict
+
+
+def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.DataFrame,
+              parent_tags: dict[str, str]) -> dict[str, str]:
+    """Register each dataset's recommended forecaster; returns the parent tags set (dataset's tag -> value)."""
+    tags = {}
+    for v in verdict.datasets:
+        key = Tags.model_of(v.dataset)
+        if key in parent_tags:
+            continue
+        tags[key] = _hand_over_one(client, parent_run_id, verdict.sweep, v, confirm)
+        client.set_tag(parent_run_id, key, tags[key])
+    return tags
+
+
+def _hand_over_one(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame) -> str:
+    useful = v.useful
+    if useful is None:
+        return "none: the sweep's report has no usefulness test"
+    if useful.network is None:
+        why = (f"the baseline {useful.baseline} forecasts at least as well" if useful.baseline
+               else "no network could be tested against the baselines (untestable)")
+        return f"none: no network is useful on {v.dataset} ({why})"
+    return register_network(client, parent_run_id, sweep, v.dataset, useful.network, useful.ensemble, confirm)
+
+
+def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
+                     confirm: pd.DataFrame) -> str:
+    """Log and register the seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm
+    runs, with `run_id` and `artifact_uri`); returns the version's URI, or `none: <why>`."""
+    runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("run_id")
+    networks, forecasts = {}, []
+    for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
+        state = read_artifact_bytes(client, uri, Artifacts.MODEL_STATE)
+        weights = read_artifact_bytes(client, uri, Artifacts.MODEL_WEIGHTS)
+        fc = read_artifact(client, uri, Artifacts.FORECASTS)
+        if state is None or weights is None or fc is None:
+            return f"none: {BEFORE_MODELS} (confirm run {run_id} has no {Artifacts.MODEL_DIR}/)"
+        networks[str(run_id)] = (state.decode(), weights)
+        forecasts.append(_series_of(json.loads(fc)))
+    if not networks:
+        return f"none: no finished confirm run of {arch} on {dataset}"
+    info = ensemble_info(sweep, dataset, arch, combine, parent_run_id, list(networks),
+                         forecasts, json.loads(next(iter(networks.values()))[0]))
+    from pipeline.tracking.ensemble import log_and_register
+
+    uri, champion = log_and_register(client, parent_run_id, info, networks)
+    return uri + (" (champion)" if champion else "")
+
+
+def _series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's `forecasts.json` as one entry per series (a panel's `series`, else the top-level keys)."""
+    if fc.get("series"):
+        return list(fc["series"])
+    return [{**{k: fc[k] for k in ("truth", "test_pred", "test_origins", "mase_scale", "time")
+                                if k in fc}}]
+
+
+def ensemble_info(sweep: str, dataset: str, arch: str, combine: str, parent_run_id: str, runs: list[str],
+                  forecasts: list[list[dict[str, Any]]], state: dict[str, Any],
+                  levels: tuple[int, ...] = LEVELS) -> EnsembleInfo:
+    """The ensemble's description: its seeds' test forecasts combined, the conformal half-widths from their
+    errors, the test MASE, and each series' history (to forecast from without new data)."""
+    horizon = int(state["horizon"])
+    combined = np.median if combine == "median" else np.mean
+    preds, truths, scales, series = [], [], [], []
+    for i, first in enumerate(forecasts[0]):
+        at = np.asarray(first["test_origins"], int)
+        truth = np.asarray(first["truth"], float)
+        pred = combined([np.asarray(run[i]["test_pred"], float).reshape(len(at), horizon) for run in forecasts],
+                        axis=0)
+        scale = float(np.asarray(first["mase_scale"], float).reshape(-1)[0])
+        preds.append(pred)
+        truths.append(truth[at[:, None] + np.arange(horizon)[None, :]])
+        scales.append(scale)
+        # a single series' forecasts carry no id: the network's state names it (the dataset's series)
+        series.append(SeriesHistory(id=str(first.get("id", state["series"][i]["id"])), values=truth.tolist(),
+                                    time=first.get("time"), mase_scale=scale, test_origins=at.tolist()))
+    widths = conformal_half_widths(calibration_scores(preds, truths, scales), levels)
+    test_mase = float(np.mean([np.mean(np.abs(t - p)) / s for p, t, s in zip(preds, truths, scales, strict=True)]))
+    return EnsembleInfo(sweep=sweep, dataset=dataset, arch=arch, combine=combine,  # type: ignore[arg-type]
+                        parent_run_id=parent_run_id, runs=runs, horizon=horizon, levels=list(levels),
+                        half_widths={str(k): [float(x) if math.isfinite(x) else None for x in w]
+                                     for k, w in widths.items()},
+                        calibration_origins=sum(len(p) for p in preds), test_mase=test_mase, series=series,
+                        step=_step(series[0].time), covariates=(list(state.get("past", [])),
+                                                                list(state.get("future", []))))
+
+
+def _step(labels: list[str] | None) -> tuple[str, float] | None:
+    if not labels or len(labels) < 2:
+        return None
+    try:
+        step = infer_step(parse_times(np.array(labels, dtype=object), "forecasts.json", "time"), "the series")[0]
+    except TimeError:
+        return None
+    return step.kind, step.size

@@ -1,0 +1,155 @@
+"""The hand-over from MLflow alone: confirm runs written by the sweep's own tracker (from their outbox records)
+keep their networks; the registered seed ensemble, loaded by URI, forecasts the sweep's test origins exactly as
+the runs' stored forecasts combine, forecasts past each series' end with intervals, and says what is wrong with
+bad input in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.core.config import SplitSpec
+from pipeline.core.handover import ForecastInputError
+from pipeline.core.hparams import HParams
+from pipeline.core.jobs import Job
+from pipeline.core.training import fit_and_score
+from pipeline.tracking.records import RunRecord
+from pipeline.tracking.tracker import SweepTracker
+
+SEASON, N, HORIZON = 6, 150, 3
+T = np.arange(N)
+SERIES = 20 + 0.05 * T + 3 * np.sin(2 * np.pi * T / SEASON) + np.random.default_rng(5).normal(0, 0.5, N)
+HP = HParams.of("gru", dict(hidden_size=8, window=12, batch_size=16, epochs=4, optimizer="adam",
+                            learning_rate=0.01, transform="stl", normalize="window"))
+
+
+def _store(tmp_path: Path, seeds: int = 3) -> tuple[Any, str, pd.DataFrame]:
+    """A parent run and `seeds` confirm runs written by `SweepTracker.log_child` from JSON outbox records."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = SweepTracker(uri, "handover")
+    tracker.check()
+    parent = tracker.client.create_run(tracker.experiment_id, run_name="handover-sweep",
+                                       tags={"gatesweep.role": "sweep"})
+    tracker.parent_id, tracker.horizons = parent.info.run_id, {"sim": HORIZON}
+    rows = []
+    for seed in range(seeds):
+        result = fit_and_score(HP, SERIES, SplitSpec(), seed=seed, evaluate_test=True, season=SEASON,
+                               horizon=HORIZON, origin_step=1, keep_model=True, refit=True)
+        job = Job(phase="confirm", dataset="sim", hp=HP, index=seed, seed=seed)
+        raw = {**result.metrics, "forecasts": result.forecasts, "model": result.model}
+        record = RunRecord(job=job, history={}, result=json.loads(json.dumps(raw)), status="FINISHED")
+        run_id = tracker.log_child(RunRecord.model_validate_json(record.model_dump_json()))
+        run = tracker.client.get_run(run_id)
+        rows.append({"run_id": run_id, "artifact_uri": run.info.artifact_uri, "dataset": "sim", "arch": "gru",
+                     "test_pred": result.forecasts["test_pred"]})  # type: ignore[index]
+    return tracker.client, parent.info.run_id, pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str, pd.DataFrame, str]:
+    from reports.handover import register_network
+
+    client, parent, runs = _store(tmp_path_factory.mktemp("store"))
+    tag = register_network(client, parent, "handover", "sim", "gru", "median", runs)
+    return client, parent, runs, tag
+
+
+def test_each_confirm_run_keeps_its_network_as_plain_files(registered: tuple[Any, str, pd.DataFrame, str]) -> None:
+    client, _, runs, _ = registered
+    files = {a.path: a.file_size for a in client.list_artifacts(runs["run_id"][0], "model")}
+    assert set(files) == {"model/state.json", "model/weights.npz"}
+    assert files["model/weights.npz"] < 10_000  # a GRU of 8 units: a few KB
+
+
+def test_the_registered_ensemble_reproduces_the_runs_test_forecasts(
+        registered: tuple[Any, str, pd.DataFrame, str]) -> None:
+    import mlflow
+
+    client, _, runs, tag = registered
+    assert tag == "models:/handover.sim/1 (champion)"
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model("models:/handover.sim@champion")
+    finally:
+        mlflow.set_tracking_uri("")
+    frame = pd.DataFrame({"id": "series", "value": SERIES})
+    out = model.predict(frame, params={"origins": "test"})
+    expected = np.median(np.stack([np.asarray(p) for p in runs["test_pred"]]), axis=0)
+    np.testing.assert_array_equal(out["forecast"].to_numpy(), expected)
+    assert out["step"].tolist()[:HORIZON] == [1, 2, 3]
+    ahead = model.predict(frame)
+    assert len(ahead) == HORIZON and (ahead["origin"] == N).all()
+    assert (ahead["lo_95"] <= ahead["lo_80"]).all() and (ahead["lo_80"] < ahead["forecast"]).all()
+    assert (ahead["forecast"] < ahead["hi_80"]).all() and (ahead["hi_80"] <= ahead["hi_95"]).all()
+
+
+def test_bad_input_is_one_line(registered: tuple[Any, str, pd.DataFrame, str], tmp_path: Path) -> None:
+    from pipeline.core.ensemble import SeedEnsemble
+
+    client, parent, _, _ = registered
+    local = Path(client.download_artifacts(parent, "models/sim", str(tmp_path)))
+    ensemble = SeedEnsemble.load(local / "artifacts" / "ensemble")
+    with pytest.raises(ForecastInputError, match=r"^series 'series': 5 values; the model reads the last 12"):
+        ensemble.predict_frame(pd.DataFrame({"id": "series", "value": SERIES[:5]}))
+    with pytest.raises(ForecastInputError, match=r"^series 'elsewhere': the model was not trained on it"):
+        ensemble.predict_frame(pd.DataFrame({"id": "elsewhere", "value": SERIES}))
+    with pytest.raises(ForecastInputError, match=r"^missing column 'value'"):
+        ensemble.predict_frame(pd.DataFrame({"id": "series", "y": SERIES}))
+
+
+def test_a_second_version_takes_champion_only_when_at_least_as_good(
+        registered: tuple[Any, str, pd.DataFrame, str]) -> None:
+    from pipeline.tracking.ensemble import TEST_MASE_TAG, _promote
+
+    client = registered[0]
+    held = float(client.get_model_version("handover.sim", "1").tags[TEST_MASE_TAG])
+    assert not _promote(client, "handover.sim", "1", held * 1.01)  # worse: champion stays
+    assert _promote(client, "handover.sim", "1", held)  # as good: it moves (here to the same version)
+
+
+def test_a_missing_covariate_is_one_line(registered: tuple[Any, str, pd.DataFrame, str], tmp_path: Path) -> None:
+    from pipeline.core.ensemble import SeedEnsemble
+
+    client, parent, _, _ = registered
+    local = Path(client.download_artifacts(parent, "models/sim", str(tmp_path)))
+    ensemble = SeedEnsemble.load(local / "artifacts" / "ensemble")
+    ensemble.info = ensemble.info.model_copy(update={"covariates": (["price"], [])})
+    with pytest.raises(ForecastInputError, match=r"^missing covariate 'price' \(the frame has id, value\)$"):
+        ensemble.predict_frame(pd.DataFrame({"id": "series", "value": SERIES}))
+
+
+def test_gatesweep_forecast_from_a_model_or_a_parent_run(registered: tuple[Any, str, pd.DataFrame, str],
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.app.cli import main
+    from pipeline.tracking.contract import Tags
+
+    client, parent, _, tag = registered
+    uri = ["--tracking-uri", client.tracking_uri]
+    out = tmp_path / "f.csv"
+    assert main(["forecast", "models:/handover.sim@champion", "--out", str(out), *uri]) == 0
+    table = pd.read_csv(out)
+    assert table.columns.tolist() == ["id", "step", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert table["step"].tolist() == [1, 2, 3]
+    # a parent run from before models were logged: one line, exit 2
+    capsys.readouterr()
+    assert main(["forecast", parent, *uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "this sweep was written before models were logged" in err[0]
+    client.set_tag(parent, Tags.model_of("sim"), tag)
+    assert main(["forecast", parent, "--out", str(tmp_path / "g.csv"), *uri]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "g.csv"), table)
+    # a history shorter than the window, and a series the model does not know
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"value": SERIES[:5]}).to_csv(short, index=False)
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"id": "elsewhere", "value": SERIES}).to_csv(other, index=False)
+    for data, says in ((short, "the model reads the last 12"), (other, "the model was not trained on it")):
+        capsys.readouterr()
+        assert main(["forecast", "handover.sim/1", "--data", str(data), *uri]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err
