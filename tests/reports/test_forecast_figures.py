@@ -189,3 +189,16 @@ def test_a_run_picture_of_a_large_panel_shows_its_six_largest_series() -> None:
     fig = plots.run_forecast_figure(f, "s10000-gru-confirm")
     assert [ax.get_title() for ax in fig.axes] == [f"series s{k}" for k in range(3, 9)]
     assert "6 of 9 series, the largest" in fig.texts[0].get_text()
+
+
+def test_a_single_series_gets_its_baselines_though_its_forecasts_carry_no_id() -> None:
+    """A univariate dataset's forecasts.json has no series id; baselines.json names the series after the dataset.
+    Found on a real CSV (matplotlib's msft.csv): the report drew no baseline and the table had none."""
+    truth = list(np.linspace(1.0, 2.0, 20))
+    run = {"truth": truth, "test_pred": [1.5] * 6, "test_origins": [14, 17], "horizon": [3], "test_start": [14]}
+    entry = {"horizon": 3, "series": [{"id": "msft", "test_origins": [14, 17], "truth": truth[14:20],
+                                       "mase_scale": 0.05, "pred": {"naive": truth[13:14] * 3 + truth[16:17] * 3},
+                                       "mase": {"naive": 1.0}}]}
+    (view,) = series_views({"gru": [run], "lstm": [run]}, entry)
+    assert set(view.baselines) == {"naive"}
+    np.testing.assert_allclose(view.baselines["naive"].pred, [[truth[13]] * 3, [truth[16]] * 3])
