@@ -46,7 +46,7 @@ _GRID = 1601  # points of the numerical integration per look
 # why a dataset's confirm seeds stopped
 STOP_REASONS = {
     "decided": "decided",
-    "futility": "no decision reachable within max_seeds",
+    "futility": "no decision reachable even with the most seeds allowed",
     "max_seeds": "reached max_seeds",
     "max_minutes": "reached max_minutes",
     "fixed": "fixed number of seeds",

@@ -241,11 +241,11 @@ def minutes_phrase(m: float) -> str:
 
 
 def _boundary(step: RoundStep, max_seeds: int) -> str:
-    """`round 2's boundary 0.0031`, or, at a look that spends no error at all (a few seeds of many), that it
+    """`round 2 needed p below 0.0031`, or, at a look that spends no error at all (a few seeds of many), that it
     could decide nothing."""
     if step.threshold > 0:
-        return f"round {step.round}'s boundary {step.threshold:.2g}"
-    return (f"round {step.round} could decide nothing (its boundary is 0 at {min(step.n_gru, step.n_lstm)} of "
+        return f"round {step.round} needed p below {step.threshold:.2g}"
+    return (f"round {step.round} could decide nothing yet (no error is spent at {min(step.n_gru, step.n_lstm)} of "
             f"{max_seeds} seeds)")
 
 
@@ -267,8 +267,8 @@ def sentence(v: DatasetVerdict, rules: ReportSpec) -> str:
         lower = sorted(-_pct(flip * x) for x in (v.ci_low, v.ci_high))
         if rounds is not None:
             return (f"{v.dataset}: {v.label.upper()} wins — geometric-mean test MASE {-_pct(flip * v.effect):.1f}% "
-                    f"lower (95% repeated CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v.p_value:.3g} below round "
-                    f"{step.round}'s boundary {step.threshold:.2g} (Welch, group-sequential, Holm), {n}.")
+                    f"lower (95% repeated CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v.p_value:.3g}, below the "
+                    f"{step.threshold:.2g} round {step.round} needed (Welch, group-sequential, Holm), {n}.")
         return (f"{v.dataset}: {v.label.upper()} wins — geometric-mean test MASE {-_pct(flip * v.effect):.1f}% "
                 f"lower (95% CI {lower[0]:.1f}–{lower[1]:.1f}%), p = {v.p_holm:.3g} after Holm (Welch), {n}.")
     if v.label == "equivalent":
