@@ -312,12 +312,20 @@ def effects(verdicts: list[DatasetVerdict], margin: float) -> bytes:
 
 
 def _plain_log_ticks(axis: Any) -> None:
-    """Log-axis ticks as plain numbers (0.6, 1, 2), not powers of ten."""
+    """Log-axis ticks as plain numbers (0.6, 1, 2), not powers of ten. Minor ticks are labelled only as far as
+    they fit: all of them on an axis under half a decade, those at 2 and 5 times a power of ten up to two
+    decades, none beyond (a wider axis labelled every 0.01, 0.02, ... 0.09 prints them on top of each other)."""
     from matplotlib.ticker import FuncFormatter
 
-    plain = FuncFormatter(lambda x, _: f"{x:.3g}")
-    axis.set_major_formatter(plain)
-    axis.set_minor_formatter(plain)
+    def minor(x: float, _: Any) -> str:
+        lo, hi = sorted(float(v) for v in axis.get_view_interval())
+        decades = math.log10(hi / lo) if lo > 0 and hi > 0 else math.inf
+        lead = round(x / 10 ** math.floor(math.log10(x) + 1e-9), 6) if x > 0 else 0.0
+        show = decades < 0.5 or (decades < 2 and lead in (2.0, 5.0))
+        return f"{x:.3g}" if show else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.3g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
@@ -332,10 +340,24 @@ def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
     # an early round's repeated interval can span decades: keep the ratios and the band readable
     top = max(max(ratio, default=1.0), 1 + margin) * 4
     bottom = min(min(ratio, default=1.0), 1 / (1 + margin)) / 4
-    # an unbounded interval (None) runs past both edges of the plot, and its point is drawn open
-    lo = [step.ratio - (step.ci_low if step.ci_low is not None else bottom / 10) for step in path]
-    hi = [(step.ci_high if step.ci_high is not None else top * 10) - step.ratio for step in path]
-    ax.errorbar(n, ratio, yerr=[lo, hi], fmt="-", color="black", capsize=3)
+    # an interval is capped where it ends; where it runs past the plot (an early round's can span decades, an
+    # unbounded one (None) has no end) an arrow at the plot's edge says so instead of a line through the axis
+    ax.plot(n, ratio, "-", color="black", lw=1)
+    cap = 0.012 * (v.rounds.max_seeds + 1)
+    beyond = False
+    for k, step in zip(n, path, strict=True):
+        low = step.ci_low if step.ci_low is not None else 0.0
+        high = step.ci_high if step.ci_high is not None else math.inf
+        a, b = max(low, bottom), min(high, top)
+        ax.plot([k, k], [a, b], color="black", lw=1)
+        for y, past, marker in ((a, low < bottom, "v"), (b, high > top, "^")):
+            if past:
+                ax.plot(k, y, marker=marker, color="black", ms=7, clip_on=False, zorder=4)
+                beyond = True
+            else:
+                ax.plot([k - cap, k + cap], [y, y], color="black", lw=1)
+    if beyond:
+        ax.plot([], [], "^", color="black", ms=7, label="interval continues beyond the plot")
     bounded = [step.ci_low is not None and step.ci_high is not None for step in path]
     for filled, label in ((True, "ratio, repeated 95% CI"), (False, "repeated CI unbounded or not defined")):
         at = [(k, r) for k, r, b in zip(n, ratio, bounded, strict=True) if b == filled]
