@@ -167,6 +167,8 @@ class SeedEnsemble:
             if scale is None:
                 raise ForecastInputError(f"series {h.id!r}: the model was not trained on it")
             future = self._future_times(t, hz)
+            # a series that never went below 0 gets no interval below 0 (the baselines' convention for forecasts)
+            floor = 0.0 if bool(np.all(np.asarray(h.y, float)[np.isfinite(h.y)] >= 0)) else -math.inf
             for o, path in zip(a, p, strict=True):
                 for k in range(hz):
                     row: dict[str, Any] = {"id": h.id, "origin": int(o), "step": k + 1}
@@ -176,7 +178,7 @@ class SeedEnsemble:
                     for level in self.info.levels:
                         w = self.info.half_widths[str(level)][k]
                         half = math.inf if w is None else w * scale
-                        row[f"lo_{level}"], row[f"hi_{level}"] = path[k] - half, path[k] + half
+                        row[f"lo_{level}"], row[f"hi_{level}"] = max(path[k] - half, floor), path[k] + half
                     rows.append(row)
         return pd.DataFrame(rows)
 

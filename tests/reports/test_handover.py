@@ -153,3 +153,23 @@ def test_gatesweep_forecast_from_a_model_or_a_parent_run(registered: tuple[Any, 
         assert main(["forecast", "handover.sim/1", "--data", str(data), *uri]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+
+
+def test_a_series_that_never_went_below_zero_gets_no_interval_below_zero() -> None:
+    """Intervals are clipped at 0 for a non-negative history (counts, sales), as the baselines' forecasts are;
+    a series with negative values keeps its symmetric interval."""
+    from pipeline.core.ensemble import EnsembleInfo, SeedEnsemble, SeriesHistory
+    from pipeline.core.handover import History
+
+    info = EnsembleInfo(sweep="s", dataset="d", arch="gru", parent_run_id="p", runs=["r"], horizon=2,
+                        half_widths={"80": [1.0, 2.0], "95": [3.0, None]}, calibration_origins=10, test_mase=1.0,
+                        series=[SeriesHistory(id=i, values=[0.0], mase_scale=1.0, test_origins=[1])
+                                for i in ("sales", "temp")])
+    ens = SeedEnsemble(info, [])
+    hist = [History("sales", np.array([0.0, 2.0, 1.0]), np.zeros((3, 0)), np.zeros((5, 0))),
+            History("temp", np.array([-1.0, 2.0, 1.0]), np.zeros((3, 0)), np.zeros((5, 0)))]
+    out = ens._frame(hist, [None, None], [np.array([3]), np.array([3])], [np.array([[0.5, 0.5]])] * 2)
+    sales, temp = out[out["id"] == "sales"], out[out["id"] == "temp"]
+    assert sales["lo_80"].tolist() == [0.0, 0.0] and sales["hi_80"].tolist() == [1.5, 2.5]
+    assert sales["lo_95"].tolist() == [0.0, 0.0] and sales["hi_95"].tolist() == [3.5, np.inf]
+    assert temp["lo_80"].tolist() == [-0.5, -1.5] and temp["lo_95"].tolist() == [-2.5, -np.inf]
