@@ -118,7 +118,10 @@ def test_report_artifacts_tags_and_copy_in_out(sweep: tuple[Path, str]) -> None:
     cwd, parent_id = sweep
     client = _client(cwd)
     names = {a.path for a in client.list_artifacts(parent_id, "report")}
-    assert names == {"report/report.html", "report/summary.md", "report/verdict.json"}
+    assert names == {"report/report.html", "report/summary.md", "report/verdict.json", "report/figures"}
+    figures = {a.path for a in client.list_artifacts(parent_id, "report/figures")}
+    assert {"report/figures/forecasts_damped.png"} <= figures  # the forecasts against actuals, for summary.md
+    assert "report.html" in {a.path for a in client.list_artifacts(parent_id)}  # also at the root, one click away
     tags = client.get_run(parent_id).data.tags
     verdict = json.loads((cwd / "gatesweep-output" / "tiny-e2e" / "latest" / "report" / "verdict.json").read_text())
     assert tags["gatesweep.verdict.damped"] == verdict["datasets"][0]["label"]
@@ -236,7 +239,7 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
             # the description's report link (MLflow opens description links in a new tab): the artifact
             # viewer with the report in its frame
             with page.context.expect_page() as opened:
-                page.get_by_role("link", name="report/report.html").first.click()
+                page.get_by_role("link", name="report.html").first.click()
             tab = opened.value
             deadline = time.monotonic() + 60
             while not any("Decision" in (f.content() or "") for f in tab.frames[1:]):
@@ -245,7 +248,7 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
             # one click to every run of the sweep from the run page
             page.goto(url + printed.group(2))
             with page.context.expect_page() as opened:
-                page.get_by_role("link", name="the runs table").first.click()
+                page.get_by_role("link", name="every run of the sweep").first.click()
             tab = opened.value
             tab.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=60_000)
             assert "Run Name" in tab.inner_text("body")
