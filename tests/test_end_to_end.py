@@ -197,6 +197,7 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
     import urllib.request
 
     from pipeline.dev.mlflow_server import free_port, stop_group
+    from pipeline.tracking.contract import RunsView
     from tests.reports.test_report_browser import FLAGS, _chromium_or_skip
 
     chromium = _chromium_or_skip()
@@ -258,7 +259,8 @@ def test_the_printed_mlflow_link_opens_on_the_verdict_and_leads_to_the_report_an
             page.goto(f"{url}/#/experiments/{experiment}")
             link = page.locator("a", has_text="Open the runs table").first  # the popup hides the page from roles
             link.wait_for(timeout=60_000)
-            assert link.get_attribute("href") == f"#/experiments/{experiment}/runs?workflowType=machine_learning"
+            # the runs table opens on gatesweep's columns (MLflow's shared view, written on the experiment)
+            assert link.get_attribute("href") == f"#/experiments/{experiment}/runs?{RunsView.query()}"
             page.goto(f"{url}/{link.get_attribute('href')}")
             page.get_by_text("tiny-e2e-sweep").first.wait_for(timeout=60_000)
             assert "Run Name" in page.inner_text("body") and "Evaluation runs" not in page.inner_text("body")
