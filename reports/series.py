@@ -74,8 +74,10 @@ def series_views(runs: dict[str, list[dict[str, Any]]], baselines: dict[str, Any
     base_by_id: dict[str, dict[str, Paths]] = {}
     if baselines is not None:
         for name, paths in baseline_paths(baselines, horizon, ids).items():
-            for p in paths:  # a single series: its forecasts carry no id, its baselines the dataset's name
-                base_by_id.setdefault(ids[0] if len(ids) == len(paths) == 1 else p.id, {})[name] = p
+            # paired by position, as `baseline_paths` orders them and the usefulness test pairs them (a single
+            # series' forecasts carry no id, its baselines the dataset's name)
+            for j, p in enumerate(paths):
+                base_by_id.setdefault(ids[j] if len(paths) == len(ids) else p.id, {})[name] = p
     out = []
     for i, sid in enumerate(ids):
         head = next(iter(per_arch.values()))[0][i]
