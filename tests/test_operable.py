@@ -148,6 +148,38 @@ def test_sigint_while_ray_starts_exits_at_once_with_nothing_started(tmp_path: Pa
     assert parents == []  # no parent run: the sweep had not begun
 
 
+def _group(pgid: int) -> list[str]:
+    """The processes still running in a process group (a zombie has ended: the container's init may be slow to
+    reap it)."""
+    ps = subprocess.run(["ps", "-o", "stat,cmd", "--no-headers", "-g", str(pgid)], capture_output=True, text=True)
+    return [line for line in ps.stdout.splitlines() if not line.startswith("Z")]
+
+
+@pytest.mark.slow
+def test_a_stop_while_a_panel_s_baselines_fit_in_worker_processes_ends_in_seconds(tmp_path: Path) -> None:
+    """A panel's baselines are fitted in spawned worker processes. Ctrl-C to the driver alone, then SIGTERM to
+    the whole group (which kills the workers mid-fit): each stops the benchmark in seconds with one line and
+    leaves no process behind. Both used to hang: the pool waited forever for the killed workers' results, and
+    `bench` ignored the stop."""
+    seconds = {}
+    for sig, to_group in ((signal.SIGINT, False), (signal.SIGTERM, True)):
+        driver = _Driver(["bench", "--benchmark", "m3-monthly", "--series", "120", "--baselines-only"], tmp_path)
+        deadline = time.monotonic() + 120
+        while not any("spawn_main" in line for line in _group(driver.proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(6)  # the workers have imported statsforecast and are fitting
+        assert driver.proc.poll() is None, driver.stderr[-2000:]
+        t0 = time.monotonic()
+        (os.killpg if to_group else os.kill)(driver.proc.pid, sig)
+        assert driver.finish(timeout=120) == 128 + sig, driver.stderr[-3000:]
+        seconds[sig.name] = time.monotonic() - t0
+        assert seconds[sig.name] < 20, seconds
+        assert "Traceback" not in driver.stderr and f"interrupted ({sig.name})" in driver.stderr, driver.stderr[-3000:]
+        time.sleep(1)
+        assert not _group(driver.proc.pid)
+    print("stop during pooled baselines: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
+
+
 @pytest.mark.slow
 def test_a_gpu_request_on_a_cluster_without_gpus_exits_2_at_once(tmp_path: Path) -> None:
     space = tmp_path / "gpu.yaml"

@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args = _parser().parse_args(argv)
-        if args.command in ("run", "resume", "nightly"):
+        if args.command in ("run", "resume", "nightly", "bench"):
             ACTIVE.install()  # Ctrl-C / SIGTERM: stop gracefully, keep everything finished
         return _COMMANDS[args.command](args)
     except (SpecError, UsageError, TrackingError, BadReference, OffContract) as exc:  # bad input: nothing started

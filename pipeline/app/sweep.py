@@ -19,7 +19,7 @@ import numpy as np
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.data import Panel, load_datasets, split_bounds
-from pipeline.core.errors import IncompleteSweep, ReportFailed, StoreUnavailable
+from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable, SweepFailed
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
 from pipeline.engine.interrupts import ACTIVE, Interrupted
@@ -126,7 +126,7 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
         StoreUnavailable: MLflow went away and did not come back within the flush timeout; the results
             are in `out_dir/outbox` and `gatesweep sync out_dir` writes them later.
         Interrupted: Ctrl-C or SIGTERM; finished runs are kept, `note` says how to continue.
-        SweepFailed: a cell where every run failed, or a phase that ended short.
+        SweepFailed: a cell where every run failed, a phase that ended short, or a baseline worker killed.
     """
     from pipeline.tracking.tracker import SweepTracker
 
@@ -147,6 +147,14 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
         progress.stop()
         exc.note = "nothing was started"
         raise
+    except BaselineWorkerDied as exc:  # killed from outside: by our own stop signal, or by something else
+        progress.stop()
+        try:
+            ACTIVE.check()
+        except Interrupted as stop:
+            stop.note = "nothing was started"
+            raise stop from None
+        raise SweepFailed(f"{exc}; nothing was started") from None
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
     tags = {Tags.OUT_DIR: str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
     tags |= {Tags.data_span(name): panel.describe() for name, panel in series.items()}

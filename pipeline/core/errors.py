@@ -20,6 +20,11 @@ class SweepFailed(RuntimeError):
     """The sweep cannot go on (a cell where every run failed, a phase that ended short): exit 1."""
 
 
+class BaselineWorkerDied(SweepFailed):
+    """A process fitting baselines ended without its results (killed: a signal to the process group, the
+    out-of-memory killer): exit 1, nothing was started."""
+
+
 class IncompleteSweep(RuntimeError):
     """A sweep's child runs are not all in MLflow (or there are none), so no verdict is made: exit 1."""
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.data import forecast_inputs, origin_inputs
+from pipeline.core.errors import BaselineWorkerDied
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -155,7 +156,6 @@ def baselines_many(calls: list[dict[str, Any]], workers: int | None = None,
     `cache`: a directory of earlier results (`baseline_cache`), one JSON file per call keyed by everything the
     result depends on (the series' values, the call's settings, statsforecast's version and this code's): a
     call found there is not fitted again (a nightly run on unchanged data, a benchmark run twice)."""
-    import multiprocessing as mp
     import os
 
     keys = [_cache_key(call) for call in calls] if cache is not None else []
@@ -165,14 +165,38 @@ def baselines_many(calls: list[dict[str, Any]], workers: int | None = None,
     if workers < 2 or len(todo) < POOL_MIN_SERIES:
         fresh = [baselines(**calls[i]) for i in todo]
     else:
-        with mp.get_context("spawn").Pool(workers, initializer=_quiet_worker) as pool:  # exit: terminate()
-            fresh = list(pool.imap(_baselines_of, [calls[i] for i in todo],
-                                   chunksize=max(1, len(todo) // (8 * workers))))
+        fresh = _pooled([calls[i] for i in todo], workers)
     for i, r in zip(todo, fresh, strict=True):
         found[i] = r
         if cache is not None:
             _store(cache, keys[i], r)
     return [found[i] for i in range(len(calls))]
+
+
+def _pooled(calls: list[dict[str, Any]], workers: int) -> list[BaselineScores]:
+    """`baselines(**call)` for every call across `workers` spawned processes, in order.
+
+    A process pool, not `multiprocessing.Pool`: a Pool replaces a worker that dies and waits forever for the
+    results the dead one held (seen: SIGTERM to the process group during the baselines left `gatesweep bench`
+    waiting); here a dead worker breaks the pool and `BaselineWorkerDied` says so. On any exception in the
+    driver (Ctrl-C, SIGTERM turned into an exception) the workers are terminated at once rather than left to
+    finish their chunks."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_quiet_worker)
+    try:
+        return list(pool.map(_baselines_of, calls, chunksize=max(1, len(calls) // (8 * workers))))
+    except BrokenProcessPool as exc:
+        raise BaselineWorkerDied(f"a baseline worker process died before it finished ({exc})") from None
+    finally:
+        # the executor has no public way to stop its workers before Python 3.14 (`terminate_workers`): its
+        # private process table, read defensively
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            if proc.is_alive():
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def baseline_cache() -> Path | None:

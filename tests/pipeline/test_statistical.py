@@ -162,6 +162,51 @@ def test_many_series_across_processes_score_as_one_process_does() -> None:
         assert a.forms == b.forms and a.metrics == pytest.approx(b.metrics, rel=1e-9)
 
 
+def test_a_baseline_worker_killed_mid_fit_ends_the_pool_in_seconds_with_one_error() -> None:
+    """A worker killed from outside (the out-of-memory killer, a stray `kill -9`) breaks the pool: the driver
+    gets `BaselineWorkerDied` within seconds instead of waiting forever for the results the dead worker held
+    (what `multiprocessing.Pool`, which replaces dead workers, did), and no worker is left behind."""
+    import multiprocessing as mp
+    import os
+    import signal
+    import threading
+    import time
+
+    from pipeline.core.errors import BaselineWorkerDied, SweepFailed
+
+    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
+    calls = [{"series": MULT * f, "bounds": bounds, "window": 13, "season": 12, "horizon": 12}
+             for f in np.linspace(0.5, 2, 200)]  # ~1 min of fitting on 2 workers: killed long before the end
+    before = {p.pid for p in mp.active_children()}
+    outcome: list[BaseException | None] = []
+
+    def fit() -> None:
+        try:
+            baselines_many(calls, workers=2)
+            outcome.append(None)
+        except BaseException as exc:  # the test's own assertion reads it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=fit, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline:
+        time.sleep(0.5)  # the spawned workers, once they are fitting (statsforecast imported)
+        workers = [p.pid for p in mp.active_children() if p.pid not in before]
+    assert workers, "no worker process started"
+    time.sleep(3)
+    t0 = time.monotonic()
+    os.kill(workers[0], signal.SIGKILL)
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the pool waited for a dead worker"
+    assert time.monotonic() - t0 < 15
+    assert len(outcome) == 1 and isinstance(outcome[0], BaselineWorkerDied), outcome
+    assert isinstance(outcome[0], SweepFailed)  # the CLI's one line, exit 1
+    time.sleep(1)
+    assert not [p for p in mp.active_children() if p.pid not in before]
+
+
 def test_cached_baselines_are_what_fitting_gives_and_a_changed_series_is_fitted_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pipeline.core.statistical as statistical
