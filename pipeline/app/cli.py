@@ -439,6 +439,21 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _refuse_a_file_store(uri: str | None) -> None:
+    """MLflow 3 opens a file store (`file:///...`, a bare directory) only with `MLFLOW_ALLOW_FILE_STORE=true`,
+    and says so in a traceback: one line instead, with the way out, before anything starts."""
+    from urllib.parse import urlparse
+
+    if not uri or os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
+        return
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file") or (len(scheme) == 1 and uri[1:3] in (":\\", ":/")):  # a path (a Windows drive too)
+        where = urlparse(uri).path if scheme == "file" else uri
+        raise UsageError(f"--tracking-uri {uri}: a file store, which MLflow no longer opens by default: migrate it "
+                         f"(mlflow migrate-filestore --source {Path(where).parent} --target sqlite:///mlflow.db) "
+                         "and pass the database, or set MLFLOW_ALLOW_FILE_STORE=true")
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per run is noise
@@ -448,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         args = _parser().parse_args(argv)
+        _refuse_a_file_store(getattr(args, "tracking_uri", None))
         if args.command in ("run", "resume", "nightly", "bench"):
             ACTIVE.install()  # Ctrl-C / SIGTERM: stop gracefully, keep everything finished
         return _COMMANDS[args.command](args)

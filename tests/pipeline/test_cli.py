@@ -63,6 +63,25 @@ def test_report_of_unknown_run_is_bad_input(tmp_path: Path) -> None:
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.parametrize("argv", [["report", "abc"], ["export", "abc"], ["forecast", "m"], ["resume", "abc"],
+                                  ["run", str(ROOT / "search_spaces" / "quickstart.yaml")]], ids=lambda a: a[0])
+@pytest.mark.parametrize("uri", ["file:///tmp/x/mlruns", "./mlruns"])
+def test_a_file_store_is_one_line_exit_2_with_the_way_out(argv: list[str], uri: str, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow 3 refuses a file store in a traceback; gatesweep says it in one line, with the migration, before
+    anything starts."""
+    from pipeline.app.cli import main
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --tracking-uri {uri}: a file store") and \
+        "mlflow migrate-filestore --source" in err[0] and "MLFLOW_ALLOW_FILE_STORE=true" in err[0], err
+    assert list(tmp_path.iterdir()) == []  # nothing made
+
+
 @pytest.mark.parametrize("path", sorted((DATA / "invalid").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_invalid_file_exits_2_with_one_line(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pipeline.app.cli import main
