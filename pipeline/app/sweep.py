@@ -137,7 +137,10 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
     try:
         # pure computation on the data (seconds for long series): done before anything starts, so a Ctrl-C
         # here leaves nothing behind, and a resumed sweep never lacks them
-        progress.set_note("fitting the ETS, ARIMA and Theta baselines")
+        names = [{"ets": "ETS", "arima": "ARIMA", "theta": "Theta"}[n] for n in spec.evaluation.statistical_baselines]
+        what = " and ".join(part for part in (", ".join(names[:-1]), names[-1] if names else "") if part)
+        progress.set_note(f"fitting the {what} baseline{'s' * (len(names) > 1)}" if names
+                          else "scoring the naive and AR baselines")
         t_baselines = time.perf_counter()
         baseline_metrics, baseline_tags, baseline_seconds, baseline_paths = dataset_baselines(spec, series)
         baseline_wall = time.perf_counter() - t_baselines
