@@ -69,8 +69,7 @@ def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, 
                          forecasts, json.loads(next(iter(networks.values()))[0]))
     from pipeline.tracking.ensemble import log_and_register
 
-    uri, champion = log_and_register(client, parent_run_id, info, networks)
-    return uri + (" (champion)" if champion else "")
+    return log_and_register(client, parent_run_id, info, networks)
 
 
 def _series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:

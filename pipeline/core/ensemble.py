@@ -38,7 +38,8 @@ class SeriesHistory(BaseModel):
 class EnsembleInfo(BaseModel):
     """What the ensemble is besides its networks."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # a test MASE that is not finite stays what it is when read back (JSON's null would not be a float)
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
     format: int = 1
     sweep: str

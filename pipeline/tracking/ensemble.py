@@ -16,12 +16,13 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from pipeline.core.ensemble import EnsembleInfo, SeedEnsemble, write_ensemble
-from pipeline.tracking.contract import Artifacts
+from pipeline.core.ensemble import INFO, EnsembleInfo, SeedEnsemble, write_ensemble
+from pipeline.tracking.contract import Artifacts, Tags
 
 CHAMPION = "champion"
 BEFORE_MODELS = "this sweep was written before models were logged"
 TEST_MASE_TAG = "gatesweep.test_mase"  # on a model version: its ensemble's test MASE (what `champion` compares)
+CHAMPION_TAG = "gatesweep.champion"  # on a model version: whether it took `champion` when registered, and why
 _CODE = Path(__file__).with_name("ensemble_model.py")
 
 
@@ -55,50 +56,86 @@ def _signature(info: EnsembleInfo) -> Any:
     return ModelSignature(Schema(inputs), Schema(outputs), ParamSchema([ParamSpec("origins", "string", "end")]))
 
 
-def log_and_register(client: Any, parent_run_id: str, info: EnsembleInfo,
-                     networks: dict[str, tuple[str, bytes]]) -> tuple[str, bool]:
-    """Log the ensemble under `models/<dataset>` of the parent run and register it. Returns the version's
-    `models:/<name>/<version>` URI and whether `champion` now points at it."""
+def save_model(directory: Path, info: EnsembleInfo, networks: dict[str, tuple[str, bytes]]) -> Path:
+    """The pyfunc model as MLflow would log it, in `directory` (what an upload pushes; it may wait there through
+    an outage). Returns `directory`."""
     import importlib.metadata
 
     with tempfile.TemporaryDirectory() as tmp:
-        ens_dir, model_dir = Path(tmp) / "ensemble", Path(tmp) / "model"
+        ens_dir = Path(tmp) / "ensemble"
         write_ensemble(ens_dir, info, networks)
         requirements = [f"{p}=={importlib.metadata.version(p)}" for p in ("mlflow", "tensorflow", "keras", "numpy",
                                                                           "pandas", "pydantic")]
         with warnings.catch_warnings():  # the signature is given; an example would need covariates we do not keep
             warnings.filterwarnings("ignore", message=".*input example was not provided.*", category=UserWarning)
-            mlflow.pyfunc.save_model(str(model_dir), python_model=str(_CODE), artifacts={"ensemble": str(ens_dir)},
+            mlflow.pyfunc.save_model(str(directory), python_model=str(_CODE), artifacts={"ensemble": str(ens_dir)},
                                      signature=_signature(info), pip_requirements=requirements)
-        path = f"{Artifacts.ENSEMBLES_DIR}/{info.dataset}"
-        client.log_artifacts(parent_run_id, str(model_dir), path)
+    return directory
+
+
+def saved_info(directory: Path) -> EnsembleInfo:
+    return EnsembleInfo.model_validate_json((directory / "artifacts" / "ensemble" / INFO).read_text(encoding="utf-8"))
+
+
+def upload(client: Any, parent_run_id: str, directory: Path) -> str:
+    """Log a saved model under `models/<dataset>` of the parent run, register it as a new version of
+    `<sweep>.<dataset>` (moving `champion` by `promote`), and tag the parent with it. Idempotent, so that an
+    upload cut short by an outage can simply be run again: the artifacts are overwritten, the version this parent
+    registered before is reused, and the champion decision is made once. Returns the parent's tag value:
+    `models:/<name>/<version> (champion)` or `... (not champion: <why>)`."""
+    info = saved_info(directory)
+    path = f"{Artifacts.ENSEMBLES_DIR}/{info.dataset}"
+    client.log_artifacts(parent_run_id, str(directory), path)
     name = model_name(info.sweep, info.dataset)
     try:
         client.get_registered_model(name)
     except mlflow.exceptions.MlflowException:
         client.create_registered_model(name, description=f"gatesweep: the recommended forecaster of dataset "
                                                          f"{info.dataset!r} in sweep {info.sweep!r}")
-    source = f"{client.get_run(parent_run_id).info.artifact_uri}/{path}"
-    version = client.create_model_version(
-        name, source, run_id=parent_run_id,
+    earlier = client.search_model_versions(f"name = '{name}' and run_id = '{parent_run_id}'")
+    version = earlier[0] if earlier else client.create_model_version(
+        name, f"{client.get_run(parent_run_id).info.artifact_uri}/{path}", run_id=parent_run_id,
         tags={TEST_MASE_TAG: repr(info.test_mase), "gatesweep.arch": info.arch,
               "gatesweep.seeds": str(len(info.runs)), "gatesweep.parent_run": parent_run_id},
         description=(f"{info.arch.upper()} seed ensemble (median of {len(info.runs)} confirm seeds) of sweep "
                      f"{info.sweep!r} on {info.dataset!r}: test MASE {info.test_mase:.4g} on the sweep's test "
                      f"origins; conformal intervals at {', '.join(map(str, info.levels))}%"))
-    promoted = _promote(client, name, version.version, info.test_mase)
-    return f"models:/{name}/{version.version}", promoted
+    why = version.tags.get(CHAMPION_TAG) if earlier else None
+    if why is None:
+        why = promote(client, name, version.version, info.test_mase)[1]
+    value = f"models:/{name}/{version.version} " + ("(champion)" if why.startswith("yes")
+                                                     else f"(not champion: {why.removeprefix('no: ')})")
+    client.set_tag(parent_run_id, Tags.model_of(info.dataset), value)
+    return value
 
 
-def _promote(client: Any, name: str, version: str, test_mase: float) -> bool:
-    """Point `champion` at `version` when there is none yet or the new one is at least as good (test MASE)."""
+def log_and_register(client: Any, parent_run_id: str, info: EnsembleInfo,
+                     networks: dict[str, tuple[str, bytes]]) -> str:
+    """`save_model` then `upload`, at once (no outbox): the parent's tag value."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return upload(client, parent_run_id, save_model(Path(tmp) / "model", info, networks))
+
+
+def promote(client: Any, name: str, version: str, test_mase: float) -> tuple[bool, str]:
+    """Point `champion` at `version` when there is none yet or the new one is at least as good: its ensemble's
+    test MASE (on its sweep's test origins; the same origins when the data did not change) is at most the
+    champion's. Returns whether it moved and why, which the version keeps in its tag `gatesweep.champion`."""
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
     except mlflow.exceptions.MlflowException:
         current = None
-    if current is not None:
+    if current is None:
+        moved, why = True, "yes: the first version with a test MASE"
+    else:
         held = float(current.tags.get(TEST_MASE_TAG, "inf"))
-        if not (math.isfinite(test_mase) and test_mase <= held):
-            return False
-    client.set_registered_model_alias(name, CHAMPION, version)
-    return True
+        was = f"version {current.version}'s {held:.4g}"
+        if not math.isfinite(test_mase):
+            moved, why = False, f"no: the test MASE is {test_mase}; version {current.version} stays champion"
+        elif test_mase <= held:
+            moved, why = True, f"yes: test MASE {test_mase:.4g} <= {was}"
+        else:
+            moved, why = False, f"no: test MASE {test_mase:.4g} > {was}; version {current.version} stays champion"
+    client.set_model_version_tag(name, version, CHAMPION_TAG, why)
+    if moved:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    return moved, why

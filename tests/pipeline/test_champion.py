@@ -1,0 +1,86 @@
+"""The registry's `champion` rule against a real MLflow store (SQLite): each sweep registers a new version of
+`<sweep>.<dataset>`, and the alias moves to it only when its test MASE is at most the champion's; the version and
+the sweep's parent run say why."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pipeline.core.config import SplitSpec
+from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
+from pipeline.core.hparams import HParams
+from pipeline.core.training import fit_and_score
+
+N, HORIZON = 60, 2
+SERIES = 5 + np.sin(np.arange(N) / 3)
+HP = HParams.of("gru", dict(hidden_size=4, window=8, batch_size=16, epochs=1, optimizer="adam", learning_rate=0.01))
+
+
+@pytest.fixture(scope="module")
+def network() -> dict[str, tuple[str, bytes]]:
+    """One real network (a GRU of 4 units, one epoch): what a model version carries."""
+    model = fit_and_score(HP, SERIES, SplitSpec(), seed=0, evaluate_test=True, horizon=HORIZON, keep_model=True,
+                          refit=True).model
+    assert model is not None
+    return {"run0": (json.dumps(model["state"]), base64.b64decode(model["weights"]))}
+
+
+def _info(parent: str, test_mase: float) -> EnsembleInfo:
+    return EnsembleInfo(sweep="nightly", dataset="sim", arch="gru", parent_run_id=parent, runs=["run0"],
+                        horizon=HORIZON, half_widths={"80": [1.0, 1.5], "95": [2.0, 3.0]}, calibration_origins=9,
+                        test_mase=test_mase, series=[SeriesHistory(id="series", values=SERIES.tolist(),
+                                                                   mase_scale=0.3, test_origins=list(range(50, 58)))])
+
+
+def test_champion_moves_only_to_a_version_at_least_as_good(network: dict[str, tuple[str, bytes]],
+                                                           tmp_path: Path) -> None:
+    import mlflow
+
+    from pipeline.tracking.contract import Tags
+    from pipeline.tracking.ensemble import CHAMPION, CHAMPION_TAG, log_and_register
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("nightly", artifact_location=(tmp_path / "artifacts").as_uri())
+
+    def nightly(test_mase: float) -> tuple[str, str]:
+        parent = client.create_run(experiment).info.run_id
+        value = log_and_register(client, parent, _info(parent, test_mase), network)
+        assert client.get_run(parent).data.tags[Tags.model_of("sim")] == value
+        return parent, value
+
+    def champion() -> Any:
+        return client.get_model_version_by_alias("nightly.sim", CHAMPION)
+
+    _, first = nightly(1.0)
+    assert first == "models:/nightly.sim/1 (champion)" and str(champion().version) == "1"
+    assert client.get_model_version("nightly.sim", "1").tags[CHAMPION_TAG] == "yes: the first version with a test MASE"
+
+    _, worse = nightly(1.2)  # a worse night: version 2 exists, the alias stays, and both places say why
+    assert str(champion().version) == "1"
+    why = "no: test MASE 1.2 > version 1's 1; version 1 stays champion"
+    assert client.get_model_version("nightly.sim", "2").tags[CHAMPION_TAG] == why
+    assert worse == "models:/nightly.sim/2 (not champion: test MASE 1.2 > version 1's 1; version 1 stays champion)"
+
+    _, broken = nightly(math.nan)  # a night without a finite score never takes it
+    assert str(champion().version) == "1" and "(not champion: the test MASE is nan" in broken
+
+    _, better = nightly(0.9)
+    assert better == "models:/nightly.sim/4 (champion)" and str(champion().version) == "4"
+    assert client.get_model_version("nightly.sim", "4").tags[CHAMPION_TAG] == "yes: test MASE 0.9 <= version 1's 1"
+
+    tied, tie = nightly(0.9)  # at least as good: a tie moves it too
+    assert tie == "models:/nightly.sim/5 (champion)" and str(champion().version) == "5"
+
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model("models:/nightly.sim@champion")
+    finally:
+        mlflow.set_tracking_uri("")
+    assert model.unwrap_python_model().ensemble.info.parent_run_id == tied  # the alias loads the newest equal
