@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,21 +25,38 @@ from pipeline.tracking.ensemble import BEFORE_MODELS
 from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
 from reports.verdict import Verdict
 
+Prepared = tuple[EnsembleInfo, dict[str, tuple[str, bytes]]]  # a model to upload: its description and networks
+
 
 def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.DataFrame,
-              parent_tags: dict[str, str]) -> dict[str, str]:
-    """Register each dataset's recommended forecaster; returns the parent tags set (dataset's tag -> value)."""
+              parent_tags: dict[str, str], out_dir: Path) -> dict[str, str]:
+    """Register each dataset's recommended forecaster; returns the parent tags set (dataset's tag -> value).
+    The models go through an outbox in `out_dir` (`pipeline.tracking.uploads`): one kept there by an earlier
+    attempt is pushed as it is.
+
+    Raises:
+        ModelsPending: some models are still not in MLflow (kept on disk for `gatesweep sync`).
+    """
+    from pipeline.tracking.uploads import ModelUploads
+
+    uploads = ModelUploads(out_dir, client, parent_run_id)
+    kept = uploads.pending()
     tags = {}
     for v in verdict.datasets:
         key = Tags.model_of(v.dataset)
-        if key in parent_tags:
+        if key in parent_tags or v.dataset in kept:
             continue
-        tags[key] = _hand_over_one(client, parent_run_id, verdict.sweep, v, confirm)
-        client.set_tag(parent_run_id, key, tags[key])
+        prepared = _prepare(client, parent_run_id, verdict.sweep, v, confirm)
+        if isinstance(prepared, str):
+            tags[key] = prepared
+            client.set_tag(parent_run_id, key, prepared)
+        else:
+            uploads.put(*prepared)
+    tags |= {Tags.model_of(dataset): value for dataset, value in uploads.finish().items()}
     return tags
 
 
-def _hand_over_one(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame) -> str:
+def _prepare(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame) -> Prepared | str:
     useful = v.useful
     if useful is None:
         return "none: the sweep's report has no usefulness test"
@@ -46,13 +64,25 @@ def _hand_over_one(client: Any, parent_run_id: str, sweep: str, v: Any, confirm:
         why = (f"the baseline {useful.baseline} forecasts at least as well" if useful.baseline
                else "no network could be tested against the baselines (untestable)")
         return f"none: no network is useful on {v.dataset} ({why})"
-    return register_network(client, parent_run_id, sweep, v.dataset, useful.network, useful.ensemble, confirm)
+    return prepare_network(client, parent_run_id, sweep, v.dataset, useful.network, useful.ensemble, confirm)
 
 
 def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
                      confirm: pd.DataFrame) -> str:
-    """Log and register the seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm
-    runs, with `run_id` and `artifact_uri`); returns the version's URI, or `none: <why>`."""
+    """Log and register the seed ensemble of `arch`'s confirm runs on `dataset` at once (no outbox); returns the
+    version's URI and whether it is champion, or `none: <why>`."""
+    prepared = prepare_network(client, parent_run_id, sweep, dataset, arch, combine, confirm)
+    if isinstance(prepared, str):
+        return prepared
+    from pipeline.tracking.ensemble import log_and_register
+
+    return log_and_register(client, parent_run_id, *prepared)
+
+
+def prepare_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
+                    confirm: pd.DataFrame) -> Prepared | str:
+    """The seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm runs, with `run_id`
+    and `artifact_uri`) read from MLflow: its description and networks, or `none: <why>`."""
     runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("run_id")
     networks, forecasts = {}, []
     for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
@@ -67,9 +97,7 @@ def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, 
         return f"none: no finished confirm run of {arch} on {dataset}"
     info = ensemble_info(sweep, dataset, arch, combine, parent_run_id, list(networks),
                          forecasts, json.loads(next(iter(networks.values()))[0]))
-    from pipeline.tracking.ensemble import log_and_register
-
-    return log_and_register(client, parent_run_id, info, networks)
+    return info, networks
 
 
 def _series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,12 +1,14 @@
-"""The registry's `champion` rule against a real MLflow store (SQLite): each sweep registers a new version of
-`<sweep>.<dataset>`, and the alias moves to it only when its test MASE is at most the champion's; the version and
-the sweep's parent run say why."""
+"""The Model Registry against real MLflow stores: the `champion` rule (SQLite: each sweep registers a new version
+of `<sweep>.<dataset>`, and the alias moves to it only when its test MASE is at most the champion's; the version
+and the sweep's parent run say why), and an `mlflow server` outage during the model upload (nothing lost)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import math
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,49 @@ def test_champion_moves_only_to_a_version_at_least_as_good(network: dict[str, tu
     finally:
         mlflow.set_tracking_uri("")
     assert model.unwrap_python_model().ensemble.info.parent_run_id == tied  # the alias loads the newest equal
+
+
+def test_an_outage_during_the_model_upload_loses_nothing(network: dict[str, tuple[str, bytes]], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model is saved and queued while the `mlflow server` is down: the upload waits out its timeout and keeps
+    the model on disk; once the server is up, a new process (what `gatesweep sync` runs) pushes the kept record as
+    it is. An upload cut short after it registered (its record not yet moved to done) pushed again adds no version.
+    (The server is down first and started once, rather than stopped and restarted: one start is most of the
+    test's time.)"""
+    import mlflow
+
+    from pipeline.dev.mlflow_server import MlflowServer
+    from pipeline.tracking.contract import Tags
+    from pipeline.tracking.uploads import ModelsPending, ModelUploads
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast while it is down (the outbox retries)
+    server = MlflowServer(tmp_path / "server")
+    store = mlflow.MlflowClient(server.backend_store_uri)  # the sweep's parent run, written before the outage
+    parent = store.create_run(store.create_experiment("nightly", (tmp_path / "artifacts").as_uri())).info.run_id
+    client = mlflow.MlflowClient(server.url)
+    sweep_dir = tmp_path / "sweep"
+    uploads = ModelUploads(sweep_dir, client, parent)
+    uploads.put(_info(parent, 1.0), network)
+    t0 = time.perf_counter()
+    with pytest.raises(ModelsPending, match=rf"^1 model\(s\) not yet in MLflow \(sim: .*\); nothing lost, .*"
+                                            rf"`gatesweep sync {sweep_dir}` registers them$"):
+        uploads.finish(timeout_s=2)
+    assert time.perf_counter() - t0 < 10
+    outbox = sweep_dir / "outbox" / "models"
+    assert (outbox / "pending" / "sim.json").exists() and (sweep_dir / "models" / "sim" / "MLmodel").exists()
+
+    server.start()
+    try:
+        assert client.search_model_versions("name = 'nightly.sim'") == []
+        again = ModelUploads(sweep_dir, client, parent)
+        assert again.pending() == {"sim"}
+        assert again.finish(timeout_s=30) == {"sim": "models:/nightly.sim/1 (champion)"}
+        assert client.get_run(parent).data.tags[Tags.model_of("sim")] == "models:/nightly.sim/1 (champion)"
+        assert {a.path for a in client.list_artifacts(parent, "models/sim")} >= {"models/sim/MLmodel",
+                                                                                 "models/sim/artifacts"}
+        os.replace(outbox / "done" / "sim.json", outbox / "pending" / "sim.json")
+        assert ModelUploads(sweep_dir, client, parent).finish(timeout_s=30) == {
+            "sim": "models:/nightly.sim/1 (champion)"}
+        assert [str(v.version) for v in client.search_model_versions("name = 'nightly.sim'")] == ["1"]
+    finally:
+        server.stop()

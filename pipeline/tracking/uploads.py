@@ -1,0 +1,72 @@
+"""The hand-over's model uploads go through an outbox, as the runs do, so that an MLflow outage loses nothing.
+
+Each dataset's model is first saved whole on disk (`<sweep dir>/models/<dataset>/`, a pyfunc model as MLflow
+would log it), then a record naming it is put in `<sweep dir>/outbox/models/` and pushed by
+`pipeline.tracking.ensemble.upload`, which is idempotent: an upload cut short is run again from the start. The
+outbox retries through a short outage; after a long one the record stays pending, the report stops at its
+"registering" step, and `gatesweep sync` (or `resume`) pushes the kept record as it is, without rebuilding it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.ensemble import EnsembleInfo
+from pipeline.tracking.ensemble import save_model, upload
+from pipeline.tracking.outbox import Outbox
+
+FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))  # as the runs' outbox
+
+
+class ModelsPending(RuntimeError):
+    """Some models are saved on disk but not yet in MLflow (the store is away, or refused them)."""
+
+
+class ModelUploads:
+    """The models of one sweep (`parent_run_id`) waiting for, or written to, MLflow; `out_dir`: the sweep's own
+    directory."""
+
+    def __init__(self, out_dir: Path, client: Any, parent_run_id: str) -> None:
+        self.out_dir, self.client, self.parent = Path(out_dir), client, parent_run_id
+        self.files = self.out_dir / "models"
+        self.outbox = Outbox(self.out_dir / "outbox" / "models", self._push, parent_run_id)
+        self.written: dict[str, str] = {}  # dataset -> the parent's tag value, for the uploads of this process
+
+    def pending(self) -> set[str]:
+        """Datasets whose model is saved and waiting (kept by an earlier attempt, or refused before)."""
+        return {p.stem for d in (self.outbox.pending_dir, self.outbox.dead_dir) for p in d.glob("*.json")}
+
+    def put(self, info: EnsembleInfo, networks: dict[str, tuple[str, bytes]]) -> None:
+        """Save `info.dataset`'s model on disk and queue its upload."""
+        directory = self.files / info.dataset
+        shutil.rmtree(directory, ignore_errors=True)  # a save cut short before its record was put
+        save_model(directory, info, networks)
+        self.outbox.put(info.dataset, {"job": {"model": info.dataset}})
+
+    def finish(self, timeout_s: float = FLUSH_TIMEOUT_S) -> dict[str, str]:
+        """Push every queued model, those kept on disk by an earlier attempt included, waiting through an outage
+        up to `timeout_s`. Returns dataset -> the parent's tag value for the models written now.
+
+        Raises:
+            ModelsPending: some are still not in MLflow; they stay on disk for `gatesweep sync`.
+        """
+        if not self.outbox.load_pending(dead=True):
+            return {}
+        self.outbox.start()
+        try:
+            remaining = self.outbox.flush(timeout_s)
+        finally:
+            self.outbox.close()
+        stuck = sorted(self.pending())
+        if remaining or stuck:
+            raise ModelsPending(f"{len(stuck)} model(s) not yet in MLflow ({', '.join(stuck)}: "
+                                f"{self.outbox.last_error}); nothing lost, they are kept in {self.files}: "
+                                f"`gatesweep sync {self.out_dir}` registers them")
+        return self.written
+
+    def _push(self, record: dict[str, Any], maybe_partial: bool) -> None:
+        dataset = record["job"]["model"]
+        self.written[dataset] = upload(self.client, self.parent, self.files / dataset)
