@@ -507,7 +507,8 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     with _stage("registering the recommended forecaster"):
         from reports.handover import hand_over
 
-        hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"], Path(out_dir))
+        hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"], Path(out_dir),
+                  ctx.get("spec"))
     return verdict
 
 

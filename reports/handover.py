@@ -10,13 +10,16 @@ carries the tag was handed over before (`gatesweep report` rebuilding a report r
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipeline.core.config import SplitSpec, SweepSpec
 from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
 from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
 from pipeline.core.timeaxis import TimeError, infer_step, parse_times
@@ -25,14 +28,16 @@ from pipeline.tracking.ensemble import BEFORE_MODELS
 from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
 from reports.verdict import Verdict
 
+log = logging.getLogger("gatesweep.handover")
 Prepared = tuple[EnsembleInfo, dict[str, tuple[str, bytes]]]  # a model to upload: its description and networks
 
 
 def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.DataFrame,
-              parent_tags: dict[str, str], out_dir: Path) -> dict[str, str]:
+              parent_tags: dict[str, str], out_dir: Path, spec: SweepSpec | None = None) -> dict[str, str]:
     """Register each dataset's recommended forecaster; returns the parent tags set (dataset's tag -> value).
     The models go through an outbox in `out_dir` (`pipeline.tracking.uploads`): one kept there by an earlier
-    attempt is pushed as it is.
+    attempt is pushed as it is. With `spec.deploy.refit`, the networks are first trained again on each series'
+    full history (`pipeline.core.refit`), here on the driver.
 
     Raises:
         ModelsPending: some models are still not in MLflow (kept on disk for `gatesweep sync`).
@@ -46,7 +51,8 @@ def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.Dat
         key = Tags.model_of(v.dataset)
         if key in parent_tags or v.dataset in kept:
             continue
-        prepared = _prepare(client, parent_run_id, verdict.sweep, v, confirm)
+        refit = spec.split_for(v.dataset) if spec is not None and spec.deploy.refit else None
+        prepared = _prepare(client, parent_run_id, verdict.sweep, v, confirm, refit)
         if isinstance(prepared, str):
             tags[key] = prepared
             client.set_tag(parent_run_id, key, prepared)
@@ -56,7 +62,8 @@ def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.Dat
     return tags
 
 
-def _prepare(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame) -> Prepared | str:
+def _prepare(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame,
+             refit: SplitSpec | None) -> Prepared | str:
     useful = v.useful
     if useful is None:
         return "none: the sweep's report has no usefulness test"
@@ -64,14 +71,14 @@ def _prepare(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.Da
         why = (f"the baseline {useful.baseline} forecasts at least as well" if useful.baseline
                else "no network could be tested against the baselines (untestable)")
         return f"none: no network is useful on {v.dataset} ({why})"
-    return prepare_network(client, parent_run_id, sweep, v.dataset, useful.network, useful.ensemble, confirm)
+    return prepare_network(client, parent_run_id, sweep, v.dataset, useful.network, useful.ensemble, confirm, refit)
 
 
 def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
-                     confirm: pd.DataFrame) -> str:
+                     confirm: pd.DataFrame, refit: SplitSpec | None = None) -> str:
     """Log and register the seed ensemble of `arch`'s confirm runs on `dataset` at once (no outbox); returns the
     version's URI and whether it is champion, or `none: <why>`."""
-    prepared = prepare_network(client, parent_run_id, sweep, dataset, arch, combine, confirm)
+    prepared = prepare_network(client, parent_run_id, sweep, dataset, arch, combine, confirm, refit)
     if isinstance(prepared, str):
         return prepared
     from pipeline.tracking.ensemble import log_and_register
@@ -80,9 +87,10 @@ def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, 
 
 
 def prepare_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
-                    confirm: pd.DataFrame) -> Prepared | str:
-    """The seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm runs, with `run_id`
-    and `artifact_uri`) read from MLflow: its description and networks, or `none: <why>`."""
+                    confirm: pd.DataFrame, refit: SplitSpec | None = None) -> Prepared | str:
+    """The seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm runs, with `run_id`,
+    `artifact_uri` and `seed`) read from MLflow: its description and networks, or `none: <why>`. `refit`: the
+    sweep's split, to train each network again on the full history (`deploy.refit`)."""
     runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("run_id")
     networks, forecasts = {}, []
     for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
@@ -97,7 +105,24 @@ def prepare_network(client: Any, parent_run_id: str, sweep: str, dataset: str, a
         return f"none: no finished confirm run of {arch} on {dataset}"
     info = ensemble_info(sweep, dataset, arch, combine, parent_run_id, list(networks),
                          forecasts, json.loads(next(iter(networks.values()))[0]))
+    if refit is not None:
+        return _refit(info, networks, dict(zip(runs["run_id"].astype(str), runs["seed"], strict=True)), refit)
     return info, networks
+
+
+def _refit(info: EnsembleInfo, networks: dict[str, tuple[str, bytes]], seeds: dict[str, Any],
+           split: SplitSpec) -> Prepared:
+    """Every seed's network trained again on the full history of each series, on this process (the driver: a
+    handful of fits of one small configuration, after Ray is done; their weights go straight into the model)."""
+    from pipeline.core.refit import refit_network
+
+    t0 = time.perf_counter()
+    histories = [(s.id, s.values) for s in info.series]
+    refit = {run: refit_network(state, int(seeds[run]), histories, split) for run, (state, _) in networks.items()}
+    seconds = time.perf_counter() - t0
+    log.info("refit %d networks of %s on the full history in %.1f s", len(refit), info.dataset, seconds)
+    through = {s.id: s.time[-1] if s.time else f"value {len(s.values) - 1}" for s in info.series}
+    return info.model_copy(update={"refit": True, "refit_through": through, "refit_seconds": seconds}), refit
 
 
 def _series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -499,6 +499,14 @@ class ReportSpec(_Frozen):
     smallest_effect: float = Field(0.05, gt=0, lt=1)
 
 
+class DeploySpec(_Frozen):
+    """What the hand-over registers. `refit`: retrain the recommended configuration (its confirm seeds) on each
+    series' full history, train, validation and test, before registering it (`reports.handover`); its intervals
+    still come from the test errors of the confirm runs, which held the test part out."""
+
+    refit: bool = False
+
+
 class SchedulerSpec(_Frozen):
     """Optional ASHA early stopping in the tune phase, the same rules for GRU and LSTM. `grace_period`
     is in epochs. The confirm phase always trains every run to full length."""
@@ -524,6 +532,7 @@ class SweepSpec(_Frozen):
     sampler: Literal["tpe", "random", "qmc"] = "tpe"
     seed: int = 0
     report: ReportSpec = ReportSpec()
+    deploy: DeploySpec = DeploySpec()
 
     @model_validator(mode="after")
     def _cross_field(self) -> SweepSpec:
@@ -544,6 +553,14 @@ class SweepSpec(_Frozen):
                 raise ValueError(f"datasets[{i}].past_covariates: the recursive strategy cannot know past covariates "
                                  f"beyond the origin; search only direct for dataset {ds.name!r} "
                                  f"(datasets[{i}].search_space.strategy: direct)")
+        if self.deploy.refit and self.evaluation.final_fit != "train+validation":
+            raise ValueError("deploy.refit: needs evaluation.final_fit: train+validation (a refit trains for the "
+                             "epochs that fit chose; early stopping has no validation part to stop on)")
+        with_covariates = [d.name for d in self.datasets if getattr(d, "past_covariates", None)
+                           or getattr(d, "future_covariates", None)]
+        if self.deploy.refit and with_covariates:
+            raise ValueError(f"deploy.refit: dataset {with_covariates[0]!r} has covariates, which the hand-over does "
+                             "not keep to refit on; leave deploy.refit out for it")
         searched = self.searched()
         if self.budget.trials_per_cell == 0 and searched:
             raise ValueError(f"budget.trials_per_cell: 0 means no search, but {searched[0]} is searched")

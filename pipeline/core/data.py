@@ -661,7 +661,7 @@ class PreparedData:
 def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform | None = None, *,
             horizon: int = 1, outputs: int = 1, origin_step: int | None = None,
             origin_count: int | None = None, past: np.ndarray | None = None,
-            future: np.ndarray | None = None, refit: bool = False) -> PreparedData:
+            future: np.ndarray | None = None, refit: bool = False, fit_all: bool = False) -> PreparedData:
     """Transform, scale (training part only), window and place the origins.
 
     Args:
@@ -673,6 +673,7 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
         past, future: covariates `(n, P)` and `(n, F)` (`covariate_channels`).
         refit: fit (scaling, covariate scaling, training windows) on the training and validation parts together,
             for the final fit of a chosen configuration; the validation origins then lie inside what it fits.
+        fit_all: fit on every value, the test part too (a deployed model's refit: nothing is left to score).
     """
     transform = transform or Transform()
     raw = np.asarray(raw, float)
@@ -680,6 +681,8 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
     (a0, a1), (b0, b1), (s0, s1) = bounds
     if refit:  # a final fit: everything before the test part, as the competitions fit
         a1 = s0
+    if fit_all:
+        a1 = len(raw)
     transform = transform.fitted(raw, (a0, a1))  # a deseasonalising transform sees the fitted part only
     z = transform.forward(raw)
     scaler = Scaler.fit(z[a0:a1])  # the part the network fits on only

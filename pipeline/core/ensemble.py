@@ -57,6 +57,11 @@ class EnsembleInfo(BaseModel):
     series: list[SeriesHistory]
     step: tuple[str, float] | None = None  # the series' time step (`Step`), when they have times
     covariates: tuple[list[str], list[str]] = ([], [])  # past, future
+    # `deploy: {refit: true}`: the networks were trained again, same seeds, on every value of each series (through
+    # `refit_through`: its last time, or position, used); `test_mase` and `half_widths` stay the confirm runs'
+    refit: bool = False
+    refit_through: dict[str, str] = {}
+    refit_seconds: float | None = None
 
 
 class SeedEnsemble:

@@ -52,7 +52,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                   origin_step: int | None = None, origin_count: int | None = None,
                   closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None,
                   refit: bool = False, keep_model: bool = False,
-                  covariate_names: tuple[list[str], list[str]] | None = None) -> TrialResult:
+                  covariate_names: tuple[list[str], list[str]] | None = None, fit_all: bool = False) -> TrialResult:
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
@@ -75,6 +75,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
             validation part is inside the fit), scored on the test split.
         keep_model: also return the trained network (`TrialResult.model`) for the hand-over; `covariate_names`,
             the dataset's past and future covariates, are stored with it.
+        fit_all: as `refit`, on every value, the test part included (`pipeline.core.refit`); no test score.
 
     Returns:
         Per-epoch training and validation losses (MSE of the scaled, transformed series, as the source
@@ -88,11 +89,15 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     panel = raw if isinstance(raw, Panel) else Panel.single(np.asarray(raw, float))
     if hp.strategy == "recursive" and panel.covariates[0]:
         raise ValueError("the recursive strategy cannot know past covariates beyond the origin; use direct")
+    if fit_all and evaluate_test:
+        raise ValueError("fit_all: the test part is inside the fit; there is nothing to score")
+    refit = refit or fit_all
     keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
     outputs = horizon if hp.strategy == "direct" else 1
     parts = [prepare(s.y, split, hp.window, Transform(hp.transform, season), horizon=horizon, outputs=outputs,
-                     origin_step=origin_step, origin_count=origin_count, past=s.past, future=s.future, refit=refit)
+                     origin_step=origin_step, origin_count=origin_count, past=s.past, future=s.future, refit=refit,
+                     fit_all=fit_all)
              for s in panel.series]
     patience = None if refit else patience
     inputs = 1 + (parts[0].channels.shape[1] if parts[0].channels is not None else 0)

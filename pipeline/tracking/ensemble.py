@@ -22,6 +22,7 @@ from pipeline.tracking.contract import Artifacts, Tags
 CHAMPION = "champion"
 BEFORE_MODELS = "this sweep was written before models were logged"
 TEST_MASE_TAG = "gatesweep.test_mase"  # on a model version: its ensemble's test MASE (what `champion` compares)
+REFIT_TAG = "gatesweep.refit"  # on a model version: `true` when its networks were refit on the full history
 CHAMPION_TAG = "gatesweep.champion"  # on a model version: whether it took `champion` when registered, and why
 _CODE = Path(__file__).with_name("ensemble_model.py")
 
@@ -96,10 +97,11 @@ def upload(client: Any, parent_run_id: str, directory: Path) -> str:
     version = earlier[0] if earlier else client.create_model_version(
         name, f"{client.get_run(parent_run_id).info.artifact_uri}/{path}", run_id=parent_run_id,
         tags={TEST_MASE_TAG: repr(info.test_mase), "gatesweep.arch": info.arch,
-              "gatesweep.seeds": str(len(info.runs)), "gatesweep.parent_run": parent_run_id},
+              "gatesweep.seeds": str(len(info.runs)), "gatesweep.parent_run": parent_run_id,
+              REFIT_TAG: str(info.refit).lower()},
         description=(f"{info.arch.upper()} seed ensemble (median of {len(info.runs)} confirm seeds) of sweep "
                      f"{info.sweep!r} on {info.dataset!r}: test MASE {info.test_mase:.4g} on the sweep's test "
-                     f"origins; conformal intervals at {', '.join(map(str, info.levels))}%"))
+                     f"origins; conformal intervals at {', '.join(map(str, info.levels))}%" + _refit_note(info)))
     why = version.tags.get(CHAMPION_TAG) if earlier else None
     if why is None:
         why = promote(client, name, version.version, info.test_mase)[1]
@@ -107,6 +109,15 @@ def upload(client: Any, parent_run_id: str, directory: Path) -> str:
                                                      else f"(not champion: {why.removeprefix('no: ')})")
     client.set_tag(parent_run_id, Tags.model_of(info.dataset), value)
     return value
+
+
+def _refit_note(info: EnsembleInfo) -> str:
+    if not info.refit:
+        return ""
+    through = ", ".join(f"{k} through {v}" for k, v in list(info.refit_through.items())[:5])
+    more = f" and {len(info.refit_through) - 5} more" if len(info.refit_through) > 5 else ""
+    return (f". Refit (deploy.refit): the same configuration and seeds trained again on each series' full history "
+            f"({through}{more}); the test MASE and the intervals are the confirm runs', which held the test part out")
 
 
 def log_and_register(client: Any, parent_run_id: str, info: EnsembleInfo,

@@ -164,3 +164,36 @@ def test_a_series_that_never_went_below_zero_gets_no_interval_below_zero() -> No
     assert sales["lo_80"].tolist() == [0.0, 0.0] and sales["hi_80"].tolist() == [1.5, 2.5]
     assert sales["lo_95"].tolist() == [0.0, 0.0] and sales["hi_95"].tolist() == [3.5, np.inf]
     assert temp["lo_80"].tolist() == [-0.5, -1.5] and temp["lo_95"].tolist() == [-2.5, -np.inf]
+
+
+def test_deploy_refit_trains_the_same_seeds_on_the_full_history(registered: tuple[Any, str, pd.DataFrame, str]) -> None:
+    """`deploy: {refit: true}`: the registered networks are the confirm seeds trained again on every value; the
+    model says so, forecasts differently from the confirm runs' ensemble, from after the series' true end, and
+    keeps the confirm runs' test MASE and intervals."""
+    import mlflow
+
+    from pipeline.tracking.ensemble import REFIT_TAG
+    from reports.handover import register_network
+
+    client, parent, runs, _ = registered
+    refit_parent = client.create_run(client.get_run(parent).info.experiment_id).info.run_id
+    tag = register_network(client, refit_parent, "handover-refit", "sim", "gru", "median",
+                           runs.assign(seed=range(len(runs))), refit=SplitSpec())
+    assert tag == "models:/handover-refit.sim/1 (champion)"
+    version = client.get_model_version("handover-refit.sim", "1")
+    assert version.tags[REFIT_TAG] == "true" and "Refit (deploy.refit)" in version.description
+    assert client.get_model_version("handover.sim", "1").tags[REFIT_TAG] == "false"
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        plain = mlflow.pyfunc.load_model("models:/handover.sim/1").unwrap_python_model().ensemble
+        refit = mlflow.pyfunc.load_model("models:/handover-refit.sim/1").unwrap_python_model().ensemble
+    finally:
+        mlflow.set_tracking_uri("")
+    assert refit.info.refit and refit.info.refit_through == {"series": f"value {N - 1}"}
+    assert refit.info.test_mase == plain.info.test_mase and refit.info.half_widths == plain.info.half_widths
+    assert {net.state.series[0].fit for net in refit.networks} == {(0, N)}
+    assert all(net.state.series[0].fit[1] < N for net in plain.networks)
+    frame = pd.DataFrame({"id": "series", "value": SERIES})
+    ahead, before = refit.predict_frame(frame), plain.predict_frame(frame)
+    assert (ahead["origin"] == N).all() and ahead["step"].tolist() == [1, 2, 3]
+    assert not np.allclose(ahead["forecast"], before["forecast"], rtol=1e-3)
