@@ -1,7 +1,7 @@
 """The hand-over's model uploads go through an outbox, as the runs do, so that an MLflow outage loses nothing.
 
-Each dataset's model is first saved whole on disk (`<sweep dir>/models/<dataset>/`, a pyfunc model as MLflow
-would log it), then a record naming it is put in `<sweep dir>/outbox/models/` and pushed by
+Each dataset's model is first saved whole on disk (`<sweep dir>/models/<parent run>/<dataset>/`, a pyfunc model as
+MLflow would log it), then a record naming it is put in `<sweep dir>/outbox/models/<parent run>/` and pushed by
 `pipeline.tracking.ensemble.upload`, which is idempotent: an upload cut short is run again from the start. The
 outbox retries through a short outage; after a long one the record stays pending, the report stops at its
 "registering" step, and `gatesweep sync` (or `resume`) pushes the kept record as it is, without rebuilding it.
@@ -31,8 +31,9 @@ class ModelUploads:
 
     def __init__(self, out_dir: Path, client: Any, parent_run_id: str) -> None:
         self.out_dir, self.client, self.parent = Path(out_dir), client, parent_run_id
-        self.files = self.out_dir / "models"
-        self.outbox = Outbox(self.out_dir / "outbox" / "models", self._push, parent_run_id)
+        # per parent run: a report rebuilt into a shared `--out` directory never meets another sweep's models
+        self.files = self.out_dir / "models" / parent_run_id
+        self.outbox = Outbox(self.out_dir / "outbox" / "models" / parent_run_id, self._push, parent_run_id)
         self.written: dict[str, str] = {}  # dataset -> the parent's tag value, for the uploads of this process
 
     def pending(self) -> set[str]:

@@ -114,8 +114,8 @@ def test_an_outage_during_the_model_upload_loses_nothing(network: dict[str, tupl
                                             rf"`gatesweep sync {sweep_dir}` registers them$"):
         uploads.finish(timeout_s=2)
     assert time.perf_counter() - t0 < 10
-    outbox = sweep_dir / "outbox" / "models"
-    assert (outbox / "pending" / "sim.json").exists() and (sweep_dir / "models" / "sim" / "MLmodel").exists()
+    outbox = sweep_dir / "outbox" / "models" / parent
+    assert (outbox / "pending" / "sim.json").exists() and (sweep_dir / "models" / parent / "sim" / "MLmodel").exists()
 
     server.start()
     try:
