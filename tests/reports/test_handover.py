@@ -197,3 +197,32 @@ def test_deploy_refit_trains_the_same_seeds_on_the_full_history(registered: tupl
     ahead, before = refit.predict_frame(frame), plain.predict_frame(frame)
     assert (ahead["origin"] == N).all() and ahead["step"].tolist() == [1, 2, 3]
     assert not np.allclose(ahead["forecast"], before["forecast"], rtol=1e-3)
+
+
+def test_the_report_hands_over_through_the_model_outbox(registered: tuple[Any, str, pd.DataFrame, str],
+                                                        tmp_path: Path) -> None:
+    """`hand_over`, as the report stage calls it: the useful network's model saved in the sweep's directory, pushed
+    through its outbox, the parent tagged; a dataset no network is useful on is tagged why; a second report on the
+    same parent registers nothing again."""
+    from reports.handover import hand_over
+    from reports.verdict import Usefulness
+    from tests.reports.verdicts import stored_verdict
+
+    client, parent, runs, _ = registered
+    sweep = client.create_run(client.get_run(parent).info.experiment_id).info.run_id
+    useful = Usefulness(useful="gru", ensemble="median", ensemble_mase={"gru": 0.5, "lstm": 0.6}, arch="gru",
+                        level=0.025, sentence="sim: use the GRU")
+    stored = stored_verdict()
+    datasets = [stored.datasets[0].model_copy(update={"dataset": "sim", "useful": useful}),
+                stored.datasets[1].model_copy(update={"dataset": "other", "useful": useful.model_copy(
+                    update={"useful": "baseline:ets"})})]
+    verdict = stored.model_copy(update={"datasets": datasets, "sweep": "outbox"})
+    tags = hand_over(client, sweep, verdict, runs, {}, tmp_path)
+    assert tags == {"gatesweep.model.other": "none: no network is useful on other (the baseline ets forecasts at "
+                                              "least as well)",
+                    "gatesweep.model.sim": "models:/outbox.sim/1 (champion)"}
+    assert {k: v for k, v in client.get_run(sweep).data.tags.items() if k.startswith("gatesweep.model.")} == tags
+    assert (tmp_path / "models" / sweep / "sim" / "MLmodel").exists()
+    assert [p.name for p in (tmp_path / "outbox" / "models" / sweep / "done").iterdir()] == ["sim.json"]
+    assert hand_over(client, sweep, verdict, runs, client.get_run(sweep).data.tags, tmp_path) == {}
+    assert len(client.search_model_versions("name = 'outbox.sim'")) == 1
