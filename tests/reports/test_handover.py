@@ -5,6 +5,7 @@ bad input in one line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ HP = HParams.of("gru", dict(hidden_size=8, window=12, batch_size=16, epochs=4, o
 def _store(tmp_path: Path, seeds: int = 3) -> tuple[Any, str, pd.DataFrame]:
     """A parent run and `seeds` confirm runs written by `SweepTracker.log_child` from JSON outbox records."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    tracker = SweepTracker(uri, "handover")
-    tracker.check()
+    with contextlib.chdir(tmp_path):  # the store's artifact root, MLflow's ./mlruns when it opens: not the checkout
+        tracker = SweepTracker(uri, "handover")
+        tracker.check()
     parent = tracker.client.create_run(tracker.experiment_id, run_name="handover-sweep",
                                        tags={"gatesweep.role": "sweep"})
     tracker.parent_id, tracker.horizons = parent.info.run_id, {"sim": HORIZON}
