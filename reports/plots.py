@@ -13,14 +13,25 @@ from pipeline.core.hparams import Arch
 from reports.verdict import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
+NARROW_WIDTH = 4.2  # inches: a figure this wide shows its 8-point text at about 9 CSS px across a phone's screen
 
 
-def _png(fig: Any, dpi: int = 160) -> bytes:
+def _png(fig: Any, dpi: int = 160, tight: bool = True) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")  # 160: sharp on a high-DPI screen
+    # 160: sharp on a high-DPI screen
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     plt.close(fig)
+    return buf.getvalue()
+
+
+def _small(png: bytes, colors: int = 64) -> bytes:
+    """A PNG reduced to a palette of `colors`: a line plot has few colours, and the file shrinks about threefold."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -437,8 +448,18 @@ def forecasts(views: list[Any], dataset: str, total: int, better: str | None, be
     return _png(forecast_figure(views, dataset, total, better, best_baseline), dpi=120)
 
 
+def one_series(view: Any, dataset: str, better: str | None, best_baseline: str | None) -> bytes:
+    """One series' `forecast_figure`, drawn a phone's width (one picture that reads on a phone and a desktop) and
+    kept to a small palette PNG: a panel's report holds one of these per series."""
+    fig = forecast_figure([view], dataset, 1, better, best_baseline, width=NARROW_WIDTH, layout=None)
+    # a fixed layout, saved as drawn: one drawing per picture, not three (a panel of 200 series draws 200)
+    fig.subplots_adjust(left=0.13, right=0.93, top=0.84, bottom=0.36)
+    fig.legends[0].set_bbox_to_anchor((0, 0.02, 1, 1))
+    return _small(_png(fig, dpi=100, tight=False), colors=32)
+
+
 def forecast_figure(views: list[Any], dataset: str, total: int, better: str | None,
-                    best_baseline: str | None) -> Any:
+                    best_baseline: str | None, width: float = 7, layout: str | None = "constrained") -> Any:
     """Per series (`reports.series.SeriesView`), on its own time axis: the history before the test part, the
     actuals, every seed's forecast of the better architecture as a min-max band with its seed ensemble (median)
     as a line, the other architecture's ensemble, and the best baseline's forecasts."""
@@ -449,7 +470,8 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
 
     from reports.horizon import ENSEMBLE
 
-    fig, axes = plt.subplots(len(views), 1, figsize=(7, 0.5 + 2.3 * len(views)), squeeze=False)
+    # constrained layout keeps the legend under the panels clear of them at any width (`_png`'s narrow variant)
+    fig, axes = plt.subplots(len(views), 1, figsize=(width, 1.0 + 2.3 * len(views)), squeeze=False, layout=layout)
     for ax, v in zip(axes[:, 0], views, strict=True):
         x, xlabel = _times(v.time)
         h, o0 = v.horizon, int(v.origins[0])
@@ -480,11 +502,11 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
                         label=f"{name} (best baseline)" if j == 0 else None)
         _time_ticks(ax, x, xlabel, o0)
         ax.set_title((f"series {v.id}" if v.id else dataset) + "  (dotted line: first forecast origin)", fontsize=9)
-    shown = "" if total == len(views) else f" — {len(views)} of {total} series, the largest"
+    shown = "" if total == len(views) else f" — {len(views)} of {total} series, the most important"
     fig.suptitle(f"{dataset}: test forecasts against actuals{shown}", fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0.1 / len(views) + 0.03, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center" if layout else "lower center", ncol=3 if width > 5 else 2,
+               fontsize=8, frameon=False)
     return fig
 
 
