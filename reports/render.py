@@ -585,13 +585,30 @@ def _anchor(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
+def _data_uri(png: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"
+
+
+# a screen this narrow gets a figure's narrow drawing (`reports.plots.Png`): its text twice as large. MLflow's artifact
+# frame on a laptop is about as narrow and reads it as well as the page's scaled desktop layout
+NARROW_SCREEN = "(max-width: 600px)"
+
+
+def _picture(png: bytes, title: str) -> str:
+    """A figure's `<img>`, within a `<picture>` that offers narrow screens its narrow drawing where it has one."""
+    img = f"<img alt='{html.escape(title)}' src='{_data_uri(png)}'>"
+    narrow = getattr(png, "narrow", None)
+    if not narrow:
+        return img
+    return f"<picture><source media='{NARROW_SCREEN}' srcset='{_data_uri(narrow)}'>{img}</picture>"
+
+
 def _series_picker(dataset: str, figures: list[tuple[str, bytes]], total: int) -> str:
     """A big panel's series behind a `<select>`: each option holds its series' picture, which a line of script
     shows. Without script the page still reads (the figure above has the most important series) and says where the
     files are."""
     e = html.escape
-    options = "".join(f"<option value='data:image/png;base64,{base64.b64encode(png).decode()}'>{e(sid or dataset)}"
-                      "</option>" for sid, png in figures)
+    options = "".join(f"<option value='{_data_uri(png)}'>{e(sid or dataset)}</option>" for sid, png in figures)
     show = ("const i=this.parentNode.parentNode.querySelector('img');i.src=this.value;i.hidden=!this.value;"
             "i.alt='forecasts against actuals of series '+this.selectedOptions[0].text")
     files = (f"every series' figure is a file under figures/{series_folder(dataset)}/ beside this page, linked from "
@@ -636,9 +653,7 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
                        for title, items in _sections(verdict))
     pickers = {f"{ds}: {FORECASTS_TITLE}": _series_picker(ds, figs, verdict.dataset(ds).series)
                for ds, figs in (series or {}).items()}
-    figs = "".join(f"<figure class='fig'><img alt='{e(title)}' "
-                   f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-                   f"<figcaption>{e(title)}</figcaption></figure>"
+    figs = "".join(f"<figure class='fig'>{_picture(png, title)}<figcaption>{e(title)}</figcaption></figure>"
                    + next((p for head, p in pickers.items() if title.startswith(head)), "") for title, png in images)
     space = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _search_space_lines(verdict)) + "</ul>"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

@@ -75,3 +75,25 @@ def test_series_rank_by_their_share_of_the_network_baseline_gap_and_the_worst_co
     assert order[:SHOWN_SERIES] == [3, 7, 1, 6, 4, 8]  # the five largest gaps, then the worst
     assert sorted(order) == list(range(9))
     assert "LSTM ensemble's test MASE is from ETS's" in rule
+
+
+def test_report_figures_carry_a_phone_width_drawing_that_narrow_screens_get(tmp_path: Path) -> None:
+    """Every figure wider than a phone has a second drawing about 4.2 inches wide (its text then reads about twice
+    as large on a 390 px screen), legends included, which report.html offers below 600 px."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from reports.plots import NARROW_DPI, NARROW_WIDTH
+
+    client, parent_id, _ = log_hand_made_panel(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    build_report(client, parent_id, tmp_path / "out")
+    html = (tmp_path / "out" / "report" / "report.html").read_text(encoding="utf-8")
+    pictures = re.findall(r"<figure class='fig'><picture><source media='\(max-width: 600px\)' "
+                          r"srcset='data:image/png;base64,([^']+)'><img alt='([^']+)'", html)
+    assert len(pictures) == html.count("<figure class='fig'>") >= 4
+    assert any("test forecasts against actuals" in alt for _, alt in pictures)
+    for data, alt in pictures:
+        width = Image.open(io.BytesIO(base64.b64decode(data))).width / NARROW_DPI  # inches, with every label
+        assert width <= 1.2 * NARROW_WIDTH, (alt[:40], width)
