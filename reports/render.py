@@ -609,7 +609,7 @@ def _series_picker(dataset: str, figures: list[tuple[str, bytes]], total: int) -
     files are."""
     e = html.escape
     options = "".join(f"<option value='{_data_uri(png)}'>{e(sid or dataset)}</option>" for sid, png in figures)
-    show = ("const i=this.parentNode.parentNode.querySelector('img');i.src=this.value;i.hidden=!this.value;"
+    show = ("const i=this.closest('.picker').querySelector('img');i.src=this.value;i.hidden=!this.value;"
             "i.alt='forecasts against actuals of series '+this.selectedOptions[0].text")
     files = (f"every series' figure is a file under figures/{series_folder(dataset)}/ beside this page, linked from "
              "summary.md")
