@@ -25,7 +25,7 @@ from reports.budget import budget_curve
 from reports.cost import cost_comparison
 from reports.decision import configurations, next_steps, parent_run_name
 from reports.description import parent_description
-from reports.forecast_figures import file_name, forecast_figures
+from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
 from reports.horizon import (
     Paths,
     dm_over_origins,
@@ -492,16 +492,23 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
         (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
     with _stage("drawing the report's figures"):
         forecast_figs = forecast_figures(verdict, ctx["views"])
+        each_series = series_figures(verdict, ctx["views"])
         figures = _figures(client, verdict, ctx, forecast_figs)
     with _stage("writing summary.md"):
-        if forecast_figs:  # summary.md links them; logged with it under report/figures/
-            (report_dir / FIGURES_DIR).mkdir(exist_ok=True)
-        for _, png, name in forecast_figs:
+        # summary.md links them; logged with it under report/figures/
+        files = [(name, png) for _, png, name in forecast_figs]
+        files += [(f.name, f.png) for fs in each_series.values() for f in fs]
+        for name, png in files:
+            (report_dir / FIGURES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
             (report_dir / FIGURES_DIR / name).write_bytes(png)
         links = [(caption, f"{FIGURES_DIR}/{name}") for caption, _, name in forecast_figs]
-        (report_dir / "summary.md").write_text(summary_md(verdict, links), encoding="utf-8")
+        series_links = {ds: [(f.id, f"{FIGURES_DIR}/{f.name}") for f in fs] for ds, fs in each_series.items()}
+        (report_dir / "summary.md").write_text(summary_md(verdict, links, series_links), encoding="utf-8")
     with _stage("writing report.html"):
-        (report_dir / "report.html").write_text(report_html(verdict, figures, link), encoding="utf-8")
+        # report.html holds the most important series' pictures, at most `EMBEDDED_SERIES` per dataset: its size
+        # stays bounded on any panel (about 15 kB each); the files hold every one
+        selectable = {ds: [(f.id, f.png) for f in fs if f.rank < EMBEDDED_SERIES] for ds, fs in each_series.items()}
+        (report_dir / "report.html").write_text(report_html(verdict, figures, link, selectable), encoding="utf-8")
     with _stage("logging the report to MLflow"):
         _publish(client, parent_run_id, verdict, ctx, report_dir)
     with _stage("registering the recommended forecaster"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -13,14 +14,73 @@ from pipeline.core.hparams import Arch
 from reports.verdict import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
+NARROW_WIDTH = 4.2  # inches: a figure this wide shows its 8-point text at about 9 CSS px across a phone's screen
+NARROW_DPI = 180  # about 2 pixels per CSS pixel on a phone
 
 
-def _png(fig: Any, dpi: int = 160) -> bytes:
+class Png(bytes):
+    """A figure's PNG as drawn for a desktop, and in `narrow` (None: it has none) the same figure laid out a phone's
+    width. Text keeps its size in points, so on a phone's screen it reads about as large as the figure is narrower
+    (a 7-inch figure shrunk to 360 px shows 8-point text at 6 px; drawn 4.2 inches wide, at 10 px). report.html
+    offers `narrow` to narrow screens; everything else reads the bytes."""
+
+    narrow: bytes | None = None
+
+
+def _png(fig: Any, dpi: int = 160, tight: bool = True, narrow: bool = True) -> Png:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")  # 160: sharp on a high-DPI screen
+    # 160: sharp on a high-DPI screen
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    out = Png(buf.getvalue())
+    if narrow and fig.get_size_inches()[0] > 1.2 * NARROW_WIDTH:
+        _lay_out_narrow(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=NARROW_DPI, bbox_inches="tight")
+        out.narrow = _small(buf.getvalue())  # a third of the bytes: the page carries both drawings
     plt.close(fig)
+    return out
+
+
+def _lay_out_narrow(fig: Any) -> None:
+    """`fig` about a phone's width: a legend beside the plot moves under it, legends under a plot take two columns
+    (three overflow the width), and side-by-side panels keep more of their width (they would be too thin to read)."""
+    w, h = fig.get_size_inches()
+    columns = len({round(ax.get_position().x0, 2) for ax in fig.axes})
+    fig.set_size_inches(NARROW_WIDTH if columns == 1 else min(w, 6.0), h)
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        for text in (ax.xaxis.label, ax.title):  # a long axis label or title on two lines
+            if text.get_window_extent(renderer).width > ax.bbox.width:
+                text.set_text(textwrap.fill(text.get_text(), max(20, len(text.get_text()) // 2 + 5)))
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        anchor = leg.get_bbox_to_anchor()
+        if anchor.x0 >= ax.bbox.x1 - 1 or anchor.y1 <= ax.bbox.y0 + 1:  # beside the plot, or under it
+            below = ax.xaxis.get_tightbbox(renderer)  # the ticks' labels and the axis label
+            y = (below.y0 - ax.bbox.y0) / ax.bbox.height - 0.03 if below is not None else -0.2
+            ax.legend(*_entries(leg), loc="upper center", bbox_to_anchor=(0.5, y), ncol=2,
+                      fontsize=leg.get_texts()[0].get_fontsize(), frameon=False)
+    for leg in list(fig.legends):  # a figure's legend under its panels (`forecast_figure`)
+        leg.remove()
+        constrained = type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+        fig.legend(*_entries(leg), loc="outside lower center" if constrained else "lower center", ncol=2,
+                   fontsize=leg.get_texts()[0].get_fontsize(), frameon=False)
+
+
+def _entries(leg: Any) -> tuple[list[Any], list[str]]:
+    """A legend's handles and labels, to draw it again laid out otherwise (matplotlib lays a legend out once)."""
+    return list(leg.legend_handles), [t.get_text() for t in leg.get_texts()]
+
+
+def _small(png: bytes, colors: int = 64) -> bytes:
+    """A PNG reduced to a palette of `colors`: a line plot has few colours, and the file shrinks about threefold."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -132,7 +192,7 @@ def loss_figure(histories: dict[str, list[dict[str, list[float]]]], dataset: str
 
 def run_forecast(f: dict[str, Any], name: str, arch: str | None = None) -> bytes:
     """`run_forecast_figure` as a PNG, small enough for the run page."""
-    return _png(run_forecast_figure(f, name, arch), dpi=120)
+    return _png(run_forecast_figure(f, name, arch), dpi=120, narrow=False)
 
 
 def run_forecast_figure(f: dict[str, Any], name: str, arch: str | None = None) -> Any:
@@ -437,8 +497,18 @@ def forecasts(views: list[Any], dataset: str, total: int, better: str | None, be
     return _png(forecast_figure(views, dataset, total, better, best_baseline), dpi=120)
 
 
+def one_series(view: Any, dataset: str, better: str | None, best_baseline: str | None) -> bytes:
+    """One series' `forecast_figure`, drawn a phone's width (one picture that reads on a phone and a desktop) and
+    kept to a small palette PNG: a panel's report holds one of these per series."""
+    fig = forecast_figure([view], dataset, 1, better, best_baseline, width=NARROW_WIDTH, layout=None)
+    # a fixed layout, saved as drawn: one drawing per picture, not three (a panel of 200 series draws 200)
+    fig.subplots_adjust(left=0.13, right=0.93, top=0.84, bottom=0.36)
+    fig.legends[0].set_bbox_to_anchor((0, 0.02, 1, 1))
+    return _small(_png(fig, dpi=100, tight=False, narrow=False), colors=32)
+
+
 def forecast_figure(views: list[Any], dataset: str, total: int, better: str | None,
-                    best_baseline: str | None) -> Any:
+                    best_baseline: str | None, width: float = 7, layout: str | None = "constrained") -> Any:
     """Per series (`reports.series.SeriesView`), on its own time axis: the history before the test part, the
     actuals, every seed's forecast of the better architecture as a min-max band with its seed ensemble (median)
     as a line, the other architecture's ensemble, and the best baseline's forecasts."""
@@ -449,7 +519,8 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
 
     from reports.horizon import ENSEMBLE
 
-    fig, axes = plt.subplots(len(views), 1, figsize=(7, 0.5 + 2.3 * len(views)), squeeze=False)
+    # constrained layout keeps the legend under the panels clear of them at any width (`_png`'s narrow variant)
+    fig, axes = plt.subplots(len(views), 1, figsize=(width, 1.0 + 2.3 * len(views)), squeeze=False, layout=layout)
     for ax, v in zip(axes[:, 0], views, strict=True):
         x, xlabel = _times(v.time)
         h, o0 = v.horizon, int(v.origins[0])
@@ -480,11 +551,11 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
                         label=f"{name} (best baseline)" if j == 0 else None)
         _time_ticks(ax, x, xlabel, o0)
         ax.set_title((f"series {v.id}" if v.id else dataset) + "  (dotted line: first forecast origin)", fontsize=9)
-    shown = "" if total == len(views) else f" — {len(views)} of {total} series, the largest"
+    shown = "" if total == len(views) else f" — {len(views)} of {total} series, the most important"
     fig.suptitle(f"{dataset}: test forecasts against actuals{shown}", fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0.1 / len(views) + 0.03, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center" if layout else "lower center", ncol=3 if width > 5 else 2,
+               fontsize=8, frameon=False)
     return fig
 
 

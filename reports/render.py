@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
-from reports.series import TABLE_SERIES
+from reports.forecast_figures import FORECASTS_TITLE, series_folder
+from reports.series import TABLE_SERIES, importance
 from reports.stats import ci_text, ratio_text
 from reports.verdict import BASELINE_NAMES, DatasetVerdict, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
@@ -130,22 +131,24 @@ def _best(names: list[str], row: list[float | None]) -> str:
 
 
 def series_table(v: DatasetVerdict) -> tuple[list[str], list[list[str]], str] | None:
-    """A dataset's per-series table: a row per series (the `TABLE_SERIES` largest of a big panel) with each
-    forecaster's test MASE and the lowest; for a panel also how often a GRU seed beats an LSTM seed there.
-    Header, rows, and a note saying what the numbers are and how many series are shown."""
+    """A dataset's per-series table: a row per series (the `TABLE_SERIES` most important of a big panel, as the
+    forecast figure ranks them) with each forecaster's test MASE and the lowest; for a panel also how often a GRU
+    seed beats an LSTM seed there. Header, rows, and a note saying what the numbers are and how many series are
+    shown."""
     t = v.scores
     if t is None:
         return None
     shares = {s.id: s.gru_better for s in v.per_series}
     order = list(range(len(t.series)))
+    ranked, rule = importance(v)
     if len(order) > TABLE_SERIES:
-        order = sorted(sorted(order, key=lambda i: -t.series_mean_level[i])[:TABLE_SERIES])
+        order = sorted(ranked[:TABLE_SERIES])
     header = ["series", *(["GRU seed beats LSTM seed"] if shares else []), *map(_forecaster, t.forecasters), "lowest"]
     rows = [[t.series[i] or v.dataset, *([f"{100 * shares[t.series[i]]:.0f}% of pairs"] if shares else []),
              *(_fmt(x) for x in t.per_series[i]), _best(t.forecasters, t.per_series[i])] for i in order]
     shown = (("its one series" if len(order) == 1 else "both series" if len(order) == 2 else f"all {len(order)} series")
              if len(order) == len(t.series) else
-             f"the {len(order)} largest of {len(t.series)} series (mean absolute value over the test part); "
+             f"the {len(order)} of {len(t.series)} series that matter most to the decision, by {rule}; "
              "verdict.json has every one")
     note = (f"{v.dataset}: test MASE on {shown}. Per seed: the geometric mean over the confirm seeds of each seed's "
             "MASE; ensemble: the MASE of the seeds' median forecast; baselines on the same origins"
@@ -481,8 +484,10 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
                                                                               for r in rows]
 
 
-def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None) -> str:
-    """The report in Markdown; `figures`: (caption, path relative to summary.md) of the pictures it links."""
+def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None,
+               series: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """The report in Markdown; `figures`: (caption, path relative to summary.md) of the pictures it shows;
+    `series`: per dataset, (series id, path) of every series' own figure, linked."""
     lines = [f"# gatesweep report: {verdict.sweep}", "", _header_facts(verdict) + f" · parent run "
              f"`{verdict.parent_run_id}`", ""] + [f"- data {line}" for line in data_lines(verdict)] + [
              "", "## Decision", ""]
@@ -514,6 +519,9 @@ def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None) -
     if figures:
         lines += ["", "## Forecasts against actuals"]
         lines += [f"\n![{caption.split(':')[0]}]({path})\n\n{caption}" for caption, path in figures]
+    for ds, links in (series or {}).items():
+        lines += ["", f"Every series of {ds}, a figure each: " + ", ".join(f"[{sid or ds}]({path})"
+                                                                          for sid, path in links)]
     for title, items in _sections(verdict):
         lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
     lines += ["", "## Search space", ""] + [f"- {ln}" for ln in _search_space_lines(verdict)]
@@ -536,6 +544,8 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em aut
           "display:block;font-size:.75em;color:#777}}"
           # a figure fits the screen's width (on a phone: tap or zoom for detail); only tables scroll sideways
           ".fig img{width:100%;max-width:900px}figure.fig{max-width:100%}figcaption{font-size:.9em}"
+          ".picker{margin:-.5em 0 1.5em}.picker select{max-width:100%;font-size:1em}"
+          "img.one-series{width:100%;max-width:560px}"
           "table.scores td{white-space:nowrap}"
           "table{border-collapse:collapse;font-size:.85em;margin:.4em 0}td,th{border:1px solid #ccc;"
           "padding:.3em .5em;vertical-align:top}th{background:#f0f0f0;text-align:left}td.num{text-align:right;"
@@ -575,8 +585,46 @@ def _anchor(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
-def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | None = None) -> str:
-    """The report as one self-contained page: the decision first, then the evidence."""
+def _data_uri(png: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"
+
+
+# a screen this narrow gets a figure's narrow drawing (`reports.plots.Png`): its text twice as large. MLflow's artifact
+# frame on a laptop is about as narrow and reads it as well as the page's scaled desktop layout
+NARROW_SCREEN = "(max-width: 600px)"
+
+
+def _picture(png: bytes, title: str) -> str:
+    """A figure's `<img>`, within a `<picture>` that offers narrow screens its narrow drawing where it has one."""
+    img = f"<img alt='{html.escape(title)}' src='{_data_uri(png)}'>"
+    narrow = getattr(png, "narrow", None)
+    if not narrow:
+        return img
+    return f"<picture><source media='{NARROW_SCREEN}' srcset='{_data_uri(narrow)}'>{img}</picture>"
+
+
+def _series_picker(dataset: str, figures: list[tuple[str, bytes]], total: int) -> str:
+    """A big panel's series behind a `<select>`: each option holds its series' picture, which a line of script
+    shows. Without script the page still reads (the figure above has the most important series) and says where the
+    files are."""
+    e = html.escape
+    options = "".join(f"<option value='{_data_uri(png)}'>{e(sid or dataset)}</option>" for sid, png in figures)
+    show = ("const i=this.closest('.picker').querySelector('img');i.src=this.value;i.hidden=!this.value;"
+            "i.alt='forecasts against actuals of series '+this.selectedOptions[0].text")
+    files = (f"every series' figure is a file under figures/{series_folder(dataset)}/ beside this page, linked from "
+             "summary.md")
+    which = (f"Any series of {dataset}" if len(figures) == total else
+             f"The {len(figures)} of {dataset}'s {total} series that matter most ({files})")
+    return (f"<div class='picker'><p><label>{e(which)}: <select data-dataset='{e(dataset)}' onchange=\"{show}\">"
+            f"<option value=''>choose a series ({len(figures)})</option>{options}</select></label></p>"
+            f"<noscript><p class='note'>{e(files[0].upper() + files[1:])}.</p></noscript>"
+            "<img class='one-series' hidden alt=''></div>")
+
+
+def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | None = None,
+                series: dict[str, list[tuple[str, bytes]]] | None = None) -> str:
+    """The report as one self-contained page: the decision first, then the evidence. `series`: per dataset whose
+    forecast figure leaves series out, (series id, picture) of every series, shown by a selector under it."""
     e = html.escape
     parent = f"<a href='{e(link)}'>parent run in MLflow</a>" if link else f"parent run {e(verdict.parent_run_id)}"
     useful = worth_using(verdict)
@@ -603,9 +651,10 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
     decision += f"<p class='note rules'>Rules: {e(rules_line(verdict))}</p></section>"
     sections = "".join(f"<h2>{e(title)}</h2><ul>" + "".join(f"<li>{e(ln)}</li>" for ln in items) + "</ul>"
                        for title, items in _sections(verdict))
-    figs = "".join(f"<figure class='fig'><img alt='{e(title)}' "
-                   f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-                   f"<figcaption>{e(title)}</figcaption></figure>" for title, png in images)
+    pickers = {f"{ds}: {FORECASTS_TITLE}": _series_picker(ds, figs, verdict.dataset(ds).series)
+               for ds, figs in (series or {}).items()}
+    figs = "".join(f"<figure class='fig'>{_picture(png, title)}<figcaption>{e(title)}</figcaption></figure>"
+                   + next((p for head, p in pickers.items() if title.startswith(head)), "") for title, png in images)
     space = "<ul>" + "".join(f"<li>{e(ln)}</li>" for ln in _search_space_lines(verdict)) + "</ul>"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"

@@ -17,10 +17,11 @@ import numpy as np
 from pipeline.core.origins import targets
 from reports.horizon import Paths, panel_ensemble
 from reports.useful import baseline_paths
-from reports.verdict import ScoreTable
+from reports.verdict import BASELINE_NAMES, DatasetVerdict, ScoreTable
 
-SHOWN_SERIES = 6  # series drawn in a dataset's forecast figure (a panel's largest by level); the rest in the table
-TABLE_SERIES = 25  # rows of the per-series table in the report; verdict.json keeps every series
+SHOWN_SERIES = 6  # series drawn in a dataset's forecast figure (the most important, `importance`); the rest behind
+# the report's series selector
+TABLE_SERIES = 25  # rows of the per-series table in the report (the most important); verdict.json keeps every series
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,63 @@ def series_views(runs: dict[str, list[dict[str, Any]]], baselines: dict[str, Any
 
 def most_important(views: list[SeriesView], n: int = SHOWN_SERIES) -> list[SeriesView]:
     """The `n` series with the largest level over the test part (all of them when there are no more), in the
-    dataset's order."""
+    dataset's order: a run's own forecast picture, which has no baselines or other runs to rank by."""
     if len(views) <= n:
         return views
     keep = set(sorted(range(len(views)), key=lambda i: -views[i].level())[:n])
     return [v for i, v in enumerate(views) if i in keep]
+
+
+def drawn(v: DatasetVerdict) -> tuple[str | None, str | None]:
+    """The architecture a dataset's forecast figures draw with its seeds' band, and the baseline they overlay: the
+    ones the usefulness rule compares (the lower seed-ensemble MASE, the best baseline), else the lower geometric
+    mean over seeds and the best baseline by the headline's scores."""
+    better: str | None = None
+    if v.useful is not None and v.useful.arch is not None:
+        better = v.useful.arch
+    else:
+        scores = {"gru": v.gmean_mase_gru, "lstm": v.gmean_mase_lstm}
+        known = {a: x for a, x in scores.items() if np.isfinite(x)}
+        better = min(known, key=lambda a: known[a]) if known else None
+    best = v.useful.best_baseline if v.useful is not None and v.useful.best_baseline else v.best_baseline
+    return better, best
+
+
+def importance(v: DatasetVerdict) -> tuple[list[int], str]:
+    """A dataset's series from the most to the least important to its decision, and the rule in words.
+
+    A panel's scores are means over its series, so a series matters as much as it moves the comparison the
+    decision makes: first the series where the drawn network's seed ensemble is furthest from the best baseline
+    (its share of the gap the usefulness rule tests), else where the GRU and LSTM ensembles are furthest apart;
+    the series the network forecasts worst comes within the first `SHOWN_SERIES` whatever its gap. Without
+    scores (no test forecasts): by level.
+    """
+    t = v.scores
+    if t is None:
+        return [], ""
+    n = len(t.series)
+    col = {name: np.array([np.nan if (x := row[j]) is None else float(x) for row in t.per_series])
+           for j, name in enumerate(t.forecasters)}
+    better, best = drawn(v)
+    net = col.get(f"{better}_ensemble")
+    if net is not None and best in col:
+        gap, rule = np.abs(net - col[best]), (f"how far the {(better or '').upper()} ensemble's test MASE is from "
+                                              f"{BASELINE_NAMES.get(best, best)}'s, plus the series it forecasts worst")
+    elif "gru_ensemble" in col and "lstm_ensemble" in col:
+        gap, rule = np.abs(col["gru_ensemble"] - col["lstm_ensemble"]), ("how far the GRU and LSTM ensembles' test "
+                                                                          "MASE are apart, plus the series the "
+                                                                          f"{(better or 'network').upper()} forecasts "
+                                                                          "worst")
+        net = col.get(f"{better}_ensemble", col["gru_ensemble"])
+    else:
+        return sorted(range(n), key=lambda i: -t.series_mean_level[i]), "the largest (mean absolute value)"
+    order = sorted(range(n), key=lambda i: (not np.isfinite(gap[i]), -np.nan_to_num(gap[i])))
+    if np.isfinite(net).any():
+        worst = int(np.nanargmax(net))
+        if worst not in order[:SHOWN_SERIES]:
+            order.remove(worst)
+            order.insert(min(SHOWN_SERIES, n) - 1, worst)
+    return order, rule
 
 
 def score_table(paths: dict[str, list[list[Paths]]], views: list[SeriesView]) -> ScoreTable | None:

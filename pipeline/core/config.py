@@ -609,8 +609,19 @@ def load_spec(path: str | Path) -> SweepSpec:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SpecError(path, "", f"not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise SpecError(path, "", f"not valid YAML ({_yaml_problem(exc)})") from None
     return spec_of(raw, path)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error in one line with the file's own line and column (comment lines count), which PyYAML prints on
+    lines of their own."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return str(exc).splitlines()[0]
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    within = f", {context}" + (f" from line {start.line + 1}" if start is not None else "") if context else ""
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}{within}"
 
 
 def spec_of(raw: Any, path: str | Path) -> SweepSpec:

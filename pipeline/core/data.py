@@ -153,7 +153,9 @@ class Panel:
 def _read_frame(path: str, text: tuple[str, ...] = (), comment: str | None = None) -> Any:
     """A CSV file's columns, `text` ones as written (times are parsed here, never by pandas' guess), numbers to the
     last digit (pandas' default float parser can be one unit in the last place off); with `comment`, what follows
-    that character on a line is skipped (whole lines too: matplotlib's sample `Stocks.csv` opens on `# Data ...`)."""
+    that character on a line is skipped (whole lines too: matplotlib's sample `Stocks.csv` opens on `# Data ...`).
+    The frame's index is each row's line in the file (named `line`), which errors quote: comment and blank lines
+    pandas skipped still count."""
     import pandas as pd
 
     if comment is None and (first := _first_line(path)) is not None and first.startswith("#"):
@@ -169,7 +171,17 @@ def _read_frame(path: str, text: tuple[str, ...] = (), comment: str | None = Non
         raise DataError(f"{path} is empty", "path") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path} is not valid CSV ({str(exc).splitlines()[0]})", "path") from None
+    frame.index = pd.Index(_row_lines(path, comment, len(frame)), name="line")
     return frame
+
+
+def _row_lines(path: str, comment: str | None, rows: int) -> np.ndarray:
+    """The line of the file (1-based) each of a frame's `rows` came from: the lines left once blank lines and
+    comments are taken away, after the header. A file whose count differs (a quoted value over several lines):
+    the header's line plus the row's position, as a file without comments reads."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        kept = [i for i, line in enumerate(f, 1) if (line.split(comment)[0] if comment else line).strip()]
+    return np.asarray(kept[1:]) if len(kept) == rows + 1 else np.arange(rows) + 2
 
 
 def _first_line(path: str) -> str | None:
@@ -188,11 +200,11 @@ def _numeric(frame: Any, column: str, path: str, field: str, *, gaps: bool) -> n
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = values.isna() & frame[column].notna()
     if bad.any():
-        row = int(frame.index[bad.to_numpy()][0]) + 2  # 1-based, after the header line
+        row = int(frame.index[bad.to_numpy()][0])  # the file's line (`_read_frame`)
         raise DataError(f"non-numeric value {frame[column][bad].iloc[0]!r} in column {column!r} at line {row} of "
                         f"{path}", field)
     if not gaps and values.isna().any():
-        row = int(frame.index[values.isna().to_numpy()][0]) + 2
+        row = int(frame.index[values.isna().to_numpy()][0])
         raise DataError(f"missing value in column {column!r} at line {row} of {path} (covariates need a value at "
                         f"every time)", field)
     return values.to_numpy(float)
@@ -244,7 +256,7 @@ def read_csv_panel(path: str, value_column: str, time_column: str | None = None,
         twice = np.flatnonzero(t[1:] == t[:-1])
         if len(twice):
             raise DataError(f"duplicate time {frame[time_column].iloc[rows[twice[0] + 1]]!r} (line "
-                            f"{rows[twice[0] + 1] + 2}) in {where}", "time_column")
+                            f"{frame.index[rows[twice[0] + 1]]}) in {where}", "time_column")
         try:
             step, gaps = infer_step(t, where)
         except TimeError as exc:

@@ -47,7 +47,9 @@ def parse_times(values: Any, path: str, column: str, time_format: str | None = N
     """The values of a time column as floats (every value a number) or `datetime64[ns]`.
 
     Args:
-        values: the column as read (strings or numbers), in file order; line numbers in errors count the header.
+        values: the column as read (strings or numbers), in file order: a pandas Series indexed by each value's
+            line in the file (`line`, as `pipeline.core.data` reads a CSV), else the header's line plus the
+            value's position is the line errors name.
         time_format: a `strptime` format every value must match (`%b-%d-%Y`); None: inferred.
 
     Raises:
@@ -56,7 +58,9 @@ def parse_times(values: Any, path: str, column: str, time_format: str | None = N
     """
     import pandas as pd
 
+    lines = values.index if isinstance(values, pd.Series) and values.index.name == "line" else None
     raw = pd.Series(values, dtype=object).reset_index(drop=True)
+    raw.index = pd.RangeIndex(2, len(raw) + 2) if lines is None else lines  # the index: each value's line
     text = raw.map(lambda v: v.strip() if isinstance(v, str) else v)
     empty = text.isna() | (text == "")
     if empty.any():
@@ -134,7 +138,8 @@ def _quiet() -> Iterator[None]:
 
 
 def _line(mask: Any) -> int:
-    return int(np.flatnonzero(np.asarray(mask))[0]) + 2  # 1-based, after the header line
+    """The file line of the first value `mask` marks (a Series indexed by line, as `parse_times` indexes them)."""
+    return int(mask.index[np.asarray(mask)][0])
 
 
 def _show(how: str, value: Any) -> str:

@@ -133,3 +133,41 @@ def test_comment_skips_the_comment_lines_of_a_csv(tmp_path: Path) -> None:
 
     spec, series = load_sweep(_stocks_sweep(tmp_path, ', comment: "#"'))
     assert len(series["aapl"].series[0]) == 120 and series["aapl"].series[0].y[0] == pytest.approx(10.38)
+
+
+# comment and blank lines before and among the rows: errors name the file's own lines, as an editor numbers them
+_COMMENTED = ("# Data source: a shop\n# prices in euros\nDate,AAPL,MSFT\n2000-01-01,10.0,20.0\n\n# a break\n"
+              "2000-02-01,11.0,20.5  # revised\n{bad}\n2000-04-01,13.0,21.5\n")
+
+
+@pytest.mark.parametrize(("row", "line", "problem"), [
+    ("2000-03-01,abc,21.0", 8, "non-numeric value 'abc' in column 'AAPL' at line 8"),
+    ("someday,12.0,21.0", 8, "'someday' at line 8 is not a date"),
+    ("2000-02-01,12.0,21.0", 8, "duplicate time '2000-02-01' (line 8)"),
+])
+def test_a_bad_row_after_comment_lines_is_named_by_its_line_in_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, line: int, problem: str) -> None:
+    from pipeline.app.cli import main
+
+    (tmp_path / "Stocks.csv").write_text(_COMMENTED.format(bad=row), encoding="utf-8")
+    assert (tmp_path / "Stocks.csv").read_text().splitlines()[line - 1] == row
+    sweep = tmp_path / "stocks.yaml"
+    sweep.write_text("name: stocks\ndatasets:\n  - {name: aapl, source: csv, path: Stocks.csv, value_column: AAPL, "
+                     'time_column: Date, comment: "#"}\n', encoding="utf-8")
+    assert main(["validate", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and problem in err, err
+
+
+def test_a_yaml_syntax_error_names_its_line_counting_comment_lines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.app.cli import main
+
+    sweep = tmp_path / "broken.yaml"
+    sweep.write_text("# a sweep\n# of a shop\nname: shop\ndatasets:\n  - {name: a, source: csv\n  path: x.csv\n",
+                     encoding="utf-8")
+    assert main(["validate", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "not valid YAML (expected ',' or '}', but got ':' at line 6, column 7, while parsing a flow mapping " \
+           "from line 5)" in err

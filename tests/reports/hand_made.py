@@ -40,12 +40,17 @@ PANEL_ORIGINS = np.array([39, 42, 45])  # 3 test origins, 3 steps each: the last
 PANEL_HORIZON = 3
 
 
-def panel_truth() -> dict[str, np.ndarray]:
-    """Two monthly series of 48 points: a large seasonal one and a small one."""
+def panel_truth(extra: int = 0) -> dict[str, np.ndarray]:
+    """Two monthly series of 48 points: a large seasonal one and a small one; and `extra` more, `s000`, `s001`, ...,
+    of levels 10 to 60."""
     t = np.arange(48)
     rng = np.random.default_rng(7)
-    return {"north": 100 + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 48),
-            "south": 20 + 3 * np.cos(2 * np.pi * t / 12) + rng.normal(0, 0.5, 48)}
+    out = {"north": 100 + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 48),
+           "south": 20 + 3 * np.cos(2 * np.pi * t / 12) + rng.normal(0, 0.5, 48)}
+    for k in range(extra):
+        level = rng.uniform(10, 60)
+        out[f"s{k:03d}"] = level * (1 + 0.1 * np.sin(2 * np.pi * t / 12 + k)) + rng.normal(0, 0.02 * level, 48)
+    return out
 
 
 def _targets(y: np.ndarray) -> np.ndarray:
@@ -56,28 +61,32 @@ def _scale(y: np.ndarray) -> float:
     return float(np.mean(np.abs(np.diff(y[:PANEL_ORIGINS[0]]))))
 
 
-def log_hand_made_panel(uri: str, with_baselines: bool = True) -> tuple[Any, str, dict[str, dict[str, list[Any]]]]:
+def log_hand_made_panel(uri: str, with_baselines: bool = True,
+                        extra: int = 0) -> tuple[Any, str, dict[str, dict[str, list[Any]]]]:
     """A parent with 4 confirm runs per architecture on a 2-series monthly panel `shop` (horizon 3), each with its
     `forecasts.json`; GRU more accurate on `north`, LSTM on `south`. With `with_baselines`, the parent's
     `baselines.json` holds naive and ETS forecasts on the same origins. The confirm runs are final fits on
-    train + validation: no val_loss. Returns the client, the parent's id and, per architecture and series, each
-    seed's forecasts `(origins, horizon)`."""
+    train + validation: no val_loss. `extra` adds as many series (`panel_truth`), each architecture as accurate on
+    them as a random draw. Returns the client, the parent's id and, per architecture and series, each seed's
+    forecasts `(origins, horizon)`."""
     import json
 
     import mlflow
 
-    truth = panel_truth()
+    truth = panel_truth(extra)
+    ids = list(truth)
     times = [str(d.date()) for d in pd.date_range("2019-01-01", periods=48, freq="MS")]
     noise = {("gru", "north"): 0.3, ("lstm", "north"): 1.2, ("gru", "south"): 1.5, ("lstm", "south"): 0.5}
     rng = np.random.default_rng(11)
+    noise |= {(arch, sid): float(rng.uniform(0.2, 2.0)) for sid in ids[2:] for arch in ("gru", "lstm")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment("panel-by-hand")
-    preds: dict[str, dict[str, list[Any]]] = {a: {s: [] for s in PANEL_IDS} for a in ("gru", "lstm")}
+    preds: dict[str, dict[str, list[Any]]] = {a: {s: [] for s in ids} for a in ("gru", "lstm")}
     with mlflow.start_run(run_name="panel-by-hand", tags={"gatesweep.role": "sweep"}) as parent:
         mlflow.log_params({"final_fit": "train+validation"})
         base: dict[str, Any] = {"schema_version": 1, "datasets": {"shop": {"horizon": PANEL_HORIZON, "series": []}}}
         scores: dict[str, list[float]] = {"naive": [], "ets": []}
-        for sid in PANEL_IDS:
+        for sid in ids:
             y, scale = truth[sid], _scale(truth[sid])
             naive = np.repeat(y[PANEL_ORIGINS - 1][:, None], PANEL_HORIZON, axis=1)
             ets = _targets(y) + rng.normal(0, 0.9 * scale, _targets(y).shape)
@@ -94,7 +103,7 @@ def log_hand_made_panel(uri: str, with_baselines: bool = True) -> tuple[Any, str
         for arch in ("gru", "lstm"):
             for seed in range(4):
                 series, mases = [], []
-                for sid in PANEL_IDS:
+                for sid in ids:
                     y, scale = truth[sid], _scale(truth[sid])
                     p = _targets(y) + rng.normal(0, noise[arch, sid] * scale, _targets(y).shape)
                     preds[arch][sid].append(p)
