@@ -13,7 +13,8 @@ from reports.series import SHOWN_SERIES, SeriesView, drawn, importance
 from reports.verdict import BASELINE_NAMES, Verdict
 
 FORECASTS_TITLE = "test forecasts against actuals"  # a dataset's figure opens "<dataset>: " + this
-EMBEDDED_SERIES = 250  # series pictures report.html holds per dataset (the most important); the files hold every one
+EMBEDDED_SERIES = 250  # series pictures drawn per dataset (the most important): ~0.25 s and ~12 kB each, so an M3
+# panel (1428 series) would spend 6 minutes drawing; the per-series table and the export hold every series' scores
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,11 @@ def forecast_figures(verdict: Verdict, views: dict[str, list[SeriesView]]) -> li
     return out
 
 
-def series_figures(verdict: Verdict, views: dict[str, list[SeriesView]]) -> dict[str, list[SeriesFigure]]:
-    """Per dataset whose forecast figure leaves series out: every series' own figure, in the dataset's order, drawn
-    about a phone's width (legible there and on a desktop; one picture each keeps a big panel's report small)."""
+def series_figures(verdict: Verdict, views: dict[str, list[SeriesView]], limit: int = EMBEDDED_SERIES
+                   ) -> dict[str, list[SeriesFigure]]:
+    """Per dataset whose forecast figure leaves series out: each series' own figure (the `limit` most important
+    ones), in the dataset's order, drawn about a phone's width (legible there and on a desktop; one picture each
+    keeps a big panel's report small)."""
     out = {}
     for v in verdict.datasets:
         all_ = views.get(v.dataset, [])
@@ -73,7 +76,8 @@ def series_figures(verdict: Verdict, views: dict[str, list[SeriesView]]) -> dict
         (better, best), order = drawn(v), importance(v)[0] or list(range(len(all_)))
         rank = {i: r for r, i in enumerate(order)}
         out[v.dataset] = [SeriesFigure(s.id, plots.one_series(s, v.dataset, better, best),
-                                       series_file_name(v.dataset, k, s.id), rank[k]) for k, s in enumerate(all_)]
+                                       series_file_name(v.dataset, k, s.id), rank[k])
+                           for k, s in enumerate(all_) if rank[k] < limit]
     return out
 
 

@@ -520,8 +520,11 @@ def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None,
         lines += ["", "## Forecasts against actuals"]
         lines += [f"\n![{caption.split(':')[0]}]({path})\n\n{caption}" for caption, path in figures]
     for ds, links in (series or {}).items():
-        lines += ["", f"Every series of {ds}, a figure each: " + ", ".join(f"[{sid or ds}]({path})"
-                                                                          for sid, path in links)]
+        scores = verdict.dataset(ds).scores
+        total = len(scores.series) if scores is not None else len(links)
+        which = (f"Every series of {ds}" if len(links) >= total else
+                 f"The {len(links)} of {ds}'s {total} series that matter most (the per-series table has every one)")
+        lines += ["", f"{which}, a figure each: " + ", ".join(f"[{sid or ds}]({path})" for sid, path in links)]
     for title, items in _sections(verdict):
         lines += ["", f"## {title}", ""] + [f"- {ln}" for ln in items]
     lines += ["", "## Search space", ""] + [f"- {ln}" for ln in _search_space_lines(verdict)]
@@ -611,8 +614,9 @@ def _series_picker(dataset: str, figures: list[tuple[str, bytes]], total: int) -
     options = "".join(f"<option value='{_data_uri(png)}'>{e(sid or dataset)}</option>" for sid, png in figures)
     show = ("const i=this.closest('.picker').querySelector('img');i.src=this.value;i.hidden=!this.value;"
             "i.alt='forecasts against actuals of series '+this.selectedOptions[0].text")
-    files = (f"every series' figure is a file under figures/{series_folder(dataset)}/ beside this page, linked from "
-             "summary.md")
+    files = (f"{'every series' if len(figures) == total else 'these series'}' figures are files under "
+             f"figures/{series_folder(dataset)}/ beside this page, linked from summary.md"
+             + ("" if len(figures) == total else "; the per-series table has every series' scores"))
     which = (f"Any series of {dataset}" if len(figures) == total else
              f"The {len(figures)} of {dataset}'s {total} series that matter most ({files})")
     return (f"<div class='picker'><p><label>{e(which)}: <select data-dataset='{e(dataset)}' onchange=\"{show}\">"
