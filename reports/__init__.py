@@ -1,9 +1,9 @@
 """The report stage: MLflow runs in, a statistical verdict out (logged back under `report/`).
 
 `build_report` reads nothing but MLflow, so `gatesweep report PARENT_RUN_ID` rebuilds the same
-`verdict.json` anywhere the tracking store is reachable. The statistics (`reports.stats`, `reports.dm`,
-`reports.bayes`, ...) and the verdict's type (`reports.verdict`) are pure: importing them does not import
-MLflow, so the package's entry points are loaded on first use.
+`verdict.json` anywhere the tracking store is reachable. The statistics and the verdict's type live in the
+pure `pipeline.verdict`, which the sweep imports too; importing them does not import MLflow, so the package's
+entry points are loaded on first use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reports.verdict import Verdict
+    from pipeline.verdict.model import Verdict
 
 __all__ = ["build_report", "compute_verdict", "stored_verdict"]
 
@@ -33,7 +33,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
 
 def stored_verdict(out_dir: Path) -> Verdict | None:
     """The verdict a finished sweep wrote to `out_dir/report/verdict.json` (None if there is none)."""
-    from reports.verdict import Verdict
+    from pipeline.verdict.model import Verdict
 
     path = Path(out_dir) / "report" / "verdict.json"
     return Verdict.from_json(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -19,14 +19,8 @@ from pipeline.core.config import ReportSpec, SweepSpec
 from pipeline.core.errors import IncompleteSweep, OffContract, ReportFailed, ReportNotPublished
 from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import read_artifact
-from reports import plots
-from reports.advice import SweepCheck, load_check
-from reports.budget import budget_curve
-from reports.cost import cost_comparison
-from reports.decision import configurations, next_steps, parent_run_name
-from reports.description import parent_description
-from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
-from reports.horizon import (
+from pipeline.verdict.budget import budget_curve
+from pipeline.verdict.horizon import (
     Paths,
     dm_over_origins,
     dm_over_panel,
@@ -36,14 +30,7 @@ from reports.horizon import (
     series_paths_of,
     series_shares,
 )
-from reports.overall import overall
-from reports.render import report_html, summary_md
-from reports.runs import ParentRun, parent_run, runs_table
-from reports.sequential import Design, sequential_verdicts
-from reports.series import SeriesView, score_table, series_views
-from reports.stats import compare_architectures, mean_ci
-from reports.useful import usefulness
-from reports.verdict import (
+from pipeline.verdict.model import (
     SCHEMA_VERSION,
     Budget,
     BudgetCurve,
@@ -58,6 +45,19 @@ from reports.verdict import (
     SweepInfo,
     Verdict,
 )
+from pipeline.verdict.overall import overall
+from pipeline.verdict.sequential import Design, sequential_verdicts
+from pipeline.verdict.stats import compare_architectures, mean_ci
+from reports import plots
+from reports.advice import SweepCheck, load_check
+from reports.cost import cost_comparison
+from reports.decision import configurations, next_steps, parent_run_name
+from reports.description import parent_description
+from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
+from reports.render import report_html, summary_md
+from reports.runs import ParentRun, parent_run, runs_table
+from reports.series import SeriesView, score_table, series_views
+from reports.useful import usefulness
 
 FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the parent run)
 

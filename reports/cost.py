@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.stats import welch
-from reports.verdict import CostRatio, DatasetCost
+from pipeline.verdict.model import CostRatio, DatasetCost
+from pipeline.verdict.stats import welch
 
 UNITS = {"epoch": "seconds_per_epoch", "step": "seconds_per_step", "window": "seconds_per_window"}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from pipeline.tracking.contract import Artifacts, RunsView
+from pipeline.verdict.model import BASELINE_NAMES, DatasetVerdict, Verdict
 from reports.decision import description_md, ui_link
-from reports.verdict import BASELINE_NAMES, DatasetVerdict, Verdict
 
 HEAD_DATASETS = 3  # datasets named in the head; beyond them the head says how many more the report has
 _SAID = {"gru": "GRU wins", "lstm": "LSTM wins"}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.mlflow_io import read_artifact
-from reports.horizon import series_paths_of
+from pipeline.verdict.horizon import series_paths_of
 from reports.runs import parent_run, runs_table
 
 # the columns each row starts with, in this order; the hyperparameters and metrics follow

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 
 from pipeline.core.hparams import ARCHITECTURES
+from pipeline.verdict.model import BASELINE_NAMES, Verdict
 from reports import plots
 from reports.series import SHOWN_SERIES, SeriesView, drawn, importance
-from reports.verdict import BASELINE_NAMES, Verdict
 
 FORECASTS_TITLE = "test forecasts against actuals"  # a dataset's figure opens "<dataset>: " + this
 EMBEDDED_SERIES = 250  # series pictures drawn per dataset (the most important): ~0.25 s and ~12 kB each, so an M3

@@ -26,7 +26,7 @@ from pipeline.core.timeaxis import TimeError, infer_step, parse_times
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.ensemble import BEFORE_MODELS
 from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
-from reports.verdict import Verdict
+from pipeline.verdict.model import Verdict
 
 log = logging.getLogger("gatesweep.handover")
 Prepared = tuple[EnsembleInfo, dict[str, tuple[str, bytes]]]  # a model to upload: its description and networks

@@ -11,8 +11,8 @@ import math
 from typing import Any
 
 from pipeline.tracking.contract import ARCHITECTURES, Metrics, Tags
+from pipeline.verdict.model import DatasetVerdict, Night, NightDataset, Nightly, NightlyFlags, NightMase, Verdict
 from reports.runs import ParentRun
-from reports.verdict import DatasetVerdict, Night, NightDataset, Nightly, NightlyFlags, NightMase, Verdict
 
 MAX_NIGHTS = 30
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.hparams import Arch
-from reports.verdict import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
+from pipeline.verdict.model import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
 NARROW_WIDTH = 4.2  # inches: a figure this wide shows its 8-point text at about 9 CSS px across a phone's screen
@@ -517,7 +517,7 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reports.horizon import ENSEMBLE
+    from pipeline.verdict.horizon import ENSEMBLE
 
     # constrained layout keeps the legend under the panels clear of them at any width (`_png`'s narrow variant)
     fig, axes = plt.subplots(len(views), 1, figsize=(width, 1.0 + 2.3 * len(views)), squeeze=False, layout=layout)
@@ -561,7 +561,7 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
 
 def step_errors(table: Any, dataset: str) -> bytes:
     """Test MASE at each step of the horizon (a panel's: the mean over series) of each architecture's seed
-    ensemble and per seed (geometric mean) and every baseline (`reports.verdict.ScoreTable`)."""
+    ensemble and per seed (geometric mean) and every baseline (`pipeline.verdict.model.ScoreTable`)."""
     fig, ax = _figure(7, 3.4)
     steps = np.arange(1, len(table.per_step) + 1)
     values = np.array([[np.nan if x is None else x for x in row] for row in table.per_step], float)

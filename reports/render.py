@@ -9,11 +9,20 @@ import math
 import re
 from typing import Any
 
+from pipeline.verdict.model import (
+    BASELINE_NAMES,
+    DatasetVerdict,
+    DMResult,
+    MeanSd,
+    Nightly,
+    RoundStep,
+    Verdict,
+    exp_ratio,
+)
+from pipeline.verdict.stats import ci_text, ratio_text
 from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
 from reports.forecast_figures import FORECASTS_TITLE, series_folder
 from reports.series import TABLE_SERIES, importance
-from reports.stats import ci_text, ratio_text
-from reports.verdict import BASELINE_NAMES, DatasetVerdict, DMResult, MeanSd, Nightly, RoundStep, Verdict, exp_ratio
 
 
 def _fmt(x: Any, digits: int = 3) -> str:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.origins import targets
-from reports.horizon import Paths, panel_ensemble
+from pipeline.verdict.horizon import Paths, panel_ensemble
+from pipeline.verdict.model import BASELINE_NAMES, DatasetVerdict, ScoreTable
 from reports.useful import baseline_paths
-from reports.verdict import BASELINE_NAMES, DatasetVerdict, ScoreTable
 
 SHOWN_SERIES = 6  # series drawn in a dataset's forecast figure (the most important, `importance`); the rest behind
 # the report's series selector
@@ -154,10 +154,10 @@ def importance(v: DatasetVerdict) -> tuple[list[int], str]:
 
 def score_table(paths: dict[str, list[list[Paths]]], views: list[SeriesView]) -> ScoreTable | None:
     """Test MASE per series and per step: each architecture per seed (geometric mean over seeds), its seed
-    ensemble (`reports.horizon.ENSEMBLE`), and every baseline with forecasts on the networks' origins.
+    ensemble (`pipeline.verdict.horizon.ENSEMBLE`), and every baseline with forecasts on the networks' origins.
 
     Args:
-        paths: per architecture, per confirm seed, one `Paths` per series (`reports.horizon.series_paths_of`).
+        paths: per architecture, per confirm seed, one `Paths` per series (`pipeline.verdict.horizon.series_paths_of`).
         views: the dataset's `series_views` (for the baselines and the series' levels).
     """
     archs = [a for a in sorted(paths) if paths[a] and all(p.scale is not None for run in paths[a] for p in run)]

@@ -2,7 +2,7 @@
 test origins (the sweep's `baselines.json`), before any GRU-against-LSTM advice. Pure numpy/scipy.
 
 The rule (README, "Usefulness"):
-- The ensemble of each architecture is `reports.horizon.ENSEMBLE` over its confirm seeds; its test MASE is the
+- The ensemble of each architecture is `pipeline.verdict.horizon.ENSEMBLE` over its confirm seeds; its test MASE is the
   mean over the dataset's series of each series' MASE. The better architecture is the one with the lower.
 - The best baseline is the one with the lowest mean test MASE over the series among those present.
 - The better ensemble is tested one-sided (H1: more accurate) against EVERY baseline present; it is `useful`
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from reports.horizon import ENSEMBLE, Paths, dm_over_origins, ensemble_mase, panel_ensemble
-from reports.verdict import BASELINE_NAMES, Usefulness
+from pipeline.verdict.horizon import ENSEMBLE, Paths, dm_over_origins, ensemble_mase, panel_ensemble
+from pipeline.verdict.model import BASELINE_NAMES, Usefulness
 
 MIN_ORIGINS = 3  # Diebold-Mariano needs at least this many forecasts
 

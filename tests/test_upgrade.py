@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.app.cli import main
-from reports.verdict import Verdict
+from pipeline.verdict.model import Verdict
 from tests.conftest import RELEASE_0_1_0, RELEASE_0_1_0_PARENT, release_store
 
 # what schema 2 adds to each dataset entry
@@ -139,8 +139,8 @@ def test_a_new_nightly_compares_itself_with_a_0_1_0_night(tmp_path: Path) -> Non
 def test_a_schema_3_verdict_json_loads_its_sentinel_and_null_interval_as_the_explicit_forms() -> None:
     """Schema 3 wrote "more than 1000 seeds" as `seeds_needed` 1001 and an undefined repeated interval as null
     with no note; both load as schema 4 says them (`seeds_needed_above`; "not defined" in the report)."""
+    from pipeline.verdict.model import Rounds, RoundStep
     from reports.render import summary_md
-    from reports.verdict import Rounds, RoundStep
 
     old = json.loads((RELEASE_0_1_0 / "verdict.json").read_text(encoding="utf-8"))
     nile = old["datasets"][1]

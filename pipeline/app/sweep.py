@@ -28,7 +28,7 @@ from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.state import SweepState, new_run_dir
 
 if TYPE_CHECKING:
-    from reports.verdict import Verdict
+    from pipeline.verdict.model import Verdict
 
 log = logging.getLogger("gatesweep")
 REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
@@ -297,10 +297,10 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
 
 def _judge(spec: SweepSpec) -> Any:
     """After a confirm round: the datasets still undecided, by the report's own sequential rule
-    (`reports.sequential`) on the confirm runs so far, so the report later reaches the same decisions."""
+    (`pipeline.verdict.sequential`) on the confirm runs so far, so the report later reaches the same decisions."""
     import pandas as pd
 
-    from reports.sequential import Design, replay
+    from pipeline.verdict.sequential import Design, replay
 
     design = Design.of(spec.confirm)
 

@@ -1,5 +1,5 @@
 """A dataset's recommended forecaster: the confirm seeds' networks as one model (the median of their forecasts,
-`reports.horizon.ENSEMBLE`), with split conformal intervals, reading and writing long frames. Pure: numpy,
+`pipeline.verdict.horizon.ENSEMBLE`), with split conformal intervals, reading and writing long frames. Pure: numpy,
 pandas, Keras; what MLflow sees of it is `pipeline.tracking.ensemble`.
 
 On disk (one directory, the pyfunc model's artifact): `ensemble.json` (`EnsembleInfo`) and per seed

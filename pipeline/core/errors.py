@@ -40,7 +40,7 @@ class OffContract(ValueError):
 
 class ReportNotPublished(RuntimeError):
     """The report was written locally but the tracking server refused to take it (no write permission).
-    Carries the verdict (a `reports.verdict.Verdict`), so nothing needs computing again."""
+    Carries the verdict (a `pipeline.verdict.model.Verdict`), so nothing needs computing again."""
 
     def __init__(self, why: str, verdict: Any) -> None:
         super().__init__(why)

@@ -3,8 +3,8 @@ forecasts (`python -m pipeline.dev.ensemble_choice --tracking-uri sqlite:///mlfl
 
 For every sweep (parent run) in the store, dataset and architecture: the chosen configuration's confirm runs'
 test forecasts (`forecasts.json`), combined per origin and step by their mean and by their median, scored as
-the report scores them (`reports.horizon.ensemble_mase`), beside the seeds' own mean test MASE. Printed as a
-Markdown table; `reports.horizon.ENSEMBLE` records the choice.
+the report scores them (`pipeline.verdict.horizon.ensemble_mase`), beside the seeds' own mean test MASE. Printed as a
+Markdown table; `pipeline.verdict.horizon.ENSEMBLE` records the choice.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ def measure(tracking_uri: str, parents: list[str]) -> list[dict[str, object]]:
     from mlflow import MlflowClient
 
     from pipeline.tracking.contract import ARCHITECTURES, Tags
+    from pipeline.verdict.horizon import ensemble_mase
     from reports.build import Forecasts, _arm_paths, chosen_confirm_runs
-    from reports.horizon import ensemble_mase
     from reports.runs import runs_table
 
     client = MlflowClient(tracking_uri)

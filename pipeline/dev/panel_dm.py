@@ -1,4 +1,4 @@
-"""How often the panel Diebold-Mariano check (`reports.horizon.dm_over_panel`) rejects when the two
+"""How often the panel Diebold-Mariano check (`pipeline.verdict.horizon.dm_over_panel`) rejects when the two
 architectures forecast equally well (`python -m pipeline.dev.panel_dm --reps 1000`), beside the naive
 alternative that pools every (series, origin) loss as if they were one long independent sequence.
 
@@ -17,8 +17,8 @@ import itertools
 import numpy as np
 
 from pipeline.core.origins import block_lags
-from reports.dm import diebold_mariano
-from reports.horizon import Paths, dm_over_panel
+from pipeline.verdict.dm import diebold_mariano
+from pipeline.verdict.horizon import Paths, dm_over_panel
 
 
 def _errors(rng: np.random.Generator, series: int, times: int, rho: float, phi: float) -> np.ndarray:

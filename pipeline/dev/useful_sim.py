@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from reports.horizon import Paths
+from pipeline.verdict.horizon import Paths
 from reports.useful import one_sided_dm, one_sided_panel
 
 BASELINE_SCALES = (1.0, 1.3, 1.3)  # the best baseline, two worse ones

@@ -89,7 +89,7 @@ class Tags:
 
     @staticmethod
     def confirm_stop(dataset: str) -> str:
-        """On the parent: why a dataset's confirm rounds ended (`reports.sequential.STOP_REASONS`)."""
+        """On the parent: why a dataset's confirm rounds ended (`pipeline.verdict.sequential.STOP_REASONS`)."""
         return f"gatesweep.confirm_stop.{dataset}"
 
     @staticmethod
@@ -127,7 +127,7 @@ class Params:
     FIT_ON: Final = "fit_on"
     FINAL_FIT: Final = "final_fit"
 
-    # the confirm design (`reports.sequential`): seeds in round 1, then per round, up to the cap; a parent
+    # the confirm design (`pipeline.verdict.sequential`): seeds in round 1, then per round, up to the cap; a parent
     # without `confirm_max_seeds` (written before rounds existed) had one round
     SEEDS: Final = "confirm_seeds"
     SEEDS_PER_ROUND: Final = "confirm_seeds_per_round"

@@ -15,8 +15,8 @@ from pipeline.core.data import damped_oscillation
 from pipeline.core.hparams import HParams
 from pipeline.core.models import configure_tensorflow
 from pipeline.core.training import fit_and_score
-from reports.overall import overall
-from reports.stats import compare_architectures
+from pipeline.verdict.overall import overall
+from pipeline.verdict.stats import compare_architectures
 
 configure_tensorflow(1)
 series = damped_oscillation(points=80)

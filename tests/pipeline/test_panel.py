@@ -188,8 +188,8 @@ def test_train_set_recursive_on_past_covariates_is_refused_and_training_refuses_
 
 
 def test_too_few_test_origins_make_the_forecast_check_unavailable_not_a_crash() -> None:
+    from pipeline.verdict.horizon import Paths
     from reports.build import _dm
-    from reports.horizon import Paths
 
     def run(shift: float) -> list[Paths]:
         at = np.array([10, 13])

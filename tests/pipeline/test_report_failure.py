@@ -14,7 +14,7 @@ from pipeline.app.cli import main
 from pipeline.core.config import SweepSpec
 from pipeline.tracking.contract import Tags
 from pipeline.tracking.state import SweepState, unfinished
-from reports.verdict import SCHEMA_VERSION
+from pipeline.verdict.model import SCHEMA_VERSION
 from tests.conftest import RELEASE_0_1_0, RELEASE_0_1_0_PARENT, release_store
 
 SPACE = RELEASE_0_1_0.parent / "release_store.yaml"

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from pipeline.app.cli import main
+from pipeline.verdict.model import Rounds, Usefulness, Verdict
 from reports.advice import SweepCheck, SweepEdit
 from reports.decision import description_md, next_steps
-from reports.verdict import Rounds, Usefulness, Verdict
 from tests.conftest import DATA, ROOT
 from tests.reports.verdicts import one_dataset
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from pipeline.core.config import ReportSpec
-from reports.overall import overall
-from reports.stats import compare_architectures, decide, holm, seeds_for_equivalence, seeds_needed, welch
+from pipeline.verdict.overall import overall
+from pipeline.verdict.stats import compare_architectures, decide, holm, seeds_for_equivalence, seeds_needed, welch
 
 GRID_SIMS = int(os.environ.get("GATESWEEP_CALIBRATION_SIMS", "400"))
 NOISES = ("sd0.1", "sd0.3", "heavy", "unequal")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from pipeline.core.config import ReportSpec
+from pipeline.verdict.model import DMResult, Verdict
 from reports.cost import cost_comparison
 from reports.decision import configurations, description_md, dm_against_verdict, next_steps
-from reports.verdict import DMResult, Verdict
 from tests.reports.verdicts import one_dataset, quickstart_check
 
 
@@ -153,7 +153,7 @@ def test_seeds_already_enough_for_the_smallest_effect_are_not_advised_again() ->
     "about 5 seeds would detect a 5% difference" and "allow about 5 confirm seeds": advice against the label.
     Its numbers: the sentence and the next step now say the estimated difference is smaller than 5% and how
     many seeds would show it inside the ±2% margin; an estimate between margin and 5% gets the seeds for it."""
-    from reports.stats import sentence
+    from pipeline.verdict.stats import sentence
 
     elec = {"label": "inconclusive", "reason": "undecided", "n_gru": 15, "n_lstm": 15, "seeds_needed": 5,
             "effect": -0.0126, "sd_log_gru": 0.0189, "sd_log_lstm": 0.0212, "minutes_needed": 0.32, **_FINE}

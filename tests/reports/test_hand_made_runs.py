@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.verdict.stats import compare_architectures
 from reports import build_report, compute_verdict
-from reports.stats import compare_architectures
 from tests.reports.hand_made import log_hand_made_runs
 
 

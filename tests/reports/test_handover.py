@@ -206,8 +206,8 @@ def test_the_report_hands_over_through_the_model_outbox(registered: tuple[Any, s
     """`hand_over`, as the report stage calls it: the useful network's model saved in the sweep's directory, pushed
     through its outbox, the parent tagged; a dataset no network is useful on is tagged why; a second report on the
     same parent registers nothing again."""
+    from pipeline.verdict.model import Usefulness
     from reports.handover import hand_over
-    from reports.verdict import Usefulness
     from tests.reports.verdicts import stored_verdict
 
     client, parent, runs, _ = registered

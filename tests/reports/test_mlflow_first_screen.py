@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.tracking.contract import Artifacts, RunsView
+from pipeline.verdict.model import Usefulness, Verdict
 from reports import build_report
 from reports.decision import next_steps
 from reports.description import parent_description
 from reports.render import DESKTOP_ZOOM, report_html
-from reports.verdict import Usefulness, Verdict
 from tests.reports.hand_made import log_hand_made_panel
 from tests.reports.verdicts import one_dataset, quickstart_check
 

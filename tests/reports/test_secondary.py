@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from pipeline.core.config import SearchSpace
-from reports.bayes import bayesian_signed_rank
-from reports.budget import budget_curve, expected_best
-from reports.dm import diebold_mariano, fixed_b_lags, fixed_b_null
+from pipeline.verdict.bayes import bayesian_signed_rank
+from pipeline.verdict.budget import budget_curve, expected_best
+from pipeline.verdict.dm import diebold_mariano, fixed_b_lags, fixed_b_null
 from reports.importance import fanova_importance
 
 

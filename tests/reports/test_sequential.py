@@ -16,8 +16,8 @@ import pytest
 from scipy import stats
 
 from pipeline.core.config import ConfirmSpec, ReportSpec
-from reports.sequential import Design, looks_from, nominal_levels, replay, run
-from reports.stats import compare_architectures, decide, holm, welch
+from pipeline.verdict.sequential import Design, looks_from, nominal_levels, replay, run
+from pipeline.verdict.stats import compare_architectures, decide, holm, welch
 
 SIMS = int(os.environ.get("GATESWEEP_CALIBRATION_SIMS", "600"))
 RULES = ReportSpec()

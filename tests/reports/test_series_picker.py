@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.verdict.model import ScoreTable
 from reports import build, build_report, compute_verdict
 from reports.series import SHOWN_SERIES, importance
-from reports.verdict import ScoreTable
 from tests.reports.hand_made import log_hand_made_panel
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reports.overall import overall
-from reports.stats import compare_architectures
-from reports.verdict import Verdict
+from pipeline.verdict.model import Verdict
+from pipeline.verdict.overall import overall
+from pipeline.verdict.stats import compare_architectures
 from tests.reports.verdicts import stored_verdict
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from pipeline.dev.useful_sim import rate
+from pipeline.verdict.horizon import Paths, ensemble, ensemble_mase
+from pipeline.verdict.model import Usefulness, Verdict
 from reports.decision import description_md, next_steps, parent_run_name
-from reports.horizon import Paths, ensemble, ensemble_mase
 from reports.render import report_html, summary_md
 from reports.useful import usefulness
-from reports.verdict import Usefulness, Verdict
 from tests.reports.verdicts import one_dataset, quickstart_check
 
 H = 2

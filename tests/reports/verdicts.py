@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.verdict.model import Verdict
 from reports.advice import SweepCheck
-from reports.verdict import Verdict
 from tests.conftest import RELEASE_0_1_0, ROOT
 
 

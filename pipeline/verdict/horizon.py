@@ -16,9 +16,9 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline.core.origins import block_lags, step_mase, targets
-from reports.dm import diebold_mariano
-from reports.stats import welch
-from reports.verdict import SeriesShare, StepRatio
+from pipeline.verdict.dm import diebold_mariano
+from pipeline.verdict.model import SeriesShare, StepRatio
+from pipeline.verdict.stats import welch
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def series_shares(gru: list[list[Paths]], lstm: list[list[Paths]]) -> list[Serie
 def dm_over_origins(gru: Paths, lstm: Paths, origin_step: int) -> dict[str, float]:
     """Diebold-Mariano on the ensembles' absolute errors: at horizon 1 on every one-step error; beyond, on each
     origin's mean absolute error over its steps, with a HAC variance covering at least the lags at which
-    overlapping horizons correlate (`block_lags`). Keys as `reports.dm.diebold_mariano`, plus the HLN
+    overlapping horizons correlate (`block_lags`). Keys as `pipeline.verdict.dm.diebold_mariano`, plus the HLN
     variant's `hln_statistic` and `hln_p_value`."""
     if gru.horizon == 1:
         err_gru, err_lstm, h = (gru.pred - gru.truth)[:, 0], (lstm.pred - lstm.truth)[:, 0], 1

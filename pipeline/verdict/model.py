@@ -100,7 +100,8 @@ class DMUnavailable(_Model):
 
 
 class DMResult(_Model):
-    """Diebold-Mariano on the seed ensembles' test forecasts (median over seeds) (absolute error), `reports.dm`."""
+    """Diebold-Mariano on the seed ensembles' test forecasts (median over seeds) (absolute error),
+    `pipeline.verdict.dm`."""
 
     available: Literal[True]
     statistic: Num  # negative: GRU's ensemble more accurate
@@ -170,7 +171,7 @@ class RoundStep(_Model):
 
 
 class Rounds(_Model):
-    """How the confirm seeds of a dataset were spent (`reports.sequential`)."""
+    """How the confirm seeds of a dataset were spent (`pipeline.verdict.sequential`)."""
 
     stop: Literal["decided", "futility", "max_seeds", "max_minutes", "fixed"]
     why: str  # the stop in words
@@ -213,7 +214,7 @@ class Usefulness(_Model):
 
 
 class DatasetVerdict(_Model):
-    """One dataset's verdict (`reports.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
+    """One dataset's verdict (`pipeline.verdict.stats.compare_architectures`); `dm`, `mase_ci`, `horizon`, `series`
     and `per_step` are added by the report stage, which has the runs' forecasts and settings."""
 
     _absent_if_none = ("dm", "mase_ci", "rounds", "minutes_needed", "seeds_needed_above", "useful", "scores")
@@ -301,7 +302,7 @@ def exp_ratio(log_ratio: float) -> float:
 
 
 class MetaTest(_Model):
-    """Random-effects meta-analysis of the per-dataset effects (`reports.overall.random_effects`)."""
+    """Random-effects meta-analysis of the per-dataset effects (`pipeline.verdict.overall.random_effects`)."""
 
     name: str
     effect: float

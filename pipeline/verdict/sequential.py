@@ -2,7 +2,7 @@
 
 The confirm phase trains `seeds` per architecture, then rounds of `seeds_per_round` more, up to `max_seeds`,
 and looks at the data after each round. Each look uses the verdict's tests (Welch on log test MASE for a
-winner, TOST for equivalence; `reports.stats`) at a stricter nominal level, so that the chance of a false
+winner, TOST for equivalence; `pipeline.verdict.stats`) at a stricter nominal level, so that the chance of a false
 decision over all looks stays at the fixed design's:
 
 - **Alpha spending.** Lan-DeMets' O'Brien-Fleming-type spending function, alpha(t) = 2 - 2 Phi(z_{1-a/2} / sqrt t),
@@ -37,8 +37,8 @@ import pandas as pd
 from scipy import optimize, stats
 
 from pipeline.core.config import ConfirmSpec, ReportSpec
-from reports.stats import Welch, compare_architectures, decide, sentence, welch
-from reports.verdict import DatasetVerdict, Rounds, RoundStep
+from pipeline.verdict.model import DatasetVerdict, Rounds, RoundStep
+from pipeline.verdict.stats import Welch, compare_architectures, decide, sentence, welch
 
 FUTILITY = 0.10  # stop a dataset when neither decision has this chance by max_seeds (`_reachable`)
 _GRID = 1601  # points of the numerical integration per look

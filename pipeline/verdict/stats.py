@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.core.config import ReportSpec
-from reports.verdict import PRACTICAL_SEEDS, WINNERS, DatasetVerdict, RoundStep
+from pipeline.verdict.model import PRACTICAL_SEEDS, WINNERS, DatasetVerdict, RoundStep
 
 N_BOOT = 1999
 TARGET_POWER = 0.8
@@ -312,7 +312,7 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
                           sequential: dict[str, dict[str, Any]] | None = None) -> list[DatasetVerdict]:
     """Per-dataset verdicts from confirm-phase runs (columns dataset, arch, test_mase). `sequential`: per
     dataset, the label, reason and repeated interval the sequential rule reached over the confirm rounds
-    (`reports.sequential.Replay.of`); they replace the fixed design's."""
+    (`pipeline.verdict.sequential.Replay.of`); they replace the fixed design's."""
     alpha, margin, min_seeds, smallest_effect = (rules.alpha, rules.equivalence_margin, rules.min_seeds,
                                                  rules.smallest_effect)
     bound = np.log1p(margin)

@@ -11,9 +11,9 @@ import numpy as np
 from scipy import stats
 
 from pipeline.core.config import ReportSpec
-from reports.bayes import bayesian_signed_rank
-from reports.stats import DEFAULT_RULES
-from reports.verdict import WINNERS, DatasetVerdict, Label, MetaTest, Overall, SignedRank
+from pipeline.verdict.bayes import bayesian_signed_rank
+from pipeline.verdict.model import WINNERS, DatasetVerdict, Label, MetaTest, Overall, SignedRank
+from pipeline.verdict.stats import DEFAULT_RULES
 
 MIN_DATASETS = 3  # the across-dataset test has m - 1 degrees of freedom
 
