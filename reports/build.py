@@ -46,7 +46,7 @@ from pipeline.verdict.model import (
     Verdict,
 )
 from pipeline.verdict.overall import overall
-from pipeline.verdict.sequential import Design, sequential_verdicts
+from pipeline.verdict.sequential import Design
 from pipeline.verdict.stats import compare_architectures, mean_ci
 from reports import plots
 from reports.advice import SweepCheck, load_check
@@ -55,9 +55,11 @@ from reports.decision import configurations, next_steps, parent_run_name
 from reports.description import parent_description
 from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
 from reports.render import report_html, summary_md
+from reports.rounds import sequential_verdicts
 from reports.runs import ParentRun, parent_run, runs_table
 from reports.series import SeriesView, score_table, series_views
 from reports.useful import usefulness
+from reports.wording import worded
 
 FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the parent run)
 
@@ -130,7 +132,7 @@ def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: ReportSpec) 
         return Sensitivity(param_matched=None, note="no parameter-matched runs in this sweep (confirm.param_matched)")
     swapped = pd.concat([matched, confirm[confirm["arch"] == "lstm"]])
     swapped = swapped[swapped["dataset"].isin(matched["dataset"].unique())]
-    verdicts = compare_architectures(swapped, {}, rules)
+    verdicts = worded(compare_architectures(swapped, {}, rules), rules)
     out = {}
     for v in verdicts:
         d = matched[matched["dataset"] == v.dataset]
@@ -304,7 +306,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     finite = {ds: {k: x for k, x in b.items() if math.isfinite(x)} for ds, b in baselines.items()}
     design = _design(parent.params)
     if design is None:
-        verdicts = compare_architectures(confirm, finite, rules)
+        verdicts = worded(compare_architectures(confirm, finite, rules), rules)
     else:
         verdicts = sequential_verdicts(confirm, finite, rules, design, parent.tags.get(Tags.CONFIRM_CUT))
     rounds = any(v.rounds is not None for v in verdicts)

@@ -11,8 +11,9 @@ import pandas as pd
 from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
 from pipeline.verdict.model import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, DMResult, MeanSd, Verdict
-from pipeline.verdict.stats import MAX_SEEDS, MoreThan, Resolving, minutes_phrase, needed, resolving, seeds_phrase
+from pipeline.verdict.stats import MAX_SEEDS, MoreThan, Resolving, needed, resolving
 from reports.advice import SweepCheck, SweepEdit
+from reports.wording import minutes_phrase, seeds_phrase
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
                  "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "

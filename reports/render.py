@@ -19,10 +19,10 @@ from pipeline.verdict.model import (
     Verdict,
     exp_ratio,
 )
-from pipeline.verdict.stats import ci_text, ratio_text
 from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
 from reports.forecast_figures import FORECASTS_TITLE, series_folder
 from reports.series import TABLE_SERIES, importance
+from reports.wording import ci_text, ratio_text
 
 
 def _fmt(x: Any, digits: int = 3) -> str:

@@ -89,7 +89,7 @@ class Tags:
 
     @staticmethod
     def confirm_stop(dataset: str) -> str:
-        """On the parent: why a dataset's confirm rounds ended (`pipeline.verdict.sequential.STOP_REASONS`)."""
+        """On the parent: why a dataset's confirm rounds ended (`reports.rounds.STOP_REASONS`)."""
         return f"gatesweep.confirm_stop.{dataset}"
 
     @staticmethod

@@ -18,6 +18,7 @@ import pytest
 from pipeline.core.config import ReportSpec
 from pipeline.verdict.overall import overall
 from pipeline.verdict.stats import compare_architectures, decide, holm, seeds_for_equivalence, seeds_needed, welch
+from reports.wording import worded
 
 GRID_SIMS = int(os.environ.get("GATESWEEP_CALIBRATION_SIMS", "400"))
 NOISES = ("sd0.1", "sd0.3", "heavy", "unequal")
@@ -149,7 +150,7 @@ def test_seeds_for_equivalence_really_give_about_eighty_percent_power() -> None:
 def test_seeds_needed_from_an_inconclusive_run_is_sized_for_the_stated_effect() -> None:
     rng = np.random.default_rng(6)
     g, l = np.exp(rng.normal(0, 0.1, 5)), np.exp(rng.normal(0, 0.1, 5))
-    (v,) = compare_architectures(_table(g, l), {})
+    (v,) = worded(compare_architectures(_table(g, l), {}), ReportSpec())
     assert v.label == "inconclusive" and v.seeds_needed is not None and v.seeds_needed >= 5
     assert "would detect a 5% difference with 80% power" in v.sentence
 

@@ -153,7 +153,7 @@ def test_seeds_already_enough_for_the_smallest_effect_are_not_advised_again() ->
     "about 5 seeds would detect a 5% difference" and "allow about 5 confirm seeds": advice against the label.
     Its numbers: the sentence and the next step now say the estimated difference is smaller than 5% and how
     many seeds would show it inside the ±2% margin; an estimate between margin and 5% gets the seeds for it."""
-    from pipeline.verdict.stats import sentence
+    from reports.wording import sentence
 
     elec = {"label": "inconclusive", "reason": "undecided", "n_gru": 15, "n_lstm": 15, "seeds_needed": 5,
             "effect": -0.0126, "sd_log_gru": 0.0189, "sd_log_lstm": 0.0212, "minutes_needed": 0.32, **_FINE}

@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.core.config import ReportSpec
 from pipeline.verdict.stats import compare_architectures
 from reports import build_report, compute_verdict
+from reports.wording import worded
 from tests.reports.hand_made import log_hand_made_runs
 
 
@@ -20,7 +22,7 @@ def hand_made(tmp_path: Path) -> tuple[object, str, pd.DataFrame]:
 def test_hand_made_runs_get_the_same_verdict(hand_made: tuple[object, str, pd.DataFrame]) -> None:
     client, parent_id, table = hand_made
     verdict, _ = compute_verdict(client, parent_id)
-    (expected,) = compare_architectures(table, {"sines": {"naive_mase": 1.4, "ar_mase": 1.2}})
+    (expected,) = worded(compare_architectures(table, {"sines": {"naive_mase": 1.4, "ar_mase": 1.2}}), ReportSpec())
     got = verdict.datasets[0]
     # what the report adds from the runs' artifacts and the parent
     from_mlflow = {"dm": None, "mase_ci": None, "baseline_mase": {}, "best_baseline": None,

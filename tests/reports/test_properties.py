@@ -26,13 +26,14 @@ from pipeline.core.config import ReportSpec
 from pipeline.verdict.horizon import Paths
 from pipeline.verdict.model import SCHEMA_VERSION, Nightly, Usefulness, Verdict
 from pipeline.verdict.overall import overall
-from pipeline.verdict.sequential import Design, sequential_verdicts
+from pipeline.verdict.sequential import Design
 from pipeline.verdict.stats import MAX_SEEDS, MoreThan, compare_architectures, mean_ci, seeds_needed
 from reports import plots
 from reports.build import _baseline_fields
 from reports.decision import description_md, next_steps
 from reports.history import _flags, _night, history_metrics, omitted_metrics, tonight
 from reports.render import report_html, summary_md
+from reports.rounds import sequential_verdicts
 from reports.runs import ParentRun
 from reports.useful import usefulness
 from tests.reports.verdicts import stored_verdict

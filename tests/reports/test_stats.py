@@ -3,9 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.core.config import ReportSpec
 from pipeline.verdict.model import Verdict
 from pipeline.verdict.overall import overall
 from pipeline.verdict.stats import compare_architectures
+from reports.wording import worded
 from tests.reports.verdicts import stored_verdict
 
 
@@ -18,7 +20,7 @@ def test_clear_lstm_win_is_named_with_a_plain_sentence() -> None:
     rng = np.random.default_rng(0)
     g = 1.2 * np.exp(rng.normal(0, 0.05, 20))
     l = 1.0 * np.exp(rng.normal(0, 0.05, 20))
-    (v,) = compare_architectures(_table(g, l), {"d": {"naive_mase": 2.0, "ar_mase": 1.5}})
+    (v,) = worded(compare_architectures(_table(g, l), {"d": {"naive_mase": 2.0, "ar_mase": 1.5}}), ReportSpec())
     assert v.label == "lstm" and v.ci_low > 0
     assert v.sentence.startswith("d: LSTM wins — geometric-mean test MASE") and "20 GRU / 20 LSTM seeds" in v.sentence
     lower = 100 * (1 - np.exp(-v.effect))  # LSTM's geometric-mean MASE below GRU's
@@ -37,11 +39,11 @@ def test_identical_inputs_give_byte_identical_verdict_json() -> None:
 
 def test_an_architecture_with_fewer_than_two_finished_runs_is_too_few_seeds_with_its_statistics_null() -> None:
     """It was an error that ended the report; a verdict that says so serves better (schema 4)."""
-    (v,) = compare_architectures(_table(np.array([1.0]), np.array([1.0, 2.0])), {})
+    (v,) = worded(compare_architectures(_table(np.array([1.0]), np.array([1.0, 2.0])), {}), ReportSpec())
     assert (v.label, v.reason, v.n_gru, v.n_lstm) == ("inconclusive", "too few seeds", 1, 2)
     assert np.isnan(v.se) and np.isnan(v.ci_low) and v.seeds_needed is None
     assert "95% CI not defined: fewer than 2 seeds in an architecture" in v.sentence
-    (none,) = compare_architectures(_table(np.array([1.0, 1.2, 0.9]), np.array([])), {})
+    (none,) = worded(compare_architectures(_table(np.array([1.0, 1.2, 0.9]), np.array([])), {}), ReportSpec())
     assert none.n_lstm == 0 and np.isnan(none.effect) and "ratio not defined" in none.sentence
     assert Verdict.from_json(stored_verdict().model_copy(update={"datasets": [v, none]}).to_json()).datasets[1] \
         .n_lstm == 0
@@ -55,5 +57,5 @@ def test_one_dataset_is_its_own_overall_verdict() -> None:
 
 
 def test_identical_seeds_are_not_equivalent_with_a_zero_width_interval() -> None:
-    (v,) = compare_architectures(_table(np.full(5, 0.5), np.full(5, 0.5)), {})
+    (v,) = worded(compare_architectures(_table(np.full(5, 0.5), np.full(5, 0.5)), {}), ReportSpec())
     assert v.label == "inconclusive" and v.reason == "no spread" and "same MASE" in v.sentence
