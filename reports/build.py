@@ -45,7 +45,6 @@ from pipeline.verdict.model import (
     SweepInfo,
     Verdict,
 )
-from pipeline.verdict.overall import overall
 from pipeline.verdict.sequential import Design
 from pipeline.verdict.stats import compare_architectures, mean_ci
 from reports import plots
@@ -59,7 +58,7 @@ from reports.rounds import sequential_verdicts
 from reports.runs import ParentRun, parent_run, runs_table
 from reports.series import SeriesView, score_table, series_views
 from reports.useful import usefulness
-from reports.wording import worded
+from reports.wording import worded, worded_overall
 
 FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the parent run)
 
@@ -342,7 +341,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
         schema_version=SCHEMA_VERSION, sweep=client.get_experiment(parent.experiment_id).name,
         parent_run_id=parent_run_id,
         datasets=datasets,
-        overall=overall(verdicts, rules),
+        overall=worded_overall(verdicts, rules),
         cost=cost_comparison(confirm),
         sensitivity=_sensitivity(table, confirm, rules),
         counts=_counts(table),

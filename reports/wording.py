@@ -11,13 +11,41 @@ import math
 import numpy as np
 
 from pipeline.core.config import ReportSpec
-from pipeline.verdict.model import WINNERS, DatasetVerdict, RoundStep
+from pipeline.verdict.model import WINNERS, DatasetVerdict, Overall, RoundStep
+from pipeline.verdict.overall import MIN_DATASETS, measured_datasets, overall
 from pipeline.verdict.stats import TARGET_POWER, MoreThan, Seeds, needed, resolving
 
 
 def worded(verdicts: list[DatasetVerdict], rules: ReportSpec) -> list[DatasetVerdict]:
     """The verdicts with their one-line `sentence` (`sentence`), as the report, MLflow and the CLI show them."""
     return [v.model_copy(update={"sentence": sentence(v, rules)}) for v in verdicts]
+
+
+def worded_overall(verdicts: list[DatasetVerdict], rules: ReportSpec) -> Overall:
+    """The verdict across datasets (`pipeline.verdict.overall.overall`) with its `note` (`overall_note`)."""
+    o = overall(verdicts, rules)
+    return o.model_copy(update={"note": overall_note(o, verdicts, rules)})
+
+
+def overall_note(o: Overall, verdicts: list[DatasetVerdict], rules: ReportSpec) -> str:
+    """What the verdict across datasets rests on, or why there is none."""
+    m = len(verdicts)
+    if m == 1:
+        return "one dataset: the overall verdict is that dataset's"
+    if m < MIN_DATASETS:
+        return f"not enough datasets for an overall test ({m} < {MIN_DATASETS}); see each dataset's verdict"
+    measured = len(measured_datasets(verdicts))
+    test, bayes = o.test, o.bayesian_signed_rank
+    if test is None or bayes is None:
+        return (f"{measured} of {m} datasets have an effect with a standard error (the others: no spread between "
+                f"seeds, or too few finished runs), fewer than the {MIN_DATASETS} an overall test needs; see each "
+                "dataset's verdict")
+    left_out = "" if measured == m else f"; {m - measured} dataset(s) without a standard error left out"
+    return (f"random-effects meta-analysis over {measured} datasets (HKSJ): geometric-mean MASE ratio GRU/LSTM "
+            f"{np.exp(test.effect):.3f} (95% CI {np.exp(test.ci_low):.3f}–{np.exp(test.ci_high):.3f})"
+            f", p = {test.p_value:.3g}; Bayesian signed-rank (ROPE ±{100 * rules.equivalence_margin:g}%): "
+            f"P(GRU better) {bayes.p_left:.2f}, P(equivalent) {bayes.p_rope:.2f}, P(LSTM better) {bayes.p_right:.2f}"
+            f"{left_out}")
 
 
 def seeds_phrase(n: Seeds) -> str:

@@ -26,23 +26,14 @@ def overall(verdicts: list[DatasetVerdict], rules: ReportSpec = DEFAULT_RULES) -
     random-effects interval), from `MIN_DATASETS` datasets; with one dataset the overall verdict is that
     dataset's; with two there is no overall test and no overall winner. Beside it, the Bayesian signed-rank
     test (Benavoli et al. 2017, reference implementation `baycomp`, prior weight 0.5) with the margin as ROPE.
+
+    The `note` is left empty: the report stage words it (`reports.wording.overall_note`).
     """
-    m = len(verdicts)
-    if m == 1:
-        return Overall(label=verdicts[0].label, test=None, note="one dataset: the overall verdict is that dataset's")
-    if m < MIN_DATASETS:
-        return Overall(label="inconclusive", test=None, note=f"not enough datasets for an overall test ({m} < "
-                                                             f"{MIN_DATASETS}); see each dataset's verdict")
-    # a dataset whose effect has no standard error (no spread between seeds, or an architecture with fewer than
-    # 2 finished runs) cannot be weighed: it would take all the weight (1/0) or none
-    measured = [v for v in verdicts if np.isfinite(v.effect) and np.isfinite(v.se) and v.se > 0]
-    if len(measured) < MIN_DATASETS:
-        return Overall(label="inconclusive", test=None,
-                       note=f"{len(measured)} of {m} datasets have an effect with a standard error (the others: no "
-                            f"spread between seeds, or too few finished runs), fewer than the {MIN_DATASETS} an "
-                            "overall test needs; see each dataset's verdict")
-    left_out = "" if len(measured) == m else f"; {m - len(measured)} dataset(s) without a standard error left out"
-    m = len(measured)
+    if len(verdicts) == 1:
+        return Overall(label=verdicts[0].label, test=None, note="")
+    measured = measured_datasets(verdicts)
+    if len(verdicts) < MIN_DATASETS or len(measured) < MIN_DATASETS:
+        return Overall(label="inconclusive", test=None, note="")
     effects = np.array([v.effect for v in measured])
     variances = np.array([v.se**2 for v in measured])
     test = random_effects(effects, variances)
@@ -56,12 +47,13 @@ def overall(verdicts: list[DatasetVerdict], rules: ReportSpec = DEFAULT_RULES) -
     else:
         lab = "inconclusive"
     bayes = SignedRank(rope=bound, **bayesian_signed_rank(effects, bound))
-    return Overall(label=lab, test=test, bayesian_signed_rank=bayes,
-                   note=(f"random-effects meta-analysis over {m} datasets (HKSJ): geometric-mean MASE ratio GRU/LSTM "
-                         f"{np.exp(test.effect):.3f} (95% CI {np.exp(test.ci_low):.3f}–{np.exp(test.ci_high):.3f})"
-                         f", p = {test.p_value:.3g}; Bayesian signed-rank (ROPE ±{100 * margin:g}%): P(GRU better) "
-                         f"{bayes.p_left:.2f}, P(equivalent) {bayes.p_rope:.2f}, P(LSTM better) {bayes.p_right:.2f}"
-                         f"{left_out}"))
+    return Overall(label=lab, test=test, bayesian_signed_rank=bayes, note="")
+
+
+def measured_datasets(verdicts: list[DatasetVerdict]) -> list[DatasetVerdict]:
+    """The verdicts whose effect has a standard error. A dataset without one (no spread between seeds, or an
+    architecture with fewer than 2 finished runs) cannot be weighed: it would take all the weight (1/0) or none."""
+    return [v for v in verdicts if np.isfinite(v.effect) and np.isfinite(v.se) and v.se > 0]
 
 
 def random_effects(effects: np.ndarray, variances: np.ndarray) -> MetaTest:

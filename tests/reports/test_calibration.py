@@ -18,7 +18,7 @@ import pytest
 from pipeline.core.config import ReportSpec
 from pipeline.verdict.overall import overall
 from pipeline.verdict.stats import compare_architectures, decide, holm, seeds_for_equivalence, seeds_needed, welch
-from reports.wording import worded
+from reports.wording import worded, worded_overall
 
 GRID_SIMS = int(os.environ.get("GATESWEEP_CALIBRATION_SIMS", "400"))
 NOISES = ("sd0.1", "sd0.3", "heavy", "unequal")
@@ -174,7 +174,7 @@ def test_two_datasets_have_no_overall_winner_without_a_test() -> None:
     tables = [_table(0.5 * np.exp(rng.normal(0, 0.1, 10)), np.exp(rng.normal(0, 0.1, 10)), f"d{i}") for i in range(2)]
     verdicts = compare_architectures(pd.concat(tables), {})
     assert [v.label for v in verdicts] == ["gru", "gru"]
-    result = overall(verdicts)
+    result = worded_overall(verdicts, ReportSpec())
     assert result.label == "inconclusive" and result.test is None and "not enough datasets" in result.note
 
 

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from pipeline.core.config import ReportSpec
 from pipeline.verdict.horizon import Paths
 from pipeline.verdict.model import SCHEMA_VERSION, Nightly, Usefulness, Verdict
-from pipeline.verdict.overall import overall
 from pipeline.verdict.sequential import Design
 from pipeline.verdict.stats import MAX_SEEDS, MoreThan, compare_architectures, mean_ci, seeds_needed
 from reports import plots
@@ -36,6 +35,7 @@ from reports.render import report_html, summary_md
 from reports.rounds import sequential_verdicts
 from reports.runs import ParentRun
 from reports.useful import usefulness
+from reports.wording import worded, worded_overall
 from tests.reports.verdicts import stored_verdict
 
 SCALE = int(os.environ.get("GATESWEEP_PROPERTY_EXAMPLES", "1"))
@@ -94,7 +94,7 @@ def _verdict(datasets: list[tuple[list[float], list[float], dict[str, float]]], 
     (the parts that need MLflow, forecasts or a tune phase taken from the stored verdict)."""
     confirm = _confirm(datasets)
     baselines = {f"d{i}": metrics for i, (_, _, metrics) in enumerate(datasets)}
-    found = (compare_architectures(confirm, baselines, RULES) if design is None
+    found = (worded(compare_architectures(confirm, baselines, RULES), RULES) if design is None
              else sequential_verdicts(confirm, baselines, RULES, design))
     verdicts = []
     for v in found:
@@ -107,7 +107,8 @@ def _verdict(datasets: list[tuple[list[float], list[float], dict[str, float]]], 
                                              "useful": _useful(v.dataset, gru, lstm, named)}))
     base = stored_verdict()
     verdict = base.model_copy(update={"schema_version": SCHEMA_VERSION, "datasets": verdicts, "cost": {},
-                                      "overall": overall(verdicts, RULES), "configurations": {}, "nightly": None})
+                                      "overall": worded_overall(verdicts, RULES), "configurations": {},
+                                      "nightly": None})
     return verdict.model_copy(update={"next_steps": next_steps(verdict)})
 
 
