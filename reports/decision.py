@@ -13,7 +13,7 @@ from pipeline.tracking.contract import Artifacts
 from pipeline.verdict.model import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, DMResult, MeanSd, Verdict
 from pipeline.verdict.stats import MAX_SEEDS, MoreThan, Resolving, needed, resolving
 from reports.advice import SweepCheck, SweepEdit
-from reports.wording import minutes_phrase, seeds_phrase
+from reports.wording import baseline_warnings, fmt, minutes_phrase, number, seeds_phrase
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
                  "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "
@@ -281,9 +281,7 @@ def _resolving_step(v: DatasetVerdict, r: Resolving, equivalence_margin: float, 
 
 
 def _config_line(c: ConfigChoice) -> str:
-    from reports.render import _fmt, _number
-
-    return ", ".join(f"{k} {_fmt(_number(v))}" for k, v in c.config.items())
+    return ", ".join(f"{k} {fmt(number(v))}" for k, v in c.config.items())
 
 
 def ui_link(experiment_id: str, run_id: str | None = None, artifact: str | None = None) -> str:
@@ -316,8 +314,6 @@ def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML,
                    experiment_id: str | None = None) -> str:
     """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page); with
     `experiment_id`, the report is a link that opens it in MLflow's artifact viewer."""
-    from reports.render import baseline_warnings
-
     warnings = baseline_warnings(verdict)
     steps = verdict.next_steps
     # the run page shows about three lines before "Show more": the verdict, the worst warning, the next step

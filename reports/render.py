@@ -19,21 +19,12 @@ from pipeline.verdict.model import (
     Verdict,
     exp_ratio,
 )
-from reports.decision import ENSEMBLE_NOTE, dm_against_verdict
+from reports.decision import ENSEMBLE_NOTE, dm_against_verdict, usefulness_lines
 from reports.forecast_figures import FORECASTS_TITLE, series_folder
 from reports.series import TABLE_SERIES, importance
-from reports.wording import ci_text, ratio_text
-
-
-def _fmt(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, bool):
-        return "yes" if x else "NO"
-    if isinstance(x, float):
-        return "not defined" if math.isnan(x) else f"{x:.{digits}g}"
-    return str(x)
-
+from reports.wording import baseline_warnings, ci_text, ratio_text
+from reports.wording import fmt as _fmt  # the names render used before they were shared with reports.decision
+from reports.wording import number as _number
 
 _COLUMNS = [("dataset", "dataset"), ("label", "verdict"), ("n_gru", "GRU seeds"), ("n_lstm", "LSTM seeds"),
             ("gmean_mase_gru", "GRU geometric-mean test MASE"), ("gmean_mase_lstm", "LSTM geometric-mean test MASE"),
@@ -67,37 +58,9 @@ def _counts_lines(verdict: Verdict) -> list[str]:
 
 def worth_using(verdict: Verdict) -> list[str]:
     """Per dataset with a usefulness verdict (schema 5): whether to use a network at all, and what instead."""
-    from reports.decision import usefulness_lines
-
     tested = [v.useful for v in verdict.datasets if v.useful is not None]
     return [u.sentence if u.network is not None else line for u, line in zip(tested, usefulness_lines(verdict),
                                                                               strict=True)]
-
-
-def baseline_warnings(verdict: Verdict) -> list[str]:
-    """A winner that loses to a naive or linear forecaster is no winner worth reporting."""
-    out = []
-    for key, what in (("beats_naive", "the naive (last value) forecast"), ("beats_ar", "a linear AR model")):
-        flagged = [v.dataset for v in verdict.datasets if getattr(v, key) is False]
-        if flagged:
-            out.append(f"Neither GRU nor LSTM beats {what} on: {', '.join(flagged)}.")
-    for v in verdict.datasets:  # a statistical model that beats both, where naive and AR did not say so already
-        if v.beats_best_baseline is False and v.best_baseline not in ("naive", "ar"):
-            best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
-            out.append(f"Neither GRU nor LSTM beats {best} on {v.dataset} (test MASE "
-                       f"{v.baseline_mase[v.best_baseline or '']:.3g}).")
-    for v in verdict.datasets:  # "AR MASE 2.5e-08, beats AR: NO" reads like a bug unless it is explained
-        exact = sorted((x, k) for k, x in v.baseline_mase.items() if x < EXACT_MASE)
-        if exact:
-            x, k = exact[0]
-            out.append(f"{BASELINE_NAMES.get(k, k)} forecasts {v.dataset} almost exactly (test MASE {x:.2g}): the "
-                       "series follows a rule that model states exactly, as a noiseless synthetic series such as the "
-                       "damped cosine (an exact linear recurrence) does for AR. No network reaches that; on such a "
-                       "series compare GRU with LSTM, and judge them against baselines on real, noisy data.")
-    return out
-
-
-EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
 
 
 def _baseline_lines(verdict: Verdict) -> list[str]:
@@ -422,15 +385,6 @@ def _reconciliation(verdict: Verdict) -> dict[str, list[list[str]]]:
                          _ms(c.confirm_test_mase), _fmt(c.ensemble_test_mase, 3)])
         out[ds] = rows
     return out
-
-
-def _number(v: Any) -> Any:
-    """A parameter read back from MLflow (a string) as a number when it is one, for consistent rounding."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return v
-    return int(f) if f.is_integer() else f
 
 
 def _header_facts(verdict: Verdict) -> str:

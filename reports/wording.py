@@ -7,11 +7,12 @@ The statistics (`pipeline.verdict`) decide and leave every sentence empty; this 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from pipeline.core.config import ReportSpec
-from pipeline.verdict.model import WINNERS, DatasetVerdict, Overall, RoundStep
+from pipeline.verdict.model import BASELINE_NAMES, WINNERS, DatasetVerdict, Overall, RoundStep, Verdict
 from pipeline.verdict.overall import MIN_DATASETS, measured_datasets, overall
 from pipeline.verdict.stats import TARGET_POWER, MoreThan, Seeds, needed, resolving
 
@@ -150,3 +151,48 @@ def _more_seeds(v: DatasetVerdict, rules: ReportSpec) -> str:
         more += f" (about {minutes_phrase(v.minutes_needed)} of confirm runs at this sweep's pace)"
     return more
 
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """A table cell or an inline number: 3 significant digits, `–` for none, `yes`/`NO`, NaN in words."""
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "NO"
+    if isinstance(x, float):
+        return "not defined" if math.isnan(x) else f"{x:.{digits}g}"
+    return str(x)
+
+
+def baseline_warnings(verdict: Verdict) -> list[str]:
+    """A winner that loses to a naive or linear forecaster is no winner worth reporting."""
+    out = []
+    for key, what in (("beats_naive", "the naive (last value) forecast"), ("beats_ar", "a linear AR model")):
+        flagged = [v.dataset for v in verdict.datasets if getattr(v, key) is False]
+        if flagged:
+            out.append(f"Neither GRU nor LSTM beats {what} on: {', '.join(flagged)}.")
+    for v in verdict.datasets:  # a statistical model that beats both, where naive and AR did not say so already
+        if v.beats_best_baseline is False and v.best_baseline not in ("naive", "ar"):
+            best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
+            out.append(f"Neither GRU nor LSTM beats {best} on {v.dataset} (test MASE "
+                       f"{v.baseline_mase[v.best_baseline or '']:.3g}).")
+    for v in verdict.datasets:  # "AR MASE 2.5e-08, beats AR: NO" reads like a bug unless it is explained
+        exact = sorted((x, k) for k, x in v.baseline_mase.items() if x < EXACT_MASE)
+        if exact:
+            x, k = exact[0]
+            out.append(f"{BASELINE_NAMES.get(k, k)} forecasts {v.dataset} almost exactly (test MASE {x:.2g}): the "
+                       "series follows a rule that model states exactly, as a noiseless synthetic series such as the "
+                       "damped cosine (an exact linear recurrence) does for AR. No network reaches that; on such a "
+                       "series compare GRU with LSTM, and judge them against baselines on real, noisy data.")
+    return out
+
+
+EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
+
+
+def number(v: Any) -> Any:
+    """A parameter read back from MLflow (a string) as a number when it is one, for consistent rounding."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return int(f) if f.is_integer() else f
