@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pipeline.core.config import HPARAM_TYPES, SpecError, SweepSpec, load_sweep
+from pipeline.core.config import HPARAM_TYPES, SpecError, SweepSpec
+from pipeline.core.data import load_sweep
 from pipeline.core.errors import (
     BadReference,
     IncompleteSweep,

@@ -26,9 +26,6 @@ from pydantic import (
 
 from pipeline.core.hparams import ARCHITECTURES, HPARAM_CHOICES, HPARAM_TYPES, Arch, HParams
 
-if TYPE_CHECKING:
-    from pipeline.core.data import Panel
-
 BUNDLED_SOURCES = ("sunspots", "nile", "co2", "elnino")  # shipped inside statsmodels
 # statsmodels' `macrodata`, quarterly US 1959-2009, as a panel: its series and the columns usable as covariates
 UsMacroSeries = Literal["realgdp", "realcons", "realinv", "realgovt", "realdpi"]
@@ -639,21 +636,6 @@ def spec_of(raw: Any, path: str | Path) -> SweepSpec:
     except ValidationError as exc:
         raise SpecError(path, *_first_error(exc)) from None
     return _resolve_paths(spec, path.parent)
-
-
-def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Panel]]:
-    """A sweep file and its series, each read once and checked against the sweep (lengths, windows).
-
-    Raises:
-        SpecError: with the file, the field path and the problem.
-    """
-    from pipeline.core.data import DataError, load_datasets
-
-    spec = load_spec(path)
-    try:
-        return spec, load_datasets(spec)
-    except DataError as exc:
-        raise SpecError(path, exc.field or "", str(exc)) from None
 
 
 def _resolve_paths(spec: SweepSpec, base: Path) -> SweepSpec:

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pipeline.core.config import AnyDataset, SpecError, SplitSpec, SweepSpec, load_spec
 from pipeline.core.origins import origins, targets
 from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times, span
 from pipeline.core.transforms import Transform
-
-if TYPE_CHECKING:
-    from pipeline.core.config import AnyDataset, SplitSpec, SweepSpec
-
 
 MIN_POINTS = 20
 MIN_TRAIN_WINDOWS = 10
@@ -714,3 +712,16 @@ def prepare(raw: np.ndarray, split: SplitSpec, window: int, transform: Transform
     return PreparedData(raw=raw, transform=transform, scaled=scaled, scaler=scaler, bounds=bounds, window=window,
                         train=make_windows(scaled, window, a0, a1, outputs, channels), validation=validation,
                         horizon=horizon, val_origins=val_at, test_origins=test_at, channels=channels, fit=(a0, a1))
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Panel]]:
+    """A sweep file and its series, each read once and checked against the sweep (lengths, windows).
+
+    Raises:
+        SpecError: with the file, the field path and the problem.
+    """
+    spec = load_spec(path)
+    try:
+        return spec, load_datasets(spec)
+    except DataError as exc:
+        raise SpecError(path, exc.field or "", str(exc)) from None

@@ -193,7 +193,7 @@ def orchestration_benchmark(workdir: Path, trials: int = 16, epochs: int = 700) 
 
     import reports
     from pipeline.app.sweep import run_sweep
-    from pipeline.core.config import load_sweep
+    from pipeline.core.data import load_sweep
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "orchestration.yaml"
@@ -225,7 +225,7 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
 
     import reports
     from pipeline.app.sweep import run_sweep
-    from pipeline.core.config import load_sweep
+    from pipeline.core.data import load_sweep
     from pipeline.core.jobs import Job
     from pipeline.dev.mlflow_server import MlflowServer
     from pipeline.tracking.state import SweepState

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.config import load_sweep
+from pipeline.core.data import load_sweep
 from pipeline.core.errors import UsageError
 from pipeline.core.hparams import ARCHITECTURES
 from pipeline.dev.competition import BENCHMARKS

@@ -76,7 +76,7 @@ def competition_benchmark(name: str, workdir: Path, *, series: int | None = None
     """The baselines (and, with `networks`, a whole sweep) on benchmark `name`: per method mean sMAPE and MASE,
     the seconds each took, and the published figures."""
     from pipeline.app.sweep import dataset_baselines
-    from pipeline.core.config import load_sweep
+    from pipeline.core.data import load_sweep
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = bench_spec(name, space or space_for(name), series, workdir)

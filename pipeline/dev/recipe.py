@@ -32,7 +32,7 @@ BASE = {"hidden_size": 32, "window": 15, "optimizer": "adam", "learning_rate": 0
 
 def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list[str], patience: int,
         epoch_windows: int, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    from pipeline.core.config import load_sweep
+    from pipeline.core.data import load_sweep
     from pipeline.core.hparams import HParams
     from pipeline.core.training import fit_and_score
     from pipeline.dev.competition import bench_spec, ensemble_scores, space_for

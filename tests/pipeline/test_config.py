@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.config import SpecError, load_spec, load_sweep
+from pipeline.core.config import SpecError, load_spec
+from pipeline.core.data import load_sweep
 from tests.conftest import DATA, ROOT
 
 VALID = sorted((DATA / "valid").glob("*.yaml")) + sorted((ROOT / "search_spaces").glob("*.yaml"))

@@ -129,7 +129,7 @@ def test_a_csv_that_opens_on_a_comment_line_is_refused_with_the_setting_that_rea
 
 
 def test_comment_skips_the_comment_lines_of_a_csv(tmp_path: Path) -> None:
-    from pipeline.core.config import load_sweep
+    from pipeline.core.data import load_sweep
 
     spec, series = load_sweep(_stocks_sweep(tmp_path, ', comment: "#"'))
     assert len(series["aapl"].series[0]) == 120 and series["aapl"].series[0].y[0] == pytest.approx(10.38)

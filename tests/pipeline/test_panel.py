@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.core.config import SpecError, SplitSpec, load_sweep
-from pipeline.core.data import Panel, Series, covariate_channels, prepare, read_csv_panel
+from pipeline.core.config import SpecError, SplitSpec
+from pipeline.core.data import Panel, Series, covariate_channels, load_sweep, prepare, read_csv_panel
 from pipeline.core.hparams import HParams
 from pipeline.core.origins import horizon_mase, targets
 from pipeline.core.training import fit_and_score

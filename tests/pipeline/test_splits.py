@@ -35,7 +35,8 @@ def test_fractions_keep_working_and_say_what_they_are() -> None:
 def test_a_count_split_travels_to_the_workers_and_back_unchanged() -> None:
     """The sweep file reaches every Ray worker (and the saved state) as JSON: a count split must read back as
     given (it has no `train`; writing the default 0.7 made every trial of an M3 sweep fail validation)."""
-    from pipeline.core.config import SweepSpec, load_sweep
+    from pipeline.core.config import SweepSpec
+    from pipeline.core.data import load_sweep
     from tests.conftest import ROOT
 
     spec, _ = load_sweep(ROOT / "search_spaces" / "m3_monthly.yaml")

@@ -145,7 +145,7 @@ def test_statsmodels_elec_equip_reaches_training_in_calendar_order(tmp_path: Pat
     import yaml
     from statsmodels.datasets import elec_equip
 
-    from pipeline.core.config import load_sweep
+    from pipeline.core.data import load_sweep
 
     path = Path(elec_equip.__file__).parent / "elec_equip.csv"
     column = "STS.M.I7.W.TOVT.NS0016.4.000"
