@@ -13,9 +13,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.data import Panel, load_datasets, split_bounds
@@ -26,9 +27,8 @@ from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.progress import Progress
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.state import SweepState, new_run_dir
-
-if TYPE_CHECKING:
-    from pipeline.verdict.model import Verdict
+from pipeline.verdict.model import Verdict
+from pipeline.verdict.sequential import Design, replay
 
 log = logging.getLogger("gatesweep")
 REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
@@ -298,10 +298,6 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
 def _judge(spec: SweepSpec) -> Any:
     """After a confirm round: the datasets still undecided, by the report's own sequential rule
     (`pipeline.verdict.sequential`) on the confirm runs so far, so the report later reaches the same decisions."""
-    import pandas as pd
-
-    from pipeline.verdict.sequential import Design, replay
-
     design = Design.of(spec.confirm)
 
     def judge(finished: Any, rounds_done: int) -> list[str]:
