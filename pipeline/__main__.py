@@ -1,3 +1,3 @@
-from pipeline.app.cli import entry
+from pipeline.main import entry
 
 entry()

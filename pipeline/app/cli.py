@@ -1,4 +1,7 @@
-"""`gatesweep` command line. `main(argv) -> int`; bad input is one line on stderr and exit status 2."""
+"""`gatesweep` command line. `main(argv) -> int`; bad input is one line on stderr and exit status 2.
+
+The console entry point is `pipeline.main`, which adds the developer tools' `bench` (`Subcommand`): the
+application never imports `pipeline.dev`, whose benchmarks run sweeps through it."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,7 +28,6 @@ from pipeline.core.errors import (
     UsageError,
 )
 from pipeline.core.hparams import ARCHITECTURES
-from pipeline.dev.cli import add_bench_parser, run_bench
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.tracking.contract import Tags
 
@@ -31,12 +35,22 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
 
+@dataclass(frozen=True)
+class Subcommand:
+    """A subcommand from a package above the application (the developer tools' `bench`): how it adds its
+    parser to the CLI's subparsers, and what runs it."""
+
+    name: str
+    add_parser: Callable[[Any], None]
+    run: Callable[[argparse.Namespace], int]
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse prints usage + message; we want one line
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
     p = _Parser(prog="gatesweep", description="GRU or LSTM? A Ray Tune + Optuna sweep with a statistical verdict.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -79,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>)")
     ex.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
-    add_bench_parser(sub)
+    for command in extra:  # where `bench` always stood in the help
+        command.add_parser(sub)
     n = sub.add_parser("nightly", help="a locked, tagged run + report compared with earlier nights; exit "
                                         "0 ok, 1 failed, 2 bad input, 3 lock held, 4 verdict changed")
     n.add_argument("space", type=Path)
@@ -455,7 +470,8 @@ def _refuse_a_file_store(uri: str | None) -> None:
                          "and pass the database, or set MLFLOW_ALLOW_FILE_STORE=true")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra: Sequence[Subcommand] = ()) -> int:
+    """The CLI; `extra`: subcommands of the packages above (`pipeline.main` adds `bench`)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # one line per run is noise
     # MLflow retries a failing HTTP call for minutes by default; gatesweep's outbox retries instead
@@ -463,11 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     _quiet_libraries()
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(extra).parse_args(argv)
         _refuse_a_file_store(getattr(args, "tracking_uri", None))
         if args.command in ("run", "resume", "nightly", "bench"):
             ACTIVE.install()  # Ctrl-C / SIGTERM: stop gracefully, keep everything finished
-        return _COMMANDS[args.command](args)
+        return ({c.name: c.run for c in extra} | _COMMANDS)[args.command](args)
     except (SpecError, UsageError, TrackingError, BadReference, OffContract) as exc:  # bad input: nothing started
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -482,10 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_status
 
 
-_COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run, "bench": run_bench,
+_COMMANDS = {"validate": _cmd_validate, "train": _cmd_train, "run": _cmd_run,
              "nightly": _cmd_nightly, "sync": _cmd_sync, "resume": _cmd_resume, "export": _cmd_export,
              "report": _cmd_report, "forecast": _cmd_forecast}
 
-
-def entry() -> None:
-    sys.exit(main())

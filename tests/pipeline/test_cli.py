@@ -183,7 +183,7 @@ def test_run_into_a_home_with_an_unfinished_sweep_is_refused(tmp_path: Path) -> 
                                          (["--space", "no-such.yaml"], "no-such.yaml")])
 def test_benchmark_bad_options_are_one_line_exit_2(argv: list[str], words: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.app.cli import main
+    from pipeline.main import main  # the console entry point: the only one that has `bench`
 
     assert main(["bench", "--benchmark", "m3-monthly", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -205,7 +205,7 @@ def test_benchmark_baselines_on_a_sample_of_m3_monthly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["--trials", "1"], ["--trial-epochs", "0"]])
 def test_orchestration_bench_bad_sizes_are_one_line_exit_2(argv: list[str],
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.app.cli import main
+    from pipeline.main import main  # the console entry point: the only one that has `bench`
 
     assert main(["bench", "--orchestration", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -1,0 +1,23 @@
+"""The `gatesweep` console entry point: the application's commands and the developer tools' `bench`.
+
+It sits above both, so that neither imports the other for the sake of the command line: `pipeline.app.cli`
+knows nothing of `pipeline.dev`, and `pipeline.dev` (whose benchmarks run sweeps) imports the application.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pipeline.app import cli
+from pipeline.dev.cli import add_bench_parser, run_bench
+
+BENCH = cli.Subcommand("bench", add_bench_parser, run_bench)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`gatesweep ARGS`: see `pipeline.app.cli.main`."""
+    return cli.main(argv, extra=(BENCH,))
+
+
+def entry() -> None:
+    sys.exit(main())
