@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pipeline.core.config import SearchSpace, SpecError, SweepSpec, spec_of
+from pipeline.core.data import DataError, check_datasets, load_panel
 
 if TYPE_CHECKING:
     from pipeline.core.data import Panel
@@ -71,8 +72,6 @@ class SweepCheck:
     @classmethod
     def of(cls, raw: dict[str, Any], path: str | Path) -> SweepCheck | None:
         """None when the logged file itself no longer validates (an older release's file): nothing to edit."""
-        from pipeline.core.data import DataError, load_panel
-
         path = Path(path)
         try:
             spec = spec_of(raw, path)
@@ -89,8 +88,6 @@ class SweepCheck:
 
     def problem(self, *edits: SweepEdit) -> str | None:
         """Why the sweep with `edits` would not pass `gatesweep validate` (one line), or None."""
-        from pipeline.core.data import DataError, check_datasets
-
         raw = self.raw
         for edit in edits:
             raw = edit.apply(raw)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 from pydantic import ValidationError
 
 from pipeline.core.config import ReportSpec, SweepSpec
@@ -53,6 +54,7 @@ from reports.cost import cost_comparison
 from reports.decision import configurations, next_steps, parent_run_name
 from reports.description import parent_description
 from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
+from reports.importance import fanova_importance
 from reports.render import report_html, summary_md
 from reports.rounds import sequential_verdicts
 from reports.runs import ParentRun, parent_run, runs_table
@@ -189,8 +191,6 @@ def _dropped(tags: dict[str, str], dataset: str) -> list[DroppedSeries]:
 
 
 def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
-    from reports.importance import fanova_importance
-
     trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
     out: dict[str, dict[str, dict[str, float] | None]] = {}
     for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
@@ -215,8 +215,6 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
 def _sweep_spec(client: Any, parent: ParentRun) -> tuple[SweepSpec | None, SweepCheck | None]:
     """The sweep's settings from the parent's `sweep.yaml`, and that file with its series to check suggested
     edits on; None for runs made by hand."""
-    import yaml
-
     text = read_artifact(client, parent.artifact_uri, Artifacts.SWEEP_FILE)
     if text is None:
         return None, None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.verdict.model import CostRatio, DatasetCost
 from pipeline.verdict.stats import welch
 
@@ -20,8 +21,6 @@ UNITS = {"epoch": "seconds_per_epoch", "step": "seconds_per_step", "window": "se
 
 def _differing_params(d: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Hyperparameters whose confirmed values differ between the architectures: name -> arch -> values."""
-    from pipeline.core.hparams import HPARAM_TYPES
-
     out = {}
     for c in (c for c in HPARAM_TYPES if c in d):
         values = {str(arch): ", ".join(sorted({_short(v) for v in g[c].dropna()})) for arch, g in d.groupby("arch")}

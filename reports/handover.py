@@ -22,6 +22,7 @@ import pandas as pd
 from pipeline.core.config import SplitSpec, SweepSpec
 from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
 from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
+from pipeline.core.refit import refit_network
 from pipeline.core.timeaxis import TimeError, infer_step, parse_times
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.ensemble import BEFORE_MODELS
@@ -114,8 +115,6 @@ def _refit(info: EnsembleInfo, networks: dict[str, tuple[str, bytes]], seeds: di
            split: SplitSpec) -> Prepared:
     """Every seed's network trained again on the full history of each series, on this process (the driver: a
     handful of fits of one small configuration, after Ray is done; their weights go straight into the model)."""
-    from pipeline.core.refit import refit_network
-
     t0 = time.perf_counter()
     histories = [(s.id, s.values) for s in info.series]
     refit = {run: refit_network(state, int(seeds[run]), histories, split) for run, (state, _) in networks.items()}

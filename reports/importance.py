@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core.config import HPARAM_TYPES, SearchSpace
+from pipeline.core.space import optuna_space
 
 
 def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0) -> dict[str, float] | None:
@@ -20,8 +21,6 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
         name -> importance (sums to 1), or None when fewer than 3 trials or nothing is searched.
     """
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
-
-    from pipeline.core.space import optuna_space
 
     trials = trials.dropna(subset=["val_mase"])
     if len(trials) < 3 or not optuna_space(space):
@@ -37,8 +36,6 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
 def study_of(trials: pd.DataFrame, space: SearchSpace, name: str | None = None) -> Any:
     """An Optuna study holding finished tune-phase runs read from MLflow (for importance and plots)."""
     import optuna
-
-    from pipeline.core.space import optuna_space
 
     dists = optuna_space(space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

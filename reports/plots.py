@@ -9,9 +9,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.plotting import parallel_coordinates as draw
 
 from pipeline.core.hparams import Arch
+from pipeline.verdict.horizon import ENSEMBLE
 from pipeline.verdict.model import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
+from reports.series import most_important, series_views
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
 NARROW_WIDTH = 4.2  # inches: a figure this wide shows its 8-point text at about 9 CSS px across a phone's screen
@@ -204,8 +207,6 @@ def run_forecast_figure(f: dict[str, Any], name: str, arch: str | None = None) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from reports.series import most_important, series_views
-
     views = series_views({"run": [f]}, None)
     shown = most_important(views)
     fig, axes = plt.subplots(len(shown), 1, figsize=(6.4, 0.7 + 2.1 * len(shown)), squeeze=False)
@@ -285,8 +286,6 @@ def tune_history(trials: pd.DataFrame, dataset: str) -> bytes:
 
 def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> bytes:
     """Every tune-phase trial as a line across its (scaled) hyperparameters and score, coloured by architecture."""
-    from pandas.plotting import parallel_coordinates as draw
-
     # a trial stopped early by ASHA may have no final score: it has no place on the score axis
     trials = trials[pd.to_numeric(trials["val_mase"], errors="coerce") > 0]
     names = [n for n in space.searched() if n in trials]
@@ -516,8 +515,6 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from pipeline.verdict.horizon import ENSEMBLE
 
     # constrained layout keeps the legend under the panels clear of them at any width (`_png`'s narrow variant)
     fig, axes = plt.subplots(len(views), 1, figsize=(width, 1.0 + 2.3 * len(views)), squeeze=False, layout=layout)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.core.conformal import LEVELS
@@ -103,8 +104,6 @@ class SeedEnsemble:
 
     def default_frame(self) -> Any:
         """The sweep's own series as a long frame (what `gatesweep forecast` reads without `--data`)."""
-        import pandas as pd
-
         past, future = self.info.covariates
         if past or future:
             raise ForecastInputError(f"dataset {self.info.dataset!r}: the model reads covariates "
@@ -115,8 +114,6 @@ class SeedEnsemble:
 
     def histories(self, frame: Any) -> tuple[list[History], list[np.ndarray | None]]:
         """The frame's series as `History`s (in time order when it has a time column) and their times."""
-        import pandas as pd
-
         frame = pd.DataFrame(frame)
         past, future = self.info.covariates
         for column in ["id", "value", *past, *future]:
@@ -164,8 +161,6 @@ class SeedEnsemble:
 
     def _frame(self, histories: list[History], times: list[np.ndarray | None], at: list[np.ndarray],
                paths: list[np.ndarray]) -> Any:
-        import pandas as pd
-
         hz = self.info.horizon
         rows = []
         for h, t, a, p in zip(histories, times, at, paths, strict=True):

@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.core.config import SplitSpec
 from pipeline.core.data import Panel, Series
 from pipeline.core.handover import NetworkState
+from pipeline.core.training import fit_and_score
 
 
 def refit_network(state_json: str, seed: int, histories: Sequence[tuple[str, Sequence[float]]],
@@ -24,8 +25,6 @@ def refit_network(state_json: str, seed: int, histories: Sequence[tuple[str, Seq
     """Train the network `state_json` describes again, with `seed`, on every value of `histories` (id, values:
     each series as the sweep had it, in the state's order). `split`: the sweep's, which only places the origins
     nothing is scored at. Returns the new network's state JSON and weights (`.npz`), as a confirm run keeps them."""
-    from pipeline.core.training import fit_and_score
-
     state = NetworkState.model_validate_json(state_json)
     known = [s.id for s in state.series]
     if [sid for sid, _ in histories] != known:

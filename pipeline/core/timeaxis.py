@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["Step", "TimeError", "format_time", "infer_step", "parse_times", "span", "time_labels"]
 
@@ -56,8 +57,6 @@ def parse_times(values: Any, path: str, column: str, time_format: str | None = N
         TimeError: an empty or unparseable value (file, column, line, value), or dates that read differently
             day-first and month-first.
     """
-    import pandas as pd
-
     lines = values.index if isinstance(values, pd.Series) and values.index.name == "line" else None
     raw = pd.Series(values, dtype=object).reset_index(drop=True)
     raw.index = pd.RangeIndex(2, len(raw) + 2) if lines is None else lines  # the index: each value's line
@@ -124,8 +123,6 @@ def _strict(text: Any, fmt: str, path: str, column: str, field: str) -> np.ndarr
 
 
 def _coerce(text: Any, fmt: str) -> Any:
-    import pandas as pd
-
     with _quiet():
         return pd.to_datetime(text, format=fmt, errors="coerce")
 
@@ -189,8 +186,6 @@ class Step:
         if self.kind == "bdays":
             day = t0.astype("datetime64[D]")
             return np.busday_offset(day, positions, roll="forward").astype("datetime64[ns]") + (t0 - day)
-        import pandas as pd
-
         start = pd.Timestamp(t0)
         end = pd.offsets.MonthEnd(0) if start.is_month_end else pd.DateOffset(days=0)  # month ends stay month ends
         return np.array([start + pd.DateOffset(months=int(p * self.size)) + end for p in positions],

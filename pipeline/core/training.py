@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.core.config import SplitSpec
 from pipeline.core.data import Panel, PreparedData, prepare
+from pipeline.core.handover import kept_network
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import mase_scale, rmse, smape
 from pipeline.core.models import build_model, build_optimizer
@@ -192,8 +193,6 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                 for s, d, p, sc in zip(panel.series, parts, test_pred, test_scales, strict=True)]
     kept = None
     if keep_model:
-        from pipeline.core.handover import kept_network
-
         kept = kept_network(hp, parts, panel.series, model, horizon, covariate_names)
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts, kept)
 

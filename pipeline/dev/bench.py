@@ -15,19 +15,24 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.app.sweep import run_sweep
+from pipeline.core.data import PreparedData, Scaler, damped_oscillation, load_sweep, make_windows
+from pipeline.core.jobs import Job
+from pipeline.core.models import build_model, configure_tensorflow
+from pipeline.core.training import _CompiledLoop
+from pipeline.core.transforms import Transform
+from pipeline.dev.mlflow_server import MlflowServer
+from pipeline.tracking.state import SweepState
+
 WINDOW, HIDDEN, BATCH = 20, 40, 10
 
 
 def _seed_data() -> tuple[np.ndarray, np.ndarray]:
-    from pipeline.core.data import damped_oscillation, make_windows
-
     return make_windows(damped_oscillation(), WINDOW)  # (180, 20, 1) each, as in the seed
 
 
 def _model(arch: str, seed: int) -> Any:
     import keras
-
-    from pipeline.core.models import build_model
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
@@ -70,9 +75,6 @@ def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, fl
     """The project's trial loop (`pipeline.core.training._CompiledLoop`) on the same windows and split."""
     import keras
 
-    from pipeline.core.data import PreparedData, Scaler, damped_oscillation
-    from pipeline.core.training import _CompiledLoop
-    from pipeline.core.transforms import Transform
 
     x, y = _seed_data()
     n_train = len(x) - int(len(x) * 0.1)  # Keras' validation_split takes the last 10%
@@ -133,8 +135,6 @@ def minimal_xla(arch: str, epochs: int, seed: int) -> dict[str, float]:
 
 
 def run_benchmark(archs: list[str], epochs: int, points: int = 180, seed: int = 0) -> dict[str, dict[str, Any]]:
-    from pipeline.core.models import configure_tensorflow
-
     configure_tensorflow(1)
     out: dict[str, dict[str, Any]] = {}
     for arch in archs:
@@ -192,8 +192,6 @@ def orchestration_benchmark(workdir: Path, trials: int = 16, epochs: int = 700) 
     from ray.tune import ExperimentAnalysis
 
     import reports
-    from pipeline.app.sweep import run_sweep
-    from pipeline.core.data import load_sweep
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "orchestration.yaml"
@@ -224,11 +222,6 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
     from mlflow import MlflowClient
 
     import reports
-    from pipeline.app.sweep import run_sweep
-    from pipeline.core.data import load_sweep
-    from pipeline.core.jobs import Job
-    from pipeline.dev.mlflow_server import MlflowServer
-    from pipeline.tracking.state import SweepState
     from pipeline.tracking.tracker import SweepTracker
 
     spec, series = load_sweep(space)

@@ -13,13 +13,14 @@ import argparse
 
 import numpy as np
 
+from pipeline.tracking.contract import ARCHITECTURES, Tags
+from pipeline.verdict.horizon import ensemble_mase
+
 
 def measure(tracking_uri: str, parents: list[str]) -> list[dict[str, object]]:
     """One row per (sweep, dataset, architecture) with stored forecasts."""
     from mlflow import MlflowClient
 
-    from pipeline.tracking.contract import ARCHITECTURES, Tags
-    from pipeline.verdict.horizon import ensemble_mase
     from reports.build import Forecasts, _arm_paths, chosen_confirm_runs
     from reports.runs import runs_table
 

@@ -16,10 +16,14 @@ import os
 
 import numpy as np
 
+from pipeline.core.config import SplitSpec
+from pipeline.core.data import Panel, Series
+from pipeline.core.hparams import HParams
+from pipeline.core.models import configure_tensorflow
+from pipeline.core.training import fit_and_score
+
 
 def _panel(series: int, points: int, seed: int = 0) -> object:
-    from pipeline.core.data import Panel, Series
-
     rng = np.random.default_rng(seed)
     t = np.arange(points)
     out = []
@@ -40,13 +44,7 @@ def main() -> None:
     parser.add_argument("--arch", default="lstm")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from pipeline.core.models import configure_tensorflow
-
     configure_tensorflow(1)
-    from pipeline.core.config import SplitSpec
-    from pipeline.core.data import Panel, Series
-    from pipeline.core.hparams import HParams
-    from pipeline.core.training import fit_and_score
 
     hp = HParams.of(args.arch, {"hidden_size": 32, "window": 12, "optimizer": "adam", "learning_rate": 0.005,
                                 "batch_size": 32, "epochs": args.epochs, "strategy": "direct"})

@@ -16,6 +16,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from pipeline.core.config import SplitSpec, SweepSpec
+from pipeline.core.data import load_series
+from pipeline.core.hparams import HParams
+from pipeline.core.models import configure_tensorflow
+from pipeline.core.training import fit_and_score
+
 DATASETS = {  # name: (source settings, transform: trending series need one)
     "damped": ({"name": "damped", "source": "damped_oscillation"}, "none"),
     "sunspots": ({"name": "sunspots", "source": "sunspots"}, "none"),
@@ -29,13 +35,7 @@ CONFIG = {"hidden_size": 32, "window": 20, "optimizer": "adam", "learning_rate":
 
 def _one(task: tuple[str, str, int | None, int]) -> dict[str, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from pipeline.core.models import configure_tensorflow
-
     configure_tensorflow(1)
-    from pipeline.core.config import SplitSpec, SweepSpec
-    from pipeline.core.data import load_series
-    from pipeline.core.hparams import HParams
-    from pipeline.core.training import fit_and_score
 
     name, arch, patience, seed = task
     settings, transform = DATASETS[name]

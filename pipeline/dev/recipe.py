@@ -18,6 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core.data import load_sweep
+from pipeline.core.hparams import HParams
+from pipeline.core.training import fit_and_score
+from pipeline.dev.competition import bench_spec, ensemble_scores, space_for
+
 RECIPES: dict[str, dict[str, Any]] = {  # what each row changes from the one before it
     "before (log, series scaling, MSE)": {"transform": "log", "normalize": "series", "loss_fn": "mse"},
     "+ window normalisation": {"transform": "log", "normalize": "window", "loss_fn": "mse"},
@@ -32,10 +37,6 @@ BASE = {"hidden_size": 32, "window": 15, "optimizer": "adam", "learning_rate": 0
 
 def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list[str], patience: int,
         epoch_windows: int, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    from pipeline.core.data import load_sweep
-    from pipeline.core.hparams import HParams
-    from pipeline.core.training import fit_and_score
-    from pipeline.dev.competition import bench_spec, ensemble_scores, space_for
 
     with tempfile.TemporaryDirectory() as tmp:
         spec, panels = load_sweep(bench_spec(benchmark, space_for(benchmark), series, Path(tmp)))

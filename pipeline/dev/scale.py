@@ -31,6 +31,7 @@ from typing import Any
 from pipeline.core.config import SweepSpec
 from pipeline.core.hparams import ARCHITECTURES
 from pipeline.core.jobs import Job
+from pipeline.dev.mlflow_server import MlflowServer
 from pipeline.engine.callbacks import OutboxCallback
 from pipeline.engine.tuning import CellSearcher, HistoryRows, drain_history
 from pipeline.tracking.outbox import Outbox
@@ -255,8 +256,6 @@ def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds:
     """Every N in `slots` with every writer count in `writers` on every store in `stores` (`sqlite`:
     embedded file; `server`: `mlflow server` on SQLite; `postgres`: `mlflow server` on a throwaway
     PostgreSQL); each store started once and fresh, each run in its own experiment."""
-    from pipeline.dev.mlflow_server import MlflowServer
-
     rows = []
     for store in stores:
         root = workdir / store

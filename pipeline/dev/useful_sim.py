@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from scipy.signal import lfilter
 
 from pipeline.verdict.horizon import Paths
 from reports.useful import one_sided_dm, one_sided_panel
@@ -29,8 +30,6 @@ def _errors(rng: np.random.Generator, series: int, origins: int, horizon: int, s
             rho: float, phi: float) -> np.ndarray:
     """Every forecaster's errors on every series, `(series, forecasters, origins, horizon)` (truth 0, so the
     forecast is the error): a shock common to the forecasters plus each one's own, AR(1) paths of unit variance."""
-    from scipy.signal import lfilter
-
     n = (origins - 1) * step + horizon
     z = rng.normal(size=(series, len(scales) + 1, n))
     z[..., 0] /= np.sqrt(1 - phi**2)  # start in the stationary law

@@ -17,6 +17,7 @@ from ray import tune
 from pipeline.core.jobs import Job
 from pipeline.engine import progress as progress_module
 from pipeline.engine.interrupts import ACTIVE
+from pipeline.tracking.outbox import Outbox
 from pipeline.tracking.records import RunRecord
 
 _EMPTY_HISTORY = ("epoch", "loss", "val_loss")
@@ -37,8 +38,6 @@ class OutboxCallback(tune.Callback):
     @property
     def outbox(self) -> Any:
         if self._outbox is None:
-            from pipeline.tracking.outbox import Outbox
-
             self._outbox = Outbox.for_dir(Path(self.outbox_dir))
         return self._outbox
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.errors import BadReference
+from pipeline.core.version import node_code_version
 
 # Ray Tune's console output is for Tune users: gatesweep prints its own progress. Its "experiment
 # started" block (a TensorBoard hint for logs gatesweep does not write) goes with the new output engine;
@@ -240,8 +241,6 @@ def check_code_versions(expected: str) -> None:
     """Raise `CodeMismatch` if any node runs other gatesweep code than this driver (one tiny task per node)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from pipeline.core.version import node_code_version
 
     probe = ray.remote(num_cpus=0)(node_code_version)
     nodes = _nodes()

@@ -19,6 +19,7 @@ from pipeline.core.data import Panel
 from pipeline.core.errors import SweepFailed
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job
+from pipeline.engine import progress as progress_module
 from pipeline.engine.interrupts import ACTIVE
 from pipeline.tracking.state import SweepState
 
@@ -110,7 +111,6 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
     runs in rounds (`confirm_rounds`) while `judge` finds datasets undecided."""
     from pipeline.engine import tuning
     from pipeline.engine.callbacks import OutboxCallback, ProgressCallback
-    from pipeline.engine.progress import CURRENT
 
     storage = out_dir / "ray_results"
     tag = state.parent_run_id[:8]
@@ -120,8 +120,8 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
         """Run a phase (or its `part`, a round), or continue it from Tune's experiment state (a finished one
         returns at once)."""
         path = storage / f"{spec.name}-{name}{part}-{tag}"
-        if CURRENT is not None:
-            CURRENT.phase(name)
+        if (current := progress_module.CURRENT) is not None:  # read at call time: the sweep sets it
+            current.phase(name)
         t0 = time.perf_counter()
         with ACTIVE.tune_phase():  # a Ctrl-C in here stops Tune cleanly, then raises Interrupted
             if tuning.can_restore(path):
@@ -162,7 +162,6 @@ def confirm_rounds(spec: SweepSpec, best: Candidates, state: SweepState, out_dir
     last round (`confirm.max_seeds`) is done or the next round would pass `confirm.max_minutes`. Which datasets
     each round trains is saved before it starts, so a resumed sweep repeats no round and loses none."""
     from pipeline.engine import tuning
-    from pipeline.engine.progress import CURRENT
 
     seen: Finished = []
     rounds = len(spec.confirm.looks)
@@ -185,8 +184,8 @@ def confirm_rounds(spec: SweepSpec, best: Candidates, state: SweepState, out_dir
             state.save(out_dir)
         datasets = state.confirm_rounds[k - 1]
         jobs = tuning.confirm_jobs(spec, best, k, datasets)
-        if CURRENT is not None and k > 1:
-            CURRENT.add_round(len(jobs), f"round {k} of at most {rounds}; undecided: {', '.join(datasets)}")
+        if (current := progress_module.CURRENT) is not None and k > 1:
+            current.add_round(len(jobs), f"round {k} of at most {rounds}; undecided: {', '.join(datasets)}")
         seen += phase("confirm", jobs, len(jobs), f"-r{k}" if k > 1 else "")
         k += 1
 

@@ -32,7 +32,10 @@ from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.data import Panel
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job, seed_for
+from pipeline.core.models import configure_tensorflow, matched_gru_hidden
 from pipeline.core.space import make_sampler, optuna_space
+from pipeline.core.training import fit_and_score
+from pipeline.core.version import code_version
 
 # the objective: one-step validation MASE in original units, comparable across windows and transforms
 METRIC, MODE = "val_mase", "min"
@@ -123,8 +126,6 @@ def confirm_jobs(spec: SweepSpec, best: Candidates, round_: int = 1, datasets: l
     With `confirm.param_matched`, also a GRU with the LSTM's best config except its hidden size, chosen
     so that its parameter count is closest to that LSTM's (same seeds; tag `gatesweep.variant`).
     """
-    from pipeline.core.models import matched_gru_hidden
-
     seeds = [(s, seed_for("confirm", spec.seed, s)) for s in spec.confirm.round_seeds(round_)]
     jobs = []
     for (dataset, _), configs in best.items():
@@ -143,12 +144,8 @@ def confirm_jobs(spec: SweepSpec, best: Candidates, round_: int = 1, datasets: l
 
 
 def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Panel]) -> None:
-    from pipeline.core.models import configure_tensorflow
-
     spec = SweepSpec.model_validate_json(spec_json)
     configure_tensorflow(spec.resources.cpus, spec.resources.gpus)
-    from pipeline.core.training import fit_and_score
-
     job = Job.from_config(config)
     ds = spec.dataset(job.dataset)
     pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "epoch_val_mase": [], "time_ms": []}
@@ -180,8 +177,6 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
                                                     list(getattr(ds, "future_covariates", []))))
         except Exception as exc:  # re-raised with what the worker printed before it: the run's error.txt
             raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
-    from pipeline.core.version import code_version
-
     rows.finish()
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.val_loss[-1], "history": drain_history(pending), "forecasts": result.forecasts,

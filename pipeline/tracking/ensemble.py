@@ -6,6 +6,7 @@ no code from the store; the networks are plain `.npz` arrays (`pipeline.core.han
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import tempfile
 import warnings
@@ -60,8 +61,6 @@ def _signature(info: EnsembleInfo) -> Any:
 def save_model(directory: Path, info: EnsembleInfo, networks: dict[str, tuple[str, bytes]]) -> Path:
     """The pyfunc model as MLflow would log it, in `directory` (what an upload pushes; it may wait there through
     an outage). Returns `directory`."""
-    import importlib.metadata
-
     with tempfile.TemporaryDirectory() as tmp:
         ens_dir = Path(tmp) / "ensemble"
         write_ensemble(ens_dir, info, networks)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
+from pipeline.core.version import code_version
 from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact, write_artifact_bytes
 from pipeline.tracking.outbox import CorruptRecord
@@ -134,8 +135,6 @@ class SweepTracker:
         self.horizons = {d.name: d.horizon for d in spec.datasets}
         self.patience = spec.evaluation.patience
         self.final_fit = spec.evaluation.final_fit
-        from pipeline.core.version import code_version
-
         tags = {Tags.ROLE: "sweep", Tags.SPEC_PATH: spec_path, Tags.CODE_VERSION: code_version()}
         run = self.client.create_run(self.experiment_id, run_name=f"{spec.name}-sweep", start_time=_now_ms(),
                                      tags=tags)
