@@ -361,7 +361,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict, check)})
     if parent.tags.get(Tags.NIGHTLY) == "true":
-        from reports.history import compare_nights
+        from reports.history import compare_nights  # lazy: loads MLflow
 
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
@@ -449,7 +449,7 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
 
 def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
     """A small picture per confirm run, in its own artifacts: its test forecasts against actuals per series."""
-    from pipeline.tracking.mlflow_io import artifact_repository
+    from pipeline.tracking.mlflow_io import artifact_repository  # lazy: loads MLflow
 
     for _, row in confirm.iterrows():
         f = forecasts.get(row["run_id"])
@@ -511,7 +511,7 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     with _stage("logging the report to MLflow"):
         _publish(client, parent_run_id, verdict, ctx, report_dir)
     with _stage("registering the recommended forecaster"):
-        from reports.handover import hand_over
+        from reports.handover import hand_over  # lazy: loads MLflow
 
         hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"], Path(out_dir),
                   ctx.get("spec"))
@@ -521,14 +521,14 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
 def _publish(client: Any, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any], report_dir: Path) -> None:
     """The report's files, the runs' forecast pictures, the description, the verdict's tags and metrics on the
     parent run (a figure without a number is left out, and a tag per dataset says which and why)."""
-    from mlflow.entities import Metric, RunTag
+    from mlflow.entities import Metric, RunTag  # lazy: loads MLflow
 
-    from reports.history import history_metrics, omitted_metrics
+    from reports.history import history_metrics, omitted_metrics  # lazy: loads MLflow
 
     try:
         client.log_artifacts(parent_run_id, str(report_dir), Artifacts.REPORT_DIR)
     except Exception as exc:  # the first write: a server that refuses this user refuses it
-        from pipeline.tracking.mlflow_io import refusal
+        from pipeline.tracking.mlflow_io import refusal  # lazy: loads MLflow
 
         why = refusal(exc, f"write the report to run {parent_run_id}")
         if why is None or not why.startswith("permission denied"):

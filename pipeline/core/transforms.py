@@ -52,7 +52,7 @@ class Transform:
         fy = self._f(np.asarray(y, float)[a0:a1])
         if a1 - a0 < 2 * m:
             return replace(self, seasonal=np.zeros(a1 - a0), fit=fit)
-        from statsmodels.tsa.seasonal import STL
+        from statsmodels.tsa.seasonal import STL  # lazy: loads statsmodels
 
         # a seasonal smoother wider than the series with degree 0: each cycle position's mean (R's "periodic")
         wide = 10 * len(fy) + 1

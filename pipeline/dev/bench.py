@@ -32,7 +32,7 @@ def _seed_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _model(arch: str, seed: int) -> Any:
-    import keras
+    import keras  # lazy: loads Keras
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
@@ -45,7 +45,7 @@ def _per_epoch(times: list[float]) -> float:
 
 def seed_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, float]:
     """The article's code: `model.fit(validation_split=0.1)`, then one `model.predict` per generated point."""
-    import keras
+    import keras  # lazy: loads Keras
 
     x, y = _seed_data()
     model = _model(arch, seed)
@@ -73,7 +73,7 @@ def seed_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, float
 
 def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, float]:
     """The project's trial loop (`pipeline.core.training._CompiledLoop`) on the same windows and split."""
-    import keras
+    import keras  # lazy: loads Keras
 
 
     x, y = _seed_data()
@@ -98,8 +98,8 @@ def project_loop(arch: str, epochs: int, points: int, seed: int) -> dict[str, fl
 
 def minimal_xla(arch: str, epochs: int, seed: int) -> dict[str, float]:
     """The smallest hand-written equivalent: one XLA-compiled train step per batch, an XLA val step."""
-    import keras
-    import tensorflow as tf
+    import keras  # lazy: loads Keras
+    import tensorflow as tf  # lazy: loads TensorFlow
 
     x, y = _seed_data()
     n_train = len(x) - int(len(x) * 0.1)
@@ -188,10 +188,10 @@ def orchestration_benchmark(workdir: Path, trials: int = 16, epochs: int = 700) 
 
     The per-trial overhead is what each trial cost the tune phase beyond its own time: (wall - ideal) x slots /
     trials. 16 trials of 700 epochs are ~16 s each here; 200 trials of 30 epochs are 1.5-2 s each."""
-    import ray
-    from ray.tune import ExperimentAnalysis
+    import ray  # lazy: loads Ray
+    from ray.tune import ExperimentAnalysis  # lazy: loads Ray
 
-    import reports
+    import reports  # lazy: loads MLflow
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "orchestration.yaml"
@@ -219,10 +219,10 @@ def mlflow_benchmark(space: Path, workdir: Path) -> dict[str, Any]:
     run is written again into a fresh experiment (same records, same code), and one run's metric rows are
     logged the naive way, one call per metric, next to gatesweep's batched write of the same run.
     """
-    from mlflow import MlflowClient
+    from mlflow import MlflowClient  # lazy: loads MLflow
 
-    import reports
-    from pipeline.tracking.tracker import SweepTracker
+    import reports  # lazy: loads MLflow
+    from pipeline.tracking.tracker import SweepTracker  # lazy: loads MLflow
 
     spec, series = load_sweep(space)
     server = MlflowServer(workdir / "server").start()

@@ -57,13 +57,14 @@ def add_bench_parser(sub: Any) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from pipeline.dev.bench import format_benchmark, run_benchmark
+    from pipeline.dev.bench import format_benchmark, run_benchmark  # lazy: keeps the command line's start quick
 
     if args.epochs < 2 or args.points < 1:
         raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
     if args.benchmark:
-        import tempfile
+        import tempfile  # lazy: keeps the command line's start quick
 
+        # lazy: keeps the command line's start quick
         from pipeline.dev.competition import bench_spec, competition_benchmark, format_competition, space_for
 
         if args.series is not None and args.series < 1:
@@ -77,8 +78,9 @@ def run_bench(args: argparse.Namespace) -> int:
                                       networks=not args.baselines_only)
             return _bench_output(args, format_competition(r), r)
     if args.mlflow:
-        import tempfile
+        import tempfile  # lazy: keeps the command line's start quick
 
+        # lazy: keeps the command line's start quick
         from pipeline.dev.bench import format_mlflow_benchmark, mlflow_benchmark
 
         load_sweep(args.mlflow)  # bad input: exit 2 before a server starts
@@ -86,9 +88,9 @@ def run_bench(args: argparse.Namespace) -> int:
             r = mlflow_benchmark(args.mlflow, Path(tmp))
         return _bench_output(args, format_mlflow_benchmark(r), r)
     if args.scale:
-        import tempfile
+        import tempfile  # lazy: keeps the command line's start quick
 
-        from pipeline.dev.scale import format_scale, scale_benchmark
+        from pipeline.dev.scale import format_scale, scale_benchmark  # lazy: loads MLflow, Ray
 
         try:
             slots = [int(x) for x in args.slots.split(",")]
@@ -112,9 +114,9 @@ def run_bench(args: argparse.Namespace) -> int:
             args.json.write_text(json.dumps({"rows": rows}, indent=2))
         return 0
     if args.orchestration:
-        import tempfile
+        import tempfile  # lazy: keeps the command line's start quick
 
-        from pipeline.dev.bench import orchestration_benchmark
+        from pipeline.dev.bench import orchestration_benchmark  # lazy: keeps the command line's start quick
 
         if args.trials < 2 or args.trial_epochs < 1:
             raise UsageError("(command line): --trials must be >= 2 and --trial-epochs >= 1")

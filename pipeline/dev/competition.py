@@ -75,8 +75,8 @@ def competition_benchmark(name: str, workdir: Path, *, series: int | None = None
                           networks: bool = True) -> dict[str, Any]:
     """The baselines (and, with `networks`, a whole sweep) on benchmark `name`: per method mean sMAPE and MASE,
     the seconds each took, and the published figures."""
-    from pipeline.app.sweep import dataset_baselines
-    from pipeline.core.data import load_sweep
+    from pipeline.app.sweep import dataset_baselines  # lazy: keeps the command line's start quick
+    from pipeline.core.data import load_sweep  # lazy: keeps the command line's start quick
 
     workdir.mkdir(parents=True, exist_ok=True)
     path = bench_spec(name, space or space_for(name), series, workdir)
@@ -112,10 +112,10 @@ def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path
               ) -> tuple[dict[str, Any], dict[str, float], dict[str, str], dict[str, float]]:
     """A whole sweep on the benchmark: each confirm seed's mean sMAPE and MASE over the series, per architecture;
     the parent run's metrics and tags (the baselines the sweep fitted), and its timings."""
-    from mlflow import MlflowClient
+    from mlflow import MlflowClient  # lazy: loads MLflow
 
-    import reports
-    from pipeline.app.sweep import run_sweep
+    import reports  # lazy: loads MLflow
+    from pipeline.app.sweep import run_sweep  # lazy: keeps the command line's start quick
 
     uri = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
     outcome = run_sweep(spec, panels, path, tracking_uri=uri, address=None, home=workdir / "out", reporter=reports)
@@ -158,7 +158,7 @@ def confirm_arms(client: Any, parent_run_id: str) -> dict[str, Any]:
 
 def ensemble_scores(paths: list[list[np.ndarray]], truth: list[np.ndarray], scales: list[float]) -> dict[str, Any]:
     """The seeds' mean and median forecasts of every series, scored (sMAPE, MASE, means over series)."""
-    from pipeline.core.metrics import smape
+    from pipeline.core.metrics import smape  # lazy: keeps the command line's start quick
 
     out: dict[str, Any] = {}
     for name, combine in (("mean", np.mean), ("median", np.median)):

@@ -19,10 +19,10 @@ from pipeline.verdict.horizon import ensemble_mase
 
 def measure(tracking_uri: str, parents: list[str]) -> list[dict[str, object]]:
     """One row per (sweep, dataset, architecture) with stored forecasts."""
-    from mlflow import MlflowClient
+    from mlflow import MlflowClient  # lazy: loads MLflow
 
-    from reports.build import Forecasts, _arm_paths, chosen_confirm_runs
-    from reports.runs import runs_table
+    from reports.build import Forecasts, _arm_paths, chosen_confirm_runs  # lazy: loads MLflow
+    from reports.runs import runs_table  # lazy: loads MLflow
 
     client = MlflowClient(tracking_uri)
     if not parents:

@@ -81,7 +81,7 @@ class LocalPostgres:
         raise TimeoutError(f"postgres not ready after {timeout_s} s")
 
     def _connect(self, database: str):  # type: ignore[no-untyped-def]
-        import psycopg
+        import psycopg  # lazy: an optional dependency
 
         return psycopg.connect(host="127.0.0.1", port=self.port, user=USER, password=self.password,
                                dbname=database, autocommit=True, connect_timeout=5)

@@ -75,7 +75,7 @@ def start_ray(address: str | None, after: Callable[[], None] | None = None,
     """Connect to the cluster at `address` (None: $RAY_ADDRESS, else a new local Ray: `LocalHead`); once per
     process. `after` runs once Ray is up (the sweep reinstalls its signal handlers: Ray sets its own); `stop`
     is called while waiting for a local head, and raises to give up (a signal came)."""
-    import ray
+    import ray  # lazy: loads Ray
 
     if not ray.is_initialized():
         if address is None and not os.environ.get("RAY_ADDRESS"):
@@ -105,7 +105,7 @@ class LocalHead:
 
     @classmethod
     def start(cls, stop: Callable[[], None] | None = None) -> LocalHead:
-        import ray._private.utils as ray_utils
+        import ray._private.utils as ray_utils  # lazy: loads Ray
 
         port = _free_port()
         # a temp dir of its own: `ray start` records its address in its temp dir, and a later `ray.init()` on
@@ -152,7 +152,7 @@ class LocalHead:
         The driver disconnects first. Ray registers its own exit handler when it is imported, before this one,
         so at exit this one runs first; a head killed under a connected driver makes Ray's core worker end the
         process with status 1 (CI saw a finished nightly exit 1, and a SIGTERM'd sweep exit 1 instead of 143)."""
-        import ray
+        import ray  # lazy: loads Ray
 
         if ray.is_initialized():
             ray.shutdown()
@@ -203,7 +203,7 @@ def _free_port() -> int:
 
 
 def _nodes() -> list[dict[str, Any]]:
-    import ray
+    import ray  # lazy: loads Ray
 
     return [n for n in ray.nodes() if n.get("Alive")]
 
@@ -239,8 +239,8 @@ def check_resources(spec: SweepSpec, *, wait_s: float, note: Callable[[str], Non
 
 def check_code_versions(expected: str) -> None:
     """Raise `CodeMismatch` if any node runs other gatesweep code than this driver (one tiny task per node)."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    import ray  # lazy: loads Ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # lazy: loads Ray
 
     probe = ray.remote(num_cpus=0)(node_code_version)
     nodes = _nodes()

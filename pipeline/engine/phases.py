@@ -109,8 +109,8 @@ def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: 
                judge: Judge | None = None) -> None:
     """The phases still to do, in order; each saves the sweep's state before it starts. The confirm phase
     runs in rounds (`confirm_rounds`) while `judge` finds datasets undecided."""
-    from pipeline.engine import tuning
-    from pipeline.engine.callbacks import OutboxCallback, ProgressCallback
+    from pipeline.engine import tuning  # lazy: loads Ray
+    from pipeline.engine.callbacks import OutboxCallback, ProgressCallback  # lazy: loads Ray
 
     storage = out_dir / "ray_results"
     tag = state.parent_run_id[:8]
@@ -161,7 +161,7 @@ def confirm_rounds(spec: SweepSpec, best: Candidates, state: SweepState, out_dir
     """Round 1 on every dataset, then a round on the datasets `judge` leaves open, until none is open, the
     last round (`confirm.max_seeds`) is done or the next round would pass `confirm.max_minutes`. Which datasets
     each round trains is saved before it starts, so a resumed sweep repeats no round and loses none."""
-    from pipeline.engine import tuning
+    from pipeline.engine import tuning  # lazy: loads Ray
 
     seen: Finished = []
     rounds = len(spec.confirm.looks)

@@ -53,7 +53,7 @@ class CellSearcher(Searcher):
     """Round-robin over cells; each cell asks its own OptunaSearch and gets exactly `budget` trials."""
 
     def __init__(self, spec: SweepSpec) -> None:
-        import optuna
+        import optuna  # lazy: loads Optuna
 
         super().__init__(metric=METRIC, mode=MODE)
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study on the user's console
@@ -257,7 +257,7 @@ def _output_tail(lines: deque[str]) -> Iterator[None]:
 
 def _node() -> str:
     """Host and Ray node id: nodes of a local multi-node cluster share a host name, not a node id."""
-    import ray
+    import ray  # lazy: loads Ray
 
     ctx = ray.get_runtime_context()
     return f"{os.uname().nodename}/{ctx.get_node_id()[:12]}"
@@ -265,7 +265,7 @@ def _node() -> str:
 
 def _gpus() -> dict[str, str]:
     """The GPUs Ray assigned this trial, and what CUDA (so TensorFlow) sees: Ray sets CUDA_VISIBLE_DEVICES."""
-    import ray
+    import ray  # lazy: loads Ray
 
     return {"gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids()),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
@@ -322,7 +322,7 @@ def _scheduler(spec: SweepSpec) -> Any:
     """ASHA on epochs trained (not on Tune's report count, which follows wall time here)."""
     if spec.scheduler.kind != "asha":
         return None
-    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.schedulers import ASHAScheduler  # lazy: loads Ray
 
     return ASHAScheduler(time_attr="epochs_done", max_t=_max_epochs(spec), grace_period=spec.scheduler.grace_period,
                          reduction_factor=spec.scheduler.reduction_factor)

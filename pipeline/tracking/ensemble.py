@@ -43,8 +43,8 @@ def model_name(sweep: str, dataset: str) -> str:
 
 
 def _signature(info: EnsembleInfo) -> Any:
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.models import ModelSignature  # lazy: loads MLflow
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema  # lazy: loads MLflow
 
     past, future = info.covariates
     has_time = any(s.time for s in info.series)

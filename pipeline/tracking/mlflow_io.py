@@ -83,7 +83,7 @@ def artifact_repository(client: Any, artifact_uri: str) -> Any:
     make = getattr(client, "artifact_repository", None)
     if make is not None:
         return make(artifact_uri)
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository  # lazy: loads MLflow
 
     return get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
 
@@ -175,7 +175,7 @@ def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[MlflowClient, A
     Raises:
         BadReference: no such store or run, or the run is not a gatesweep parent run.
     """
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: loads MLflow
 
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
         raise BadReference(f"{tracking_uri}: --tracking-uri: no such database (run a sweep first, or point "

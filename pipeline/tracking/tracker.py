@@ -107,7 +107,7 @@ class SweepTracker:
                 self.client.set_experiment_tag(exp.experiment_id, Tags.WRITE_PROBE, "true")
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # any transport or store error means the same thing to the user
-            from pipeline.tracking.mlflow_io import refusal
+            from pipeline.tracking.mlflow_io import refusal  # lazy: loads MLflow
 
             first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
             why = refusal(exc, action) or f"tracking store unusable ({first})"
@@ -169,7 +169,7 @@ class SweepTracker:
 
     def link(self) -> str | None:
         """The parent run's page in the MLflow UI (None for a store without a server)."""
-        from pipeline.tracking.mlflow_io import run_link
+        from pipeline.tracking.mlflow_io import run_link  # lazy: loads MLflow
 
         assert self.experiment_id is not None and self.parent_id is not None
         return run_link(self.tracking_uri, self.experiment_id, self.parent_id)

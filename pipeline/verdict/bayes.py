@@ -21,7 +21,7 @@ def bayesian_signed_rank(diffs: np.ndarray, rope: float, *, samples: int = 20000
         `p_left` (GRU practically better), `p_rope` (practically equivalent), `p_right` (LSTM better): the
         share of posterior samples in which that region is the most probable.
     """
-    from baycomp import SignedRankTest
+    from baycomp import SignedRankTest  # lazy: loads baycomp
 
     d = np.asarray(diffs, float)
     p_left, p_rope, p_right = SignedRankTest.probs(np.zeros_like(d), d, rope=rope, prior=0.5, nsamples=samples,

@@ -58,7 +58,7 @@ def measured_datasets(verdicts: list[DatasetVerdict]) -> list[DatasetVerdict]:
 
 def random_effects(effects: np.ndarray, variances: np.ndarray) -> MetaTest:
     """Random-effects mean of per-dataset effects with the (modified) HKSJ t test and 95% interval."""
-    from statsmodels.stats.meta_analysis import combine_effects
+    from statsmodels.stats.meta_analysis import combine_effects  # lazy: loads statsmodels
 
     with np.errstate(divide="ignore", invalid="ignore"):  # identical effects: statsmodels' unused I² is 1 - 1/0
         res = combine_effects(effects, variances, method_re="iterated", use_t=True)
