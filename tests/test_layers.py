@@ -80,7 +80,7 @@ def test_find_cycle_finds_one_and_only_one_that_exists() -> None:
 
 def test_no_import_cycle_between_modules_even_through_imports_inside_functions() -> None:
     graph = import_graph()
-    assert len(graph) > 80 and "reports.render" in graph["reports.build"]  # the walk sees the real modules
+    assert len(graph) > 50 and "reports.render" in graph["reports.build"]  # the walk sees the real modules
     assert "pipeline.verdict.sequential" in graph["pipeline.app.sweep"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
