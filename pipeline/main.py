@@ -11,7 +11,7 @@ import sys
 from pipeline.app import cli
 from pipeline.dev.cli import add_bench_parser, run_bench
 
-BENCH = cli.Subcommand("bench", add_bench_parser, run_bench)
+BENCH = cli.Subcommand("bench", add_bench_parser, run_bench, stops_gracefully=True)
 
 
 def main(argv: list[str] | None = None) -> int:

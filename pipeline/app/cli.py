@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlparse
 
 from pipeline.core.config import HPARAM_TYPES, SpecError, SweepSpec
 from pipeline.core.data import load_sweep
@@ -43,6 +44,7 @@ class Subcommand:
     name: str
     add_parser: Callable[[Any], None]
     run: Callable[[argparse.Namespace], int]
+    stops_gracefully: bool = False  # Ctrl-C / SIGTERM stop it as they stop a sweep (`ACTIVE.install`)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -460,8 +462,6 @@ def _quiet_libraries() -> None:
 def _refuse_a_file_store(uri: str | None) -> None:
     """MLflow 3 opens a file store (`file:///...`, a bare directory) only with `MLFLOW_ALLOW_FILE_STORE=true`,
     and says so in a traceback: one line instead, with the way out, before anything starts."""
-    from urllib.parse import urlparse  # lazy: keeps the command line's start quick
-
     if not uri or os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("true", "1"):
         return
     scheme = urlparse(uri).scheme
@@ -483,7 +483,8 @@ def main(argv: list[str] | None = None, extra: Sequence[Subcommand] = ()) -> int
     try:
         args = _parser(extra).parse_args(argv)
         _refuse_a_file_store(getattr(args, "tracking_uri", None))
-        if args.command in ("run", "resume", "nightly", "bench"):
+        graceful = {"run", "resume", "nightly"} | {c.name for c in extra if c.stops_gracefully}
+        if args.command in graceful:
             ACTIVE.install()  # Ctrl-C / SIGTERM: stop gracefully, keep everything finished
         return ({c.name: c.run for c in extra} | _COMMANDS)[args.command](args)
     except (SpecError, UsageError, TrackingError, BadReference, OffContract) as exc:  # bad input: nothing started
