@@ -348,7 +348,8 @@ def load_panel(spec: AnyDataset) -> Panel:
         label = spec.name if len(panel.series) == 1 else f"{spec.name}, series {s.id!r}"
         lo, hi = missing_range(s.y, spec.missing, label)
         s = s.cut(lo, hi)
-        out.append(replace(s, y=handle_missing(s.y, spec.missing, label), filled=int(np.sum(~np.isfinite(s.y)))))
+        out.append(replace(s, y=handle_missing(s.y, spec.missing, label, s.time),
+                           filled=int(np.sum(~np.isfinite(s.y)))))
     if len(out) == 1 and len(out[0]) < MIN_POINTS:
         raise DataError(f"{spec.name}: only {len(out[0])} values; at least {MIN_POINTS} are needed",
                         "path" if spec.source == "csv" else "points")
@@ -467,23 +468,30 @@ def _too_short(spec: SweepSpec, ds: Any, n: int, window: int, lag: int, label: s
 
 
 def missing_range(y: np.ndarray, policy: str, name: str) -> tuple[int, int]:
-    """The `[lo, hi)` part of a series `handle_missing` keeps: all of it, or under `interpolate` without
-    missing values at either end (interpolation would extrapolate there)."""
+    """The `[lo, hi)` part of a series `handle_missing` keeps: from its first value to its last. Missing values at
+    either end are where a series starts late or stops early (the ragged edge of a macro panel, a month not yet
+    published), not gaps in it, under either policy; interpolation would extrapolate there."""
     keep = np.flatnonzero(np.isfinite(y))
-    if policy == "reject" or len(keep) == 0 or len(keep) == len(y):
+    if len(keep) == 0 or len(keep) == len(y):
         return 0, len(y)
     return int(keep[0]), int(keep[-1]) + 1
 
 
-def handle_missing(y: np.ndarray, policy: str, name: str) -> np.ndarray:
+def handle_missing(y: np.ndarray, policy: str, name: str, time: np.ndarray | None = None) -> np.ndarray:
+    """`y` from its first value to its last (`missing_range`), the gaps inside filled by linear interpolation
+    under `interpolate`; under `reject` a gap is an error naming its first time (or position)."""
+    lo, hi = missing_range(y, policy, name)
+    y = y[lo:hi]
     missing = ~np.isfinite(y)
     if not missing.any():
         return y
     if policy == "reject":
-        raise DataError(f"{name}: {int(missing.sum())} missing values; set missing: interpolate to fill them",
-                        "missing")
-    lo, hi = missing_range(y, policy, name)  # interpolation would extrapolate at the ends: trim them instead
-    y, missing = y[lo:hi].copy(), missing[lo:hi]
+        at = lo + int(np.flatnonzero(missing)[0])
+        when = str(time[at])[:19].removesuffix("T00:00:00") if time is not None and at < len(time) else f"position {at}"
+        count = int(missing.sum())
+        raise DataError(f"{name}: {count} missing value{'s' * (count > 1)} inside the series, the first at {when}; "
+                        "set missing: interpolate to fill them", "missing")
+    y = y.copy()
     idx = np.arange(len(y))
     y[missing] = np.interp(idx[missing], idx[~missing], y[~missing])
     return y

@@ -11,6 +11,7 @@ from pipeline.core.data import (
     damped_oscillation,
     forecast_inputs,
     handle_missing,
+    load_panel,
     load_series,
     make_windows,
     prepare,
@@ -63,9 +64,27 @@ def test_scaler_sees_only_the_training_part() -> None:
 
 def test_missing_values_rejected_by_default_and_interpolated_on_request() -> None:
     y = np.array([1.0, np.nan, 3.0, 4.0])
-    with pytest.raises(DataError, match="missing: interpolate"):
+    with pytest.raises(DataError, match="d: 1 missing value inside the series, the first at position 1; set missing: "
+                                        "interpolate"):
         handle_missing(y, "reject", "d")
     np.testing.assert_allclose(handle_missing(y, "interpolate", "d"), [1, 2, 3, 4])
+    time = np.arange("2016-01", "2016-07", dtype="datetime64[M]").astype("datetime64[ns]")
+    with pytest.raises(DataError, match="2 missing values inside the series, the first at 2016-04-01;"):
+        handle_missing(np.array([np.nan, 1.0, 2, np.nan, np.nan, 5]), "reject", "d", time)
+
+
+def test_a_series_that_starts_late_or_stops_early_is_not_missing_values(tmp_path: Path) -> None:
+    """The ragged edge of a real macro file (statsmodels' FRBNY nowcast data: the last month not yet published for
+    most columns): the series runs from its first value to its last under either policy."""
+    y = np.array([np.nan, 1.0, 2.0, 3.0, np.nan])
+    for policy in ("reject", "interpolate"):
+        np.testing.assert_array_equal(handle_missing(y, policy, "d"), [1, 2, 3])
+    csv = tmp_path / "us.csv"
+    csv.write_text("Date,HOUST\n" + "".join(f"{m}/1/{y},{1000 + m}\n" for y in (14, 15) for m in range(1, 13))
+                   + "1/1/16,\n", encoding="utf-8")
+    panel = load_panel(CsvDataset(name="h", source="csv", path=str(csv), time_column="Date", value_column="HOUST"))
+    (s,) = panel.series
+    assert len(s) == 24 and s.y[-1] == 1012 and str(s.time[-1])[:10] == "2015-12-01"
 
 
 def test_builtin_statsmodels_series_load_without_download() -> None:
