@@ -151,7 +151,8 @@ def test_sigint_while_ray_starts_exits_at_once_with_nothing_started(tmp_path: Pa
 def _group(pgid: int) -> list[str]:
     """The processes still running in a process group (a zombie has ended: the container's init may be slow to
     reap it)."""
-    ps = subprocess.run(["ps", "-o", "stat,cmd", "--no-headers", "-g", str(pgid)], capture_output=True, text=True)
+    ps = subprocess.run(["ps", "-ww", "-o", "stat,cmd", "--no-headers", "-g", str(pgid)],  # -ww: whole commands
+                        capture_output=True, text=True)
     return [line for line in ps.stdout.splitlines() if not line.startswith("Z")]
 
 
