@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -16,19 +17,32 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlparse
 
-from pipeline.core.config import HPARAM_TYPES, SpecError, SweepSpec
-from pipeline.core.data import load_sweep
+from pydantic import ValidationError
+
+from pipeline.core.config import (
+    HPARAM_TYPES,
+    ChoiceParam,
+    CsvDataset,
+    RangeParam,
+    SearchSpace,
+    SpecError,
+    SweepSpec,
+    UsMacroDataset,
+)
+from pipeline.core.data import DataError, check_datasets, load_sweep, split_bounds
 from pipeline.core.errors import (
     BadReference,
     IncompleteSweep,
     OffContract,
     ReportFailed,
+    ReportNotPublished,
     StoreUnavailable,
     SweepFailed,
     TrackingError,
     UsageError,
 )
 from pipeline.core.hparams import ARCHITECTURES
+from pipeline.core.origins import origins
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.tracking.contract import Tags
 
@@ -123,10 +137,6 @@ def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
 
 
 def _overrides(pairs: list[str]) -> dict[str, Any]:
-    from pydantic import ValidationError  # lazy: keeps the command line's start quick
-
-    from pipeline.core.config import SearchSpace  # lazy: keeps the command line's start quick
-
     out: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -148,8 +158,6 @@ def _overrides(pairs: list[str]) -> dict[str, Any]:
 def _check_overrides(spec: SweepSpec, series: dict[str, Any], overrides: dict[str, Any], path: Path) -> None:
     """The sweep's data rules (windows against series lengths, transforms against the data) with the
     `--set` values in place of the file's, every dataset's own values included."""
-    from pipeline.core.data import DataError, check_datasets  # lazy: keeps the command line's start quick
-
     if not overrides:
         return
     datasets = [ds if ds.search_space is None else
@@ -163,8 +171,6 @@ def _check_overrides(spec: SweepSpec, series: dict[str, Any], overrides: dict[st
 
 
 def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> str:
-    from pipeline.core.config import CsvDataset, UsMacroDataset  # lazy: keeps the command line's start quick
-
     n_cells = len(spec.cells())
     trials = spec.budget.trials_per_cell * n_cells
     candidates = min(spec.confirm.candidates, spec.budget.trials_per_cell)
@@ -215,9 +221,6 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
 
 def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
     """How a dataset is scored: its horizon and forecast origins per split, the strategies searched."""
-    from pipeline.core.data import split_bounds  # lazy: keeps the command line's start quick
-    from pipeline.core.origins import origins  # lazy: keeps the command line's start quick
-
     _, (v0, v1), (s0, s1) = split_bounds(n, spec.split_for(ds.name))
     counts = [len(origins(lo, hi, ds.horizon, ds.origin_step, ds.test_origins)) for lo, hi in ((v0, v1), (s0, s1))]
     step = ds.origin_step or ds.horizon
@@ -230,8 +233,6 @@ def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
 
 def _show(p: Any) -> str:
     """A search-space entry as the sweep file writes it."""
-    from pipeline.core.config import ChoiceParam, RangeParam  # lazy: keeps the command line's start quick
-
     if isinstance(p, ChoiceParam):
         return "{" + ", ".join(map(str, p.choice)) + "}"
     if isinstance(p, RangeParam):
@@ -420,7 +421,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
-    from pipeline.core.errors import ReportNotPublished  # lazy: keeps the command line's start quick
     from pipeline.tracking.mlflow_io import run_link  # lazy: loads MLflow
 
     link = run_link(args.tracking_uri, run.info.experiment_id, args.parent_run_id)
@@ -452,8 +452,6 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 def _quiet_libraries() -> None:
     """MLflow and alembic log schema creation at INFO; users need our lines, not theirs."""
-    import logging  # lazy: keeps the command line's start quick
-
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers when imported
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

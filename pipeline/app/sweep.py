@@ -20,19 +20,19 @@ import pandas as pd
 
 from pipeline.core.config import SweepSpec
 from pipeline.core.data import Panel, load_datasets, split_bounds
-from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable, SweepFailed
+from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.progress import Progress
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
+from pipeline.tracking.outbox import FLUSH_TIMEOUT_S
 from pipeline.tracking.state import SweepState, new_run_dir
 from pipeline.verdict.model import Verdict
 from pipeline.verdict.sequential import Design, replay
 
 log = logging.getLogger("gatesweep")
 REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
-FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))
 INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the rest stays in the outbox
 
 
@@ -146,18 +146,16 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
         baseline_wall = time.perf_counter() - t_baselines
         ray_start = _prepare_cluster(spec, address, progress)
         parent = tracker.start_parent(spec, spec_path.read_text(encoding="utf-8"), str(spec_path))
-    except Interrupted as exc:
+    except (Interrupted, BaselineWorkerDied) as exc:
         progress.stop()
-        exc.note = "nothing was started"
-        raise
-    except BaselineWorkerDied as exc:  # killed from outside: by our own stop signal, or by something else
-        progress.stop()
-        try:
-            ACTIVE.check()
-        except Interrupted as stop:
-            stop.note = "nothing was started"
-            raise stop from None
-        raise SweepFailed(f"{exc}; nothing was started") from None
+        if isinstance(exc, Interrupted):
+            stop = exc
+        elif ACTIVE.signum is not None:  # the workers died of our own stop signal
+            stop = Interrupted(ACTIVE.signum)
+        else:
+            raise  # a worker killed by something else: SweepFailed's one line
+        stop.note = "nothing was started"
+        raise stop from None
     out_dir = new_run_dir(home, parent, "nightly-" if nightly else "")
     tags = {Tags.OUT_DIR: str(out_dir.resolve())}  # lets `gatesweep resume PARENT_RUN_ID` find the sweep
     tags |= {Tags.data_span(name): panel.describe() for name, panel in series.items()}

@@ -189,7 +189,8 @@ def _pooled(calls: list[dict[str, Any]], workers: int) -> list[BaselineScores]:
     try:
         return list(pool.map(_baselines_of, calls, chunksize=max(1, len(calls) // (8 * workers))))
     except BrokenProcessPool as exc:
-        raise BaselineWorkerDied(f"a baseline worker process died before it finished ({exc})") from None
+        raise BaselineWorkerDied(f"a baseline worker process died before it finished ({exc}); nothing was "
+                                 "started") from None
     finally:
         # the executor has no public way to stop its workers before Python 3.14 (`terminate_workers`): its
         # private process table, read defensively

@@ -34,6 +34,7 @@ from pipeline.core.jobs import Job
 log = logging.getLogger("gatesweep.outbox")
 
 BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 15.0
+FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))  # the longest wait for MLflow
 MAX_REFUSALS = 3
 # Live outboxes by directory: Ray pickles Tune callbacks, which therefore keep only the directory and
 # find the running outbox here when a phase is restored in a new process.

@@ -9,16 +9,13 @@ outbox retries through a short outage; after a long one the record stays pending
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.ensemble import EnsembleInfo
 from pipeline.tracking.ensemble import save_model, upload
-from pipeline.tracking.outbox import Outbox
-
-FLUSH_TIMEOUT_S = float(os.environ.get("GATESWEEP_MLFLOW_FLUSH_TIMEOUT_S", "120"))  # as the runs' outbox
+from pipeline.tracking.outbox import FLUSH_TIMEOUT_S, Outbox
 
 
 class ModelsPending(RuntimeError):
