@@ -112,9 +112,9 @@ def usefulness_head(v: DatasetVerdict) -> str | None:
         return f"{v.dataset}: the {u.network.upper()} seed ensemble beats every baseline: a network is worth using."
     if u.baseline is not None:
         name = BASELINE_NAMES.get(u.baseline, u.baseline)
-        arch = f"the better network's ensemble ({u.arch.upper()}) {u.ensemble_mase[u.arch]:.3g}" if (
+        arch = f"the better network's ensemble ({u.arch.upper()}) {u.ensemble_mase[u.arch]:#.3g}" if (
             u.arch is not None and u.ensemble_mase.get(u.arch) is not None) else "no network"
-        return (f"{v.dataset}: use {name} (test MASE {u.baseline_mase[u.baseline]:.3g}; {arch}, not shown to beat "
+        return (f"{v.dataset}: use {name} (test MASE {u.baseline_mase[u.baseline]:#.3g}; {arch}, not shown to beat "
                 "every baseline).")
     return u.sentence  # untestable: it says why, and that no network is recommended
 

@@ -69,13 +69,13 @@ def _numbers(v: DatasetVerdict) -> str | None:
     and the best baseline."""
     u = v.useful
     if u is not None and any(x is not None for x in u.ensemble_mase.values()):
-        nets = [f"{a.upper()} ensemble {x:.3g}" for a, x in sorted(u.ensemble_mase.items()) if x is not None]
+        nets = [f"{a.upper()} ensemble {x:#.3g}" for a, x in sorted(u.ensemble_mase.items()) if x is not None]
         best, scores = u.best_baseline, u.baseline_mase
     else:
-        nets = [f"{a.upper()} {x:.3g}" for a, x in (("gru", v.gmean_mase_gru), ("lstm", v.gmean_mase_lstm))
+        nets = [f"{a.upper()} {x:#.3g}" for a, x in (("gru", v.gmean_mase_gru), ("lstm", v.gmean_mase_lstm))
                 if math.isfinite(x)]
         nets[-1:] = [f"{nets[-1]} (geometric means over seeds)"] if nets else []
         best, scores = v.best_baseline, v.baseline_mase
     if best is not None and best in scores:
-        nets.append(f"best baseline {BASELINE_NAMES.get(best, best)} {scores[best]:.3g}")
+        nets.append(f"best baseline {BASELINE_NAMES.get(best, best)} {scores[best]:#.3g}")
     return f"{v.dataset}: " + ", ".join(nets) if nets else None

@@ -132,7 +132,7 @@ def mase_strip(confirm: pd.DataFrame, dataset: str, baselines: dict[str, float])
     low = float(shown[shown > 0].min()) / 30 if (shown > 0).any() else 0.0
     styles = iter(["--", "-.", ":", (0, (5, 2, 1, 2)), (0, (1, 1))])
     for name, x in sorted(baselines.items(), key=lambda kv: kv[1]):
-        label = f"{BASELINE_NAMES.get(name, name)} baseline {x:.3g}"
+        label = f"{BASELINE_NAMES.get(name, name)} baseline {x:#.3g}"
         if x > low:
             ax.axhline(x, ls=next(styles, "--"), color="gray", lw=1.2, label=label)
         else:

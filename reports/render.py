@@ -73,7 +73,7 @@ def _baseline_lines(verdict: Verdict) -> list[str]:
             continue
         ref_name = "seasonal_naive" if "seasonal_naive" in v.baseline_mase else "naive"
         ref = v.baseline_mase.get(ref_name)
-        parts = [f"{BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" ({x / ref:.2f})" if ref else "")
+        parts = [f"{BASELINE_NAMES.get(k, k)} {x:#.3g}" + (f" ({x / ref:.2f})" if ref else "")
                  for k, x in sorted(v.baseline_mase.items(), key=lambda kv: kv[1])]
         line = (f"{v.dataset} (horizon {v.horizon}): test MASE, in brackets relative to "
                 f"{BASELINE_NAMES[ref_name]}: " + ", ".join(parts)
@@ -235,8 +235,8 @@ def reconciling(verdict: Verdict) -> list[str]:
         other: list[str] = []
         g, lo = ens.get("gru"), ens.get("lstm")
         if g is not None and lo is not None and g != lo and ("GRU" if g < lo else "LSTM") != seeds:
-            other.append(f"the seed ensembles favour {'GRU' if g < lo else 'LSTM'} (test MASE {g:.3g} GRU, "
-                         f"{lo:.3g} LSTM)")
+            other.append(f"the seed ensembles favour {'GRU' if g < lo else 'LSTM'} (test MASE {g:#.3g} GRU, "
+                         f"{lo:#.3g} LSTM)")
         dm = v.dm
         if isinstance(dm, DMResult) and dm.p_value < verdict.settings.alpha and dm.statistic != 0:
             side = "GRU" if dm.statistic < 0 else "LSTM"
@@ -329,7 +329,7 @@ def _useful_lines(verdict: Verdict) -> list[str]:
                 + ", ".join(f"{a.upper()} {_fmt(x)}" for a, x in sorted(u.ensemble_mase.items())))
         if u.baseline_mase:
             line += "; baselines " + ", ".join(
-                f"{BASELINE_NAMES.get(k, k)} {x:.3g}" + (f" (p = {u.p_values[k]:.3g})" if k in u.p_values else "")
+                f"{BASELINE_NAMES.get(k, k)} {x:#.3g}" + (f" (p = {u.p_values[k]:.3g})" if k in u.p_values else "")
                 for k, x in sorted(u.baseline_mase.items(), key=lambda kv: kv[1]))
         if u.test is not None:
             line += f"; {u.test}, each at {u.level:g}, all must reject"

@@ -79,7 +79,7 @@ def usefulness(runs: dict[str, list[list[Paths]]], baselines: dict[str, Any] | N
     arch = min(known, key=lambda a: known[a])
     if baselines is None:
         return Usefulness(useful="untestable", arch=arch, **base,
-                          sentence=f"{dataset}: the {arch.upper()} ensemble's test MASE is {known[arch]:.3g}; this "
+                          sentence=f"{dataset}: the {arch.upper()} ensemble's test MASE is {known[arch]:#.3g}; this "
                                    "sweep logged no baselines.json, so it could not be tested against the baselines "
                                    "and no network is recommended over them.")
     net = panel_ensemble(runs[arch])
@@ -95,7 +95,7 @@ def usefulness(runs: dict[str, list[list[Paths]]], baselines: dict[str, Any] | N
     best = min(scores, key=lambda k: scores[k])
     facts = dict(arch=arch, best_baseline=best, baseline_mase=scores, **base)
     said = (f"the {arch.upper()} seed ensemble ({ENSEMBLE} of its seeds' forecasts) has test MASE "
-            f"{known[arch]:.3g}, the best baseline ({BASELINE_NAMES.get(best, best)}) {scores[best]:.3g}")
+            f"{known[arch]:#.3g}, the best baseline ({BASELINE_NAMES.get(best, best)}) {scores[best]:#.3g}")
     if len(net) == 1 and len(net[0].origins) < MIN_ORIGINS:
         return Usefulness(useful="untestable", **facts, sentence=(
             f"{dataset}: {said}; with {len(net[0].origins)} test origin{'s' * (len(net[0].origins) != 1)} no test "

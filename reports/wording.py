@@ -174,7 +174,7 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
         if v.beats_best_baseline is False and v.best_baseline not in ("naive", "ar"):
             best = BASELINE_NAMES.get(v.best_baseline or "", v.best_baseline)
             out.append(f"Neither GRU nor LSTM beats {best} on {v.dataset} (test MASE "
-                       f"{v.baseline_mase[v.best_baseline or '']:.3g}).")
+                       f"{v.baseline_mase[v.best_baseline or '']:#.3g}).")
     for v in verdict.datasets:  # "AR MASE 2.5e-08, beats AR: NO" reads like a bug unless it is explained
         exact = sorted((x, k) for k, x in v.baseline_mase.items() if x < EXACT_MASE)
         if exact:

@@ -138,13 +138,13 @@ def promote(client: Any, name: str, version: str, test_mase: float) -> tuple[boo
         moved, why = True, "yes: the first version with a test MASE"
     else:
         held = float(current.tags.get(TEST_MASE_TAG, "inf"))
-        was = f"version {current.version}'s {held:.4g}"
+        was = f"version {current.version}'s {held:#.4g}"
         if not math.isfinite(test_mase):
             moved, why = False, f"no: the test MASE is {test_mase}; version {current.version} stays champion"
         elif test_mase <= held:
-            moved, why = True, f"yes: test MASE {test_mase:.4g} <= {was}"
+            moved, why = True, f"yes: test MASE {test_mase:#.4g} <= {was}"
         else:
-            moved, why = False, f"no: test MASE {test_mase:.4g} > {was}; version {current.version} stays champion"
+            moved, why = False, f"no: test MASE {test_mase:#.4g} > {was}; version {current.version} stays champion"
     client.set_model_version_tag(name, version, CHAMPION_TAG, why)
     if moved:
         client.set_registered_model_alias(name, CHAMPION, version)

@@ -129,7 +129,7 @@ def test_signals_that_point_different_ways_get_one_sentence_saying_which_to_act_
     assert why.startswith("damped: Diebold–Mariano favours GRU (p = 0.0011) while the verdict says inconclusive")
     assert line.startswith("damped: the signals answer different questions. The verdict (inconclusive; the "
                            "typical seed favours LSTM) is about one trained network")
-    assert "the seed ensembles favour GRU (test MASE 0.429 GRU, 1 LSTM)" in line
+    assert "the seed ensembles favour GRU (test MASE 0.429 GRU, 1.00 LSTM)" in line
     assert "Diebold–Mariano on the seed ensembles' forecasts favours GRU (p = 0.0011)" in line
     assert "Act on the verdict if you will deploy one trained network" in line
     assert line in summary_md(v) and "<p class='reconcile'>damped: the signals" in report_html(v, [])

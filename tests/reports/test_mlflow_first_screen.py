@@ -39,7 +39,7 @@ def test_the_description_opens_on_the_verdict_links_usefulness_and_key_numbers()
     runs = "#/experiments/7/runs?workflowType=machine_learning&viewStateShareKey=gatesweep"
     assert lines[1] == f"**Report:** [report.html]({report}) · [every run of the sweep]({runs})"
     assert lines[2] == "**Worth using?** damped: no, use ETS (`useful: baseline:ets`)."
-    assert lines[3] == "**Test MASE:** damped: GRU ensemble 0.9, LSTM ensemble 1.1, best baseline ETS 0.7."
+    assert lines[3] == "**Test MASE:** damped: GRU ensemble 0.900, LSTM ensemble 1.10, best baseline ETS 0.700."
     assert len(lines) == 4
     # the details: the advice in full, the configurations; the verdict line and the links only once, in the head
     assert details.startswith("**Worth using, in full:** damped: use ETS (")
