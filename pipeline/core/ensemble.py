@@ -2,8 +2,9 @@
 `pipeline.verdict.horizon.ENSEMBLE`), with split conformal intervals, reading and writing long frames. Pure: numpy,
 pandas, Keras; what MLflow sees of it is `pipeline.tracking.ensemble`.
 
-On disk (one directory, the pyfunc model's artifact): `ensemble.json` (`EnsembleInfo`) and per seed
-`networks/<run id>/state.json` and `weights.npz`, as each confirm run logged them.
+On disk (one directory, the pyfunc model's artifact): `ensemble.json` (`EnsembleInfo`, which `ensemble_info` makes
+from the seeds' stored test forecasts) and per seed `networks/<run id>/state.json` and `weights.npz`, as each
+confirm run logged them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.core.conformal import LEVELS
+from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
 from pipeline.core.handover import ForecastInputError, History, Network, NetworkState, decode_weights
 from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times
 
@@ -203,3 +204,51 @@ def write_ensemble(directory: Path, info: EnsembleInfo, networks: dict[str, tupl
         (d / "state.json").write_text(state, encoding="utf-8")
         (d / "weights.npz").write_bytes(weights)
 
+
+def series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's `forecasts.json` as one entry per series (a panel's `series`, else the top-level keys)."""
+    if fc.get("series"):
+        return list(fc["series"])
+    return [{**{k: fc[k] for k in ("truth", "test_pred", "test_origins", "mase_scale", "time")
+                                if k in fc}}]
+
+
+def ensemble_info(sweep: str, dataset: str, arch: str, combine: str, parent_run_id: str, runs: list[str],
+                  forecasts: list[list[dict[str, Any]]], state: dict[str, Any],
+                  levels: tuple[int, ...] = LEVELS) -> EnsembleInfo:
+    """The ensemble's description: its seeds' test forecasts combined, the conformal half-widths from their
+    errors, the test MASE, and each series' history (to forecast from without new data)."""
+    horizon = int(state["horizon"])
+    combined = np.median if combine == "median" else np.mean
+    preds, truths, scales, series = [], [], [], []
+    for i, first in enumerate(forecasts[0]):
+        at = np.asarray(first["test_origins"], int)
+        truth = np.asarray(first["truth"], float)
+        pred = combined([np.asarray(run[i]["test_pred"], float).reshape(len(at), horizon) for run in forecasts],
+                        axis=0)
+        scale = float(np.asarray(first["mase_scale"], float).reshape(-1)[0])
+        preds.append(pred)
+        truths.append(truth[at[:, None] + np.arange(horizon)[None, :]])
+        scales.append(scale)
+        # a single series' forecasts carry no id: the network's state names it (the dataset's series)
+        series.append(SeriesHistory(id=str(first.get("id", state["series"][i]["id"])), values=truth.tolist(),
+                                    time=first.get("time"), mase_scale=scale, test_origins=at.tolist()))
+    widths = conformal_half_widths(calibration_scores(preds, truths, scales), levels)
+    test_mase = float(np.mean([np.mean(np.abs(t - p)) / s for p, t, s in zip(preds, truths, scales, strict=True)]))
+    return EnsembleInfo(sweep=sweep, dataset=dataset, arch=arch, combine=combine,  # type: ignore[arg-type]
+                        parent_run_id=parent_run_id, runs=runs, horizon=horizon, levels=list(levels),
+                        half_widths={str(k): [float(x) if math.isfinite(x) else None for x in w]
+                                     for k, w in widths.items()},
+                        calibration_origins=sum(len(p) for p in preds), test_mase=test_mase, series=series,
+                        step=_step(series[0].time), covariates=(list(state.get("past", [])),
+                                                                list(state.get("future", []))))
+
+
+def _step(labels: list[str] | None) -> tuple[str, float] | None:
+    if not labels or len(labels) < 2:
+        return None
+    try:
+        step = infer_step(parse_times(np.array(labels, dtype=object), "forecasts.json", "time"), "the series")[0]
+    except TimeError:
+        return None
+    return step.kind, step.size
