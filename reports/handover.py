@@ -22,7 +22,8 @@ from pipeline.core.ensemble import EnsembleInfo, ensemble_info, series_of
 from pipeline.core.refit import refit_network
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.ensemble import BEFORE_MODELS
-from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
+from pipeline.tracking.mlflow_io import read_artifact
+from pipeline.tracking.run_model import read_network
 from pipeline.verdict.model import Verdict
 
 log = logging.getLogger("gatesweep.handover")
@@ -91,12 +92,11 @@ def prepare_network(client: Any, parent_run_id: str, sweep: str, dataset: str, a
     runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("run_id")
     networks, forecasts = {}, []
     for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
-        state = read_artifact_bytes(client, uri, Artifacts.MODEL_STATE)
-        weights = read_artifact_bytes(client, uri, Artifacts.MODEL_WEIGHTS)
+        network = read_network(client, uri, str(run_id))
         fc = read_artifact(client, uri, Artifacts.FORECASTS)
-        if state is None or weights is None or fc is None:
+        if network is None or fc is None:
             return f"none: {BEFORE_MODELS} (confirm run {run_id} has no {Artifacts.MODEL_DIR}/)"
-        networks[str(run_id)] = (state.decode(), weights)
+        networks[str(run_id)] = network
         forecasts.append(series_of(json.loads(fc)))
     if not networks:
         return f"none: no finished confirm run of {arch} on {dataset}"

@@ -26,7 +26,8 @@ NETWORKS = "networks"
 
 
 class SeriesHistory(BaseModel):
-    """A series as the sweep had it: the default history to forecast from (no covariates kept)."""
+    """A series as the sweep had it: the default history to forecast from (no covariates kept). A confirm run's
+    own model keeps no values (`EnsembleInfo.without_history`), only where the series starts."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,6 +36,11 @@ class SeriesHistory(BaseModel):
     time: list[str] | None = None
     mase_scale: float
     test_origins: list[int]  # the sweep's test origins (positions in `values`)
+    start: str | None = None  # the first time, when `time` is not kept
+
+    @property
+    def first_time(self) -> str | None:
+        return self.time[0] if self.time else self.start
 
 
 class EnsembleInfo(BaseModel):
@@ -64,6 +70,13 @@ class EnsembleInfo(BaseModel):
     refit: bool = False
     refit_through: dict[str, str] = {}
     refit_seconds: float | None = None
+
+    def without_history(self) -> EnsembleInfo:
+        """The same model keeping no series values: a confirm run's own model, whose series are already in its
+        `forecasts.json` (a copy in each of a sweep's confirm runs would grow the store with the data)."""
+        return self.model_copy(update={"series": [s.model_copy(update={"values": [], "time": None,
+                                                                        "start": s.first_time})
+                                                  for s in self.series]})
 
 
 class SeedEnsemble:
@@ -109,6 +122,9 @@ class SeedEnsemble:
         if past or future:
             raise ForecastInputError(f"dataset {self.info.dataset!r}: the model reads covariates "
                                      f"({', '.join(past + future)}), which it does not keep; pass --data")
+        if not all(s.values for s in self.info.series):
+            raise ForecastInputError(f"dataset {self.info.dataset!r}: the model keeps no history (a confirm run's "
+                                     "own network: its series are in the run's forecasts.json); pass --data")
         rows = [{"id": s.id, "value": v, **({"time": s.time[i]} if s.time else {})}
                 for s in self.info.series for i, v in enumerate(s.values)]
         return pd.DataFrame(rows)
@@ -148,10 +164,10 @@ class SeedEnsemble:
         """Where the frame's first value lies in the sweep's series (what a deseasonalising transform's cycle
         needs): by the times when both have them, else the frame is taken to start where the sweep's did."""
         known = self.by_id.get(sid)
-        if t is None or known is None or not known.time or self.info.step is None:
+        if t is None or known is None or known.first_time is None or self.info.step is None:
             return 0
         step = Step(*self.info.step)  # type: ignore[arg-type]
-        first = parse_times(np.array(known.time[:1], dtype=object), "the model", "time")[0]
+        first = parse_times(np.array([known.first_time], dtype=object), "the model", "time")[0]
         return int(round(float(step.positions(np.array([first, t[0]]))[1])))
 
     def _test_origins(self, h: History) -> np.ndarray:
