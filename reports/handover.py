@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from pipeline.core.config import SplitSpec, SweepSpec
-from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
-from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
+from pipeline.core.ensemble import EnsembleInfo, ensemble_info, series_of
 from pipeline.core.refit import refit_network
-from pipeline.core.timeaxis import TimeError, infer_step, parse_times
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.ensemble import BEFORE_MODELS
-from pipeline.tracking.mlflow_io import read_artifact, read_artifact_bytes
+from pipeline.tracking.mlflow_io import read_artifact
+from pipeline.tracking.run_model import read_network
 from pipeline.verdict.model import Verdict
 
 log = logging.getLogger("gatesweep.handover")
@@ -95,13 +92,12 @@ def prepare_network(client: Any, parent_run_id: str, sweep: str, dataset: str, a
     runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("run_id")
     networks, forecasts = {}, []
     for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
-        state = read_artifact_bytes(client, uri, Artifacts.MODEL_STATE)
-        weights = read_artifact_bytes(client, uri, Artifacts.MODEL_WEIGHTS)
+        network = read_network(client, uri, str(run_id))
         fc = read_artifact(client, uri, Artifacts.FORECASTS)
-        if state is None or weights is None or fc is None:
+        if network is None or fc is None:
             return f"none: {BEFORE_MODELS} (confirm run {run_id} has no {Artifacts.MODEL_DIR}/)"
-        networks[str(run_id)] = (state.decode(), weights)
-        forecasts.append(_series_of(json.loads(fc)))
+        networks[str(run_id)] = network
+        forecasts.append(series_of(json.loads(fc)))
     if not networks:
         return f"none: no finished confirm run of {arch} on {dataset}"
     info = ensemble_info(sweep, dataset, arch, combine, parent_run_id, list(networks),
@@ -122,52 +118,3 @@ def _refit(info: EnsembleInfo, networks: dict[str, tuple[str, bytes]], seeds: di
     log.info("refit %d networks of %s on the full history in %.1f s", len(refit), info.dataset, seconds)
     through = {s.id: s.time[-1] if s.time else f"value {len(s.values) - 1}" for s in info.series}
     return info.model_copy(update={"refit": True, "refit_through": through, "refit_seconds": seconds}), refit
-
-
-def _series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:
-    """A run's `forecasts.json` as one entry per series (a panel's `series`, else the top-level keys)."""
-    if fc.get("series"):
-        return list(fc["series"])
-    return [{**{k: fc[k] for k in ("truth", "test_pred", "test_origins", "mase_scale", "time")
-                                if k in fc}}]
-
-
-def ensemble_info(sweep: str, dataset: str, arch: str, combine: str, parent_run_id: str, runs: list[str],
-                  forecasts: list[list[dict[str, Any]]], state: dict[str, Any],
-                  levels: tuple[int, ...] = LEVELS) -> EnsembleInfo:
-    """The ensemble's description: its seeds' test forecasts combined, the conformal half-widths from their
-    errors, the test MASE, and each series' history (to forecast from without new data)."""
-    horizon = int(state["horizon"])
-    combined = np.median if combine == "median" else np.mean
-    preds, truths, scales, series = [], [], [], []
-    for i, first in enumerate(forecasts[0]):
-        at = np.asarray(first["test_origins"], int)
-        truth = np.asarray(first["truth"], float)
-        pred = combined([np.asarray(run[i]["test_pred"], float).reshape(len(at), horizon) for run in forecasts],
-                        axis=0)
-        scale = float(np.asarray(first["mase_scale"], float).reshape(-1)[0])
-        preds.append(pred)
-        truths.append(truth[at[:, None] + np.arange(horizon)[None, :]])
-        scales.append(scale)
-        # a single series' forecasts carry no id: the network's state names it (the dataset's series)
-        series.append(SeriesHistory(id=str(first.get("id", state["series"][i]["id"])), values=truth.tolist(),
-                                    time=first.get("time"), mase_scale=scale, test_origins=at.tolist()))
-    widths = conformal_half_widths(calibration_scores(preds, truths, scales), levels)
-    test_mase = float(np.mean([np.mean(np.abs(t - p)) / s for p, t, s in zip(preds, truths, scales, strict=True)]))
-    return EnsembleInfo(sweep=sweep, dataset=dataset, arch=arch, combine=combine,  # type: ignore[arg-type]
-                        parent_run_id=parent_run_id, runs=runs, horizon=horizon, levels=list(levels),
-                        half_widths={str(k): [float(x) if math.isfinite(x) else None for x in w]
-                                     for k, w in widths.items()},
-                        calibration_origins=sum(len(p) for p in preds), test_mase=test_mase, series=series,
-                        step=_step(series[0].time), covariates=(list(state.get("past", [])),
-                                                                list(state.get("future", []))))
-
-
-def _step(labels: list[str] | None) -> tuple[str, float] | None:
-    if not labels or len(labels) < 2:
-        return None
-    try:
-        step = infer_step(parse_times(np.array(labels, dtype=object), "forecasts.json", "time"), "the series")[0]
-    except TimeError:
-        return None
-    return step.kind, step.size

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,10 @@ seed: 0
 """
 
 
+def _bytes(client: Any, run_id: str, path: str) -> int:
+    return sum(_bytes(client, run_id, a.path) if a.is_dir else a.file_size for a in client.list_artifacts(run_id, path))
+
+
 @pytest.mark.slow
 def test_a_useful_network_is_registered_and_forecasts_past_the_end(tmp_path: Path) -> None:
     y = np.empty(240)
@@ -40,7 +45,7 @@ def test_a_useful_network_is_registered_and_forecasts_past_the_end(tmp_path: Pat
     proc = run_gatesweep(["run", "handover.yaml"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     client, runs = local_runs(tmp_path, "handover", "tags.`gatesweep.role` = 'confirm'")
-    sizes = [sum(a.file_size for a in client.list_artifacts(r.info.run_id, "model")) for r in runs]
+    sizes = [_bytes(client, r.info.run_id, "model") for r in runs]  # each run's network as a pyfunc model
     assert len(runs) == 6 and all(0 < s < 50_000 for s in sizes), sizes
     _, (parent,) = local_runs(tmp_path, "handover", "tags.`gatesweep.role` = 'sweep'")
     tags = parent.data.tags

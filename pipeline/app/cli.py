@@ -96,7 +96,8 @@ def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
                     help="where to look up a parent run id (the sweep then uses the store it started with)")
     sy = sub.add_parser("sync", help="write a sweep's results that never reached MLflow, then its report")
     sy.add_argument("run_or_dir", metavar="RUN_OR_DIR",
-                    help="the sweep's output directory (holds sweep_state.json) or its parent run id")
+                    help="the sweep's output directory (holds sweep_state.json) or its parent run id; or the "
+                         "directory of a `gatesweep report --out` that kept models for MLflow")
     sy.add_argument("--tracking-uri", default=None,
                     help="default: the one the sweep used (to look up a run id: $MLFLOW_TRACKING_URI or "
                          f"{DEFAULT_TRACKING_URI})")
@@ -386,9 +387,16 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import sync  # lazy: keeps the command line's start quick
+    from pipeline.app.sweep import sync, sync_models  # lazy: keeps the command line's start quick
+    from pipeline.tracking.state import sweep_of  # lazy: keeps the command line's start quick
+    from pipeline.tracking.uploads import kept_parents  # lazy: loads MLflow
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+    path = Path(args.run_or_dir)
+    if path.is_dir() and sweep_of(path) is None and kept_parents(path):  # a report's directory (`report --out`)
+        for parent, tags in sync_models(path, lookup).items():
+            print("\n".join(f"{dataset}: {tag} (parent run {parent})" for dataset, tag in sorted(tags.items())))
+        return EXIT_OK
     return _print_outcome(sync(sweep_dir(args.run_or_dir, lookup), reports, args.tracking_uri))
 
 
@@ -436,7 +444,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT_ERROR).write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-        exc.note = f"traceback in {out / REPORT_ERROR}"
+        exc.note = "; ".join(filter(None, (exc.note, f"traceback in {out / REPORT_ERROR}")))
         raise
     _print_sentences(verdict)
     print(f"report: {out / 'report' / 'report.html'}")

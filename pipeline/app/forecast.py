@@ -1,6 +1,7 @@
 """`gatesweep forecast MODEL_OR_PARENT`: the next H values after each series' end, with intervals, from a
-registered ensemble (`models:/<sweep>.<dataset>@champion`, `models:/<name>/<version>`, or `<name>/<version>`) or
-a sweep's parent run (its tag `gatesweep.model.<dataset>`). Bad input is one line (`UsageError`, exit 2)."""
+registered ensemble (`models:/<sweep>.<dataset>@champion`, `models:/<name>/<version>`, or `<name>/<version>`),
+a sweep's parent run (its tag `gatesweep.model.<dataset>`) or one confirm run's network (`runs:/<run id>/model`,
+which needs `--data`). Bad input is one line (`UsageError`, exit 2)."""
 
 from __future__ import annotations
 
@@ -83,11 +84,11 @@ def forecast(tracking_uri: str, ref: str, dataset: str | None, data: Path | None
     except MlflowException as exc:
         raise UsageError(f"{ref}: cannot load {uri} ({str(exc).splitlines()[0][:200]})") from None
     ensemble = model.unwrap_python_model().ensemble
-    frame = ensemble.default_frame() if data is None else read_frame(data, ensemble)
-    frame["id"] = frame["id"].astype(str)
-    if "time" in frame:
-        frame["time"] = frame["time"].astype(str)
     try:
+        frame = ensemble.default_frame() if data is None else read_frame(data, ensemble)
+        frame["id"] = frame["id"].astype(str)
+        if "time" in frame:
+            frame["time"] = frame["time"].astype(str)
         result = model.predict(frame).drop(columns=["origin"])
     except ForecastInputError as exc:
         raise UsageError(f"{data or uri}: {exc}") from None
@@ -98,5 +99,6 @@ def forecast(tracking_uri: str, ref: str, dataset: str | None, data: Path | None
     else:
         result.to_csv(out, index=False)
     info, seconds = ensemble.info, time.perf_counter() - t0
-    return (f"{uri}: {result['id'].nunique()} series x {info.horizon} steps ({info.arch.upper()} ensemble of "
-            f"{len(ensemble.networks)} seeds)" + (f" -> {out}" if out else "") + f" in {seconds:.1f} s")
+    what = (f"ensemble of {len(info.runs)} seeds" if len(info.runs) > 1 else f"network of confirm run {info.runs[0]}")
+    return (f"{uri}: {result['id'].nunique()} series x {info.horizon} steps ({info.arch.upper()} {what})"
+            + (f" -> {out}" if out else "") + f" in {seconds:.1f} s")

@@ -421,9 +421,10 @@ def _report_failed(exc: Exception, tracker: Any, out_dir: Path, state: SweepStat
         tracker.set_parent_tags({Tags.REPORT_FAILED: str(failed)[:5000]})
     except Exception as err:  # the store may be the cause; the line and the file still say it
         log.warning("could not tag the parent run %s: %s", Tags.REPORT_FAILED, err)
-    failed.note = (f"the training finished and is in MLflow (parent run {state.parent_run_id}, FINISHED, tagged "
-                   f"{Tags.REPORT_FAILED}); traceback in {where}; `gatesweep resume {out_dir}` builds the report "
-                   "once the cause is fixed")
+    failed.note = "; ".join(filter(None, (
+        failed.note, f"the training finished and is in MLflow (parent run {state.parent_run_id}, FINISHED, tagged "
+                     f"{Tags.REPORT_FAILED}); traceback in {where}; `gatesweep resume {out_dir}` builds the report "
+                     "once the cause is fixed")))
     return failed
 
 
@@ -465,6 +466,23 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
         raise IncompleteSweep(f"{out_dir}: the sweep stopped in its {state.phase} phase; its finished runs are now "
                               f"in MLflow, but there is no verdict until it completes: `gatesweep resume {out_dir}`")
     return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds, _where(tracker))
+
+
+def sync_models(out_dir: Path, tracking_uri: str) -> dict[str, dict[str, str]]:
+    """Register the models a report (`gatesweep report --out out_dir`) kept in `out_dir` while MLflow was away:
+    parent run -> dataset -> the parent's tag. Idempotent.
+
+    Raises:
+        StoreUnavailable: the store still does not take them (nothing lost; try again).
+    """
+    from pipeline.tracking.mlflow_io import TimedClient  # lazy: loads MLflow
+    from pipeline.tracking.uploads import ModelsPending, ModelUploads, kept_parents  # lazy: loads MLflow
+
+    client = TimedClient(tracking_uri)
+    try:
+        return {parent: ModelUploads(out_dir, client, parent).finish() for parent in kept_parents(out_dir)}
+    except ModelsPending as exc:
+        raise StoreUnavailable(f"{tracking_uri}: {exc}; try again") from None
 
 
 def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None, arch: str | None,

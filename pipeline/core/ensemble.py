@@ -2,8 +2,9 @@
 `pipeline.verdict.horizon.ENSEMBLE`), with split conformal intervals, reading and writing long frames. Pure: numpy,
 pandas, Keras; what MLflow sees of it is `pipeline.tracking.ensemble`.
 
-On disk (one directory, the pyfunc model's artifact): `ensemble.json` (`EnsembleInfo`) and per seed
-`networks/<run id>/state.json` and `weights.npz`, as each confirm run logged them.
+On disk (one directory, the pyfunc model's artifact): `ensemble.json` (`EnsembleInfo`, which `ensemble_info` makes
+from the seeds' stored test forecasts) and per seed `networks/<run id>/state.json` and `weights.npz`, as each
+confirm run logged them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.core.conformal import LEVELS
+from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
 from pipeline.core.handover import ForecastInputError, History, Network, NetworkState, decode_weights
 from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times
 
@@ -25,7 +26,8 @@ NETWORKS = "networks"
 
 
 class SeriesHistory(BaseModel):
-    """A series as the sweep had it: the default history to forecast from (no covariates kept)."""
+    """A series as the sweep had it: the default history to forecast from (no covariates kept). A confirm run's
+    own model keeps no values (`EnsembleInfo.without_history`), only where the series starts."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,6 +36,11 @@ class SeriesHistory(BaseModel):
     time: list[str] | None = None
     mase_scale: float
     test_origins: list[int]  # the sweep's test origins (positions in `values`)
+    start: str | None = None  # the first time, when `time` is not kept
+
+    @property
+    def first_time(self) -> str | None:
+        return self.time[0] if self.time else self.start
 
 
 class EnsembleInfo(BaseModel):
@@ -63,6 +70,13 @@ class EnsembleInfo(BaseModel):
     refit: bool = False
     refit_through: dict[str, str] = {}
     refit_seconds: float | None = None
+
+    def without_history(self) -> EnsembleInfo:
+        """The same model keeping no series values: a confirm run's own model, whose series are already in its
+        `forecasts.json` (a copy in each of a sweep's confirm runs would grow the store with the data)."""
+        return self.model_copy(update={"series": [s.model_copy(update={"values": [], "time": None,
+                                                                        "start": s.first_time})
+                                                  for s in self.series]})
 
 
 class SeedEnsemble:
@@ -108,6 +122,9 @@ class SeedEnsemble:
         if past or future:
             raise ForecastInputError(f"dataset {self.info.dataset!r}: the model reads covariates "
                                      f"({', '.join(past + future)}), which it does not keep; pass --data")
+        if not all(s.values for s in self.info.series):
+            raise ForecastInputError(f"dataset {self.info.dataset!r}: the model keeps no history (a confirm run's "
+                                     "own network: its series are in the run's forecasts.json); pass --data")
         rows = [{"id": s.id, "value": v, **({"time": s.time[i]} if s.time else {})}
                 for s in self.info.series for i, v in enumerate(s.values)]
         return pd.DataFrame(rows)
@@ -147,10 +164,10 @@ class SeedEnsemble:
         """Where the frame's first value lies in the sweep's series (what a deseasonalising transform's cycle
         needs): by the times when both have them, else the frame is taken to start where the sweep's did."""
         known = self.by_id.get(sid)
-        if t is None or known is None or not known.time or self.info.step is None:
+        if t is None or known is None or known.first_time is None or self.info.step is None:
             return 0
         step = Step(*self.info.step)  # type: ignore[arg-type]
-        first = parse_times(np.array(known.time[:1], dtype=object), "the model", "time")[0]
+        first = parse_times(np.array([known.first_time], dtype=object), "the model", "time")[0]
         return int(round(float(step.positions(np.array([first, t[0]]))[1])))
 
     def _test_origins(self, h: History) -> np.ndarray:
@@ -203,3 +220,51 @@ def write_ensemble(directory: Path, info: EnsembleInfo, networks: dict[str, tupl
         (d / "state.json").write_text(state, encoding="utf-8")
         (d / "weights.npz").write_bytes(weights)
 
+
+def series_of(fc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's `forecasts.json` as one entry per series (a panel's `series`, else the top-level keys)."""
+    if fc.get("series"):
+        return list(fc["series"])
+    return [{**{k: fc[k] for k in ("truth", "test_pred", "test_origins", "mase_scale", "time")
+                                if k in fc}}]
+
+
+def ensemble_info(sweep: str, dataset: str, arch: str, combine: str, parent_run_id: str, runs: list[str],
+                  forecasts: list[list[dict[str, Any]]], state: dict[str, Any],
+                  levels: tuple[int, ...] = LEVELS) -> EnsembleInfo:
+    """The ensemble's description: its seeds' test forecasts combined, the conformal half-widths from their
+    errors, the test MASE, and each series' history (to forecast from without new data)."""
+    horizon = int(state["horizon"])
+    combined = np.median if combine == "median" else np.mean
+    preds, truths, scales, series = [], [], [], []
+    for i, first in enumerate(forecasts[0]):
+        at = np.asarray(first["test_origins"], int)
+        truth = np.asarray(first["truth"], float)
+        pred = combined([np.asarray(run[i]["test_pred"], float).reshape(len(at), horizon) for run in forecasts],
+                        axis=0)
+        scale = float(np.asarray(first["mase_scale"], float).reshape(-1)[0])
+        preds.append(pred)
+        truths.append(truth[at[:, None] + np.arange(horizon)[None, :]])
+        scales.append(scale)
+        # a single series' forecasts carry no id: the network's state names it (the dataset's series)
+        series.append(SeriesHistory(id=str(first.get("id", state["series"][i]["id"])), values=truth.tolist(),
+                                    time=first.get("time"), mase_scale=scale, test_origins=at.tolist()))
+    widths = conformal_half_widths(calibration_scores(preds, truths, scales), levels)
+    test_mase = float(np.mean([np.mean(np.abs(t - p)) / s for p, t, s in zip(preds, truths, scales, strict=True)]))
+    return EnsembleInfo(sweep=sweep, dataset=dataset, arch=arch, combine=combine,  # type: ignore[arg-type]
+                        parent_run_id=parent_run_id, runs=runs, horizon=horizon, levels=list(levels),
+                        half_widths={str(k): [float(x) if math.isfinite(x) else None for x in w]
+                                     for k, w in widths.items()},
+                        calibration_origins=sum(len(p) for p in preds), test_mase=test_mase, series=series,
+                        step=_step(series[0].time), covariates=(list(state.get("past", [])),
+                                                                list(state.get("future", []))))
+
+
+def _step(labels: list[str] | None) -> tuple[str, float] | None:
+    if not labels or len(labels) < 2:
+        return None
+    try:
+        step = infer_step(parse_times(np.array(labels, dtype=object), "forecasts.json", "time"), "the series")[0]
+    except TimeError:
+        return None
+    return step.kind, step.size

@@ -58,4 +58,5 @@ class ReportFailed(RuntimeError):
         text = f"{type(error).__name__}: {words}" if words else type(error).__name__
         super().__init__(f"{stage} failed: {text[:400]}")
         self.stage = stage
-        self.note = ""
+        # what the error itself says to do (a model upload kept for `gatesweep sync`), never cut with its text
+        self.note = str(getattr(error, "note", "") or "")

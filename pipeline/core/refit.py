@@ -26,6 +26,9 @@ def refit_network(state_json: str, seed: int, histories: Sequence[tuple[str, Seq
     each series as the sweep had it, in the state's order). `split`: the sweep's, which only places the origins
     nothing is scored at. Returns the new network's state JSON and weights (`.npz`), as a confirm run keeps them."""
     state = NetworkState.model_validate_json(state_json)
+    if state.past or state.future:  # `histories` carry none: the fit would quietly drop the network's covariates
+        raise ValueError(f"refit: the network reads covariates ({', '.join(state.past + state.future)}), which the "
+                         "hand-over does not keep to refit on")
     known = [s.id for s in state.series]
     if [sid for sid, _ in histories] != known:
         raise ValueError(f"refit: the series {[sid for sid, _ in histories]} are not the network's {known}")

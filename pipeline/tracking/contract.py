@@ -208,7 +208,9 @@ class Artifacts:
     REPORT_HTML_ROOT: Final = "report.html"
     VERDICT_JSON: Final = "report/verdict.json"
     FORECASTS: Final = "forecasts.json"
-    # confirm runs: the trained network (`pipeline.core.handover`): its state and its weights as plain arrays
+    # confirm runs: the trained network as an MLflow pyfunc model, `runs:/<run id>/model`
+    # (`pipeline.tracking.run_model`, which also names where in it the network's state and weights are); runs logged
+    # before it keep the network (`pipeline.core.handover`) as these two plain files
     MODEL_DIR: Final = "model"
     MODEL_STATE: Final = "model/state.json"
     MODEL_WEIGHTS: Final = "model/weights.npz"

@@ -6,6 +6,7 @@ no code from the store; the networks are plain `.npz` arrays (`pipeline.core.han
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import math
 import tempfile
@@ -25,6 +26,7 @@ BEFORE_MODELS = "this sweep was written before models were logged"
 TEST_MASE_TAG = "gatesweep.test_mase"  # on a model version: its ensemble's test MASE (what `champion` compares)
 REFIT_TAG = "gatesweep.refit"  # on a model version: `true` when its networks were refit on the full history
 CHAMPION_TAG = "gatesweep.champion"  # on a model version: whether it took `champion` when registered, and why
+ARTIFACT = "ensemble"  # the pyfunc artifact holding the ensemble's directory: `<model>/artifacts/ensemble/`
 _CODE = Path(__file__).with_name("ensemble_model.py")
 
 
@@ -32,7 +34,7 @@ class EnsembleForecaster(PythonModel):
     """`predict(frame, params={"origins": "end"})`: see `pipeline.core.ensemble.SeedEnsemble.predict_frame`."""
 
     def load_context(self, context: Any) -> None:
-        self.ensemble = SeedEnsemble.load(Path(context.artifacts["ensemble"]))
+        self.ensemble = SeedEnsemble.load(Path(context.artifacts[ARTIFACT]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return self.ensemble.predict_frame(model_input, str((params or {}).get("origins", "end")))
@@ -62,19 +64,24 @@ def save_model(directory: Path, info: EnsembleInfo, networks: dict[str, tuple[st
     """The pyfunc model as MLflow would log it, in `directory` (what an upload pushes; it may wait there through
     an outage). Returns `directory`."""
     with tempfile.TemporaryDirectory() as tmp:
-        ens_dir = Path(tmp) / "ensemble"
+        ens_dir = Path(tmp) / ARTIFACT
         write_ensemble(ens_dir, info, networks)
-        requirements = [f"{p}=={importlib.metadata.version(p)}" for p in ("mlflow", "tensorflow", "keras", "numpy",
-                                                                          "pandas", "pydantic")]
         with warnings.catch_warnings():  # the signature is given; an example would need covariates we do not keep
             warnings.filterwarnings("ignore", message=".*input example was not provided.*", category=UserWarning)
-            mlflow.pyfunc.save_model(str(directory), python_model=str(_CODE), artifacts={"ensemble": str(ens_dir)},
-                                     signature=_signature(info), pip_requirements=requirements)
+            mlflow.pyfunc.save_model(str(directory), python_model=str(_CODE), artifacts={ARTIFACT: str(ens_dir)},
+                                     signature=_signature(info), pip_requirements=_requirements())
     return directory
 
 
+@functools.cache
+def _requirements() -> list[str]:
+    """The model's pip requirements, given: MLflow would otherwise infer them by loading the model (seconds each)."""
+    return [f"{p}=={importlib.metadata.version(p)}" for p in ("mlflow", "tensorflow", "keras", "numpy", "pandas",
+                                                              "pydantic")]
+
+
 def saved_info(directory: Path) -> EnsembleInfo:
-    return EnsembleInfo.model_validate_json((directory / "artifacts" / "ensemble" / INFO).read_text(encoding="utf-8"))
+    return EnsembleInfo.model_validate_json((directory / "artifacts" / ARTIFACT / INFO).read_text(encoding="utf-8"))
 
 
 def upload(client: Any, parent_run_id: str, directory: Path) -> str:

@@ -25,6 +25,7 @@ from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tag
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact, write_artifact_bytes
 from pipeline.tracking.outbox import CorruptRecord
 from pipeline.tracking.records import RunRecord
+from pipeline.tracking.run_model import log_run_model, run_model_info
 
 # MLflow writer threads: several for a server (it serves requests in parallel; measured in the README's
 # scale table), one for an embedded store (its writes run in this process under the GIL and one lock)
@@ -288,14 +289,23 @@ class SweepTracker:
                            json.dumps(record.result["forecasts"]))
         model = (record.result or {}).get("model")
         if isinstance(model, dict) and "weights" in model:  # the trained network (`pipeline.core.handover`)
-            write_artifact_bytes(self.client, run.info.artifact_uri, Artifacts.MODEL_STATE,
-                                 json.dumps(model["state"]).encode())
-            write_artifact_bytes(self.client, run.info.artifact_uri, Artifacts.MODEL_WEIGHTS,
-                                 base64.b64decode(str(model["weights"])))
+            self._log_model(record, run_id, run.info.artifact_uri, model)
         if record.error_detail:
             write_artifact(self.client, run.info.artifact_uri, Artifacts.ERROR, record.error_detail)
         self.client.set_terminated(run_id, status=record.status, end_time=now)  # last: marks it complete
         return run_id
+
+    def _log_model(self, record: RunRecord, run_id: str, artifact_uri: str, model: dict[str, Any]) -> None:
+        """A confirm run's network as a pyfunc model on the run (`pipeline.tracking.run_model`)."""
+        network = (json.dumps(model["state"]), base64.b64decode(str(model["weights"])))
+        forecasts = (record.result or {}).get("forecasts")
+        if not isinstance(forecasts, dict):  # nothing to describe the model with (a confirm run always has them)
+            write_artifact_bytes(self.client, artifact_uri, Artifacts.MODEL_STATE, network[0].encode())
+            write_artifact_bytes(self.client, artifact_uri, Artifacts.MODEL_WEIGHTS, network[1])
+            return
+        info = run_model_info(self.experiment, str(self.parent_id), record.job.dataset, record.job.arch, run_id,
+                              forecasts, model["state"])
+        log_run_model(self.client, artifact_uri, info, network)
 
 
 # what each phase's run is for, and the split it is judged on (the run name's last word is the phase)

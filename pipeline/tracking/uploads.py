@@ -4,7 +4,8 @@ Each dataset's model is first saved whole on disk (`<sweep dir>/models/<parent r
 MLflow would log it), then a record naming it is put in `<sweep dir>/outbox/models/<parent run>/` and pushed by
 `pipeline.tracking.ensemble.upload`, which is idempotent: an upload cut short is run again from the start. The
 outbox retries through a short outage; after a long one the record stays pending, the report stops at its
-"registering" step, and `gatesweep sync` (or `resume`) pushes the kept record as it is, without rebuilding it.
+"registering" step, and `gatesweep sync` (or `resume`) pushes the kept record as it is, without rebuilding it;
+`gatesweep sync DIR --tracking-uri URI` does the same for a report's own directory (`gatesweep report --out DIR`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,22 @@ from typing import Any
 from pipeline.core.ensemble import EnsembleInfo
 from pipeline.tracking.ensemble import save_model, upload
 from pipeline.tracking.outbox import FLUSH_TIMEOUT_S, Outbox
+from pipeline.tracking.state import STATE_FILE
 
 
 class ModelsPending(RuntimeError):
-    """Some models are saved on disk but not yet in MLflow (the store is away, or refused them)."""
+    """Some models are saved on disk but not yet in MLflow (the store is away, or refused them); `note`: the
+    command that registers them later."""
+
+    def __init__(self, message: str, note: str) -> None:
+        super().__init__(message)
+        self.note = note
+
+
+def kept_parents(out_dir: Path) -> list[str]:
+    """The parent runs whose models wait in `out_dir` (pending, or refused before)."""
+    root = Path(out_dir) / "outbox" / "models"
+    return sorted(p.name for p in root.glob("*") if any(p.glob("pending/*.json")) or any(p.glob("dead/*.json")))
 
 
 class ModelUploads:
@@ -61,9 +74,15 @@ class ModelUploads:
         stuck = sorted(self.pending())
         if remaining or stuck:
             raise ModelsPending(f"{len(stuck)} model(s) not yet in MLflow ({', '.join(stuck)}: "
-                                f"{self.outbox.last_error}); nothing lost, they are kept in {self.files}: "
-                                f"`gatesweep sync {self.out_dir}` registers them")
+                                f"{self.outbox.last_error}); nothing lost, they are kept in {self.files}",
+                                f"`{self._sync_command()}` registers them once MLflow takes them")
         return self.written
+
+    def _sync_command(self) -> str:
+        """A sweep's directory knows its store; a report's (`gatesweep report --out`) does not: the command names it."""
+        if (self.out_dir / STATE_FILE).exists():
+            return f"gatesweep sync {self.out_dir}"
+        return f"gatesweep sync {self.out_dir} --tracking-uri {self.client.tracking_uri}"
 
     def _push(self, record: dict[str, Any], maybe_partial: bool) -> None:
         dataset = record["job"]["model"]

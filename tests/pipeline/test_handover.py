@@ -94,3 +94,17 @@ def test_bad_histories_are_one_line_each() -> None:
         net.forecast([History("series", SERIES[:5], np.zeros((5, 0)), np.zeros((5, 0)))])
     with pytest.raises(ForecastInputError, match=r"^series 'other': the model was not trained on it"):
         net.forecast([History("other", SERIES, np.zeros((120, 0)), np.zeros((120, 0)))])
+
+
+def test_a_refit_refuses_a_network_that_reads_covariates() -> None:
+    """`deploy.refit` has only the series' values: refitting a network with covariates on them would train one that
+    quietly ignores its covariates (the sweep file refuses the combination: tests/data/invalid)."""
+    from pipeline.core.handover import SeriesState
+    from pipeline.core.refit import refit_network
+
+    series = SeriesState(id="a", transform="none", season=None, seasonal=None, fit=(0, 80), scaler=(0.0, 1.0),
+                         covariate_scalers=[(0.0, 1.0)], points=100)
+    state = NetworkState(hp=HParams.of("gru", TINY), horizon=3, outputs=3, inputs=2, past=["price"],
+                         series=[series])
+    with pytest.raises(ValueError, match=r"^refit: the network reads covariates \(price\)"):
+        refit_network(state.model_dump_json(), 0, [("a", SERIES[:100])], SplitSpec())

@@ -110,9 +110,10 @@ def test_an_outage_during_the_model_upload_loses_nothing(network: dict[str, tupl
     uploads = ModelUploads(sweep_dir, client, parent)
     uploads.put(_info(parent, 1.0), network)
     t0 = time.perf_counter()
-    with pytest.raises(ModelsPending, match=rf"^1 model\(s\) not yet in MLflow \(sim: .*\); nothing lost, .*"
-                                            rf"`gatesweep sync {sweep_dir}` registers them$"):
+    with pytest.raises(ModelsPending, match=r"^1 model\(s\) not yet in MLflow \(sim: .*\); nothing lost, they are "
+                                            rf"kept in {sweep_dir / 'models' / parent}$") as pending:
         uploads.finish(timeout_s=2)
+    assert pending.value.note.startswith(f"`gatesweep sync {sweep_dir} --tracking-uri {server.url}` registers them")
     assert time.perf_counter() - t0 < 10
     outbox = sweep_dir / "outbox" / "models" / parent
     assert (outbox / "pending" / "sim.json").exists() and (sweep_dir / "models" / parent / "sim" / "MLmodel").exists()
@@ -132,3 +133,33 @@ def test_an_outage_during_the_model_upload_loses_nothing(network: dict[str, tupl
         assert [str(v.version) for v in client.search_model_versions("name = 'nightly.sim'")] == ["1"]
     finally:
         server.stop()
+
+
+def test_models_a_rebuilt_report_left_pending_are_registered_by_the_sync_it_names(
+        network: dict[str, tuple[str, bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`gatesweep report PARENT --out DIR` while the store is away: the model waits in DIR (no sweep state there),
+    the line the command prints names `gatesweep sync DIR --tracking-uri URI`, and that command registers it."""
+    import mlflow
+
+    from pipeline.app.cli import main
+    from pipeline.core.errors import ReportFailed
+    from pipeline.dev.mlflow_server import free_port
+    from pipeline.tracking.contract import Tags
+    from pipeline.tracking.uploads import ModelsPending, ModelUploads
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = mlflow.MlflowClient(uri)
+    parent = store.create_run(store.create_experiment("nightly", (tmp_path / "artifacts").as_uri())).info.run_id
+    out, away = tmp_path / "rebuilt", f"http://127.0.0.1:{free_port()}"  # nothing listens there: the store is away
+    uploads = ModelUploads(out, mlflow.MlflowClient(away), parent)
+    uploads.put(_info(parent, 1.0), network)
+    with pytest.raises(ModelsPending) as pending:
+        uploads.finish(timeout_s=1)
+    failed = ReportFailed("registering the recommended forecaster", pending.value)
+    assert failed.note == f"`gatesweep sync {out} --tracking-uri {away}` registers them once MLflow takes them"
+    assert main(["sync", str(out), "--tracking-uri", uri]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"sim: models:/nightly.sim/1 (champion) (parent run {parent})"]
+    assert store.get_run(parent).data.tags[Tags.model_of("sim")] == "models:/nightly.sim/1 (champion)"
+    assert ModelUploads(out, store, parent).pending() == set()

@@ -61,11 +61,76 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str, pd.D
     return client, parent, runs, tag
 
 
-def test_each_confirm_run_keeps_its_network_as_plain_files(registered: tuple[Any, str, pd.DataFrame, str]) -> None:
+def _sizes(client: Any, run_id: str, path: str) -> dict[str, int]:
+    """Every file under `path` of a run's artifacts and its size."""
+    out = {}
+    for a in client.list_artifacts(run_id, path):
+        out |= _sizes(client, run_id, a.path) if a.is_dir else {a.path: a.file_size}
+    return out
+
+
+def test_each_confirm_run_is_a_pyfunc_model_that_forecasts_its_test_origins_as_it_did(
+        registered: tuple[Any, str, pd.DataFrame, str], tmp_path: Path) -> None:
+    """`runs:/<confirm run>/model`, loaded from MLflow alone (the history too: the run's forecasts.json), forecasts
+    the run's test origins exactly as the run stored them; it keeps no copy of the series, and says it needs one."""
+    import mlflow
+
     client, _, runs, _ = registered
-    files = {a.path: a.file_size for a in client.list_artifacts(runs["run_id"][0], "model")}
-    assert set(files) == {"model/state.json", "model/weights.npz"}
-    assert files["model/weights.npz"] < 10_000  # a GRU of 8 units: a few KB
+    run_id = runs["run_id"][1]
+    files = _sizes(client, run_id, "model")
+    net = f"model/artifacts/ensemble/networks/{run_id}"
+    assert {"model/MLmodel", "model/requirements.txt", f"{net}/state.json", f"{net}/weights.npz"} <= set(files)
+    assert files[f"{net}/weights.npz"] < 10_000 and sum(files.values()) < 20_000  # a GRU of 8 units: a few KB
+    stored = json.loads(Path(client.download_artifacts(run_id, "forecasts.json", str(tmp_path))).read_text())
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    finally:
+        mlflow.set_tracking_uri("")
+    # logged from code (nothing pickled), with a signature and the requirements given, not inferred
+    assert model.metadata.signature is not None
+    assert model.metadata.flavors["python_function"]["loader_module"] == "mlflow.pyfunc.loaders.code_model"
+    requirements = Path(client.download_artifacts(run_id, "model/requirements.txt", str(tmp_path))).read_text()
+    assert [r.split("==")[0] for r in requirements.split()] == ["mlflow", "tensorflow", "keras", "numpy", "pandas",
+                                                                "pydantic"]
+    out = model.predict(pd.DataFrame({"id": "series", "value": stored["truth"]}), params={"origins": "test"})
+    np.testing.assert_array_equal(out["forecast"].to_numpy(), stored["test_pred"])
+    ensemble = model.unwrap_python_model().ensemble
+    assert ensemble.info.runs == [run_id] and ensemble.info.series[0].values == []
+    assert ensemble.info.test_mase == pytest.approx(client.get_run(run_id).data.metrics["test_mase"], rel=1e-9)
+    with pytest.raises(ForecastInputError, match=r"the model keeps no history .*; pass --data$"):
+        ensemble.default_frame()
+
+
+def test_the_hand_over_reads_networks_kept_as_plain_files_before(registered: tuple[Any, str, pd.DataFrame, str],
+                                                                 tmp_path: Path) -> None:
+    """A store written before confirm runs were models: each run's network is `model/state.json` and
+    `model/weights.npz`; the hand-over registers their ensemble from them all the same."""
+    from pipeline.tracking.mlflow_io import write_artifact, write_artifact_bytes
+    from pipeline.tracking.run_model import read_network
+    from reports.handover import register_network
+
+    client, parent, runs, _ = registered
+    experiment = client.get_run(parent).info.experiment_id
+    old, networks = [], {}
+    for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
+        run = client.create_run(experiment)
+        network = read_network(client, uri, run_id)
+        assert network is not None
+        write_artifact_bytes(client, run.info.artifact_uri, "model/state.json", network[0].encode())
+        write_artifact_bytes(client, run.info.artifact_uri, "model/weights.npz", network[1])
+        write_artifact(client, run.info.artifact_uri, "forecasts.json",
+                       Path(client.download_artifacts(run_id, "forecasts.json", str(tmp_path))).read_text())
+        old.append({**runs[runs["run_id"] == run_id].iloc[0].to_dict(), "run_id": run.info.run_id,
+                    "artifact_uri": run.info.artifact_uri})
+        networks[run.info.run_id] = network
+    assert read_network(client, old[0]["artifact_uri"], old[0]["run_id"]) == networks[old[0]["run_id"]]
+    before = client.create_run(experiment).info.run_id
+    assert register_network(client, before, "handover-before", "sim", "gru", "median",
+                            pd.DataFrame(old)) == "models:/handover-before.sim/1 (champion)"
+    local = Path(client.download_artifacts(before, "models/sim/artifacts/ensemble/networks", str(tmp_path)))
+    assert {p.name: (p / "weights.npz").read_bytes() for p in local.iterdir()} == {
+        r: w for r, (_, w) in networks.items()}
 
 
 def test_the_registered_ensemble_reproduces_the_runs_test_forecasts(
@@ -120,7 +185,7 @@ def test_gatesweep_forecast_from_a_model_or_a_parent_run(registered: tuple[Any, 
     from pipeline.app.cli import main
     from pipeline.tracking.contract import Tags
 
-    client, parent, _, tag = registered
+    client, parent, runs, tag = registered
     uri = ["--tracking-uri", client.tracking_uri]
     out = tmp_path / "f.csv"
     assert main(["forecast", "models:/handover.sim@champion", "--out", str(out), *uri]) == 0
@@ -146,6 +211,17 @@ def test_gatesweep_forecast_from_a_model_or_a_parent_run(registered: tuple[Any, 
         assert main(["forecast", "handover.sim/1", "--data", str(data), *uri]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+    # one confirm run's network: it keeps no history, so it forecasts the data it is given
+    run = f"runs:/{runs['run_id'][0]}/model"
+    capsys.readouterr()
+    assert main(["forecast", run, *uri]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the model keeps no history" in err[0] and "pass --data" in err[0], err
+    whole = tmp_path / "whole.csv"
+    pd.DataFrame({"value": SERIES}).to_csv(whole, index=False)
+    assert main(["forecast", run, "--data", str(whole), "--out", str(tmp_path / "h.csv"), *uri]) == 0
+    assert pd.read_csv(tmp_path / "h.csv")["step"].tolist() == [1, 2, 3]
+    assert f"(GRU network of confirm run {runs['run_id'][0]})" in capsys.readouterr().err
 
 
 def test_a_series_that_never_went_below_zero_gets_no_interval_below_zero() -> None:
