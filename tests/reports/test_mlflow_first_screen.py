@@ -85,7 +85,8 @@ def test_the_report_is_also_at_the_artifact_root_and_the_description_and_runs_vi
     assert note.splitlines()[2] == "**Worth using?** shop: no, use ETS (`useful: baseline:ets`)."
     u = verdict.datasets[0].useful
     assert u is not None and note.splitlines()[3] == (
-        f"**Test MASE:** shop: GRU ensemble {u.ensemble_mase['gru']:#.3g}, LSTM ensemble {u.ensemble_mase['lstm']:#.3g}, "
+        f"**Test MASE:** shop: GRU ensemble {u.ensemble_mase['gru']:#.3g}, "
+        f"LSTM ensemble {u.ensemble_mase['lstm']:#.3g}, "
         f"best baseline ETS {u.baseline_mase['ets']:#.3g}.")
     state = json.loads(client.get_experiment(experiment).tags[RunsView.TAG])
     assert state == {"selectedColumns": list(RunsView.COLUMNS)}
