@@ -10,7 +10,7 @@ decision over all looks stays at the fixed design's:
   one-sided test of TOST at `alpha / 2`. The z boundaries come from the joint law of the looks (Brownian
   motion, recursive numerical integration); each boundary is applied to Welch's p-value through its nominal
   level (p < 2 (1 - Phi(c_k))), which keeps the boundaries right for the t statistics the verdict uses (checked
-  by simulation: tests/reports/test_sequential.py).
+  by simulation: tests/pipeline/verdict/test_sequential.py).
 - **Several datasets.** Holm across datasets, as in the fixed design, with each rejection's level passed on
   to the datasets still open (the graphical approach of Maurer and Bretz 2013 for group-sequential designs;
   earlier looks are not retested, which only makes it stricter).

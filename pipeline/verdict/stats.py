@@ -12,7 +12,7 @@ exponential is the ratio of geometric-mean MASE, below 1 when GRU is better). Pe
 4. otherwise `inconclusive`, with the seeds per architecture that would detect `smallest_effect` with
    80% power.
 
-Welch's t on logs was chosen by simulation (tests/reports/test_calibration.py; the table is in the
+Welch's t on logs was chosen by simulation (tests/pipeline/verdict/test_calibration.py; the table is in the
 README): it keeps its size and coverage with unequal seed noise and heavy-tailed seeds, where the
 permutation test and the BCa bootstrap on the ratio of means it replaces did not.
 """

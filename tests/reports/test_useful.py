@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.dev.useful_sim import rate
-from pipeline.verdict.horizon import Paths, ensemble, ensemble_mase
+from pipeline.verdict.horizon import Paths
 from pipeline.verdict.model import Usefulness, Verdict
 from reports.decision import description_md, next_steps, parent_run_name
 from reports.render import report_html, summary_md
@@ -30,13 +30,6 @@ def _baselines(truth: np.ndarray, preds: dict[str, np.ndarray]) -> dict[str, Any
                                       "mase_scale": 1.0, "truth": truth.tolist(),
                                       "mase": {k: float(np.mean(np.abs(p - truth))) for k, p in preds.items()},
                                       "pred": {k: p.tolist() for k, p in preds.items()}}]}
-
-
-def test_the_ensemble_is_the_median_of_the_seeds_and_scored_per_series() -> None:
-    truth = np.zeros((3, H))
-    seeds = [_run(np.full((3, H), x), truth) for x in (1.0, 2.0, 30.0)]  # one seed diverged
-    assert np.all(ensemble([s[0] for s in seeds]).pred == 2.0)
-    assert ensemble_mase(seeds) == pytest.approx(2.0) and ensemble_mase(seeds, "mean") == pytest.approx(11.0)
 
 
 def _noisy(seed: int, net_sd: float, baseline_sd: dict[str, float]) -> Usefulness:

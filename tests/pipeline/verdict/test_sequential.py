@@ -1,9 +1,9 @@
-"""Sequential confirm seeds, measured by simulation like the fixed design (tests/reports/test_calibration.py).
+"""Sequential confirm seeds, measured by simulation like the fixed design (test_calibration.py, beside this file).
 
 The design is the default one (5 seeds, rounds of 5, at most 40 per architecture) with the default rules
 (alpha 0.05, margin 2%, smallest effect 5%). `GATESWEEP_CALIBRATION_SIMS` sets the simulations per cell (600
 here, about 20 s; the README's table used 4000: `GATESWEEP_CALIBRATION_SIMS=4000 pytest
-tests/reports/test_sequential.py -s -k table` prints it).
+tests/pipeline/verdict/test_sequential.py -s -k grid` prints it).
 """
 
 from __future__ import annotations

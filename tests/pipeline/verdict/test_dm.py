@@ -1,14 +1,11 @@
+"""The forecast-level check (`pipeline.verdict.dm`): Diebold-Mariano with a fixed-b HAC variance."""
+
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from pipeline.core.config import SearchSpace
-from pipeline.verdict.bayes import bayesian_signed_rank
-from pipeline.verdict.budget import budget_curve, expected_best
 from pipeline.verdict.dm import diebold_mariano, fixed_b_lags, fixed_b_null
-from reports.importance import fanova_importance
 
 
 def test_dm_matches_a_hand_computation_at_horizon_one() -> None:
@@ -77,45 +74,3 @@ def test_dm_identical_forecasts_are_not_different() -> None:
     e = np.linspace(-1, 1, 20)
     assert diebold_mariano(e, e)["p_value"] == 1.0
     assert diebold_mariano(e, e, variance="hln")["p_value"] == 1.0
-
-
-def test_bayesian_signed_rank_sides_and_rope() -> None:
-    assert bayesian_signed_rank(np.full(8, -0.3), rope=0.02)["p_left"] > 0.95
-    assert bayesian_signed_rank(np.full(8, 0.3), rope=0.02)["p_right"] > 0.95
-    assert bayesian_signed_rank(np.linspace(-0.005, 0.005, 8), rope=0.02)["p_rope"] > 0.95
-
-
-def test_expected_best_runs_from_the_mean_to_the_minimum() -> None:
-    v = np.array([3.0, 1.0, 2.0, 5.0])
-    curve = expected_best(v, np.array([1, 2, 50]))
-    assert curve[0] == pytest.approx(v.mean())
-    assert curve[0] > curve[1] > curve[2] > 1.0 and curve[2] == pytest.approx(1.0, abs=1e-5)
-    band = budget_curve(v, n_boot=200)
-    assert all(lo <= m + 1e-12 for lo, m in zip(band["low"], band["mean"], strict=True))
-
-
-def test_fanova_finds_the_hyperparameter_that_matters() -> None:
-    rng = np.random.default_rng(0)
-    rows = []
-    for _ in range(30):
-        lr, hidden = 10 ** rng.uniform(-3, -1), int(rng.choice([16, 32, 64]))
-        rows.append({"learning_rate": str(lr), "hidden_size": str(hidden),
-                     "val_mase": (np.log10(lr) + 2) ** 2 + 0.001 * rng.normal()})
-    space = SearchSpace(learning_rate={"low": 0.001, "high": 0.1, "log": True}, hidden_size={"choice": [16, 32, 64]})
-    imp = fanova_importance(pd.DataFrame(rows), space)
-    assert imp is not None and imp["learning_rate"] > 0.8
-
-
-def test_tune_plots_skip_trials_without_a_score() -> None:
-    """ASHA-stopped trials can lack a final `val_mase`: the tune plots draw the others (was an error)."""
-    from reports.plots import parallel_coordinates, tune_history
-
-    space = SearchSpace(hidden_size={"choice": [8, 16]}, optimizer={"choice": ["sgd", "adam"]},
-                        learning_rate={"low": 0.001, "high": 0.1, "log": True})
-    trials = pd.DataFrame({"arch": ["gru", "gru", "lstm", "lstm", "lstm"], "index": ["0", "1", "0", "1", "2"],
-                           "hidden_size": ["8", "16", "8", "16", "16"],
-                           "optimizer": ["sgd", "adam", "adam", "sgd", "adam"],
-                           "learning_rate": ["0.01", "0.002", "0.05", "0.003", "0.02"],
-                           "val_mase": [0.5, 0.4, None, 0.7, 0.3]})
-    for png in (parallel_coordinates(trials, space, "d"), tune_history(trials, "d")):
-        assert png[:8] == b"\x89PNG\r\n\x1a\n"
