@@ -70,11 +70,12 @@ def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
     p = _Parser(prog="gatesweep", description="GRU or LSTM? A Ray Tune + Optuna sweep with a statistical verdict.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def common(sp: argparse.ArgumentParser) -> None:
+    def common(sp: argparse.ArgumentParser, out: str = "the sweep's home directory (default "
+               "./gatesweep-output/<sweep name>); each run gets a directory of its own in it, and `latest` points "
+               "to the newest") -> None:
         sp.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
                         help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI or {DEFAULT_TRACKING_URI})")
-        sp.add_argument("--out", type=Path, help="the sweep's home directory (default ./gatesweep-output/<sweep "
-                        "name>); each run gets a directory of its own in it, and `latest` points to the newest")
+        sp.add_argument("--out", type=Path, help=out)
 
     v = sub.add_parser("validate", help="check a sweep file and print its plan")
     v.add_argument("space", type=Path)
@@ -108,7 +109,8 @@ def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
                     help="one row per run and series instead, with each series' test MASE (overall and per step) "
                          "from the runs' stored forecasts")
     ex.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>)")
+    ex.add_argument("--output", type=Path, help="file to write (default: <parent_run_id>.<format>, with --per-series "
+                    "<parent_run_id>-series.<format>)")
     ex.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
     for command in extra:  # where `bench` always stood in the help
         command.add_parser(sub)
@@ -133,7 +135,8 @@ def _parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
     fc.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI))
     rep = sub.add_parser("report", help="rebuild the report of a sweep from MLflow alone")
     rep.add_argument("parent_run_id")
-    common(rep)
+    common(rep, "the directory to write the report into (default: ./gatesweep-output/<sweep name>/rebuilt-<parent run "
+           "id's first 8 characters>)")
     return p
 
 
