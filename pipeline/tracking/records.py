@@ -40,8 +40,9 @@ class RunRecord(TrialOutcome):
     @classmethod
     def _typed_result(cls, data: object) -> object:
         """A record written before outcomes were typed (in the outbox of a sweep interrupted before an upgrade)
-        holds the whole final report as `result`: its metrics become `metrics`, the rest `extra`."""
-        if isinstance(data, dict) and "result" in data:
+        holds the whole final report as `result`: its metrics become `metrics`, the rest `extra`. (A `result` that
+        is not a report is left in place, so the record is refused like any other that is not one.)"""
+        if isinstance(data, dict) and "result" in data and isinstance(data["result"], dict | None):
             data = dict(data)
             report = data.pop("result")
             data["metrics"] = None if report is None else FinalMetrics.of(report)

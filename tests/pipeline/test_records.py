@@ -7,6 +7,9 @@ import contextlib
 import json
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Job
 from pipeline.core.outcome import FINAL_MARK, FinalMetrics, TrialOutcome
@@ -42,6 +45,15 @@ def test_an_old_record_of_a_failed_trial_has_no_metrics() -> None:
     record = RunRecord.model_validate(raw)
     assert (record.status, record.error, record.metrics, record.final, record.extra) == (
         "FAILED", "TrainingDiverged: loss nan", None, None, {})
+
+
+def test_a_damaged_record_is_refused_as_not_a_record() -> None:
+    """What the tracker turns into CorruptRecord (the record goes to dead/), and Outbox.scores skips."""
+    raw = json.loads(OLD.read_text(encoding="utf-8"))
+    with pytest.raises(ValidationError, match="result"):
+        RunRecord.model_validate(raw | {"result": "not a report"})
+    with pytest.raises(ValidationError, match="val_mase"):
+        RunRecord.model_validate({k: v for k, v in raw.items() if k != "result"} | {"metrics": {"val_mase": "?"}})
 
 
 def test_a_record_keeps_the_outcome_its_metrics_typed_and_the_rest_of_the_report_for_the_child_run() -> None:
