@@ -23,7 +23,9 @@ from pipeline.core.data import Panel, load_datasets, split_bounds
 from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
+from pipeline.core.outcome import TrialOutcome
 from pipeline.engine.interrupts import ACTIVE, Interrupted
+from pipeline.engine.phases import Judge
 from pipeline.engine.progress import Progress
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.outbox import FLUSH_TIMEOUT_S
@@ -293,15 +295,15 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
     return SweepOutcome(state.parent_run_id, out_dir, verdict, state.seconds, _where(tracker))
 
 
-def _judge(spec: SweepSpec) -> Any:
+def _judge(spec: SweepSpec) -> Judge:
     """After a confirm round: the datasets still undecided, by the report's own sequential rule
     (`pipeline.verdict.sequential`) on the confirm runs so far, so the report later reaches the same decisions."""
     design = Design.of(spec.confirm)
 
-    def judge(finished: Any, rounds_done: int) -> list[str]:
-        rows = [{"dataset": job.dataset, "arch": job.arch, "round": spec.confirm.round_of(job.index),
-                 "test_mase": r["test_mase"]} for job, r, status, _ in finished
-                if status == "FINISHED" and r and job.variant is None]
+    def judge(finished: list[TrialOutcome], rounds_done: int) -> list[str]:
+        rows = [{"dataset": run.job.dataset, "arch": run.job.arch, "round": spec.confirm.round_of(run.job.index),
+                 "test_mase": m.test_mase} for run in finished
+                if (m := run.final) is not None and m.test_mase is not None and run.job.variant is None]
         if not rows:
             return []
         return replay(pd.DataFrame(rows), design, spec.report).open_datasets()

@@ -31,6 +31,7 @@ from typing import Any
 from pipeline.core.config import SweepSpec
 from pipeline.core.hparams import ARCHITECTURES
 from pipeline.core.jobs import Job
+from pipeline.core.outcome import FINAL_MARK
 from pipeline.dev.mlflow_server import MlflowServer
 from pipeline.engine.callbacks import OutboxCallback
 from pipeline.engine.tuning import CellSearcher, HistoryRows, drain_history
@@ -88,7 +89,7 @@ def _result(trial: _Trial, upto: int, now: float, final: bool) -> dict[str, Any]
         result.update({"val_rmse": score / 3, "n_params": 5000, "seconds_per_epoch": 0.05,
                        "train_seconds": now - trial.started, "compile_seconds": 1.5, "epochs_trained": EPOCHS,
                        "train_windows": 120, "steps_per_epoch": 12, "node": "bench", "code_version": "bench",
-                       "final": True})
+                       FINAL_MARK: True})
     return result
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from ray import tune
 
 from pipeline.core.jobs import Job
+from pipeline.core.outcome import FinalMetrics, Status, TrialOutcome, final_report
 from pipeline.engine import progress as progress_module
 from pipeline.engine.interrupts import ACTIVE
 from pipeline.tracking.outbox import Outbox
@@ -27,7 +28,7 @@ class OutboxCallback(tune.Callback):
     """Buffers each trial's per-epoch history; when the trial ends, one record goes to the outbox (on disk
     at once, in MLflow as soon as the store takes it). Tune never waits on HTTP."""
 
-    def __init__(self, outbox: Any) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         self._outbox, self.outbox_dir = outbox, str(outbox.directory)
         self.history: dict[str, dict[str, list[float]]] = {}
         self.started: dict[str, int] = {}
@@ -36,7 +37,7 @@ class OutboxCallback(tune.Callback):
         return {**self.__dict__, "_outbox": None}
 
     @property
-    def outbox(self) -> Any:
+    def outbox(self) -> Outbox:
         if self._outbox is None:
             self._outbox = Outbox.for_dir(Path(self.outbox_dir))
         return self._outbox
@@ -60,19 +61,18 @@ class OutboxCallback(tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._log(trial, "FAILED")
 
-    def _log(self, trial: Any, status: str, attempt: int | None = None) -> None:
+    def _log(self, trial: Any, status: Status, attempt: int | None = None) -> None:
         job = Job.from_config(trial.config)
         if attempt is not None:  # a retried attempt: its own run, its own key
             job = job.model_copy(update={"attempt": attempt})
-        result = trial.last_result if trial.last_result.get("final") else None
-        if result is None and status == "FINISHED":  # stopped by the scheduler before its last epoch
+        report = final_report(trial.last_result)
+        if report is None and status == "FINISHED":  # stopped by the scheduler before its last epoch
             job = job.model_copy(update={"stopped_early": True})
         hist = self.history.pop(trial.trial_id, {k: [] for k in _EMPTY_HISTORY})
-        keep = {k: v for k, v in (result or {}).items() if _json_safe(v)}
         error, detail = error_of(trial) if status == "FAILED" else (None, None)
-        record = RunRecord(job=job, history=hist, result=keep or None, status=status, error=error,
-                           error_detail=detail, start_ms=self.started.pop(trial.trial_id, None),
-                           end_ms=int(time.time() * 1000))
+        record = RunRecord.from_outcome(TrialOutcome.of(job, status, error, report), report, history=hist,
+                                        error_detail=detail, start_ms=self.started.pop(trial.trial_id, None),
+                                        end_ms=int(time.time() * 1000))
         self.outbox.put(job.key, record.model_dump(mode="json", exclude={"key", "parent"}))
 
 
@@ -103,12 +103,9 @@ class ProgressCallback(tune.Callback):
         if (p := progress_module.CURRENT) is None:
             return
         job = Job.from_config(trial.config)
-        score = trial.last_result.get("val_mase") if trial.last_result.get("final") else None
+        report = final_report(trial.last_result)
+        score = None if report is None else FinalMetrics.of(report).val_mase
         p.trial_ended(self.phase, trial.trial_id, f"{job.dataset}/{job.arch}", score, failed)
-
-
-def _json_safe(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool | list | dict) or value is None
 
 
 _MARK = re.compile(r"TrialFailed: (.+)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -19,11 +18,13 @@ from pipeline.core.data import Panel
 from pipeline.core.errors import SweepFailed
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job
+from pipeline.core.outcome import FinalMetrics, TrialOutcome
 from pipeline.engine import progress as progress_module
 from pipeline.engine.interrupts import ACTIVE
+from pipeline.tracking.outbox import Outbox
 from pipeline.tracking.state import SweepState
 
-Finished = list[tuple[Job, dict[str, Any] | None, str, str | None]]  # (job, final result, status, error)
+Finished = list[TrialOutcome]  # how each run of a phase (or of several) ended
 
 
 def planned(spec: SweepSpec) -> dict[str, int]:
@@ -46,9 +47,8 @@ def tune_candidates(finished: Finished, spec: SweepSpec, k: int) -> Candidates:
     """
     best: Candidates = {}
     for cell in spec.cells():
-        done = sorted(((r["val_mase"], job.index, job) for job, r, status, _ in finished
-                       if status == "FINISHED" and r and job.phase == "trial" and job.cell == cell),
-                      key=lambda t: (t[0], t[1]))
+        done = sorted(((m.val_mase, job.index, job) for job, m in _scored(finished, cell)
+                       if job.phase == "trial" and m.val_mase is not None), key=lambda t: (t[0], t[1]))
         distinct: list[tuple[HParams, int | None]] = []
         for _, _, job in done:  # a sampler may propose the same configuration twice: keep the better trial
             if all(job.hp != hp for hp, _ in distinct):
@@ -68,8 +68,8 @@ def selected(finished: Finished, candidates: Candidates, spec: SweepSpec) -> Can
     """
     best: Candidates = {}
     for cell, configs in candidates.items():
-        scores = {rank: [r["val_mase"] for job, r, status, _ in finished
-                         if status == "FINISHED" and r and job.cell == cell and job.rank == rank]
+        runs = _scored(finished, cell)
+        scores = {rank: [m.val_mase for job, m in runs if job.rank == rank and m.val_mase is not None]
                   for rank in range(len(configs))}
         ranked = sorted((float(np.mean(v)), rank) for rank, v in scores.items() if v)
         if not ranked:
@@ -87,16 +87,20 @@ def final_epochs(finished: Finished, best: Candidates, candidates: Candidates) -
         out[cell] = []
         for hp, trial in configs:
             rank = next(i for i, (c, _) in enumerate(candidates[cell]) if c == hp)
-            runs = [r for job, r, status, _ in finished if status == "FINISHED" and r and job.cell == cell
-                    and (job.rank == rank if job.phase == "select" else job.index == trial)]
-            chosen = [r["best_epoch"] + 1 if "best_epoch" in r else r["epochs_trained"] for r in runs]
+            chosen = [e for job, m in _scored(finished, cell) if (e := m.chosen_epochs) is not None
+                      and (job.rank == rank if job.phase == "select" else job.index == trial)]
             epochs = max(1, int(round(float(np.median(chosen))))) if chosen else hp.epochs
             out[cell].append((hp.model_copy(update={"epochs": epochs}), trial))
     return out
 
 
+def _scored(finished: Finished, cell: tuple[str, str]) -> list[tuple[Job, FinalMetrics]]:
+    """The cell's runs that finished with their final metrics, with those metrics."""
+    return [(run.job, m) for run in finished if (m := run.final) is not None and run.job.cell == cell]
+
+
 def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
-    errors = [err for job, _, status, err in finished if job.cell == cell and status == "FAILED" and err]
+    errors = [run.error for run in finished if run.job.cell == cell and run.status == "FAILED" and run.error]
     first = errors[0] if errors else "no error recorded"
     return f"{cell[0]}/{cell[1]}: every {phase}-phase run failed (first error: {first}); nothing to confirm"
 
@@ -105,7 +109,7 @@ def _all_failed(phase: str, cell: tuple[str, str], finished: Finished) -> str:
 Judge = Callable[[Finished, int], list[str]]
 
 
-def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Any, out_dir: Path, state: SweepState,
+def run_phases(spec: SweepSpec, series: dict[str, Panel], outbox: Outbox, out_dir: Path, state: SweepState,
                judge: Judge | None = None) -> None:
     """The phases still to do, in order; each saves the sweep's state before it starts. The confirm phase
     runs in rounds (`confirm_rounds`) while `judge` finds datasets undecided."""

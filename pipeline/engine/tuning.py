@@ -33,6 +33,7 @@ from pipeline.core.data import Panel
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job, seed_for
 from pipeline.core.models import configure_tensorflow, matched_gru_hidden
+from pipeline.core.outcome import FINAL_MARK, Status, TrialOutcome, final_report
 from pipeline.core.space import make_sampler, optuna_space
 from pipeline.core.training import fit_and_score
 from pipeline.core.version import code_version
@@ -180,7 +181,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
     rows.finish()
     tune.report({**result.metrics, "epochs_done": len(result.loss), "loss": result.loss[-1],
                  "val_loss": result.val_loss[-1], "history": drain_history(pending), "forecasts": result.forecasts,
-                 "model": result.model, "node": _node(), "code_version": code_version(), "final": True,
+                 "model": result.model, "node": _node(), "code_version": code_version(), FINAL_MARK: True,
                  **(_gpus() if spec.resources.gpus else {})})
 
 
@@ -363,16 +364,17 @@ def restore_phase(spec: SweepSpec, series: dict[str, Panel], path: Path, jobs: l
         return tuner.fit()
 
 
-def finished_results(results: tune.ResultGrid) -> list[tuple[Job, dict[str, Any] | None, str, str | None]]:
-    """(job, final result, status, error line) for every trial of a phase, from Tune's own record (survives
-    restarts)."""
+def finished_results(results: tune.ResultGrid) -> list[TrialOutcome]:
+    """How every trial of a phase ended, from Tune's own record (survives restarts). A trial without its final
+    report (stopped by the scheduler) is FAILED here, with no error line: the phases count only scored runs."""
     out = []
     for r in (results[i] for i in range(len(results))):
-        final = r.metrics if r.metrics and r.metrics.get("final") else None
+        final = final_report(r.metrics)
         assert r.config is not None, "Tune keeps every trial's config"
         error = None
         if r.error is not None:
             marked = [ln for ln in str(r.error).splitlines() if "TrialFailed: " in ln]
             error = marked[0].split("TrialFailed: ", 1)[1] if marked else str(r.error).strip().splitlines()[-1]
-        out.append((Job.from_config(r.config), final, "FINISHED" if final and r.error is None else "FAILED", error))
+        status: Status = "FINISHED" if final and r.error is None else "FAILED"
+        out.append(TrialOutcome.of(Job.from_config(r.config), status, error, final))
     return out

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.jobs import Job
+from pipeline.tracking.records import RunRecord
 
 log = logging.getLogger("gatesweep.outbox")
 
@@ -166,13 +166,12 @@ class Outbox:
         out = {}
         for path in [*self.done_dir.glob("*.json"), *self.pending_dir.glob("*.json")]:
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-                job, value = Job.model_validate(record["job"]), (record.get("result") or {}).get("val_mase")
-                cell = f"{job.dataset}/{job.arch}"
-            except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+                record = RunRecord.model_validate_json(path.read_bytes())
+            except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
                 continue  # a damaged record: the outbox reports it when it is written, not here
-            if record.get("status") == "FINISHED" and isinstance(value, int | float) and math.isfinite(value):
-                out[path.stem] = (cell, float(value))
+            value = record.final.val_mase if record.final is not None else None
+            if value is not None and math.isfinite(value):
+                out[path.stem] = (f"{record.job.dataset}/{record.job.arch}", value)
         return out
 
     def dead(self) -> dict[str, str]:

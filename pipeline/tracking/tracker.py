@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
+from pipeline.core.outcome import FinalMetrics
 from pipeline.core.version import code_version
 from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact, write_artifact_bytes
@@ -238,16 +239,16 @@ class SweepTracker:
             tags[Tags.ATTEMPT] = str(job.attempt)
         if job.stopped_early:
             tags[Tags.STOPPED_EARLY] = "true"
-        if node := record.result_str("node"):
+        if node := record.extra_str("node"):
             tags[Tags.NODE] = node
-        if version := record.result_str("code_version"):
+        if version := record.extra_str("code_version"):
             tags[Tags.CODE_VERSION] = version  # what the worker ran
-        if (gpus := record.result_str("gpu_ids")) is not None:  # trials that asked for GPUs: what Ray gave them
+        if (gpus := record.extra_str("gpu_ids")) is not None:  # trials that asked for GPUs: what Ray gave them
             tags[Tags.GPU_IDS] = gpus
-            tags[Tags.CUDA_VISIBLE_DEVICES] = record.result_str("cuda_visible_devices") or ""
+            tags[Tags.CUDA_VISIBLE_DEVICES] = record.extra_str("cuda_visible_devices") or ""
         if record.error:
             tags[Tags.ERROR] = record.error[:5000]
-        model = (record.result or {}).get("model")
+        model = record.extra.get("model")
         if isinstance(model, dict) and "skipped" in model:
             tags[Tags.MODEL_SKIPPED] = str(model["skipped"])[:5000]
         tags[Tags.KEY] = job.key
@@ -274,8 +275,8 @@ class SweepTracker:
         if len(stamps) != len(epochs):
             stamps = [now] * len(epochs)
         # the final scores first: MLflow's compare view opens on the first metric the runs share
-        metrics = [Metric(Metrics.logged(k), value, now, 0) for k in Metrics.FINAL
-                   if (value := record.result_float(k)) is not None]
+        final = record.metrics.named() if record.metrics is not None else {}
+        metrics = [Metric(Metrics.logged(k), final[k], now, 0) for k in Metrics.FINAL if k in final]
         # a final fit on train + validation has no validation curve (NaN rows): left out
         metrics += [Metric(name, float(v), int(ts), int(step)) for name in Metrics.EPOCH if name in history
                     for step, v, ts in zip(epochs, history[name], stamps, strict=True) if math.isfinite(v)]
@@ -284,10 +285,9 @@ class SweepTracker:
         self.client.log_batch(run_id, params=params, metrics=metrics[:room])
         for chunk in _chunks(metrics[room:], _MAX_METRICS):
             self.client.log_batch(run_id, metrics=chunk)
-        if record.result and record.result.get("forecasts"):
-            write_artifact(self.client, run.info.artifact_uri, Artifacts.FORECASTS,
-                           json.dumps(record.result["forecasts"]))
-        model = (record.result or {}).get("model")
+        if forecasts := record.extra.get("forecasts"):
+            write_artifact(self.client, run.info.artifact_uri, Artifacts.FORECASTS, json.dumps(forecasts))
+        model = record.extra.get("model")
         if isinstance(model, dict) and "weights" in model:  # the trained network (`pipeline.core.handover`)
             self._log_model(record, run_id, run.info.artifact_uri, model)
         if record.error_detail:
@@ -333,10 +333,12 @@ def _child_description(record: RunRecord, fitted: str = "train") -> str:
     config = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in hp.items())
     head = (f"{phase}, cell {job.dataset} / {arch}: {what}, seed {job.seed}{retry}; fitted on "
             f"{fitted.replace('+', ' + ')}, {scored}")
-    score, label = ("test_mase", "Test MASE") if job.phase == "confirm" else ("val_mase", "Validation MASE")
+    metrics = record.metrics or FinalMetrics()
+    value, label = ((metrics.test_mase, "Test MASE") if job.phase == "confirm"
+                    else (metrics.val_mase, "Validation MASE"))
     if record.error:
         tail = "Failed: " + record.error.splitlines()[0][:200]
-    elif (value := record.result_float(score)) is not None:
+    elif value is not None:
         tail = f"{label} {value:.4g}"
     else:
         tail = "Stopped before it was scored"

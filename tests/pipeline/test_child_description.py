@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Job
+from pipeline.core.outcome import FinalMetrics
 from pipeline.tracking.records import RunRecord
 from pipeline.tracking.tracker import _child_description
 
@@ -14,7 +15,7 @@ HP = HParams.of("lstm", {"hidden_size": 32, "window": 20, "optimizer": "adam", "
 
 def test_a_confirm_run_says_its_phase_cell_seed_split_configuration_and_test_mase() -> None:
     job = Job(phase="confirm", dataset="damped", hp=HP, index=2, seed=10003, source_trial=7)
-    record = RunRecord(job=job, history={}, result={"test_mase": 0.123456}, status="FINISHED")
+    record = RunRecord(job=job, history={}, metrics=FinalMetrics(test_mase=0.123456), status="FINISHED")
     text = _child_description(record)
     assert text.startswith("Confirm phase, cell damped / LSTM: the cell's best configuration, from tune trial 7, "
                            "seed 10003; fitted on train, scored on the test split (the verdict's per-seed number). "
@@ -29,7 +30,7 @@ def test_a_confirm_run_says_its_phase_cell_seed_split_configuration_and_test_mas
 def test_a_select_run_decodes_its_name_candidate_and_seed() -> None:
     """`c3-s20002-lstm-select`: candidate 3 of the LSTM cell, seed 20002, judged on validation."""
     job = Job(phase="select", dataset="damped", hp=HP, index=2, seed=20002, rank=2, source_trial=11)
-    record = RunRecord(job=job, history={}, result={"val_mase": 0.81234}, status="FINISHED")
+    record = RunRecord(job=job, history={}, metrics=FinalMetrics(val_mase=0.81234), status="FINISHED")
     assert job.run_name(False) == "c3-s20002-lstm-select"
     text = _child_description(record)
     assert text.startswith("Select phase, cell damped / LSTM: candidate 3 (the tune phase's #3 configuration), "
@@ -40,16 +41,16 @@ def test_a_select_run_decodes_its_name_candidate_and_seed() -> None:
 
 def test_a_failed_trial_gives_its_error_line_and_a_trial_its_validation_mase() -> None:
     job = Job(phase="trial", dataset="nile", hp=HP, index=4, seed=4, attempt=1)
-    failed = RunRecord(job=job, history={}, result=None, status="FAILED", error="TrainingDiverged: loss nan\nmore")
+    failed = RunRecord(job=job, history={}, status="FAILED", error="TrainingDiverged: loss nan\nmore")
     assert "(the tuning objective). Failed: TrainingDiverged: loss nan. Configuration: " in _child_description(failed)
-    done = RunRecord(job=job, history={}, result={"val_mase": 0.5}, status="FINISHED")
+    done = RunRecord(job=job, history={}, metrics=FinalMetrics(val_mase=0.5), status="FINISHED")
     text = _child_description(done)
     assert text.startswith("Tune phase, cell nile / LSTM: trial 4, seed 4, attempt 1; fitted on train, scored on "
                            "the validation split (the tuning objective). Validation MASE 0.5. Configuration: ")
     matched = Job(phase="confirm", dataset="nile", hp=HP.model_copy(update={"arch": "gru"}), index=0, seed=10000,
                   variant="param_matched")
     assert "cell nile / GRU (parameter-matched to the LSTM): " in _child_description(
-        RunRecord(job=matched, history={}, result=None, status="FINISHED"))
+        RunRecord(job=matched, history={}, status="FINISHED"))
 
 
 def test_the_description_is_the_child_run_tag_mlflow_shows(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +61,7 @@ def test_the_description_is_the_child_run_tag_mlflow_shows(tmp_path) -> None:  #
     tracker = SweepTracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "desc")
     tracker.parent_id, tracker.final_fit = "p" * 32, "train+validation"
     job = Job(phase="confirm", dataset="damped", hp=HP, index=0, seed=10000, source_trial=1)
-    tags = tracker._child_tags(RunRecord(job=job, history={}, result={"test_mase": 0.2}, status="FINISHED"))
+    tags = tracker._child_tags(RunRecord(job=job, history={}, metrics=FinalMetrics(test_mase=0.2), status="FINISHED"))
     assert tags[Tags.NOTE].startswith("Confirm phase, cell damped / LSTM: the cell's best configuration")
     assert "fitted on train + validation" in tags[Tags.NOTE]
 

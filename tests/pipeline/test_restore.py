@@ -51,5 +51,6 @@ def test_a_phase_killed_before_its_trials_existed_restores_with_its_own_jobs(tmp
     finally:
         ray.shutdown()
     finished = tuning.finished_results(results)
-    assert sorted(job.key for job, *_ in finished) == sorted(job.key for job in jobs)
-    assert {status for _, _, status, _ in finished} == {"FINISHED"}
+    assert sorted(run.job.key for run in finished) == sorted(job.key for job in jobs)
+    assert {run.status for run in finished} == {"FINISHED"}
+    assert {run.metrics.val_mase for run in finished if run.metrics} == {1.0}  # the echo's score, typed

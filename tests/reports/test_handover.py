@@ -18,6 +18,7 @@ from pipeline.core.config import SplitSpec
 from pipeline.core.handover import ForecastInputError
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Job
+from pipeline.core.outcome import TrialOutcome
 from pipeline.core.training import fit_and_score
 from pipeline.tracking.records import RunRecord
 from pipeline.tracking.tracker import SweepTracker
@@ -43,8 +44,8 @@ def _store(tmp_path: Path, seeds: int = 3) -> tuple[Any, str, pd.DataFrame]:
         result = fit_and_score(HP, SERIES, SplitSpec(), seed=seed, evaluate_test=True, season=SEASON,
                                horizon=HORIZON, origin_step=1, keep_model=True, refit=True)
         job = Job(phase="confirm", dataset="sim", hp=HP, index=seed, seed=seed)
-        raw = {**result.metrics, "forecasts": result.forecasts, "model": result.model}
-        record = RunRecord(job=job, history={}, result=json.loads(json.dumps(raw)), status="FINISHED")
+        raw = json.loads(json.dumps({**result.metrics, "forecasts": result.forecasts, "model": result.model}))
+        record = RunRecord.from_outcome(TrialOutcome.of(job, "FINISHED", None, raw), raw, history={})
         run_id = tracker.log_child(RunRecord.model_validate_json(record.model_dump_json()))
         run = tracker.client.get_run(run_id)
         rows.append({"run_id": run_id, "artifact_uri": run.info.artifact_uri, "dataset": "sim", "arch": "gru",
