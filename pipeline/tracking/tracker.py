@@ -298,7 +298,7 @@ class SweepTracker:
     def _log_model(self, record: RunRecord, run_id: str, artifact_uri: str, model: dict[str, Any]) -> None:
         """A confirm run's network as a pyfunc model on the run (`pipeline.tracking.run_model`)."""
         network = (json.dumps(model["state"]), base64.b64decode(str(model["weights"])))
-        forecasts = (record.result or {}).get("forecasts")
+        forecasts = record.extra.get("forecasts")
         if not isinstance(forecasts, dict):  # nothing to describe the model with (a confirm run always has them)
             write_artifact_bytes(self.client, artifact_uri, Artifacts.MODEL_STATE, network[0].encode())
             write_artifact_bytes(self.client, artifact_uri, Artifacts.MODEL_WEIGHTS, network[1])
