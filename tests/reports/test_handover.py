@@ -223,6 +223,15 @@ def test_gatesweep_forecast_from_a_model_or_a_parent_run(registered: tuple[Any, 
     assert main(["forecast", run, "--data", str(whole), "--out", str(tmp_path / "h.csv"), *uri]) == 0
     assert pd.read_csv(tmp_path / "h.csv")["step"].tolist() == [1, 2, 3]
     assert f"(GRU network of confirm run {runs['run_id'][0]})" in capsys.readouterr().err
+    # two more years of the same process: the registered ensemble recalibrates its intervals on the newer origins
+    t = np.arange(N + 2 * SEASON)
+    later = 20 + 0.05 * t + 3 * np.sin(2 * np.pi * t / SEASON) + np.random.default_rng(6).normal(0, 0.5, len(t))
+    longer = tmp_path / "longer.csv"
+    pd.DataFrame({"value": np.concatenate([SERIES, later[N:]])}).to_csv(longer, index=False)
+    assert main(["forecast", "handover.sim/1", "--data", str(longer), "--out", str(tmp_path / "l.csv"), *uri]) == 0
+    said = capsys.readouterr().err
+    assert "intervals recalibrated on the" in said and "newest origins past the sweep's" in said, said
+    assert "recalibrated" not in main_line(["forecast", "handover.sim/1", *uri], capsys)  # the sweep's own history
 
 
 def test_a_series_that_never_went_below_zero_gets_no_interval_below_zero() -> None:
@@ -305,3 +314,12 @@ def test_the_report_hands_over_through_the_model_outbox(registered: tuple[Any, s
     assert [p.name for p in (tmp_path / "outbox" / "models" / sweep / "done").iterdir()] == ["sim.json"]
     assert hand_over(client, sweep, verdict, runs, client.get_run(sweep).data.tags, tmp_path) == {}
     assert len(client.search_model_versions("name = 'outbox.sim'")) == 1
+
+
+def main_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What `gatesweep ARGV` says on stderr (it must succeed)."""
+    from pipeline.app.cli import main
+
+    capsys.readouterr()
+    assert main(argv) == 0
+    return capsys.readouterr().err
