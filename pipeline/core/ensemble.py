@@ -164,8 +164,7 @@ class SeedEnsemble:
         latest = np.vstack([r for _, r in rows[-len(self.info.scores):]])
         widths = conformal_half_widths(latest, tuple(self.info.levels))
         used = sum(len(at) for _, at in newer)
-        return ({str(k): [float(x) if math.isfinite(x) else None for x in w] for k, w in widths.items()},
-                min(used, len(latest)))
+        return _stored(widths), min(used, len(latest))
 
     def default_frame(self) -> Any:
         """The sweep's own series as a long frame (what `gatesweep forecast` reads without `--data`)."""
@@ -228,8 +227,7 @@ class SeedEnsemble:
         return np.asarray(known.test_origins, int)
 
     def _frame(self, histories: list[History], times: list[np.ndarray | None], at: list[np.ndarray],
-               paths: list[np.ndarray], widths: dict[str, list[float | None]] | None = None) -> Any:
-        widths = self.info.half_widths if widths is None else widths
+               paths: list[np.ndarray], widths: dict[str, list[float | None]]) -> Any:
         hz = self.info.horizon
         rows = []
         for h, t, a, p in zip(histories, times, at, paths, strict=True):
@@ -306,13 +304,17 @@ def ensemble_info(sweep: str, dataset: str, arch: str, combine: str, parent_run_
     test_mase = float(np.mean([np.mean(np.abs(t - p)) / s for p, t, s in zip(preds, truths, scales, strict=True)]))
     return EnsembleInfo(sweep=sweep, dataset=dataset, arch=arch, combine=combine,  # type: ignore[arg-type]
                         parent_run_id=parent_run_id, runs=runs, horizon=horizon, levels=list(levels),
-                        half_widths={str(k): [float(x) if math.isfinite(x) else None for x in w]
-                                     for k, w in widths.items()},
+                        half_widths=_stored(widths),
                         calibration_origins=sum(len(p) for p in preds), test_mase=test_mase, series=series,
                         scores=[[float(f"{x:.6g}") if math.isfinite(x) else None for x in row] for row in scores],
                         score_origins=[(h.id, int(o)) for h in series for o in h.test_origins],
                         step=_step(series[0].time), covariates=(list(state.get("past", [])),
                                                                 list(state.get("future", []))))
+
+
+def _stored(widths: dict[int, np.ndarray]) -> dict[str, list[float | None]]:
+    """Half-widths as `EnsembleInfo` keeps them: by level name, None for infinite."""
+    return {str(k): [float(x) if math.isfinite(x) else None for x in w] for k, w in widths.items()}
 
 
 def _step(labels: list[str] | None) -> tuple[str, float] | None:

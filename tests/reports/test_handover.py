@@ -247,7 +247,8 @@ def test_a_series_that_never_went_below_zero_gets_no_interval_below_zero() -> No
     ens = SeedEnsemble(info, [])
     hist = [History("sales", np.array([0.0, 2.0, 1.0]), np.zeros((3, 0)), np.zeros((5, 0))),
             History("temp", np.array([-1.0, 2.0, 1.0]), np.zeros((3, 0)), np.zeros((5, 0)))]
-    out = ens._frame(hist, [None, None], [np.array([3]), np.array([3])], [np.array([[0.5, 0.5]])] * 2)
+    out = ens._frame(hist, [None, None], [np.array([3]), np.array([3])], [np.array([[0.5, 0.5]])] * 2,
+                     info.half_widths)
     sales, temp = out[out["id"] == "sales"], out[out["id"] == "temp"]
     assert sales["lo_80"].tolist() == [0.0, 0.0] and sales["hi_80"].tolist() == [1.5, 2.5]
     assert sales["lo_95"].tolist() == [0.0, 0.0] and sales["hi_95"].tolist() == [3.5, np.inf]
