@@ -6,6 +6,7 @@ knows nothing of `pipeline.dev`, and `pipeline.dev` (whose benchmarks run sweeps
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pipeline.app import cli
@@ -16,6 +17,9 @@ BENCH = cli.Subcommand("bench", add_bench_parser, run_bench, stops_gracefully=Tr
 
 def main(argv: list[str] | None = None) -> int:
     """`gatesweep ARGS`: see `pipeline.app.cli.main`."""
+    # TensorFlow reads this once, when a command first imports it (lazily, after this line): without it,
+    # `gatesweep forecast` prints XLA's "Compiled cluster using XLA!" info line among its own (a user's setting wins)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return cli.main(argv, extra=(BENCH,))
 
 

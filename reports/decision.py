@@ -13,7 +13,7 @@ from pipeline.tracking.contract import Artifacts
 from pipeline.verdict.model import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, DMResult, MeanSd, Verdict
 from pipeline.verdict.stats import MAX_SEEDS, MoreThan, Resolving, needed, resolving
 from reports.advice import SweepCheck, SweepEdit
-from reports.wording import baseline_warnings, fmt, minutes_phrase, number, seeds_phrase
+from reports.wording import fmt, minutes_phrase, number, report_warnings, seeds_phrase
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
                  "Per-seed MASE is what one training run delivers; the ensemble takes at each point the median of "
@@ -314,7 +314,7 @@ def description_md(verdict: Verdict, report_path: str = Artifacts.REPORT_HTML,
                    experiment_id: str | None = None) -> str:
     """The parent run's description in MLflow (`mlflow.note.content`, shown on the run page); with
     `experiment_id`, the report is a link that opens it in MLflow's artifact viewer."""
-    warnings = baseline_warnings(verdict)
+    warnings = report_warnings(verdict)
     steps = verdict.next_steps
     # the run page shows about three lines before "Show more": the verdict, the worst warning, the next step
     lines = [f"**gatesweep verdict: {verdict.overall.label}** — {verdict.overall.note}."]

@@ -22,7 +22,7 @@ from pipeline.verdict.model import (
 from reports.decision import ENSEMBLE_NOTE, dm_against_verdict, usefulness_lines
 from reports.forecast_figures import FORECASTS_TITLE, series_folder
 from reports.series import TABLE_SERIES, importance
-from reports.wording import baseline_warnings, ci_text, ratio_text
+from reports.wording import ci_text, ratio_text, report_warnings
 from reports.wording import fmt as _fmt  # the names render used before they were shared with reports.decision
 from reports.wording import number as _number
 
@@ -462,7 +462,7 @@ def summary_md(verdict: Verdict, figures: list[tuple[str, str]] | None = None,
     lines += [f"\n**Not on every series:** {line}" for line in series_caveats(verdict)]
     lines += ["", P_VALUE_NOTE]
     lines += [f"\n{line}" for line in reconciling(verdict)]
-    lines += [f"\n**Warning:** {w}" for w in baseline_warnings(verdict)]
+    lines += [f"\n**Warning:** {w}" for w in report_warnings(verdict)]
     if verdict.next_steps:
         lines += ["", "**What to do next**", ""] + [f"- {step}" for step in verdict.next_steps]
     for ds, rows in _reconciliation(verdict).items():
@@ -605,7 +605,7 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
                                     f"Not on every series: {e(line)}</p>" for line in series_caveats(verdict))
                 + f"<p class='note p-covers'>{e(P_VALUE_NOTE)}</p>"
                 + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
-                + "".join(f"<p class='warn'>{e(w)}</p>" for w in baseline_warnings(verdict)))
+                + "".join(f"<p class='warn'>{e(w)}</p>" for w in report_warnings(verdict)))
     recon = _reconciliation(verdict)
     for ds, rows in recon.items():
         decision += f"<h3>{e(ds)}: the chosen configurations, validation then test MASE</h3>" + _table(

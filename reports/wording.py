@@ -186,6 +186,27 @@ def baseline_warnings(verdict: Verdict) -> list[str]:
     return out
 
 
+def training_warnings(verdict: Verdict) -> list[str]:
+    """A confirmed configuration that trained one epoch: validation was best right after the first, so what the
+    report compares is close to an untrained network (seen on a real monthly CSV with `log_stl` and series scaling).
+    The final fit trains for the epochs early stopping chose, so the configuration's `epochs` says it."""
+    out = []
+    for ds, by_arch in sorted(verdict.configurations.items()):
+        once = [arch.upper() for arch, c in sorted(by_arch.items()) if number(c.config.get("epochs")) == 1]
+        if once:
+            who = " and ".join(once)
+            out.append(f"The chosen {who} configuration{'s' if len(once) > 1 else ''} on {ds} trained for 1 epoch: "
+                       "validation was best after the first epoch and only got worse, so these networks barely "
+                       "learned. Search a smaller learning rate, `normalize: window` or another transform before "
+                       "reading the comparison.")
+    return out
+
+
+def report_warnings(verdict: Verdict) -> list[str]:
+    """Every warning the report, its Markdown and the run's description show, the baselines' first."""
+    return baseline_warnings(verdict) + training_warnings(verdict)
+
+
 EXACT_MASE = 1e-3  # a baseline this close to zero error has found the series' generating rule
 
 

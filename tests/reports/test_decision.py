@@ -140,7 +140,7 @@ def test_signals_that_point_different_ways_get_one_sentence_saying_which_to_act_
 
 
 def test_a_baseline_that_is_essentially_exact_is_explained_not_left_to_look_like_a_bug() -> None:
-    from reports.render import baseline_warnings
+    from reports.wording import baseline_warnings
 
     exact = one_dataset(baseline_mase={"naive": 0.147, "ar": 2.5e-08}, beats_ar=False)
     assert any(w.startswith("AR forecasts damped almost exactly (test MASE 2.5e-08)") for w in baseline_warnings(exact))
@@ -200,3 +200,20 @@ def test_a_significant_dm_under_an_open_verdict_says_why_they_differ() -> None:
         "dm": dm.model_copy(update={"p_value": 0.0005})})]})
     assert dm_against_verdict(agree.datasets[0], 0.05, 0.02) is None
     assert dm_against_verdict(one_dataset(label="inconclusive").datasets[0], 0.05, 0.02) is None
+
+
+def test_a_configuration_that_trained_one_epoch_is_said_in_the_report_and_the_description() -> None:
+    from reports.render import report_html, summary_md
+    from reports.wording import training_warnings
+
+    table = _table()
+    confirm = table[table["role"] == "confirm"].copy()
+    confirm.loc[confirm["arch"] == "gru", "epochs"] = "1"  # the final fit's epochs: early stopping chose the first
+    confirm.loc[confirm["arch"] == "lstm", "epochs"] = "37"
+    v = one_dataset(label="gru").model_copy(update={"configurations": configurations(table, confirm, {})})
+    (line,) = training_warnings(v)
+    assert line.startswith("The chosen GRU configuration on sines trained for 1 epoch: validation was best after")
+    assert f"**Warning:** {line}" in summary_md(v) and "trained for 1 epoch" in report_html(v, [])
+    assert line in description_md(v)
+    confirm["epochs"] = "37"
+    assert training_warnings(v.model_copy(update={"configurations": configurations(table, confirm, {})})) == []

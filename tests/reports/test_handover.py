@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +327,16 @@ def main_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
     assert main(argv) == 0
     return capsys.readouterr().err
+
+
+def test_gatesweep_forecast_prints_no_tensorflow_info_lines(registered: tuple[Any, str, pd.DataFrame, str],
+                                                             tmp_path: Path) -> None:
+    """Run as a user runs it (a fresh process, TensorFlow imported by the command): only gatesweep's own lines."""
+    client, *_ = registered
+    done = subprocess.run([sys.executable, "-m", "pipeline", "forecast", "models:/handover.sim@champion",
+                           "--tracking-uri", client.tracking_uri, "--out", str(tmp_path / "f.csv")],
+                          capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert done.returncode == 0, done.stderr
+    assert "Compiled cluster using XLA" not in done.stderr and "service.cc" not in done.stderr, done.stderr
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 3

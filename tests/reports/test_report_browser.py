@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.dev.mlflow_server import MlflowServer
 from reports import build_report
-from reports.render import baseline_warnings
+from reports.wording import baseline_warnings
 from tests.reports.hand_made import PANEL_IDS, log_hand_made_panel, log_hand_made_runs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
