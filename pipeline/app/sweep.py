@@ -24,6 +24,7 @@ from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFail
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
 from pipeline.core.outcome import TrialOutcome
+from pipeline.core.scoring import Scoring
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.phases import Judge
 from pipeline.engine.progress import Progress
@@ -499,10 +500,7 @@ def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None
     space = spec.space_for(ds.name)
     searched = {name: _default(space, name) for name in space.searched()}
     hp = HParams.of(arch or spec.architectures[0], {**space.fixed(), **searched, **overrides})
-    result = fit_and_score(hp, series[ds.name], spec.split_for(ds.name), seed=seed, evaluate_test=True,
-                           season=ds.season, patience=spec.evaluation.patience, horizon=ds.horizon,
-                           origin_step=ds.origin_step, origin_count=ds.test_origins,
-                           closed_loop_steps=spec.evaluation.closed_loop_horizon)
+    result = fit_and_score(hp, series[ds.name], Scoring.of(spec, ds.name), seed=seed, evaluate_test=True)
     return {"dataset": ds.name, **hp.model_dump(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 
