@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.config import SweepSpec
-from pipeline.core.data import Panel, load_datasets, split_bounds
+from pipeline.core.data import Panel, load_datasets
 from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
@@ -75,11 +75,10 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
     """
     calls, owners = [], []
     for ds in spec.datasets:
+        scoring = Scoring.of(spec, ds.name)
         window = int(min(spec.space_for(ds.name).values("window")))
         for s in series[ds.name].series:
-            calls.append({"series": s.y, "bounds": split_bounds(len(s), spec.split_for(ds.name)), "window": window,
-                          "season": ds.season, "horizon": ds.horizon, "origin_step": ds.origin_step,
-                          "origin_count": ds.test_origins, "final_fit": spec.evaluation.final_fit,
+            calls.append({"series": s.y, "scoring": scoring, "window": window,
                           "statistical": tuple(spec.evaluation.statistical_baselines)})
             owners.append((ds.name, s.id))
     results = baselines_many(calls, cache=baseline_cache())
