@@ -43,6 +43,7 @@ from pipeline.core.errors import (
 )
 from pipeline.core.hparams import ARCHITECTURES
 from pipeline.core.origins import origins
+from pipeline.core.scoring import Scoring
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.tracking.contract import Tags
 
@@ -225,12 +226,13 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
 
 def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
     """How a dataset is scored: its horizon and forecast origins per split, the strategies searched."""
-    _, (v0, v1), (s0, s1) = split_bounds(n, spec.split_for(ds.name))
-    counts = [len(origins(lo, hi, ds.horizon, ds.origin_step, ds.test_origins)) for lo, hi in ((v0, v1), (s0, s1))]
-    step = ds.origin_step or ds.horizon
-    text = f"horizon {ds.horizon}, origins {step} apart: {counts[0]} in validation, {counts[1]} in test"
+    scoring = Scoring.of(spec, ds.name)
+    h = scoring.horizon
+    _, (v0, v1), (s0, s1) = split_bounds(n, scoring.split)
+    counts = [len(origins(lo, hi, h, scoring.origin_step, scoring.origin_count)) for lo, hi in ((v0, v1), (s0, s1))]
+    text = f"horizon {h}, origins {scoring.origin_step or h} apart: {counts[0]} in validation, {counts[1]} in test"
     strategies = [str(s) for s in spec.space_for(ds.name).values("strategy")]
-    if ds.horizon == 1 and len(strategies) > 1:
+    if h == 1 and len(strategies) > 1:
         text += "; note: at horizon 1 the direct and recursive strategies are the same network"
     return text + f"; strategy {', '.join(strategies)}"
 

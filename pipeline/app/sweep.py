@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.config import SweepSpec
-from pipeline.core.data import Panel, load_datasets, split_bounds
+from pipeline.core.data import Panel, load_datasets
 from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
 from pipeline.core.outcome import TrialOutcome
+from pipeline.core.scoring import Scoring
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.phases import Judge
 from pipeline.engine.progress import Progress
@@ -74,11 +75,10 @@ def dataset_baselines(spec: SweepSpec, series: dict[str, Panel]
     """
     calls, owners = [], []
     for ds in spec.datasets:
+        scoring = Scoring.of(spec, ds.name)
         window = int(min(spec.space_for(ds.name).values("window")))
         for s in series[ds.name].series:
-            calls.append({"series": s.y, "bounds": split_bounds(len(s), spec.split_for(ds.name)), "window": window,
-                          "season": ds.season, "horizon": ds.horizon, "origin_step": ds.origin_step,
-                          "origin_count": ds.test_origins, "final_fit": spec.evaluation.final_fit,
+            calls.append({"series": s.y, "scoring": scoring, "window": window,
                           "statistical": tuple(spec.evaluation.statistical_baselines)})
             owners.append((ds.name, s.id))
     results = baselines_many(calls, cache=baseline_cache())
@@ -499,10 +499,7 @@ def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None
     space = spec.space_for(ds.name)
     searched = {name: _default(space, name) for name in space.searched()}
     hp = HParams.of(arch or spec.architectures[0], {**space.fixed(), **searched, **overrides})
-    result = fit_and_score(hp, series[ds.name], spec.split_for(ds.name), seed=seed, evaluate_test=True,
-                           season=ds.season, patience=spec.evaluation.patience, horizon=ds.horizon,
-                           origin_step=ds.origin_step, origin_count=ds.test_origins,
-                           closed_loop_steps=spec.evaluation.closed_loop_horizon)
+    result = fit_and_score(hp, series[ds.name], Scoring.of(spec, ds.name), seed=seed, evaluate_test=True)
     return {"dataset": ds.name, **hp.model_dump(), "seed": seed, **result.metrics,
             "final_loss": result.loss[-1], "final_val_loss": result.val_loss[-1]}
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from pipeline.core.config import AnyDataset, SpecError, SplitSpec, SweepSpec, load_spec
 from pipeline.core.origins import origins, targets
+from pipeline.core.scoring import Scoring
 from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times, span
 from pipeline.core.transforms import Transform
 
@@ -391,6 +392,7 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
     for i, ds in enumerate(spec.datasets):
         panel = data[ds.name]
         space = spec.space_for(ds.name)
+        scoring = Scoring.of(spec, ds.name)  # what the fits and the baselines will be scored by
         many = len(panel.series) > 1 or panel.dropped
 
         def field(key: str, i: int = i, ds: Any = ds) -> str:  # where the user set it: the dataset or the sweep
@@ -409,7 +411,7 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
             for kind in kinds:
                 if (why := check_transform(kind, s.y, ds.season, ds.name)) is not None:
                     raise DataError(why + (f" (series {s.id!r})" if many else ""), field("transform"))
-            problem = _too_short(spec, ds, len(s), window, lag, label, field, i, alone=not many)
+            problem = _too_short(scoring, ds, len(s), window, lag, label, field, i, alone=not many)
             if problem is None:
                 kept.append(s)
             elif many:
@@ -425,8 +427,8 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
             raise DataError(f"dataset {ds.name!r}: every series is too short for this sweep ({short[0][1]})",
                             f"datasets[{i}].short_series")
         if many:  # one global network: the windows of all series together must be enough
-            split = spec.split_for(ds.name)
-            total = sum(max(split_bounds(len(s), split)[0][1] - window - lag - (ds.horizon - 1), 0) for s in kept)
+            total = sum(max(split_bounds(len(s), scoring.split)[0][1] - window - lag - (scoring.horizon - 1), 0)
+                        for s in kept)
             if total < MIN_TRAIN_WINDOWS:
                 raise DataError(f"window {window} leaves {total} training windows in all the series of dataset "
                                 f"{ds.name!r}; at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
@@ -434,35 +436,35 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
     return out
 
 
-def _too_short(spec: SweepSpec, ds: Any, n: int, window: int, lag: int, label: str, field: Any,
+def _too_short(scoring: Scoring, ds: Any, n: int, window: int, lag: int, label: str, field: Any,
                i: int, alone: bool = True) -> DataError | None:
-    """Why a series of `n` points cannot hold the sweep's splits, window, horizon and origins, or None. A series
-    `alone` must give the network `MIN_TRAIN_WINDOWS` windows of its own; a series of a panel only needs a window
-    of history before its first validation origin (the global network learns from every series' windows, as
-    M-competition RNNs do on short series)."""
-    split = spec.split_for(ds.name)
+    """Why a series of `n` points cannot hold the window and the dataset's `scoring` (its split, horizon, origins
+    and free-running steps), or None. A series `alone` must give the network `MIN_TRAIN_WINDOWS` windows of its
+    own; a series of a panel only needs a window of history before its first validation origin (the global network
+    learns from every series' windows, as M-competition RNNs do on short series)."""
+    split = scoring.split
     n_train, n_val, n_test = (b - a for a, b in split_bounds(n, split))
     if split.counts and n <= int(split.validation) + int(split.test):
         return DataError(f"validation {split.validation} + test {split.test} points leave no training points in "
                          f"dataset {label} ({n} points)", f"datasets[{i}].split" if ds.split else "split")
-    horizon = spec.evaluation.closed_loop_horizon
+    horizon = scoring.closed_loop_steps
     if horizon is not None and horizon > n_test:
         return DataError(f"{horizon} steps exceed the test split of dataset {label} ({n_test} points)",
                          "evaluation.closed_loop_horizon")
-    ahead = ds.horizon - 1  # a direct network's training targets reach this far past a window
+    ahead = scoring.horizon - 1  # a direct network's training targets reach this far past a window
     if not alone and n_train < window + lag:
         return DataError(f"window {window} is longer than the {n_train} training points of dataset {label}"
                          + (f" (transform lag {lag})" if lag else ""), field("window"))
     if alone and n_train - window - lag - ahead < MIN_TRAIN_WINDOWS:
         return DataError(f"window {window} leaves {max(n_train - window - lag - ahead, 0)} training windows for "
                          f"dataset {label} ({n_train} training points"
-                         + (f", transform lag {lag}" if lag else "") + (f", horizon {ds.horizon}" if ahead else "")
+                         + (f", transform lag {lag}" if lag else "") + (f", horizon {scoring.horizon}" if ahead else "")
                          + f"); at least {MIN_TRAIN_WINDOWS} are needed", field("window"))
     for part, n_part in (("validation", n_val), ("test", n_test)):
         try:
-            origins(0, n_part, ds.horizon, ds.origin_step, ds.test_origins)
+            origins(0, n_part, scoring.horizon, scoring.origin_step, scoring.origin_count)
         except ValueError as exc:
-            where = "test_origins" if ds.test_origins is not None and ds.horizon <= n_part else "horizon"
+            where = "test_origins" if scoring.origin_count is not None and scoring.horizon <= n_part else "horizon"
             return DataError(f"dataset {label}, {part} split: {exc}", f"datasets[{i}].{where}")
     return None
 

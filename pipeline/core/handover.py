@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -85,7 +86,7 @@ def decode_weights(data: bytes) -> list[np.ndarray]:
 
 
 def kept_network(hp: HParams, parts: list[PreparedData], series: tuple[Series, ...], model: Any, horizon: int,
-                 covariate_names: tuple[list[str], list[str]] | None = None) -> dict[str, Any]:
+                 covariate_names: tuple[Sequence[str], Sequence[str]] | None = None) -> dict[str, Any]:
     """A trained network as a confirm run reports it: `{"state": NetworkState JSON, "weights": base64 npz}`, or
     `{"skipped": reason}` when its weights exceed `MAX_WEIGHTS_BYTES`. `covariate_names`: the dataset's past and
     future covariates (default: `past_0`, ... `future_0`, ...)."""

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.core.data import forecast_inputs, origin_inputs
+from pipeline.core.data import forecast_inputs, origin_inputs, split_bounds
 from pipeline.core.errors import BaselineWorkerDied
+from pipeline.core.scoring import Scoring
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -93,22 +94,26 @@ class BaselineScores:
     scale: float = 1.0
 
 
-def baselines(series: np.ndarray, bounds: list[tuple[int, int]], window: int, season: int | None = None, *,
-              horizon: int = 1, origin_step: int | None = None, origin_count: int | None = None,
-              statistical: bool | tuple[str, ...] = True, final_fit: str = "train+validation") -> BaselineScores:
-    """The naive, seasonal naive and AR baselines and ETS, ARIMA and Theta from statsforecast (`statistical`: all,
-    none, or the names of those to fit), scored on the test split from the same origins and
-    over the same horizon as the networks. AR and the
-    statistical models are fitted on what the confirm runs are fitted on (`final_fit`: the training part, or
-    everything before the test part)."""
+# what `baselines` reads of a `Scoring` (the cache key holds these and no more)
+BASELINE_SCORING = {"split", "season", "horizon", "origin_step", "origin_count", "final_fit"}
+
+
+def baselines(series: np.ndarray, scoring: Scoring, window: int, *,
+              statistical: bool | tuple[str, ...] = True) -> BaselineScores:
+    """The naive, seasonal naive and AR(`window`) baselines and ETS, ARIMA and Theta from statsforecast
+    (`statistical`: all, none, or the names of those to fit), scored as the networks are (`scoring`: on the test
+    part of its split, from the same origins, over the same horizon, against the same MASE scale). AR and the
+    statistical models are fitted on what the confirm runs are fitted on (`scoring.final_fit`: the training part,
+    or everything before the test part)."""
     import time
 
     from pipeline.core.origins import horizon_mase, origins, targets
     from pipeline.core.statistical import STATISTICAL, statistical_path
 
-    (a0, a1), _, (lo, hi) = bounds
-    fit = (a0, lo) if final_fit == "train+validation" else (a0, a1)
-    at = origins(lo, hi, horizon, origin_step, origin_count)
+    season, horizon = scoring.season, scoring.horizon
+    (a0, a1), _, (lo, hi) = split_bounds(len(series), scoring.split)
+    fit = (a0, lo) if scoring.final_fit == "train+validation" else (a0, a1)
+    at = origins(lo, hi, horizon, scoring.origin_step, scoring.origin_count)
     scale = mase_scale(series[:lo], season)  # the networks' test scale: the history before the test part
     truth = targets(series, at, horizon)
     preds = {"naive": naive_paths(series, at, horizon), "ar": ar_paths(series, window, fit, at, horizon)}
@@ -228,7 +233,9 @@ def _cache_key(call: dict[str, Any]) -> str:
     import json
 
     h = hashlib.sha256(np.ascontiguousarray(np.asarray(call["series"], float)).tobytes())
-    settings = {k: v for k, v in call.items() if k != "series"}
+    # of the scoring, what the baselines read: a change of the networks' early stopping fits none of them again
+    settings = {k: v for k, v in call.items() if k not in ("series", "scoring")} | {
+        "scoring": call["scoring"].model_dump(mode="json", include=BASELINE_SCORING)}
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     h.update(_code_fingerprint())
     return h.hexdigest()

@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.core.config import SplitSpec
 from pipeline.core.data import Panel, Series
 from pipeline.core.handover import NetworkState
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 
@@ -33,9 +34,10 @@ def refit_network(state_json: str, seed: int, histories: Sequence[tuple[str, Seq
     if [sid for sid, _ in histories] != known:
         raise ValueError(f"refit: the series {[sid for sid, _ in histories]} are not the network's {known}")
     panel = Panel(tuple(Series.of(sid, np.asarray(values, float)) for sid, values in histories))
-    result = fit_and_score(state.hp, panel, split, seed=seed, evaluate_test=False, season=state.series[0].season,
-                           horizon=state.horizon, keep_model=True, fit_all=True, covariate_names=(state.past,
-                                                                                                  state.future))
+    # scored as the network was (its season and horizon); the origins are the defaults, as nothing is scored
+    scoring = Scoring(split=split, season=state.series[0].season, horizon=state.horizon,
+                      covariate_names=(tuple(state.past), tuple(state.future)))
+    result = fit_and_score(state.hp, panel, scoring, seed=seed, evaluate_test=False, keep_model=True, fit_all=True)
     kept = result.model
     if kept is None or "weights" not in kept:
         raise ValueError(f"refit: the network was not kept ({(kept or {}).get('skipped', 'no model')})")

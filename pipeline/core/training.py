@@ -24,6 +24,7 @@ from pipeline.core.metrics import mase_scale, rmse, smape
 from pipeline.core.models import build_model, build_optimizer
 from pipeline.core.origins import horizon_mase, targets
 from pipeline.core.paths import forecast_paths, recursive_paths, split_rows
+from pipeline.core.scoring import Scoring
 from pipeline.core.timeaxis import time_labels
 from pipeline.core.transforms import Transform
 
@@ -48,12 +49,9 @@ class TrialResult:
 EpochCallback = Callable[[int, float, float, float], None]
 
 
-def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, seed: int, evaluate_test: bool,
-                  season: int | None = None, patience: int | None = None, horizon: int = 1,
-                  origin_step: int | None = None, origin_count: int | None = None,
-                  closed_loop_steps: int | None = None, on_epoch: EpochCallback | None = None,
-                  refit: bool = False, keep_model: bool = False,
-                  covariate_names: tuple[list[str], list[str]] | None = None, fit_all: bool = False) -> TrialResult:
+def fit_and_score(hp: HParams, raw: np.ndarray | Panel, scoring: Scoring, *, seed: int, evaluate_test: bool,
+                  on_epoch: EpochCallback | None = None, refit: bool = False, keep_model: bool = False,
+                  fit_all: bool = False) -> TrialResult:
     """Train `hp` on the training part of `raw`, validate every epoch, and score.
 
     Args:
@@ -61,21 +59,16 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
         raw: the series in original units, or a panel: one global network is trained on the windows of every
             series (each transformed and scaled on its own training part, with its covariates as more input
             channels), and every score is the mean over series of that series' score.
-        split: chronological fractions (of each series).
+        scoring: how the dataset is scored (`pipeline.core.scoring.Scoring`): its split (of each series), season,
+            horizon, forecast origins, free-running steps, early stopping and covariate names.
         seed: sets weight initialisation and data order; the same seed gives the same metrics on CPU.
         evaluate_test: score on the test split (confirm phase only; the tune phase never sees it).
-        season: seasonal period for MASE scaling and seasonal transforms, if any.
-        patience: stop after this many epochs without a better validation MASE and restore the best
-            weights (None: train all `hp.epochs`).
-        horizon: every score is over the next `horizon` values from each forecast origin.
-        origin_step, origin_count: where the validation and test origins are (`pipeline.core.origins`).
-        closed_loop_steps: free-running steps scored from the start of the test split (None: the whole split).
         on_epoch: called with (epoch, loss, val_loss, val_mase) after each epoch (NaN validation when `refit`).
         refit: the final fit of a chosen configuration: train on the training and validation parts together for
             exactly `hp.epochs` (what early stopping chose on validation before), no validation score (the
             validation part is inside the fit), scored on the test split.
-        keep_model: also return the trained network (`TrialResult.model`) for the hand-over; `covariate_names`,
-            the dataset's past and future covariates, are stored with it.
+        keep_model: also return the trained network (`TrialResult.model`) for the hand-over, with
+            `scoring.covariate_names`.
         fit_all: as `refit`, on every value, the test part included (`pipeline.core.refit`); no test score.
 
     Returns:
@@ -95,12 +88,13 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
     refit = refit or fit_all
     keras.backend.clear_session()  # a reused Ray actor must not accumulate the previous trials' graphs
     keras.utils.set_random_seed(seed)
+    split, season, horizon = scoring.split, scoring.season, scoring.horizon
     outputs = horizon if hp.strategy == "direct" else 1
     parts = [prepare(s.y, split, hp.window, Transform(hp.transform, season), horizon=horizon, outputs=outputs,
-                     origin_step=origin_step, origin_count=origin_count, past=s.past, future=s.future, refit=refit,
-                     fit_all=fit_all)
+                     origin_step=scoring.origin_step, origin_count=scoring.origin_count, past=s.past, future=s.future,
+                     refit=refit, fit_all=fit_all)
              for s in panel.series]
-    patience = None if refit else patience
+    patience = None if refit else scoring.patience
     inputs = 1 + (parts[0].channels.shape[1] if parts[0].channels is not None else 0)
     model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, outputs, inputs, hp.normalize)
     loop = _compiled_loop(hp, parts, model, panel, split)
@@ -176,7 +170,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                      "horizon": [float(horizon)],
                      "test_origins": data.test_origins.astype(float).tolist()}
         if len(parts) == 1 and data.channels is None:
-            steps = min(closed_loop_steps or len(data.raw) - s0, len(data.raw) - s0)
+            steps = min(scoring.closed_loop_steps or len(data.raw) - s0, len(data.raw) - s0)
             free = loop.generate(data, data.raw[:s0], steps)
             metrics["closed_loop_rmse"] = rmse(free, data.raw[s0:s0 + steps])
             # the source article's figure: start from the first window and feed predictions back to the end
@@ -193,7 +187,7 @@ def fit_and_score(hp: HParams, raw: np.ndarray | Panel, split: SplitSpec, *, see
                 for s, d, p, sc in zip(panel.series, parts, test_pred, test_scales, strict=True)]
     kept = None
     if keep_model:
-        kept = kept_network(hp, parts, panel.series, model, horizon, covariate_names)
+        kept = kept_network(hp, parts, panel.series, model, horizon, scoring.covariate_names)
     return TrialResult(losses, val_losses, val_mases, metrics, forecasts, kept)
 
 

@@ -27,6 +27,7 @@ from pipeline.core.handover import History, Network, NetworkState, decode_weight
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import mase_scale
 from pipeline.core.origins import targets
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 N, HELD, SEASON, HORIZON = 240, 120, 12, 3
@@ -57,9 +58,10 @@ def held_out_hits(y: np.ndarray, n: int, season: int | None, seeds: int,
     `(origins, H)`."""
     part = y[:n]
     nets, test_preds, test_at = [], [], None
+    scoring = Scoring(split=SplitSpec(train=0.6, validation=0.2, test=0.2), season=season, horizon=HORIZON,
+                      origin_step=1)
     for s in range(seeds):
-        r = fit_and_score(hp, part, SplitSpec(train=0.6, validation=0.2, test=0.2), seed=s, evaluate_test=True,
-                          horizon=HORIZON, origin_step=1, keep_model=True, refit=True, season=season)
+        r = fit_and_score(hp, part, scoring, seed=s, evaluate_test=True, keep_model=True, refit=True)
         assert r.model is not None and r.forecasts is not None
         test_at = np.asarray(r.forecasts["test_origins"], int)
         test_preds.append(np.asarray(r.forecasts["test_pred"]).reshape(len(test_at), HORIZON))

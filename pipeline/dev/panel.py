@@ -16,10 +16,10 @@ import os
 
 import numpy as np
 
-from pipeline.core.config import SplitSpec
 from pipeline.core.data import Panel, Series
 from pipeline.core.hparams import HParams
 from pipeline.core.models import configure_tensorflow
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 
@@ -50,15 +50,16 @@ def main() -> None:
                                 "batch_size": 32, "epochs": args.epochs, "strategy": "direct"})
     panel = _panel(args.series, args.points)
     assert isinstance(panel, Panel)
-    many = fit_and_score(hp, panel, SplitSpec(), seed=0, evaluate_test=False, horizon=args.horizon)
+    scoring = Scoring(horizon=args.horizon)
+    many = fit_and_score(hp, panel, scoring, seed=0, evaluate_test=False)
     # one series giving the same number of training windows: its training part (70%) holds them all
     windows = int(many.metrics["train_windows"])
     n = int(np.ceil((windows + hp.window + args.horizon - 1) / 0.7)) + 1
     long = _panel(1, n, seed=1)
     assert isinstance(long, Panel)
     first = long.series[0]
-    one = fit_and_score(hp, Panel((Series("one", first.y, first.past, first.future),)), SplitSpec(), seed=0,
-                        evaluate_test=False, horizon=args.horizon)
+    one = fit_and_score(hp, Panel((Series("one", first.y, first.past, first.future),)), scoring, seed=0,
+                        evaluate_test=False)
     rows = {f"panel ({args.series} x {args.points})": many.metrics, f"one series ({n} points)": one.metrics}
     out = {name: {k: m[k] for k in ("train_windows", "steps_per_epoch", "seconds_per_epoch", "compile_seconds")}
            for name, m in rows.items()}

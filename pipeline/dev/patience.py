@@ -16,10 +16,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from pipeline.core.config import SplitSpec, SweepSpec
+from pipeline.core.config import SweepSpec
 from pipeline.core.data import load_series
 from pipeline.core.hparams import HParams
 from pipeline.core.models import configure_tensorflow
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 DATASETS = {  # name: (source settings, transform: trending series need one)
@@ -42,7 +43,7 @@ def _one(task: tuple[str, str, int | None, int]) -> dict[str, Any]:
     ds = SweepSpec.model_validate({"name": "p", "datasets": [settings]}).datasets[0]
     hp = HParams(arch=arch, transform=transform, **CONFIG)  # type: ignore[arg-type]
     t0 = time.perf_counter()
-    r = fit_and_score(hp, load_series(ds), SplitSpec(), seed=seed, evaluate_test=True, patience=patience)
+    r = fit_and_score(hp, load_series(ds), Scoring(patience=patience), seed=seed, evaluate_test=True)
     return {"dataset": name, "arch": arch, "patience": patience, "seed": seed, "val_mase": r.metrics["val_mase"],
             "test_mase": r.metrics["test_mase"], "epochs": r.metrics["epochs_trained"],
             "seconds": time.perf_counter() - t0}

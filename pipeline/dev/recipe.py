@@ -20,6 +20,7 @@ import numpy as np
 
 from pipeline.core.data import load_sweep
 from pipeline.core.hparams import HParams
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 from pipeline.dev.competition import bench_spec, ensemble_scores, space_for
 
@@ -41,7 +42,9 @@ def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list
     with tempfile.TemporaryDirectory() as tmp:
         spec, panels = load_sweep(bench_spec(benchmark, space_for(benchmark), series, Path(tmp)))
     ds = spec.datasets[0]
-    panel, split = panels[ds.name], spec.split_for(ds.name)
+    panel = panels[ds.name]
+    # the benchmark's scoring with this run's `patience` (the chosen fit stops early; the final fit ignores it)
+    scoring = Scoring.of(spec, ds.name).model_copy(update={"patience": patience})
     rows = []
     for name in recipes:
         hp = HParams(arch=arch, **{**BASE, **(base or {})}, **RECIPES[name],  # type: ignore[arg-type]
@@ -49,11 +52,10 @@ def run(benchmark: str, series: int | None, seeds: int, arch: str, recipes: list
         t0 = time.perf_counter()
         per_seed, forecasts = [], []
         for seed in range(seeds):
-            chosen = fit_and_score(hp, panel, split, seed=seed, evaluate_test=False, season=ds.season,
-                                   patience=patience, horizon=ds.horizon)
+            chosen = fit_and_score(hp, panel, scoring, seed=seed, evaluate_test=False)
             epochs = int(chosen.metrics["best_epoch"]) + 1
-            final = fit_and_score(hp.model_copy(update={"epochs": epochs}), panel, split, seed=seed,
-                                  evaluate_test=True, season=ds.season, horizon=ds.horizon, refit=True)
+            final = fit_and_score(hp.model_copy(update={"epochs": epochs}), panel, scoring, seed=seed,
+                                  evaluate_test=True, refit=True)
             assert final.forecasts is not None
             fc: list[Any] = final.forecasts.get("series") or [final.forecasts]  # type: ignore[assignment]
             forecasts.append([np.asarray(s["test_pred"], float) for s in fc])

@@ -34,6 +34,7 @@ from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Candidates, Job, seed_for
 from pipeline.core.models import configure_tensorflow, matched_gru_hidden
 from pipeline.core.outcome import FINAL_MARK, Status, TrialOutcome, final_report
+from pipeline.core.scoring import Scoring
 from pipeline.core.space import make_sampler, optuna_space
 from pipeline.core.training import fit_and_score
 from pipeline.core.version import code_version
@@ -148,7 +149,7 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
     spec = SweepSpec.model_validate_json(spec_json)
     configure_tensorflow(spec.resources.cpus, spec.resources.gpus)
     job = Job.from_config(config)
-    ds = spec.dataset(job.dataset)
+    scoring = Scoring.of(spec, job.dataset)
     pending: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": [], "epoch_val_mase": [], "time_ms": []}
     tail: deque[str] = deque(maxlen=OUTPUT_LINES)  # epochs and output, for a failed run's error.txt
     last = [time.monotonic()]
@@ -167,15 +168,10 @@ def _trainable(config: dict[str, Any], *, spec_json: str, series: dict[str, Pane
 
     with _output_tail(tail):
         try:
-            refit = fit_on(job.phase, spec.evaluation.final_fit) == "train+validation"
-            result = fit_and_score(job.hp, series[ds.name], spec.split_for(ds.name), seed=job.seed,
-                                   evaluate_test=job.phase == "confirm", season=ds.season, refit=refit,
-                                   patience=spec.evaluation.patience, horizon=ds.horizon,
-                                   origin_step=ds.origin_step, origin_count=ds.test_origins,
-                                   closed_loop_steps=spec.evaluation.closed_loop_horizon, on_epoch=on_epoch,
-                                   keep_model=job.phase == "confirm",
-                                   covariate_names=(list(getattr(ds, "past_covariates", [])),
-                                                    list(getattr(ds, "future_covariates", []))))
+            result = fit_and_score(job.hp, series[job.dataset], scoring, seed=job.seed,
+                                   evaluate_test=job.phase == "confirm", on_epoch=on_epoch,
+                                   refit=fit_on(job.phase, scoring.final_fit) == "train+validation",
+                                   keep_model=job.phase == "confirm")
         except Exception as exc:  # re-raised with what the worker printed before it: the run's error.txt
             raise TrialFailed.of(exc, traceback.format_exc(), list(tail)) from exc
     rows.finish()

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 _CORE_AT_WORK = """
 import sys
 import numpy as np, pandas as pd
-from pipeline.core.config import ReportSpec, SplitSpec
+from pipeline.core.config import ReportSpec
 import pipeline.verdict.budget, pipeline.verdict.dm, pipeline.verdict.horizon, pipeline.verdict.model
 from pipeline.verdict.overall import overall
 from pipeline.verdict.sequential import Design, replay
@@ -32,6 +32,7 @@ bad = loaded("ray", "mlflow", "matplotlib", "reports")
 from pipeline.core.data import damped_oscillation
 from pipeline.core.hparams import HParams
 from pipeline.core.models import configure_tensorflow
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 configure_tensorflow(1)
@@ -39,7 +40,7 @@ series = damped_oscillation(points=80)
 mase = {}
 for arch in ("gru", "lstm"):
     hp = HParams(arch=arch, hidden_size=8, window=6, batch_size=10, epochs=2, optimizer="adam", learning_rate=0.01)
-    mase[arch] = [fit_and_score(hp, series, SplitSpec(), seed=s, evaluate_test=True).metrics["test_mase"]
+    mase[arch] = [fit_and_score(hp, series, Scoring(), seed=s, evaluate_test=True).metrics["test_mase"]
                   for s in range(3)]
 table = pd.DataFrame({"dataset": "d", "arch": ["gru"] * 3 + ["lstm"] * 3, "test_mase": mase["gru"] + mase["lstm"]})
 verdicts = compare_architectures(table, {})

@@ -12,6 +12,7 @@ from pipeline.core.config import SplitSpec
 from pipeline.core.data import Panel, Series
 from pipeline.core.handover import ForecastInputError, History, Network, NetworkState, decode_weights, encode_weights
 from pipeline.core.hparams import HParams
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 SEASON = 4
@@ -46,7 +47,7 @@ def _two_series(n: int = 100) -> Panel:
 def test_the_kept_network_forecasts_the_test_origins_as_the_run_did(strategy: str, transform: str,
                                                                     normalize: str) -> None:
     hp = HParams.of("gru", {**TINY, "strategy": strategy, "transform": transform, "normalize": normalize})
-    result = fit_and_score(hp, SERIES, SplitSpec(), seed=2, evaluate_test=True, season=SEASON, horizon=5,
+    result = fit_and_score(hp, SERIES, Scoring(season=SEASON, horizon=5), seed=2, evaluate_test=True,
                            keep_model=True, refit=True)
     assert result.model is not None and result.forecasts is not None
     net = _rebuilt(result.model)
@@ -61,8 +62,8 @@ def test_the_kept_network_forecasts_the_test_origins_as_the_run_did(strategy: st
 def test_a_panel_with_covariates_is_reproduced_series_by_series() -> None:
     panel = _two_series()
     hp = HParams.of("lstm", TINY)
-    result = fit_and_score(hp, panel, SplitSpec(), seed=0, evaluate_test=True, horizon=3, keep_model=True,
-                           covariate_names=(["price"], ["month"]))
+    result = fit_and_score(hp, panel, Scoring(horizon=3, covariate_names=(("price",), ("month",))), seed=0,
+                           evaluate_test=True, keep_model=True)
     assert result.model is not None and result.forecasts is not None
     net = _rebuilt(result.model)
     assert (net.state.past, net.state.future) == (["price"], ["month"])
@@ -87,7 +88,7 @@ def test_weights_are_plain_arrays_and_pickles_are_refused() -> None:
 
 def test_bad_histories_are_one_line_each() -> None:
     hp = HParams.of("gru", TINY)
-    result = fit_and_score(hp, SERIES, SplitSpec(), seed=0, evaluate_test=True, keep_model=True)
+    result = fit_and_score(hp, SERIES, Scoring(), seed=0, evaluate_test=True, keep_model=True)
     assert result.model is not None
     net = _rebuilt(result.model)
     with pytest.raises(ForecastInputError, match=r"^series 'series': 5 values; the model reads the last 8"):

@@ -10,6 +10,7 @@ from pipeline.core.config import SplitSpec
 from pipeline.core.data import make_windows, prepare
 from pipeline.core.hparams import HParams
 from pipeline.core.origins import horizon_mase, origins, step_mase, targets
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 from pipeline.core.transforms import TRANSFORMS, Transform
 
@@ -65,14 +66,14 @@ def test_no_value_at_or_after_an_origin_reaches_its_forecast(strategy: str, tran
     differencing: later steps invert from the path's own forecasts, never from the planted truth; STL: the
     season is fitted on the training part and carried forward."""
     hp = HParams(arch="gru", transform=transform, strategy=strategy, **TINY)
-    kwargs = dict(seed=3, evaluate_test=True, season=SEASON, horizon=6, origin_step=1)
-    clean = fit_and_score(hp, SERIES, SplitSpec(), **kwargs)
+    scoring = Scoring(season=SEASON, horizon=6, origin_step=1)
+    clean = fit_and_score(hp, SERIES, scoring, seed=3, evaluate_test=True)
     assert clean.forecasts is not None
     at = np.asarray(clean.forecasts["test_origins"], int)
     planted_at = int(at[len(at) // 2])
     planted = SERIES.copy()
     planted[planted_at] += 500.0
-    dirty = fit_and_score(hp, planted, SplitSpec(), **kwargs)
+    dirty = fit_and_score(hp, planted, scoring, seed=3, evaluate_test=True)
     assert dirty.forecasts is not None
     a = np.asarray(clean.forecasts["test_pred"]).reshape(len(at), 6)
     b = np.asarray(dirty.forecasts["test_pred"]).reshape(len(at), 6)
@@ -83,7 +84,7 @@ def test_no_value_at_or_after_an_origin_reaches_its_forecast(strategy: str, tran
 
 
 def test_at_horizon_1_direct_and_recursive_agree_and_score_every_point_one_step_ahead() -> None:
-    results = {s: fit_and_score(HParams(arch="lstm", strategy=s, **TINY), SERIES, SplitSpec(), seed=2,
+    results = {s: fit_and_score(HParams(arch="lstm", strategy=s, **TINY), SERIES, Scoring(), seed=2,
                                 evaluate_test=True) for s in ("direct", "recursive")}
     direct, recursive = results["direct"], results["recursive"]
     for key in ("val_mase", "test_mase", "test_rmse", "closed_loop_rmse"):

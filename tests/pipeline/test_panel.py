@@ -14,6 +14,7 @@ from pipeline.core.config import SpecError, SplitSpec
 from pipeline.core.data import Panel, Series, covariate_channels, load_sweep, prepare, read_csv_panel
 from pipeline.core.hparams import HParams
 from pipeline.core.origins import horizon_mase, targets
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 TINY = dict(hidden_size=8, window=6, batch_size=32, epochs=3, optimizer="adam", learning_rate=0.01)
@@ -143,7 +144,7 @@ def test_one_global_network_over_the_series_scores_the_mean_over_series() -> Non
     a, b = _two_series()
     panel = Panel((a, b))
     hp = HParams.of("gru", {**TINY, "strategy": "direct"})
-    r = fit_and_score(hp, panel, SplitSpec(), seed=0, evaluate_test=True, horizon=3)
+    r = fit_and_score(hp, panel, Scoring(horizon=3), seed=0, evaluate_test=True)
     single = [prepare(s.y, SplitSpec(), 6, horizon=3, outputs=3, past=s.past, future=s.future) for s in panel.series]
     # windows of every series in one training set, none crossing series: exactly the sum of each one's
     assert r.metrics["train_windows"] == sum(len(d.train[0]) for d in single)
@@ -163,15 +164,15 @@ def test_recursive_strategy_runs_on_a_panel_with_future_covariates() -> None:
     a, b = _two_series()
     no_past = Panel(tuple(Series(s.id, s.y, np.zeros((len(s), 0)), s.future) for s in (a, b)))
     hp = HParams.of("lstm", {**TINY, "strategy": "recursive", "transform": "diff"})
-    r = fit_and_score(hp, no_past, SplitSpec(), seed=1, evaluate_test=True, horizon=4)
+    r = fit_and_score(hp, no_past, Scoring(horizon=4), seed=1, evaluate_test=True)
     assert np.isfinite(r.metrics["test_mase"]) and len(r.forecasts["series"]) == 2  # type: ignore[index]
 
 
 def test_a_single_series_panel_is_the_series() -> None:
     a, _ = _two_series()
     hp = HParams.of("gru", {**TINY, "strategy": "direct"})
-    as_array = fit_and_score(hp, a.y, SplitSpec(), seed=2, evaluate_test=True, horizon=2)
-    as_panel = fit_and_score(hp, Panel.single(a.y), SplitSpec(), seed=2, evaluate_test=True, horizon=2)
+    as_array = fit_and_score(hp, a.y, Scoring(horizon=2), seed=2, evaluate_test=True)
+    as_panel = fit_and_score(hp, Panel.single(a.y), Scoring(horizon=2), seed=2, evaluate_test=True)
     assert as_array.metrics["test_mase"] == as_panel.metrics["test_mase"]
     assert as_array.forecasts == as_panel.forecasts
 
@@ -183,8 +184,8 @@ def test_train_set_recursive_on_past_covariates_is_refused_and_training_refuses_
     assert main(["train", str(path), "--set", "strategy=recursive"]) == 2
     a, _ = _two_series()
     with pytest.raises(ValueError, match="recursive strategy cannot know past covariates"):
-        fit_and_score(HParams.of("gru", {**TINY, "strategy": "recursive"}), Panel((a,)), SplitSpec(), seed=0,
-                      evaluate_test=False, horizon=2)
+        fit_and_score(HParams.of("gru", {**TINY, "strategy": "recursive"}), Panel((a,)), Scoring(horizon=2), seed=0,
+                      evaluate_test=False)
 
 
 def test_too_few_test_origins_make_the_forecast_check_unavailable_not_a_crash() -> None:

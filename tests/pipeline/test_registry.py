@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.core.config import SplitSpec
 from pipeline.core.ensemble import EnsembleInfo, SeriesHistory
 from pipeline.core.hparams import HParams
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 
 N, HORIZON = 60, 2
@@ -28,7 +28,7 @@ HP = HParams.of("gru", dict(hidden_size=4, window=8, batch_size=16, epochs=1, op
 @pytest.fixture(scope="module")
 def network() -> dict[str, tuple[str, bytes]]:
     """One real network (a GRU of 4 units, one epoch): what a model version carries."""
-    model = fit_and_score(HP, SERIES, SplitSpec(), seed=0, evaluate_test=True, horizon=HORIZON, keep_model=True,
+    model = fit_and_score(HP, SERIES, Scoring(horizon=HORIZON), seed=0, evaluate_test=True, keep_model=True,
                           refit=True).model
     assert model is not None
     return {"run0": (json.dumps(model["state"]), base64.b64decode(model["weights"]))}

@@ -14,6 +14,7 @@ from pipeline.core.config import SplitSpec
 from pipeline.core.data import split_bounds
 from pipeline.core.metrics import baselines, baselines_many, naive_paths, smape
 from pipeline.core.origins import horizon_mase, origins, targets
+from pipeline.core.scoring import Scoring
 from pipeline.core.statistical import model_paths, statistical_paths
 
 T = np.arange(96)
@@ -93,7 +94,7 @@ def test_a_baseline_that_cannot_be_fitted_is_reported_not_raised(monkeypatch: py
     out = statistical_paths(SERIES, FIT, np.array([72]), 3)
     assert out["ets"] == "ValueError: planted: the optimiser found no finite likelihood"
     assert isinstance(out["theta"], tuple) and isinstance(out["arima"], tuple)
-    scores = baselines(SERIES, split_bounds(len(SERIES), SplitSpec()), 4, horizon=3)
+    scores = baselines(SERIES, Scoring(horizon=3), 4)
     assert set(scores.failed) == {"ets"} and "ets_mase" not in scores.metrics and "ets" not in scores.forms
     assert {"naive_mase", "ar_mase", "theta_mase", "arima_mase", "theta_smape"} <= set(scores.metrics)
 
@@ -120,14 +121,14 @@ def test_baselines_are_fitted_on_what_the_confirm_runs_are_fitted_on(final_fit: 
     monkeypatch.setattr(statistical, "model_paths", spy)
     bounds = split_bounds(len(SERIES), SplitSpec())  # 70 / 15 / 15 of 96: train [0, 67), test from 81
     assert bounds[0] == (0, 67) and bounds[2][0] == 81
-    scores = baselines(SERIES, bounds, 4, 12, horizon=3, final_fit=final_fit)
+    scores = baselines(SERIES, Scoring(season=12, horizon=3, final_fit=final_fit), 4)
     assert seen == [(0, fit_end)] * 3 and set(scores.forms) == {"ets", "arima", "theta"}
 
 
 @pytest.mark.parametrize("horizon", [1, 4])
 def test_baselines_score_the_networks_origins(horizon: int) -> None:
     bounds = split_bounds(len(SERIES), SplitSpec())
-    scores = baselines(SERIES, bounds, 4, 12, horizon=horizon, origin_step=2)
+    scores = baselines(SERIES, Scoring(season=12, horizon=horizon, origin_step=2), 4)
     at = origins(*bounds[2], horizon, 2)
     truth = targets(SERIES, at, horizon)
     assert len(at) >= 3 and set(scores.seconds) == {"ets", "arima", "theta"} and min(scores.seconds.values()) > 0
@@ -138,9 +139,8 @@ def test_baselines_score_the_networks_origins(horizon: int) -> None:
 
 def test_the_same_mase_whatever_the_units() -> None:
     """A panel whose series are in units 1000 times apart scores every baseline as the same series do."""
-    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
-    calls = [{"series": y, "bounds": bounds, "window": 13, "season": 12, "horizon": 6, "final_fit": "train"}
-             for y in (MULT, SERIES)]
+    scoring = Scoring(split=SplitSpec(validation=12, test=12), season=12, horizon=6, final_fit="train")
+    calls = [{"series": y, "scoring": scoring, "window": 13} for y in (MULT, SERIES)]
     plain = baselines_many(calls)
     scaled = baselines_many([{**calls[0], "series": MULT * 1000}, {**calls[1], "series": SERIES / 1000}])
     for a, b in zip(plain, scaled, strict=True):
@@ -154,8 +154,8 @@ def test_many_series_across_processes_score_as_one_process_does() -> None:
     """The pool (spawned workers) returns every series' scores, in order, equal to the scores made in process."""
     rng = np.random.default_rng(3)
     ys = [MULT * f + rng.normal(0, 1, len(MULT)) for f in np.linspace(0.5, 2, 8)]
-    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
-    calls = [{"series": y, "bounds": bounds, "window": 13, "season": 12, "horizon": 12} for y in ys]
+    scoring = Scoring(split=SplitSpec(validation=12, test=12), season=12, horizon=12)
+    calls = [{"series": y, "scoring": scoring, "window": 13} for y in ys]
     pooled = baselines_many(calls, workers=2)
     alone = [baselines(**c) for c in calls[:2]] + [baselines(**calls[-1])]
     for a, b in zip([pooled[0], pooled[1], pooled[-1]], alone, strict=True):
@@ -174,8 +174,8 @@ def test_a_baseline_worker_killed_mid_fit_ends_the_pool_in_seconds_with_one_erro
 
     from pipeline.core.errors import BaselineWorkerDied, SweepFailed
 
-    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
-    calls = [{"series": MULT * f, "bounds": bounds, "window": 13, "season": 12, "horizon": 12}
+    scoring = Scoring(split=SplitSpec(validation=12, test=12), season=12, horizon=12)
+    calls = [{"series": MULT * f, "scoring": scoring, "window": 13}
              for f in np.linspace(0.5, 2, 200)]  # ~1 min of fitting on 2 workers: killed long before the end
     before = {p.pid for p in mp.active_children()}
     outcome: list[BaseException | None] = []
@@ -211,8 +211,8 @@ def test_cached_baselines_are_what_fitting_gives_and_a_changed_series_is_fitted_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import pipeline.core.statistical as statistical
 
-    bounds = split_bounds(len(MULT), SplitSpec(validation=12, test=12))
-    calls = [{"series": y, "bounds": bounds, "window": 13, "season": 12, "horizon": 6} for y in (MULT, SERIES)]
+    scoring = Scoring(split=SplitSpec(validation=12, test=12), season=12, horizon=6)
+    calls = [{"series": y, "scoring": scoring, "window": 13} for y in (MULT, SERIES)]
     first = baselines_many(calls, cache=tmp_path)
     assert len(list(tmp_path.rglob("*.json"))) == 2
     fits = []
@@ -232,11 +232,33 @@ def test_cached_baselines_are_what_fitting_gives_and_a_changed_series_is_fitted_
     assert [r.metrics for r in baselines_many(calls, cache=tmp_path)] == [r.metrics for r in first]
 
 
+def test_the_networks_own_settings_find_the_cached_baselines_and_what_they_read_fits_them_again(
+        tmp_path: Path) -> None:
+    """The cache key holds what the baselines read of a `Scoring`: a new patience or closed-loop length finds the
+    fitted baselines, a new horizon, origin, season, split or final fit does not; a new `Scoring` field must be
+    placed on one side or the other."""
+    from pipeline.core.metrics import BASELINE_SCORING
+
+    assert set(Scoring.model_fields) - BASELINE_SCORING == {"patience", "closed_loop_steps", "covariate_names"}
+    base = Scoring(split=SplitSpec(validation=12, test=12), season=12, horizon=6, origin_step=3, origin_count=2)
+
+    def fitted(*updates: dict[str, object]) -> int:
+        calls = [{"series": SERIES, "scoring": base.model_copy(update=u), "window": 13, "statistical": False}
+                 for u in updates]
+        baselines_many(calls, cache=tmp_path)
+        return len(list(tmp_path.rglob("*.json")))
+
+    assert fitted({}, {"patience": 5}, {"closed_loop_steps": 2}, {"covariate_names": (("a",), ())}) == 1
+    changed: list[dict[str, object]] = [{"horizon": 3}, {"origin_step": 1}, {"origin_count": 1}, {"season": 4},
+                                        {"final_fit": "train"}, {"split": SplitSpec(validation=6, test=12)}]
+    assert fitted(*changed) == 1 + len(changed)
+
+
 def test_a_sweep_may_fit_only_some_statistical_baselines() -> None:
     from pipeline.core.config import EvaluationSpec
 
     assert EvaluationSpec().statistical_baselines == ("ets", "arima", "theta")
-    scores = baselines(SERIES, split_bounds(len(SERIES), SplitSpec()), 4, 12, horizon=3, statistical=("ets", "theta"))
+    scores = baselines(SERIES, Scoring(season=12, horizon=3), 4, statistical=("ets", "theta"))
     assert set(scores.forms) == set(scores.seconds) == {"ets", "theta"} and "arima_mase" not in scores.metrics
     with pytest.raises(ValueError, match="statistical_baselines"):
         EvaluationSpec(statistical_baselines=("prophet",))  # type: ignore[arg-type]

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.core.config import SplitSpec
 from pipeline.core.data import damped_oscillation
 from pipeline.core.hparams import HParams
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import TrainingDiverged, fit_and_score, forget_compiled_loops
 
 SERIES = damped_oscillation(points=80)
@@ -14,7 +14,7 @@ TINY = dict(hidden_size=8, window=6, batch_size=10, epochs=3, optimizer="adam", 
 
 def test_one_trial_reports_every_contract_metric() -> None:
     seen: list[int] = []
-    result = fit_and_score(HParams(arch="gru", **TINY), SERIES, SplitSpec(), seed=1, evaluate_test=True,
+    result = fit_and_score(HParams(arch="gru", **TINY), SERIES, Scoring(), seed=1, evaluate_test=True,
                            on_epoch=lambda e, loss, val, val_mase: seen.append(e))
     assert seen == [0, 1, 2] and len(result.loss) == len(result.val_loss) == 3
     for key in ("val_rmse", "test_rmse", "test_mase", "closed_loop_rmse", "n_params", "seconds_per_epoch",
@@ -27,16 +27,16 @@ def test_one_trial_reports_every_contract_metric() -> None:
 
 
 def test_tune_phase_never_scores_the_test_split() -> None:
-    result = fit_and_score(HParams(arch="lstm", **TINY), SERIES, SplitSpec(), seed=1, evaluate_test=False)
+    result = fit_and_score(HParams(arch="lstm", **TINY), SERIES, Scoring(), seed=1, evaluate_test=False)
     assert not any(k.startswith("test_") or k == "closed_loop_rmse" for k in result.metrics)
     assert result.forecasts is None
 
 
 def test_same_seed_same_metrics_on_cpu() -> None:
     hp = HParams(arch="gru", **TINY)
-    a = fit_and_score(hp, SERIES, SplitSpec(), seed=7, evaluate_test=True)
-    b = fit_and_score(hp, SERIES, SplitSpec(), seed=7, evaluate_test=True)
-    c = fit_and_score(hp, SERIES, SplitSpec(), seed=8, evaluate_test=True)
+    a = fit_and_score(hp, SERIES, Scoring(), seed=7, evaluate_test=True)
+    b = fit_and_score(hp, SERIES, Scoring(), seed=7, evaluate_test=True)
+    c = fit_and_score(hp, SERIES, Scoring(), seed=8, evaluate_test=True)
     assert a.val_loss == b.val_loss and a.metrics["test_mase"] == b.metrics["test_mase"]
     assert a.val_loss != c.val_loss
 
@@ -50,7 +50,7 @@ def test_a_reused_compiled_loop_gives_what_a_fresh_one_gives(arch: str, optimize
     hp = HParams(arch=arch, **{**TINY, "optimizer": optimizer, "epochs": 8})
 
     def run(seed: int) -> tuple[list[float], dict[str, float], list[float]]:
-        r = fit_and_score(hp, SERIES, SplitSpec(), seed=seed, evaluate_test=True, patience=patience)
+        r = fit_and_score(hp, SERIES, Scoring(patience=patience), seed=seed, evaluate_test=True)
         assert r.forecasts is not None
         timing = {"seconds_per_epoch", "train_seconds", "compile_seconds"}
         return r.val_loss, {k: v for k, v in r.metrics.items() if k not in timing}, r.forecasts["test_pred"]
@@ -58,8 +58,8 @@ def test_a_reused_compiled_loop_gives_what_a_fresh_one_gives(arch: str, optimize
     forget_compiled_loops()
     fresh = run(12)
     forget_compiled_loops()
-    first = fit_and_score(hp, SERIES, SplitSpec(), seed=11, evaluate_test=True, patience=patience)
-    reused = fit_and_score(hp, SERIES, SplitSpec(), seed=12, evaluate_test=True, patience=patience)
+    first = fit_and_score(hp, SERIES, Scoring(patience=patience), seed=11, evaluate_test=True)
+    reused = fit_and_score(hp, SERIES, Scoring(patience=patience), seed=12, evaluate_test=True)
     assert first.val_loss != fresh[0]
     assert reused.metrics["compile_seconds"] < first.metrics["compile_seconds"] / 3  # nothing compiled again
     assert run(12) == fresh  # a third visit, and every number as fresh
@@ -73,10 +73,10 @@ def test_trials_that_differ_only_in_learning_rate_share_a_compiled_loop(optimize
     first_hp = HParams(arch="lstm", **{**base, "learning_rate": 0.02})
     second_hp = HParams(arch="lstm", **{**base, "learning_rate": 0.003})
     forget_compiled_loops()
-    fresh = fit_and_score(second_hp, SERIES, SplitSpec(), seed=5, evaluate_test=True)
+    fresh = fit_and_score(second_hp, SERIES, Scoring(), seed=5, evaluate_test=True)
     forget_compiled_loops()
-    first = fit_and_score(first_hp, SERIES, SplitSpec(), seed=5, evaluate_test=True)
-    reused = fit_and_score(second_hp, SERIES, SplitSpec(), seed=5, evaluate_test=True)
+    first = fit_and_score(first_hp, SERIES, Scoring(), seed=5, evaluate_test=True)
+    reused = fit_and_score(second_hp, SERIES, Scoring(), seed=5, evaluate_test=True)
     assert first.val_loss != fresh.val_loss  # the rate matters, so equality below is the new rate at work
     assert reused.metrics["compile_seconds"] < first.metrics["compile_seconds"] / 3  # nothing compiled again
     assert (reused.loss, reused.val_loss) == (fresh.loss, fresh.val_loss)
@@ -86,19 +86,19 @@ def test_trials_that_differ_only_in_learning_rate_share_a_compiled_loop(optimize
 def test_training_learns_the_seed_series() -> None:
     hp = HParams(arch="lstm", hidden_size=16, window=10, batch_size=10, epochs=60, optimizer="adam",
                  learning_rate=0.01)
-    result = fit_and_score(hp, damped_oscillation(), SplitSpec(), seed=0, evaluate_test=True)
+    result = fit_and_score(hp, damped_oscillation(), Scoring(), seed=0, evaluate_test=True)
     assert result.loss[-1] < result.loss[0] / 10
 
 
 def test_divergence_is_an_error_not_a_silent_nan() -> None:
     hp = HParams(arch="gru", **{**TINY, "optimizer": "sgd", "learning_rate": 1e8, "epochs": 20})
     with pytest.raises(TrainingDiverged, match="loss became"):
-        fit_and_score(hp, SERIES, SplitSpec(), seed=0, evaluate_test=False)
+        fit_and_score(hp, SERIES, Scoring(), seed=0, evaluate_test=False)
 
 
 def test_early_stopping_stops_and_keeps_the_best_epoch() -> None:
     hp = HParams(arch="gru", **{**TINY, "epochs": 200, "learning_rate": 0.05})
-    result = fit_and_score(hp, SERIES, SplitSpec(), seed=3, evaluate_test=False, patience=3)
+    result = fit_and_score(hp, SERIES, Scoring(patience=3), seed=3, evaluate_test=False)
     trained = int(result.metrics["epochs_trained"])
     best = int(result.metrics["best_epoch"])
     assert trained < 200 and trained - 1 - best == 3
@@ -109,8 +109,8 @@ def test_early_stopping_stops_and_keeps_the_best_epoch() -> None:
 
 def test_closed_loop_horizon_limits_the_free_run() -> None:
     hp = HParams(arch="lstm", **TINY)
-    short = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True, closed_loop_steps=2)
-    full = fit_and_score(hp, SERIES, SplitSpec(), seed=1, evaluate_test=True)
+    short = fit_and_score(hp, SERIES, Scoring(closed_loop_steps=2), seed=1, evaluate_test=True)
+    full = fit_and_score(hp, SERIES, Scoring(), seed=1, evaluate_test=True)
     assert short.metrics["test_mase"] == full.metrics["test_mase"]
     assert short.metrics["closed_loop_rmse"] != full.metrics["closed_loop_rmse"]
 
@@ -118,9 +118,9 @@ def test_closed_loop_horizon_limits_the_free_run() -> None:
 def test_an_epoch_of_sampled_windows_trains_that_many_windows_in_fewer_steps() -> None:
     y = damped_oscillation()
     full = fit_and_score(HParams(arch="gru", hidden_size=8, window=10, batch_size=10, epochs=3, optimizer="adam"),
-                         y, SplitSpec(), seed=0, evaluate_test=False)
+                         y, Scoring(), seed=0, evaluate_test=False)
     sampled = fit_and_score(HParams(arch="gru", hidden_size=8, window=10, batch_size=10, epochs=3, optimizer="adam",
-                                    epoch_windows=40), y, SplitSpec(), seed=0, evaluate_test=False)
+                                    epoch_windows=40), y, Scoring(), seed=0, evaluate_test=False)
     assert full.metrics["train_windows"] == sampled.metrics["train_windows"] > 40
     assert full.metrics["steps_per_epoch"] == -(-full.metrics["train_windows"] // 10)
     assert sampled.metrics["steps_per_epoch"] == 4 and np.isfinite(sampled.metrics["val_mase"])

@@ -8,6 +8,7 @@ import pytest
 from pipeline.core.config import SplitSpec
 from pipeline.core.data import prepare, split_bounds
 from pipeline.core.hparams import HParams
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 from pipeline.core.transforms import TRANSFORMS, Transform, check_transform
 
@@ -67,7 +68,7 @@ def test_a_window_longer_than_the_validation_and_test_splits_trains_and_scores_e
     """144 points: 22 in validation and test each; a two-year window (24) reads history from earlier splits."""
     hp = HParams(arch="gru", hidden_size=8, window=24, batch_size=16, epochs=2, optimizer="adam",
                  learning_rate=0.01, transform="log_seasonal_diff")
-    result = fit_and_score(hp, TRENDING, SplitSpec(), seed=0, evaluate_test=True, season=SEASON)
+    result = fit_and_score(hp, TRENDING, Scoring(season=SEASON), seed=0, evaluate_test=True)
     _, (v0, v1), (s0, s1) = split_bounds(len(TRENDING), SplitSpec())
     assert 24 > v1 - v0 and 24 > s1 - s0
     assert result.forecasts is not None and len(result.forecasts["test_pred"]) == s1 - s0

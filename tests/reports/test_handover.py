@@ -22,6 +22,7 @@ from pipeline.core.handover import ForecastInputError
 from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Job
 from pipeline.core.outcome import TrialOutcome
+from pipeline.core.scoring import Scoring
 from pipeline.core.training import fit_and_score
 from pipeline.tracking.records import RunRecord
 from pipeline.tracking.tracker import SweepTracker
@@ -44,8 +45,8 @@ def _store(tmp_path: Path, seeds: int = 3) -> tuple[Any, str, pd.DataFrame]:
     tracker.parent_id, tracker.horizons = parent.info.run_id, {"sim": HORIZON}
     rows = []
     for seed in range(seeds):
-        result = fit_and_score(HP, SERIES, SplitSpec(), seed=seed, evaluate_test=True, season=SEASON,
-                               horizon=HORIZON, origin_step=1, keep_model=True, refit=True)
+        result = fit_and_score(HP, SERIES, Scoring(season=SEASON, horizon=HORIZON, origin_step=1), seed=seed,
+                               evaluate_test=True, keep_model=True, refit=True)
         job = Job(phase="confirm", dataset="sim", hp=HP, index=seed, seed=seed)
         raw = json.loads(json.dumps({**result.metrics, "forecasts": result.forecasts, "model": result.model}))
         record = RunRecord.from_outcome(TrialOutcome.of(job, "FINISHED", None, raw), raw, history={})
