@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.core.config import ReportSpec, SweepSpec
 from pipeline.core.errors import IncompleteSweep, OffContract, ReportFailed, ReportNotPublished
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.verdict.budget import budget_curve
@@ -68,7 +69,7 @@ FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the pa
 class Forecasts:
     """`forecasts.json` of confirm runs, downloaded once per run (DM test and figures share them)."""
 
-    def __init__(self, client: Any, table: pd.DataFrame) -> None:
+    def __init__(self, client: TrackingClient, table: pd.DataFrame) -> None:
         self.client = client
         self._cache: dict[str, dict[str, list[float]] | None] = {}
         self._uris = dict(zip(table["run_id"], table["artifact_uri"], strict=True))
@@ -212,7 +213,7 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
     return out
 
 
-def _sweep_spec(client: Any, parent: ParentRun) -> tuple[SweepSpec | None, SweepCheck | None]:
+def _sweep_spec(client: TrackingClient, parent: ParentRun) -> tuple[SweepSpec | None, SweepCheck | None]:
     """The sweep's settings from the parent's `sweep.yaml`, and that file with its series to check suggested
     edits on; None for runs made by hand."""
     text = read_artifact(client, parent.artifact_uri, Artifacts.SWEEP_FILE)
@@ -278,7 +279,7 @@ def _design(params: dict[str, str]) -> Design | None:
         return None
 
 
-def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
+def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
     """The verdict (what `verdict.json` holds) and what the figures need.
 
     Raises:
@@ -369,7 +370,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                      "views": views}
 
 
-def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
+def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
              forecast_figs: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
     margin = verdict.settings.equivalence_margin
@@ -447,7 +448,7 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
     return images
 
 
-def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
+def _run_forecast_pngs(client: TrackingClient, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
     """A small picture per confirm run, in its own artifacts: its test forecasts against actuals per series."""
     from pipeline.tracking.mlflow_io import artifact_repository  # lazy: loads MLflow
 
@@ -473,7 +474,7 @@ def _stage(name: str) -> Iterator[None]:
         raise ReportFailed(name, exc) from exc
 
 
-def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> Verdict:
+def build_report(client: TrackingClient, parent_run_id: str, out_dir: Path, link: str | None = None) -> Verdict:
     """Compute the verdict, write report.html / summary.md / verdict.json, then log them, the per-run
     forecast pictures, the parent's description, verdict metrics and tags. `link`: the parent run in the
     MLflow UI.
@@ -518,7 +519,8 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     return verdict
 
 
-def _publish(client: Any, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any], report_dir: Path) -> None:
+def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any],
+             report_dir: Path) -> None:
     """The report's files, the runs' forecast pictures, the description, the verdict's tags and metrics on the
     parent run (a figure without a number is left out, and a tag per dataset says which and why)."""
     from mlflow.entities import Metric, RunTag  # lazy: loads MLflow
