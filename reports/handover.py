@@ -22,7 +22,7 @@ from pipeline.core.ensemble import EnsembleInfo, ensemble_info, series_of
 from pipeline.core.refit import refit_network
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
-from pipeline.tracking.ensemble import BEFORE_MODELS
+from pipeline.tracking.ensemble import BEFORE_MODELS, tag_model
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.tracking.run_model import read_network
 from pipeline.verdict.model import Verdict
@@ -54,7 +54,7 @@ def hand_over(client: TrackingClient, parent_run_id: str, verdict: Verdict, conf
         prepared = _prepare(client, parent_run_id, verdict.sweep, v, confirm, refit)
         if isinstance(prepared, str):
             tags[key] = prepared
-            client.set_tag(parent_run_id, key, prepared)
+            tag_model(client, parent_run_id, v.dataset, prepared)
         else:
             uploads.put(*prepared)
     tags |= {Tags.model_of(dataset): value for dataset, value in uploads.finish().items()}

@@ -114,8 +114,14 @@ def upload(client: TrackingClient, parent_run_id: str, directory: Path) -> str:
         why = promote(client, name, version.version, info.test_mase)[1]
     value = f"models:/{name}/{version.version} " + ("(champion)" if why.startswith("yes")
                                                      else f"(not champion: {why.removeprefix('no: ')})")
-    client.set_tag(parent_run_id, Tags.model_of(info.dataset), value)
+    tag_model(client, parent_run_id, info.dataset, value)
     return value
+
+
+def tag_model(client: TrackingClient, parent_run_id: str, dataset: str, value: str) -> None:
+    """The parent's tag `gatesweep.model.<dataset>`: the registered model (`upload`'s value), or `none: <why>` when
+    none was registered."""
+    client.set_tag(parent_run_id, Tags.model_of(dataset), value)
 
 
 def _refit_note(info: EnsembleInfo) -> str:
