@@ -1,9 +1,9 @@
-"""The report stage: MLflow runs in, a statistical verdict out (logged back under `report/`).
+"""The report stage: MLflow runs in, a statistical verdict out (logged back by `pipeline.tracking.publish`).
 
 `build_report` reads nothing but MLflow, so `gatesweep report PARENT_RUN_ID` rebuilds the same
 `verdict.json` anywhere the tracking store is reachable. The statistics and the verdict's type live in the
 pure `pipeline.verdict`, which the sweep imports too; this package reads runs, assembles, decides, words
-(`reports.wording`) and draws. Importing it imports MLflow.
+(`reports.wording`) and draws; it never imports MLflow itself, but importing it imports MLflow.
 """
 
 from __future__ import annotations

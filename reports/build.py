@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +16,10 @@ from pydantic import ValidationError
 
 from pipeline.core.config import ReportSpec, SweepSpec
 from pipeline.core.errors import IncompleteSweep, OffContract, ReportFailed, ReportNotPublished
-from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, RunsView, Tags
-from pipeline.tracking.mlflow_io import read_artifact
+from pipeline.tracking.client import TrackingClient
+from pipeline.tracking.contract import ARCHITECTURES, Artifacts, Metrics, Params, Tags
+from pipeline.tracking.mlflow_io import read_artifact, refusal
+from pipeline.tracking.publish import log_forecast_picture, log_report, record_verdict
 from pipeline.verdict.budget import budget_curve
 from pipeline.verdict.horizon import (
     Paths,
@@ -68,7 +68,7 @@ FIGURES_DIR = "figures"  # under the report's directory (and `report/` on the pa
 class Forecasts:
     """`forecasts.json` of confirm runs, downloaded once per run (DM test and figures share them)."""
 
-    def __init__(self, client: Any, table: pd.DataFrame) -> None:
+    def __init__(self, client: TrackingClient, table: pd.DataFrame) -> None:
         self.client = client
         self._cache: dict[str, dict[str, list[float]] | None] = {}
         self._uris = dict(zip(table["run_id"], table["artifact_uri"], strict=True))
@@ -212,7 +212,7 @@ def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
     return out
 
 
-def _sweep_spec(client: Any, parent: ParentRun) -> tuple[SweepSpec | None, SweepCheck | None]:
+def _sweep_spec(client: TrackingClient, parent: ParentRun) -> tuple[SweepSpec | None, SweepCheck | None]:
     """The sweep's settings from the parent's `sweep.yaml`, and that file with its series to check suggested
     edits on; None for runs made by hand."""
     text = read_artifact(client, parent.artifact_uri, Artifacts.SWEEP_FILE)
@@ -278,7 +278,7 @@ def _design(params: dict[str, str]) -> Design | None:
         return None
 
 
-def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
+def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
     """The verdict (what `verdict.json` holds) and what the figures need.
 
     Raises:
@@ -369,7 +369,7 @@ def compute_verdict(client: Any, parent_run_id: str) -> tuple[Verdict, dict[str,
                      "views": views}
 
 
-def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
+def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
              forecast_figs: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
     confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
     margin = verdict.settings.equivalence_margin
@@ -447,18 +447,13 @@ def _figures(client: Any, verdict: Verdict, ctx: dict[str, Any],
     return images
 
 
-def _run_forecast_pngs(client: Any, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
+def _run_forecast_pngs(client: TrackingClient, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
     """A small picture per confirm run, in its own artifacts: its test forecasts against actuals per series."""
-    from pipeline.tracking.mlflow_io import artifact_repository  # lazy: loads MLflow
-
     for _, row in confirm.iterrows():
         f = forecasts.get(row["run_id"])
         if f is None or "test_pred" not in f:
             continue
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Artifacts.FORECAST_PNG
-            path.write_bytes(plots.run_forecast(f, str(row["run_name"]), str(row["arch"])))
-            artifact_repository(client, row["artifact_uri"]).log_artifact(str(path))
+        log_forecast_picture(client, row["artifact_uri"], plots.run_forecast(f, str(row["run_name"]), str(row["arch"])))
 
 
 @contextmanager
@@ -473,7 +468,7 @@ def _stage(name: str) -> Iterator[None]:
         raise ReportFailed(name, exc) from exc
 
 
-def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | None = None) -> Verdict:
+def build_report(client: TrackingClient, parent_run_id: str, out_dir: Path, link: str | None = None) -> Verdict:
     """Compute the verdict, write report.html / summary.md / verdict.json, then log them, the per-run
     forecast pictures, the parent's description, verdict metrics and tags. `link`: the parent run in the
     MLflow UI.
@@ -518,49 +513,44 @@ def build_report(client: Any, parent_run_id: str, out_dir: Path, link: str | Non
     return verdict
 
 
-def _publish(client: Any, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any], report_dir: Path) -> None:
+def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any],
+             report_dir: Path) -> None:
     """The report's files, the runs' forecast pictures, the description, the verdict's tags and metrics on the
     parent run (a figure without a number is left out, and a tag per dataset says which and why)."""
-    from mlflow.entities import Metric, RunTag  # lazy: loads MLflow
-
-    from reports.history import history_metrics, omitted_metrics  # lazy: loads MLflow
-
     try:
-        client.log_artifacts(parent_run_id, str(report_dir), Artifacts.REPORT_DIR)
-    except Exception as exc:  # the first write: a server that refuses this user refuses it
-        from pipeline.tracking.mlflow_io import refusal  # lazy: loads MLflow
-
+        log_report(client, parent_run_id, report_dir)
+    except Exception as exc:  # the first writes: a server that refuses this user refuses them
         why = refusal(exc, f"write the report to run {parent_run_id}")
         if why is None or not why.startswith("permission denied"):
             raise
         raise ReportNotPublished(why, verdict) from None
-    # the page again at the artifact root (the Artifacts tab lists it first), and the runs table's view the
-    # description links (`RunsView`: an experiment from before it has none)
-    client.log_artifact(parent_run_id, str(report_dir / "report.html"))
-    client.set_experiment_tag(ctx["experiment_id"], RunsView.TAG, RunsView.state())
     _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
-    tags = [RunTag(Tags.VERDICT, verdict.overall.label),
-            RunTag(Tags.NOTE, parent_description(verdict, ctx["experiment_id"]))]
-    tags += [RunTag(Tags.verdict_of(v.dataset), v.label) for v in verdict.datasets]
-    tags += [RunTag(Tags.useful_of(v.dataset), v.useful.useful) for v in verdict.datasets if v.useful is not None]
-    tags += [RunTag(Tags.omitted_metrics(ds), why[:5000]) for ds, why in omitted_metrics(verdict).items()]
+    tags, metrics = _verdict_marks(verdict, ctx["experiment_id"])
+    record_verdict(client, parent_run_id, ctx["experiment_id"], tags=tags, metrics=metrics,
+                   run_name=parent_run_name(verdict), failed_before=Tags.REPORT_FAILED in ctx["parent_tags"])
+
+
+def _verdict_marks(verdict: Verdict, experiment_id: str) -> tuple[dict[str, str], list[tuple[str, float, int]]]:
+    """The parent run's tags (the description among them) and metrics (name, value, step) that carry the verdict."""
+    from reports.history import history_metrics, omitted_metrics  # lazy: loads MLflow
+
+    tags = {Tags.VERDICT: verdict.overall.label, Tags.NOTE: parent_description(verdict, experiment_id)}
+    tags |= {Tags.verdict_of(v.dataset): v.label for v in verdict.datasets}
+    tags |= {Tags.useful_of(v.dataset): v.useful.useful for v in verdict.datasets if v.useful is not None}
+    tags |= {Tags.omitted_metrics(ds): why[:5000] for ds, why in omitted_metrics(verdict).items()}
     if verdict.nightly is not None:
         flags = verdict.nightly.flags
-        tags += [RunTag(Tags.NIGHTLY_VERDICT_CHANGED, str(flags.verdict_changed).lower()),
-                 RunTag(Tags.NIGHTLY_MASE_WORSE, str(flags.mase_worse).lower()),
-                 RunTag(Tags.NIGHTLY_PREVIOUS_RUN, verdict.nightly.previous_run_id or "none")]
-    now = int(time.time() * 1000)
-    metrics = [Metric(k, Metrics.shown(float(x)), now, 0) for k, x in history_metrics(verdict).items()]
+        tags |= {Tags.NIGHTLY_VERDICT_CHANGED: str(flags.verdict_changed).lower(),
+                 Tags.NIGHTLY_MASE_WORSE: str(flags.mase_worse).lower(),
+                 Tags.NIGHTLY_PREVIOUS_RUN: verdict.nightly.previous_run_id or "none"}
+    metrics = [(k, x, 0) for k, x in history_metrics(verdict).items()]
     for v in verdict.datasets:  # each confirm round as a step of its own: the path the report draws
         if v.rounds is None:
             continue
-        tags.append(RunTag(Tags.confirm_stop(v.dataset), v.rounds.stop))
+        tags[Tags.confirm_stop(v.dataset)] = v.rounds.stop
         for step in v.rounds.path:  # an unbounded interval has no number: `omitted_metrics` says so
-            metrics += [Metric(Metrics.verdict(v.dataset, f"round_{name}"), Metrics.shown(float(x)), now, step.round)
+            metrics += [(Metrics.verdict(v.dataset, f"round_{name}"), float(x), step.round)
                         for name, x in (("ratio", step.ratio), ("ratio_ci_low", step.ci_low),
                                         ("ratio_ci_high", step.ci_high), ("seeds", step.n_gru))
                         if x is not None and math.isfinite(x)]
-    client.log_batch(parent_run_id, metrics=metrics, tags=tags)
-    if Tags.REPORT_FAILED in ctx["parent_tags"]:  # an earlier attempt failed; this one did not
-        client.delete_tag(parent_run_id, Tags.REPORT_FAILED)
-    client.update_run(parent_run_id, name=parent_run_name(verdict))  # status and end time stay as they are
+    return tags, metrics

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.verdict.horizon import series_paths_of
@@ -52,7 +53,7 @@ def chosen(table: pd.DataFrame) -> pd.Series:
     return out | table.apply(came_from, axis=1).astype(bool)
 
 
-def export_table(client: Any, parent_run_id: str) -> pd.DataFrame:
+def export_table(client: TrackingClient, parent_run_id: str) -> pd.DataFrame:
     """One row per child run (see the module's docstring); columns `LEAD` first."""
     table = runs_table(client, parent_run_id)
     if table.empty:
@@ -68,7 +69,7 @@ def export_table(client: Any, parent_run_id: str) -> pd.DataFrame:
     return table[list(LEAD) + [c for c in table.columns if c not in LEAD]]
 
 
-def per_series_table(client: Any, parent_run_id: str) -> tuple[pd.DataFrame, int]:
+def per_series_table(client: TrackingClient, parent_run_id: str) -> tuple[pd.DataFrame, int]:
     """One row per run and series for every run with stored test forecasts (confirm runs): the series' test
     MASE and its MASE at each horizon step (`test_mase_step_1`, ...). Also how many runs had no forecasts."""
     runs = export_table(client, parent_run_id)

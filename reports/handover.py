@@ -20,8 +20,9 @@ import pandas as pd
 from pipeline.core.config import SplitSpec, SweepSpec
 from pipeline.core.ensemble import EnsembleInfo, ensemble_info, series_of
 from pipeline.core.refit import refit_network
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
-from pipeline.tracking.ensemble import BEFORE_MODELS
+from pipeline.tracking.ensemble import BEFORE_MODELS, tag_model
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.tracking.run_model import read_network
 from pipeline.verdict.model import Verdict
@@ -30,7 +31,7 @@ log = logging.getLogger("gatesweep.handover")
 Prepared = tuple[EnsembleInfo, dict[str, tuple[str, bytes]]]  # a model to upload: its description and networks
 
 
-def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.DataFrame,
+def hand_over(client: TrackingClient, parent_run_id: str, verdict: Verdict, confirm: pd.DataFrame,
               parent_tags: dict[str, str], out_dir: Path, spec: SweepSpec | None = None) -> dict[str, str]:
     """Register each dataset's recommended forecaster; returns the parent tags set (dataset's tag -> value).
     The models go through an outbox in `out_dir` (`pipeline.tracking.uploads`): one kept there by an earlier
@@ -53,14 +54,14 @@ def hand_over(client: Any, parent_run_id: str, verdict: Verdict, confirm: pd.Dat
         prepared = _prepare(client, parent_run_id, verdict.sweep, v, confirm, refit)
         if isinstance(prepared, str):
             tags[key] = prepared
-            client.set_tag(parent_run_id, key, prepared)
+            tag_model(client, parent_run_id, v.dataset, prepared)
         else:
             uploads.put(*prepared)
     tags |= {Tags.model_of(dataset): value for dataset, value in uploads.finish().items()}
     return tags
 
 
-def _prepare(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame,
+def _prepare(client: TrackingClient, parent_run_id: str, sweep: str, v: Any, confirm: pd.DataFrame,
              refit: SplitSpec | None) -> Prepared | str:
     useful = v.useful
     if useful is None:
@@ -72,7 +73,7 @@ def _prepare(client: Any, parent_run_id: str, sweep: str, v: Any, confirm: pd.Da
     return prepare_network(client, parent_run_id, sweep, v.dataset, useful.network, useful.ensemble, confirm, refit)
 
 
-def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
+def register_network(client: TrackingClient, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
                      confirm: pd.DataFrame, refit: SplitSpec | None = None) -> str:
     """Log and register the seed ensemble of `arch`'s confirm runs on `dataset` at once (no outbox); returns the
     version's URI and whether it is champion, or `none: <why>`."""
@@ -84,7 +85,7 @@ def register_network(client: Any, parent_run_id: str, sweep: str, dataset: str, 
     return log_and_register(client, parent_run_id, *prepared)
 
 
-def prepare_network(client: Any, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
+def prepare_network(client: TrackingClient, parent_run_id: str, sweep: str, dataset: str, arch: str, combine: str,
                     confirm: pd.DataFrame, refit: SplitSpec | None = None) -> Prepared | str:
     """The seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm runs, with `run_id`,
     `artifact_uri` and `seed`) read from MLflow: its description and networks, or `none: <why>`. `refit`: the

@@ -8,8 +8,8 @@ so a night written by an earlier release compares as long as those names hold.
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import ARCHITECTURES, Metrics, Tags
 from pipeline.verdict.model import DatasetVerdict, Night, NightDataset, Nightly, NightlyFlags, NightMase, Verdict
 from reports.runs import ParentRun
@@ -114,7 +114,7 @@ def tonight(parent: ParentRun, verdict: Verdict) -> Night:
                  code_version=t.get(Tags.CODE_VERSION), datasets=rows)
 
 
-def compare_nights(client: Any, parent: ParentRun, verdict: Verdict) -> Nightly:
+def compare_nights(client: TrackingClient, parent: ParentRun, verdict: Verdict) -> Nightly:
     """History (newest first) and the flags a scheduler or a person acts on."""
     datasets = [v.dataset for v in verdict.datasets]
     earlier = client.search_runs(

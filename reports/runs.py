@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.core.errors import OffContract
 from pipeline.core.hparams import HPARAM_TYPES, Arch, HParams
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import CHILD_TAG_COLUMNS, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import child_runs
 
@@ -128,7 +129,7 @@ def _child(run: Any) -> ChildRun:
     return child
 
 
-def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:
+def runs_table(client: TrackingClient, parent_run_id: str) -> pd.DataFrame:
     """One row per child run: identity tags, params, final metrics, status; sorted stably. Every final
     metric of the contract is a column, NaN where a run has none.
 
@@ -145,5 +146,5 @@ def runs_table(client: Any, parent_run_id: str) -> pd.DataFrame:
     return df.sort_values(["dataset", "arch", "role", "rank", "seed", "run_id"], kind="stable").reset_index(drop=True)
 
 
-def parent_run(client: Any, parent_run_id: str) -> ParentRun:
+def parent_run(client: TrackingClient, parent_run_id: str) -> ParentRun:
     return ParentRun.of(client.get_run(parent_run_id))

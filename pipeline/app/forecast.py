@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import UsageError
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Tags
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def model_uri(client: Any, ref: str, dataset: str | None) -> str:
+def model_uri(client: TrackingClient, ref: str, dataset: str | None) -> str:
     """The model a reference names: a model URI as it is, `NAME/VERSION` or `NAME@ALIAS` as `models:/...`, or a
     parent run id through its `gatesweep.model.<dataset>` tag."""
     if ref.startswith(("models:/", "runs:/")):

@@ -28,6 +28,7 @@ from pipeline.core.scoring import Scoring
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.engine.phases import Judge
 from pipeline.engine.progress import Progress
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.outbox import FLUSH_TIMEOUT_S
 from pipeline.tracking.state import SweepState, new_run_dir
@@ -42,10 +43,10 @@ INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the
 class Reporter(Protocol):
     """The report stage, as the sweep uses it (the `reports` package provides it)."""
 
-    def build_report(self, client: Any, parent_run_id: str, out_dir: Path, link: str | None = None
+    def build_report(self, client: TrackingClient, parent_run_id: str, out_dir: Path, link: str | None = None
                      ) -> Verdict: ...
 
-    def compute_verdict(self, client: Any, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]: ...
+    def compute_verdict(self, client: TrackingClient, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]: ...
 
     def stored_verdict(self, out_dir: Path) -> Verdict | None: ...
 
@@ -391,7 +392,7 @@ def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | Non
     seconds["report"] = time.perf_counter() - t0
     if t_start is not None:
         seconds["total"] = time.perf_counter() - t_start
-        times = tracker.client.times
+        times = tracker.times
         seconds["mlflow_calls"] = times.seconds
         seconds["mlflow_share"] = times.seconds / seconds["total"]
         # what the sweep waited for: calls on the main thread plus the final flush of the outbox

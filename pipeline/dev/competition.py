@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
 
 BENCHMARKS: dict[str, tuple[str, str]] = {  # name: (source, subset)
@@ -126,7 +127,7 @@ def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path
             "arms": confirm_arms(client, outcome.parent_run_id)}, parent.metrics, parent.tags, outcome.seconds
 
 
-def confirm_arms(client: Any, parent_run_id: str) -> dict[str, Any]:
+def confirm_arms(client: TrackingClient, parent_run_id: str) -> dict[str, Any]:
     """Per architecture: each confirm seed's test sMAPE and MASE, their mean and geometric mean, and the seed
     ensembles' scores (from the runs' stored forecasts)."""
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # a bar per run's download buries the table

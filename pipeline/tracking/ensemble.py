@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from pipeline.core.ensemble import INFO, EnsembleInfo, SeedEnsemble, write_ensemble
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
 
 CHAMPION = "champion"
@@ -84,7 +85,7 @@ def saved_info(directory: Path) -> EnsembleInfo:
     return EnsembleInfo.model_validate_json((directory / "artifacts" / ARTIFACT / INFO).read_text(encoding="utf-8"))
 
 
-def upload(client: Any, parent_run_id: str, directory: Path) -> str:
+def upload(client: TrackingClient, parent_run_id: str, directory: Path) -> str:
     """Log a saved model under `models/<dataset>` of the parent run, register it as a new version of
     `<sweep>.<dataset>` (moving `champion` by `promote`), and tag the parent with it. Idempotent, so that an
     upload cut short by an outage can simply be run again: the artifacts are overwritten, the version this parent
@@ -113,8 +114,14 @@ def upload(client: Any, parent_run_id: str, directory: Path) -> str:
         why = promote(client, name, version.version, info.test_mase)[1]
     value = f"models:/{name}/{version.version} " + ("(champion)" if why.startswith("yes")
                                                      else f"(not champion: {why.removeprefix('no: ')})")
-    client.set_tag(parent_run_id, Tags.model_of(info.dataset), value)
+    tag_model(client, parent_run_id, info.dataset, value)
     return value
+
+
+def tag_model(client: TrackingClient, parent_run_id: str, dataset: str, value: str) -> None:
+    """The parent's tag `gatesweep.model.<dataset>`: the registered model (`upload`'s value), or `none: <why>` when
+    none was registered."""
+    client.set_tag(parent_run_id, Tags.model_of(dataset), value)
 
 
 def _refit_note(info: EnsembleInfo) -> str:
@@ -126,14 +133,14 @@ def _refit_note(info: EnsembleInfo) -> str:
             f"({through}{more}); the test MASE and the intervals are the confirm runs', which held the test part out")
 
 
-def log_and_register(client: Any, parent_run_id: str, info: EnsembleInfo,
+def log_and_register(client: TrackingClient, parent_run_id: str, info: EnsembleInfo,
                      networks: dict[str, tuple[str, bytes]]) -> str:
     """`save_model` then `upload`, at once (no outbox): the parent's tag value."""
     with tempfile.TemporaryDirectory() as tmp:
         return upload(client, parent_run_id, save_model(Path(tmp) / "model", info, networks))
 
 
-def promote(client: Any, name: str, version: str, test_mase: float) -> tuple[bool, str]:
+def promote(client: TrackingClient, name: str, version: str, test_mase: float) -> tuple[bool, str]:
     """Point `champion` at `version` when there is none yet or the new one is at least as good: its ensemble's
     test MASE (on its sweep's test origins; the same origins when the data did not change) is at most the
     champion's. Returns whether it moved and why, which the version keeps in its tag `gatesweep.champion`."""

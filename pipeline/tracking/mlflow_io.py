@@ -11,12 +11,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow import MlflowClient
 
 from pipeline.core.errors import BadReference
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Tags
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
 
 
 class CallTimes:
@@ -73,7 +77,7 @@ class TimedClient(_Timed):
         return _Timed(artifact_repository(self._target, artifact_uri), self._times, "artifacts.")
 
 
-def artifact_repository(client: Any, artifact_uri: str) -> Any:
+def artifact_repository(client: TrackingClient, artifact_uri: str) -> Any:
     """The artifact store behind a run's `artifact_uri`.
 
     Going to it directly costs one request per file; `MlflowClient.log_dict` first fetches the run
@@ -88,7 +92,7 @@ def artifact_repository(client: Any, artifact_uri: str) -> Any:
     return get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
 
 
-def write_artifact(client: Any, artifact_uri: str, name: str, text: str) -> None:
+def write_artifact(client: TrackingClient, artifact_uri: str, name: str, text: str) -> None:
     """A text file at the top of a run's artifacts, in one request."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
@@ -96,7 +100,7 @@ def write_artifact(client: Any, artifact_uri: str, name: str, text: str) -> None
         artifact_repository(client, artifact_uri).log_artifact(str(path))
 
 
-def write_artifact_bytes(client: Any, artifact_uri: str, path: str, data: bytes) -> None:
+def write_artifact_bytes(client: TrackingClient, artifact_uri: str, path: str, data: bytes) -> None:
     """A binary file at `path` (`dir/name`) of a run's artifacts, in one request."""
     folder, _, name = path.rpartition("/")
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,7 +109,7 @@ def write_artifact_bytes(client: Any, artifact_uri: str, path: str, data: bytes)
         artifact_repository(client, artifact_uri).log_artifact(str(local), folder or None)
 
 
-def read_artifact_bytes(client: Any, artifact_uri: str, path: str) -> bytes | None:
+def read_artifact_bytes(client: TrackingClient, artifact_uri: str, path: str) -> bytes | None:
     """A run's artifact file's bytes (`dir/name`); None if the run has none."""
     folder = path.rpartition("/")[0]
     repo = artifact_repository(client, artifact_uri)
@@ -115,7 +119,7 @@ def read_artifact_bytes(client: Any, artifact_uri: str, path: str) -> bytes | No
         return Path(repo.download_artifacts(path, tmp)).read_bytes()
 
 
-def read_artifact(client: Any, artifact_uri: str, path: str) -> str | None:
+def read_artifact(client: TrackingClient, artifact_uri: str, path: str) -> str | None:
     """A top-level artifact file's text, straight from the run's artifact store; None if the run has none.
 
     Three requests over HTTP (list, then the store's own check and the download) where
@@ -128,10 +132,11 @@ def read_artifact(client: Any, artifact_uri: str, path: str) -> str | None:
         return Path(repo.download_artifacts(path, tmp)).read_text(encoding="utf-8")
 
 
-def child_runs(client: Any, parent_run_id: str) -> list[Any]:
+def child_runs(client: TrackingClient, parent_run_id: str) -> list[Run]:
     """Every child run of a parent run, all pages."""
     parent = client.get_run(parent_run_id)
-    runs, token = [], None
+    runs: list[Run] = []
+    token: str | None = None
     while True:
         page = client.search_runs([parent.info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
@@ -169,7 +174,7 @@ def refusal(exc: BaseException, action: str) -> str | None:
     return None
 
 
-def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[MlflowClient, Any]:
+def sweep_parent(tracking_uri: str, parent_run_id: str) -> tuple[TrackingClient, Run]:
     """A client for `tracking_uri` and a sweep's parent run, checked to be one.
 
     Raises:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.ensemble import NETWORKS, EnsembleInfo, ensemble_info, series_of
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts
 from pipeline.tracking.ensemble import ARTIFACT, save_model
 from pipeline.tracking.mlflow_io import artifact_repository, read_artifact_bytes
@@ -30,7 +31,7 @@ def run_model_info(sweep: str, parent_run_id: str, dataset: str, arch: str, run_
                          state).without_history()
 
 
-def log_run_model(client: Any, artifact_uri: str, info: EnsembleInfo, network: tuple[str, bytes]) -> None:
+def log_run_model(client: TrackingClient, artifact_uri: str, info: EnsembleInfo, network: tuple[str, bytes]) -> None:
     """Save the model (`network`: state JSON, weights `.npz`) and log it under `model/` of the run at
     `artifact_uri`. A client that times its calls (the sweep's) counts the save as `pyfunc.save_model`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +47,7 @@ def network_dir(run_id: str) -> str:
     return f"{Artifacts.MODEL_DIR}/artifacts/{ARTIFACT}/{NETWORKS}/{run_id}"
 
 
-def read_network(client: Any, artifact_uri: str, run_id: str) -> tuple[str, bytes] | None:
+def read_network(client: TrackingClient, artifact_uri: str, run_id: str) -> tuple[str, bytes] | None:
     """Confirm run `run_id`'s network (state JSON, weights `.npz`) from its model, or from the two plain files of a
     run logged before it; None when the run kept none."""
     for state_path, weights_path in ((f"{network_dir(run_id)}/state.json", f"{network_dir(run_id)}/weights.npz"),

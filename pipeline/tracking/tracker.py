@@ -22,6 +22,7 @@ from pipeline.core.config import SweepSpec, fit_on
 from pipeline.core.errors import TrackingError
 from pipeline.core.outcome import FinalMetrics
 from pipeline.core.version import code_version
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
 from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact, write_artifact_bytes
 from pipeline.tracking.outbox import CorruptRecord
@@ -68,7 +69,9 @@ class SweepTracker:
     """One sweep's parent run and its children in one experiment."""
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
-        self.client: Any = TimedClient(tracking_uri)
+        timed = TimedClient(tracking_uri)
+        self.client: TrackingClient = timed
+        self.times = timed.times  # seconds in MLflow calls, by method (the sweep's `seconds` line)
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.experiment_id: str | None = None
@@ -78,6 +81,16 @@ class SweepTracker:
         self.patience: int | None = None  # early stopping (a child param), from the sweep file
         self.final_fit = "train"  # what confirm runs are fitted on (`evaluation.final_fit`), from the sweep file
         self.writers = 1  # outbox writer threads for this store, set by check()
+
+    @property
+    def _parent(self) -> str:
+        assert self.parent_id is not None, "start or attach the parent run first"
+        return self.parent_id
+
+    @property
+    def _experiment(self) -> str:
+        assert self.experiment_id is not None, "call check() or attach() first"
+        return self.experiment_id
 
     def check(self, timeout_s: float = 5.0) -> None:
         """Fail fast (well within 15 s) if the store is unreachable, refuses the user (wrong password) or
@@ -162,12 +175,12 @@ class SweepTracker:
     def log_parent_metrics(self, metrics: dict[str, float]) -> None:
         ms = [Metric(k, Metrics.shown(float(v)), _now_ms(), 0) for k, v in metrics.items()]
         for chunk in _chunks(ms, _MAX_METRICS):
-            self.client.log_batch(self.parent_id, metrics=chunk)
+            self.client.log_batch(self._parent, metrics=chunk)
 
     def set_parent_tags(self, tags: dict[str, str]) -> None:
         rts = [RunTag(k, str(v)) for k, v in tags.items()]
         for chunk in _chunks(rts, _MAX_TAGS):
-            self.client.log_batch(self.parent_id, tags=chunk)
+            self.client.log_batch(self._parent, tags=chunk)
 
     def link(self) -> str | None:
         """The parent run's page in the MLflow UI (None for a store without a server)."""
@@ -177,7 +190,7 @@ class SweepTracker:
         return run_link(self.tracking_uri, self.experiment_id, self.parent_id)
 
     def log_parent_artifact(self, name: str, text: str) -> None:
-        run = self.client.get_run(self.parent_id)
+        run = self.client.get_run(self._parent)
         write_artifact(self.client, run.info.artifact_uri, name, text)
 
     def child_keys(self) -> set[str]:
@@ -186,14 +199,14 @@ class SweepTracker:
         return {run.data.tags.get(Tags.KEY, "") for run in child_runs(self.client, self.parent_id)} - {""}
 
     def finish_parent(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.parent_id, status=status, end_time=_now_ms())
+        self.client.set_terminated(self._parent, status=status, end_time=_now_ms())
 
     def reopen_parent(self) -> None:
         """A resumed sweep runs again: status RUNNING, and no longer marked interrupted."""
-        self.client.update_run(self.parent_id, status="RUNNING")
-        run = self.client.get_run(self.parent_id)
+        self.client.update_run(self._parent, status="RUNNING")
+        run = self.client.get_run(self._parent)
         if Tags.INTERRUPTED in run.data.tags:
-            self.client.delete_tag(self.parent_id, Tags.INTERRUPTED)
+            self.client.delete_tag(self._parent, Tags.INTERRUPTED)
 
     def push_record(self, raw: dict[str, Any], maybe_partial: bool) -> str:
         """Write one outbox record (a `RunRecord`'s JSON) as a child run, idempotently (see
@@ -217,7 +230,7 @@ class SweepTracker:
             raise ValueError(f"record {record.key} belongs to parent run {record.parent}, not {self.parent_id}")
         if maybe_partial:
             existing = self.client.search_runs(
-                [self.experiment_id], f"tags.{Tags.PARENT} = '{self.parent_id}' and "
+                [self._experiment], f"tags.{Tags.PARENT} = '{self.parent_id}' and "
                                       f"tags.`{Tags.KEY}` = '{record.key}'")
             for run in existing:
                 if run.info.status in ("FINISHED", "FAILED", "KILLED"):
@@ -258,7 +271,7 @@ class SweepTracker:
     def log_child(self, record: RunRecord) -> str:
         """One child run with the contract's tags, params, per-epoch and final metrics, in batches."""
         job, history = record.job, record.history
-        run = self.client.create_run(self.experiment_id, start_time=record.start_ms or _now_ms(),
+        run = self.client.create_run(self._experiment, start_time=record.start_ms or _now_ms(),
                                      tags=self._child_tags(record), run_name=job.run_name(self.multi_dataset))
         run_id = run.info.run_id
         params = [Param(k, str(v)) for k, v in job.hp.values().items()] + [Param("arch", job.arch)]  # an axis

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.ensemble import EnsembleInfo
+from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.ensemble import save_model, upload
 from pipeline.tracking.outbox import FLUSH_TIMEOUT_S, Outbox
 from pipeline.tracking.state import STATE_FILE
@@ -39,7 +40,7 @@ class ModelUploads:
     """The models of one sweep (`parent_run_id`) waiting for, or written to, MLflow; `out_dir`: the sweep's own
     directory."""
 
-    def __init__(self, out_dir: Path, client: Any, parent_run_id: str) -> None:
+    def __init__(self, out_dir: Path, client: TrackingClient, parent_run_id: str) -> None:
         self.out_dir, self.client, self.parent = Path(out_dir), client, parent_run_id
         # per parent run: a report rebuilt into a shared `--out` directory never meets another sweep's models
         self.files = self.out_dir / "models" / parent_run_id
