@@ -108,14 +108,17 @@ class _Zero:
         return [np.zeros((len(a), 2)) for a in ats]
 
 
-def _ensemble(scores: bool = True) -> Any:
-    from pipeline.core.ensemble import EnsembleInfo, SeedEnsemble, SeriesHistory
+def _ensemble(scores: list[float] | None = [0.1] * 10) -> Any:  # noqa: B006 (never mutated)
+    """10 test origins, 2 apart, horizon 2, in a sweep's series of 30 values (scale 2), each origin's scores at both
+    steps as given and the half-widths from them; None: a model written before the scores were kept."""
+    from pipeline.core.ensemble import EnsembleInfo, SeedEnsemble, SeriesHistory, _stored
 
-    origins = list(range(10, 30, 2))  # 10 test origins, 2 apart, horizon 2, in a sweep's series of 30 values
+    origins = list(range(10, 30, 2))
+    rows = np.repeat(np.array(scores or [0.1] * 10, float)[:, None], 2, axis=1)
     info = EnsembleInfo(sweep="s", dataset="d", arch="gru", parent_run_id="p", runs=["r"], horizon=2,
-                        half_widths={"80": [0.1, 0.1], "95": [None, None]}, calibration_origins=10, test_mase=1.0,
+                        half_widths=_stored(conformal_half_widths(rows)), calibration_origins=10, test_mase=1.0,
                         series=[SeriesHistory(id="a", values=[0.0] * 30, mase_scale=2.0, test_origins=origins)],
-                        scores=[[0.1, 0.1]] * 10 if scores else [],
+                        scores=rows.tolist() if scores else [],
                         score_origins=[("a", o) for o in origins] if scores else [])
     return SeedEnsemble(info, [_Zero()])  # type: ignore[list-item]
 
@@ -136,12 +139,35 @@ def test_intervals_are_recalibrated_on_the_newest_origins_when_the_data_runs_pas
     assert (out["hi_80"] - out["forecast"]).tolist() == pytest.approx([5.0, 5.0])  # 2.5 scale units x scale 2
     out = ens.predict_frame(pd.DataFrame({"id": "a", "value": swings[:40]}))  # 5 newer origins: 30, ..., 38
     assert ens.recalibrated == 5
-    # the latest 10 rows: 5 of the sweep's (0.1) and 5 newer (2.5); 80% takes the 9th smallest of 10
+    # the latest 10 rows: 5 of the sweep's (0.1) and 5 newer (2.5); ACI's level ends at 79.6%: the 9th smallest
     assert (out["hi_80"] - out["forecast"]).tolist() == pytest.approx([5.0, 5.0])
     same = ens.predict_frame(pd.DataFrame({"id": "a", "value": swings[:30]}))
     assert ens.recalibrated == 0 and (same["hi_80"] - same["forecast"]).tolist() == pytest.approx([0.2, 0.2])
-    old = _ensemble(scores=False)
+    old = _ensemble(scores=None)
     kept = old.predict_frame(pd.DataFrame({"id": "a", "value": swings}))
     assert old.recalibrated == 0 and (kept["hi_80"] - kept["forecast"]).tolist() == pytest.approx([0.2, 0.2])
     test = ens.predict_frame(pd.DataFrame({"id": "a", "value": swings}), origins="test")
     assert ens.recalibrated == 0 and (test["hi_80"] - test["forecast"]).tolist() == pytest.approx([0.2] * 20)
+
+
+def test_errors_that_keep_growing_past_the_sweep_widen_the_interval_beyond_the_latest_errors_quantile() -> None:
+    """After the sweep's 10 origins (errors 0.1) the values climb 1, 2, 3, ... from a forecast of 0: the 6 newer
+    origins' step-1 errors are 0.5, 1.5, ..., 5.5 scale units and every interval misses. The rolling rule would
+    take the 9th smallest of the latest 10 (4.5); ACI's level, up 6 x 0.004 through the sweep's covered origins
+    and down 6 x 0.016 through the misses, ends at 87.2%: ceil(11 x 0.872) = 10th, the largest, 5.5."""
+    ens = _ensemble()
+    out = ens.predict_frame(pd.DataFrame({"id": "a", "value": np.concatenate([np.zeros(30), np.arange(1.0, 13)])}))
+    assert ens.recalibrated == 6
+    assert (out["hi_80"] - out["forecast"]).tolist() == pytest.approx([2 * 5.5, 2 * 6.0])  # x the scale, 2
+
+
+def test_the_sweeps_own_history_keeps_the_sweeps_intervals_whatever_aci_would_make_of_its_test_origins() -> None:
+    """Test-origin errors growing from 0.1 to 1.0: ACI through them alone would end at the largest (1.0), the
+    sweep's 80% is the 9th smallest (0.9). A forecast right after the sweep keeps the sweep's: on simulated series
+    ACI's level through the test origins alone was more noise than signal (`pipeline.dev.aci_gamma`, aci-sweep)."""
+    growing = [0.1 * (i + 1) for i in range(10)]
+    walk = adaptive_walk(np.array(growing)[:, None], np.arange(10, 30, 2), 2, 80, window=10)
+    assert walk.final_widths.tolist() == pytest.approx([1.0])
+    ens = _ensemble(growing)
+    out = ens.predict_frame(pd.DataFrame({"id": "a", "value": np.zeros(30)}))
+    assert ens.recalibrated == 0 and (out["hi_80"] - out["forecast"]).tolist() == pytest.approx([1.8, 1.8])
