@@ -104,7 +104,8 @@ def adaptive_walk(scores: np.ndarray, origins: np.ndarray, horizon: int, level: 
         s = scores[here]
         seen = np.isfinite(s).sum(axis=0)
         miss = np.where(np.isfinite(s), s > width, False).sum(axis=0) / np.maximum(seen, 1)
-        live = (seen > 0) & np.isfinite(_quantiles(known, np.full(steps, 1 - nominal)))
+        n = np.isfinite(known).sum(axis=0)
+        live = (seen > 0) & (np.ceil((n + 1) * (1 - nominal) - _EPS) <= n)  # the nominal quantile is finite
         pending.append((int(t) + horizon, np.where(live, gamma * (nominal - miss), 0.0)))
     for _, move in pending:
         alpha = alpha + move
