@@ -102,6 +102,6 @@ def forecast(tracking_uri: str, ref: str, dataset: str | None, data: Path | None
     info, seconds = ensemble.info, time.perf_counter() - t0
     what = (f"ensemble of {len(info.runs)} seeds" if len(info.runs) > 1 else f"network of confirm run {info.runs[0]}")
     return (f"{uri}: {result['id'].nunique()} series x {info.horizon} steps ({info.arch.upper()} {what})"
-            + (f"; intervals recalibrated on the {ensemble.recalibrated} newest origins past the sweep's"
+            + (f"; intervals recalibrated (adaptive conformal) on the {ensemble.recalibrated} origins past the sweep's"
                if ensemble.recalibrated else "")
             + (f" -> {out}" if out else "") + f" in {seconds:.1f} s")

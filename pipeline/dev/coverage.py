@@ -7,10 +7,14 @@ ensemble's errors at that part's test origins (what `reports.handover` does), an
 `HELD` more origins after it, never seen by the networks or the calibration (the kept networks forecast them
 through `pipeline.core.handover`, as `gatesweep forecast` would). The table: nominal level, step, coverage.
 
-`--dataset elnino|sunspots|nile|co2` does the same on a real built-in series instead: the networks and the calibration
-see its first three quarters, coverage is measured from origins in its last quarter. Each table has two rows per
-level: `fixed`, the test origins' errors (what the registered model's intervals are), and `rolling`, the errors of
-the latest origins known at each origin, as many as the test origins (a model recalibrated as new values arrive).
+`--dataset elnino|sunspots|nile|co2` does the same on a real built-in series instead (`sim`, the default: the
+simulated ones): the networks and the calibration see its first three quarters, coverage is measured from origins in
+its last quarter. Each table has four rows per level, all on the same held-out origins: `fixed`, the test origins'
+errors (what the registered model's intervals are), `rolling`, the errors of the latest origins known at each origin,
+as many as the test origins (a model recalibrated as new values arrive), `adaptive`, the same latest errors at ACI's
+running level (`pipeline.core.conformal.adaptive_walk` through the test origins and then the held-out ones, what
+`gatesweep forecast --data` does), and `adaptive-sweep`, ACI through the test origins only, its final level's
+half-widths for every held-out origin (what ACI would make of the forecast right after the sweep).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import base64
 import numpy as np
 
 from pipeline.core.config import BundledDataset, SplitSpec
-from pipeline.core.conformal import LEVELS, calibration_scores, conformal_half_widths
+from pipeline.core.conformal import LEVELS, adaptive_walk, calibration_scores, conformal_half_widths
 from pipeline.core.data import load_series
 from pipeline.core.handover import History, Network, NetworkState, decode_weights
 from pipeline.core.hparams import HParams
@@ -53,8 +57,9 @@ def replicate(seed: int, seeds: int) -> dict[str, dict[int, np.ndarray]]:
 def held_out_hits(y: np.ndarray, n: int, season: int | None, seeds: int,
                   hp: HParams = HP) -> dict[str, dict[int, np.ndarray]]:
     """Per calibration (`fixed`: the test origins' errors, as the registered model has them; `rolling`: the
-    errors of the latest origins whose values are known at each origin, as many as the test origins), per level,
-    per step: whether each origin after `y[:n]`, the part the networks see, has its value inside its interval
+    errors of the latest origins whose values are known at each origin, as many as the test origins; `adaptive`:
+    those at ACI's running level; `adaptive-sweep`: ACI's final level after the test origins), per level, per step:
+    whether each origin after `y[:n]`, the part the networks see, has its value inside its interval
     `(origins, H)`."""
     part = y[:n]
     nets, test_preds, test_at = [], [], None
@@ -78,22 +83,26 @@ def held_out_hits(y: np.ndarray, n: int, season: int | None, seeds: int,
     k = len(test_at)
     fixed = conformal_half_widths(scores[:k])
     rolling = [conformal_half_widths(scores[at + HORIZON <= o][-k:]) for o in held]
+    adaptive = {level: adaptive_walk(scores, at, HORIZON, level, window=k).widths[k:] for level in LEVELS}
+    sweep = {level: adaptive_walk(scores[:k], at[:k], HORIZON, level, window=k).final_widths for level in LEVELS}
     return {"fixed": {level: scores[k:] <= w[None, :] for level, w in fixed.items()},
             "rolling": {level: np.vstack([scores[k + i] <= r[level] for i, r in enumerate(rolling)])
-                        for level in LEVELS}}
+                        for level in LEVELS},
+            "adaptive": {level: scores[k:] <= w for level, w in adaptive.items()},
+            "adaptive-sweep": {level: scores[k:] <= w[None, :] for level, w in sweep.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--replicates", type=int, default=3)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--dataset", choices=("elnino", "sunspots", "nile", "co2"),
-                   help="a real built-in series instead of simulated ones")
+    p.add_argument("--dataset", choices=("sim", "elnino", "sunspots", "nile", "co2"), default="sim",
+                   help="a real built-in series instead of simulated ones (sim)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="a hyperparameter of the networks instead of the default (e.g. normalize=window)")
     args = p.parse_args(argv)
     hp = HParams.of("gru", HP.values() | dict(pair.split("=", 1) for pair in args.set))
-    if args.dataset:
+    if args.dataset != "sim":
         # co2 misses a few weeks: interpolated as a sweep file's `missing: interpolate` does
         y = load_series(BundledDataset(name=args.dataset, source=args.dataset, missing="interpolate"))
         n = len(y) - len(y) // 4
@@ -107,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
               f"each; calibrated on {int(0.2 * N)} test origins per series")
     print("| calibration | nominal | " + " | ".join(f"step {h + 1}" for h in range(HORIZON)) + " | all steps |")
     print("|---|---|" + "---|" * (HORIZON + 1))
-    for mode in ("fixed", "rolling"):
+    for mode in ("fixed", "rolling", "adaptive", "adaptive-sweep"):
         for level in LEVELS:
             inside = np.concatenate([h[mode][level] for h in hits])
             print(f"| {mode} | {level}% | " + " | ".join(f"{100 * inside[:, k].mean():.1f}%" for k in range(HORIZON))
