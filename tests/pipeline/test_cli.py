@@ -30,6 +30,18 @@ def test_validate_prints_the_plan(tmp_path: Path) -> None:
     assert "final fit: confirm runs and the baselines are fitted on train + validation" in proc.stdout
 
 
+@pytest.mark.parametrize(("step", "note"), [("", "9 validation origins choose the configurations (noisy on one "
+                                                "series); `origin_step: 3` would give 33"), (", origin_step: 3", None)])
+def test_validate_says_when_one_series_has_few_validation_origins(tmp_path: Path, step: str, note: str | None) -> None:
+    """elnino 12 months ahead from origins a year apart: 9 validation origins picked configurations by noise."""
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"name: s\ndatasets:\n  - {{name: elnino, source: elnino, horizon: 12, season: 12{step}}}\n")
+    proc = run_gatesweep(["validate", str(sweep)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    said = [ln for ln in proc.stdout.splitlines() if "note: dataset elnino" in ln]
+    assert said == ([f"  note: dataset elnino: {note} (and more test origins)"] if note else []), proc.stdout
+
+
 def test_bad_override_is_rejected_before_training(tmp_path: Path) -> None:
     proc = run_gatesweep(["train", str(DATA / "valid" / "minimal.yaml"), "--set", "hidden_size=-3"], tmp_path)
     assert proc.returncode == 2 and "hidden_size" in proc.stderr and "Traceback" not in proc.stderr
