@@ -54,6 +54,8 @@ from reports.cost import cost_comparison
 from reports.decision import configurations, next_steps, parent_run_name
 from reports.description import parent_description
 from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
+from reports.handover import hand_over
+from reports.history import compare_nights, history_metrics, omitted_metrics
 from reports.importance import fanova_importance
 from reports.render import report_html, summary_md
 from reports.rounds import sequential_verdicts
@@ -364,8 +366,6 @@ def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict, check)})
     if parent.tags.get(Tags.NIGHTLY) == "true":
-        from reports.history import compare_nights  # lazy: loads MLflow
-
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
                      "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags,
@@ -510,8 +510,6 @@ def build_report(client: TrackingClient, parent_run_id: str, out_dir: Path, link
     with _stage("logging the report to MLflow"):
         _publish(client, parent_run_id, verdict, ctx, report_dir)
     with _stage("registering the recommended forecaster"):
-        from reports.handover import hand_over  # lazy: loads MLflow
-
         hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"], Path(out_dir),
                   ctx.get("spec"))
     return verdict
@@ -536,8 +534,6 @@ def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: 
 
 def _verdict_marks(verdict: Verdict, experiment_id: str) -> tuple[dict[str, str], list[tuple[str, float, int]]]:
     """The parent run's tags (the description among them) and metrics (name, value, step) that carry the verdict."""
-    from reports.history import history_metrics, omitted_metrics  # lazy: loads MLflow
-
     tags = {Tags.VERDICT: verdict.overall.label, Tags.NOTE: parent_description(verdict, experiment_id)}
     tags |= {Tags.verdict_of(v.dataset): v.label for v in verdict.datasets}
     tags |= {Tags.useful_of(v.dataset): v.useful.useful for v in verdict.datasets if v.useful is not None}

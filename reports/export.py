@@ -18,6 +18,7 @@ from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.verdict.horizon import series_paths_of
+from reports.build import chosen_confirm_runs
 from reports.runs import parent_run, runs_table
 from reports.schema import Col
 
@@ -39,8 +40,6 @@ def iso_time(ms: Any) -> str | None:
 def chosen(table: pd.DataFrame) -> pd.Series:
     """Per run: whether it trained its cell's chosen configuration (the one confirmed and reported): the chosen
     confirm runs, and the tune trial and selection runs of the configuration they came from."""
-    from reports.build import chosen_confirm_runs  # lazy: loads MLflow
-
     picked = chosen_confirm_runs(table)
     out = table[Col.RUN_ID].isin(picked[Col.RUN_ID])
     if Col.SOURCE_TRIAL not in table or picked.empty:
