@@ -54,10 +54,13 @@ from reports.cost import cost_comparison
 from reports.decision import configurations, next_steps, parent_run_name
 from reports.description import parent_description
 from reports.forecast_figures import EMBEDDED_SERIES, file_name, forecast_figures, series_figures
+from reports.handover import hand_over
+from reports.history import compare_nights, history_metrics, omitted_metrics
 from reports.importance import fanova_importance
 from reports.render import report_html, summary_md
 from reports.rounds import sequential_verdicts
 from reports.runs import ParentRun, parent_run, runs_table
+from reports.schema import IDENTITY, Col, check_runs_table
 from reports.series import SeriesView, score_table, series_views
 from reports.useful import usefulness
 from reports.wording import worded, worded_overall
@@ -71,7 +74,7 @@ class Forecasts:
     def __init__(self, client: TrackingClient, table: pd.DataFrame) -> None:
         self.client = client
         self._cache: dict[str, dict[str, list[float]] | None] = {}
-        self._uris = dict(zip(table["run_id"], table["artifact_uri"], strict=True))
+        self._uris = dict(zip(table[Col.RUN_ID], table[Col.ARTIFACT_URI], strict=True))
 
     def get(self, run_id: str) -> dict[str, list[float]] | None:
         if run_id not in self._cache:
@@ -83,12 +86,13 @@ class Forecasts:
 
 def chosen_confirm_runs(table: pd.DataFrame) -> pd.DataFrame:
     """Finished confirm runs of each cell's best config, chosen by mean validation MASE (never test)."""
-    confirm = table[(table["role"] == "confirm") & (table["status"] == "FINISHED") & table["variant"].isna()]
+    table = check_runs_table(table, needs=(*IDENTITY, Col.VARIANT, Col.RANK))
+    confirm = table[(table[Col.ROLE] == "confirm") & (table[Col.STATUS] == "FINISHED") & table[Col.VARIANT].isna()]
     keep = []
-    for _, cell in confirm.groupby(["dataset", "arch"], sort=True):
-        has_val = "val_mase" in cell and cell["val_mase"].notna().any()
-        best_rank = cell.groupby("rank")["val_mase"].mean().idxmin() if has_val else cell["rank"].min()
-        keep.append(cell[cell["rank"] == best_rank])
+    for _, cell in confirm.groupby([Col.DATASET, Col.ARCH], sort=True):
+        has_val = Col.VAL_MASE in cell and cell[Col.VAL_MASE].notna().any()
+        best_rank = cell.groupby(Col.RANK)[Col.VAL_MASE].mean().idxmin() if has_val else cell[Col.RANK].min()
+        keep.append(cell[cell[Col.RANK] == best_rank])
     return pd.concat(keep) if keep else confirm
 
 
@@ -120,26 +124,26 @@ def _baseline_fields(v: DatasetVerdict, metrics: dict[str, float], tags: dict[st
 
 def _counts(table: pd.DataFrame) -> dict[str, dict[str, RunCounts]]:
     out: dict[str, dict[str, RunCounts]] = {}
-    for (role, arch), d in table.groupby(["role", "arch"], sort=True):
-        out.setdefault(str(role), {})[str(arch)] = RunCounts(finished=int((d["status"] == "FINISHED").sum()),
-                                                             failed=int((d["status"] == "FAILED").sum()))
+    for (role, arch), d in table.groupby([Col.ROLE, Col.ARCH], sort=True):
+        out.setdefault(str(role), {})[str(arch)] = RunCounts(finished=int((d[Col.STATUS] == "FINISHED").sum()),
+                                                             failed=int((d[Col.STATUS] == "FAILED").sum()))
     return out
 
 
 def _sensitivity(table: pd.DataFrame, confirm: pd.DataFrame, rules: ReportSpec) -> Sensitivity:
     """The verdict recomputed with the parameter-matched GRU in place of the tuned GRU."""
-    matched = table[(table["variant"] == "param_matched") & (table["status"] == "FINISHED")]
+    matched = table[(table[Col.VARIANT] == "param_matched") & (table[Col.STATUS] == "FINISHED")]
     if matched.empty:
         return Sensitivity(param_matched=None, note="no parameter-matched runs in this sweep (confirm.param_matched)")
-    swapped = pd.concat([matched, confirm[confirm["arch"] == "lstm"]])
-    swapped = swapped[swapped["dataset"].isin(matched["dataset"].unique())]
+    swapped = pd.concat([matched, confirm[confirm[Col.ARCH] == "lstm"]])
+    swapped = swapped[swapped[Col.DATASET].isin(matched[Col.DATASET].unique())]
     verdicts = worded(compare_architectures(swapped, {}, rules), rules)
     out = {}
     for v in verdicts:
-        d = matched[matched["dataset"] == v.dataset]
+        d = matched[matched[Col.DATASET] == v.dataset]
         out[v.dataset] = MatchedVerdict(label=v.label, effect=v.effect, ci_low=v.ci_low, ci_high=v.ci_high,
-                                        p_holm=v.p_holm, gru_hidden_size=str(d["hidden_size"].iloc[0]),
-                                        n_params_gru=float(d["n_params"].mean()), sentence=v.sentence)
+                                        p_holm=v.p_holm, gru_hidden_size=str(d[Col.HIDDEN_SIZE].iloc[0]),
+                                        n_params_gru=float(d[Col.N_PARAMS].mean()), sentence=v.sentence)
     return Sensitivity(param_matched=out, note="GRU with the confirmed LSTM's configuration, hidden size set so the "
                                                "parameter counts are closest")
 
@@ -149,7 +153,7 @@ def _arm_paths(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) -> dic
     per series."""
     out: dict[str, list[list[Paths]]] = {}
     for arch in ARCHITECTURES:
-        runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)]["run_id"]
+        runs = confirm[(confirm[Col.DATASET] == dataset) & (confirm[Col.ARCH] == arch)][Col.RUN_ID]
         out[arch] = [series_paths_of(f) for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
     return out
 
@@ -158,7 +162,8 @@ def _arm_forecasts(confirm: pd.DataFrame, dataset: str, forecasts: Forecasts) ->
     """Each architecture's `forecasts.json` on `dataset`, per confirm seed that stored test forecasts, by seed."""
     out: dict[str, list[dict[str, Any]]] = {}
     for arch in ARCHITECTURES:
-        runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("seed")["run_id"]
+        cell = confirm[(confirm[Col.DATASET] == dataset) & (confirm[Col.ARCH] == arch)]
+        runs = cell.sort_values(Col.SEED)[Col.RUN_ID]
         out[arch] = [f for f in (forecasts.get(r) for r in runs) if f and "test_pred" in f]
     return out
 
@@ -191,9 +196,9 @@ def _dropped(tags: dict[str, str], dataset: str) -> list[DroppedSeries]:
 
 
 def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str, float] | None]]:
-    trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
+    trials = table[(table[Col.ROLE] == "trial") & (table[Col.STATUS] == "FINISHED")]
     out: dict[str, dict[str, dict[str, float] | None]] = {}
-    for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
+    for (dataset, arch), d in trials.groupby([Col.DATASET, Col.ARCH], sort=True):
         known = spec is not None and str(dataset) in {ds.name for ds in spec.datasets}
         out.setdefault(str(dataset), {})[str(arch)] = (fanova_importance(d, spec.space_for(str(dataset))) if known
                                                        else None)
@@ -201,13 +206,13 @@ def _importance(table: pd.DataFrame, spec: Any) -> dict[str, dict[str, dict[str,
 
 
 def _budget(table: pd.DataFrame) -> dict[str, dict[str, BudgetCurve]]:
-    trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED")]
+    trials = table[(table[Col.ROLE] == "trial") & (table[Col.STATUS] == "FINISHED")]
     out: dict[str, dict[str, BudgetCurve]] = {}
-    for (dataset, arch), d in trials.groupby(["dataset", "arch"], sort=True):
-        if d["val_mase"].notna().sum() >= 2:
-            curve = budget_curve(d["val_mase"].to_numpy(float))
+    for (dataset, arch), d in trials.groupby([Col.DATASET, Col.ARCH], sort=True):
+        if d[Col.VAL_MASE].notna().sum() >= 2:
+            curve = budget_curve(d[Col.VAL_MASE].to_numpy(float))
             # wall-time axis: k trials cost k mean trial times (one worker slot)
-            mean_s = float(d["train_seconds"].mean()) if "train_seconds" in d else float("nan")
+            mean_s = float(d[Col.TRAIN_SECONDS].mean()) if Col.TRAIN_SECONDS in d else float("nan")
             out.setdefault(str(dataset), {})[str(arch)] = BudgetCurve(**curve, seconds=[k * mean_s for k in curve["k"]])
     return out
 
@@ -313,8 +318,8 @@ def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict
     datasets = []
     views: dict[str, list[SeriesView]] = {}
     for v in verdicts:
-        d = confirm[confirm["dataset"] == v.dataset]
-        mase_ci = {arch: mean_ci(d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy(float))
+        d = confirm[confirm[Col.DATASET] == v.dataset]
+        mase_ci = {arch: mean_ci(d.loc[d[Col.ARCH] == arch, Col.TEST_MASE].dropna().to_numpy(float))
                    for arch in ARCHITECTURES}
         paths = _arm_paths(confirm, v.dataset, forecasts)
         views[v.dataset] = series_views(_arm_forecasts(confirm, v.dataset, forecasts),
@@ -333,7 +338,7 @@ def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict
                                  rules.alpha, v.dataset),
             "scores": score_table(paths, views[v.dataset]),
             **_baseline_fields(v, baselines.get(v.dataset, {}), parent.tags)}))
-    has_trials = bool((table["role"] == "trial").any())
+    has_trials = bool((table[Col.ROLE] == "trial").any())
     ensembles = {v.dataset: v.useful.ensemble_mase if v.useful is not None else {} for v in datasets}
     verdict = Verdict(
         schema_version=SCHEMA_VERSION, sweep=client.get_experiment(parent.experiment_id).name,
@@ -343,7 +348,7 @@ def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict
         cost=cost_comparison(confirm),
         sensitivity=_sensitivity(table, confirm, rules),
         counts=_counts(table),
-        budget=Budget(sampler=sampler, curves=_budget(table[table["variant"].isna()]) if has_trials else {},
+        budget=Budget(sampler=sampler, curves=_budget(table[table[Col.VARIANT].isna()]) if has_trials else {},
                       note=_budget_note(sampler, has_trials)),
         importance=_importance(table, spec) if has_trials else {},
         configurations=configurations(table, confirm, ensembles),
@@ -361,8 +366,6 @@ def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict
     )
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict, check)})
     if parent.tags.get(Tags.NIGHTLY) == "true":
-        from reports.history import compare_nights  # lazy: loads MLflow
-
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
     return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
                      "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags,
@@ -394,8 +397,8 @@ def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
                            plots.rounds_path(v, margin)))
         curves: dict[str, list[dict[str, list[float]]]] = {}
         histories: dict[str, list[dict[str, list[float]]]] = {}
-        for arch, d in confirm[confirm["dataset"] == ds].groupby("arch", sort=True):
-            for run_id in d.sort_values("seed")["run_id"]:  # every random seed, not one picked
+        for arch, d in confirm[confirm[Col.DATASET] == ds].groupby(Col.ARCH, sort=True):
+            for run_id in d.sort_values(Col.SEED)[Col.RUN_ID]:  # every random seed, not one picked
                 if (f := forecasts.get(run_id)) is not None and "generated" in f:  # not on panels, covariates
                     curves.setdefault(str(arch), []).append(f)
                 histories.setdefault(str(arch), []).append(
@@ -424,7 +427,7 @@ def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
                            "nightly list below gives each night's data hash and code version. Worth using, night "
                            f"by night (– : a night from before the usefulness rule): {useful}.",
                            plots.trend(verdict.nightly.history, ds)))
-        trials = table[(table["role"] == "trial") & (table["status"] == "FINISHED") & (table["dataset"] == ds)]
+        trials = table[(table[Col.ROLE] == "trial") & (table[Col.STATUS] == "FINISHED") & (table[Col.DATASET] == ds)]
         spec = ctx.get("spec")
         if len(trials) >= 2 and spec is not None and ds in {d.name for d in spec.datasets}:
             space = spec.space_for(ds)
@@ -450,10 +453,11 @@ def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
 def _run_forecast_pngs(client: TrackingClient, confirm: pd.DataFrame, forecasts: Forecasts) -> None:
     """A small picture per confirm run, in its own artifacts: its test forecasts against actuals per series."""
     for _, row in confirm.iterrows():
-        f = forecasts.get(row["run_id"])
+        f = forecasts.get(row[Col.RUN_ID])
         if f is None or "test_pred" not in f:
             continue
-        log_forecast_picture(client, row["artifact_uri"], plots.run_forecast(f, str(row["run_name"]), str(row["arch"])))
+        picture = plots.run_forecast(f, str(row[Col.RUN_NAME]), str(row[Col.ARCH]))
+        log_forecast_picture(client, row[Col.ARTIFACT_URI], picture)
 
 
 @contextmanager
@@ -506,8 +510,6 @@ def build_report(client: TrackingClient, parent_run_id: str, out_dir: Path, link
     with _stage("logging the report to MLflow"):
         _publish(client, parent_run_id, verdict, ctx, report_dir)
     with _stage("registering the recommended forecaster"):
-        from reports.handover import hand_over  # lazy: loads MLflow
-
         hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"], Path(out_dir),
                   ctx.get("spec"))
     return verdict
@@ -532,8 +534,6 @@ def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: 
 
 def _verdict_marks(verdict: Verdict, experiment_id: str) -> tuple[dict[str, str], list[tuple[str, float, int]]]:
     """The parent run's tags (the description among them) and metrics (name, value, step) that carry the verdict."""
-    from reports.history import history_metrics, omitted_metrics  # lazy: loads MLflow
-
     tags = {Tags.VERDICT: verdict.overall.label, Tags.NOTE: parent_description(verdict, experiment_id)}
     tags |= {Tags.verdict_of(v.dataset): v.label for v in verdict.datasets}
     tags |= {Tags.useful_of(v.dataset): v.useful.useful for v in verdict.datasets if v.useful is not None}

@@ -12,18 +12,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.verdict.model import CostRatio, DatasetCost
 from pipeline.verdict.stats import welch
+from reports.schema import Col, check_runs_table
 
-UNITS = {"epoch": "seconds_per_epoch", "step": "seconds_per_step", "window": "seconds_per_window"}
+UNITS = {"epoch": Col.SECONDS_PER_EPOCH, "step": "seconds_per_step", "window": "seconds_per_window"}
 
 
 def _differing_params(d: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Hyperparameters whose confirmed values differ between the architectures: name -> arch -> values."""
     out = {}
-    for c in (c for c in HPARAM_TYPES if c in d):
-        values = {str(arch): ", ".join(sorted({_short(v) for v in g[c].dropna()})) for arch, g in d.groupby("arch")}
+    for c in (c for c in Col.HPARAMS if c in d):
+        values = {str(arch): ", ".join(sorted({_short(v) for v in g[c].dropna()})) for arch, g in d.groupby(Col.ARCH)}
         if len(set(values.values())) > 1:
             out[c] = values
     return out
@@ -45,21 +45,22 @@ def _ratio(g: np.ndarray, l: np.ndarray) -> CostRatio | None:
 
 def cost_comparison(confirm: pd.DataFrame) -> dict[str, DatasetCost]:
     """Per dataset: parameters, and seconds per epoch / step / window as GRU/LSTM ratios with 95% CIs."""
+    confirm = check_runs_table(confirm, needs=(Col.DATASET, Col.ARCH, Col.N_PARAMS))
     out: dict[str, DatasetCost] = {}
-    for dataset in sorted(confirm["dataset"].unique()):
-        d = confirm[confirm["dataset"] == dataset].copy()
-        if {"steps_per_epoch", "train_windows"} <= set(d.columns):
-            d["seconds_per_step"] = d["seconds_per_epoch"] / d["steps_per_epoch"]
-            d["seconds_per_window"] = d["seconds_per_epoch"] / d["train_windows"]
+    for dataset in sorted(confirm[Col.DATASET].unique()):
+        d = confirm[confirm[Col.DATASET] == dataset].copy()
+        if {Col.STEPS_PER_EPOCH, Col.TRAIN_WINDOWS} <= set(d.columns):
+            d["seconds_per_step"] = d[Col.SECONDS_PER_EPOCH] / d[Col.STEPS_PER_EPOCH]
+            d["seconds_per_window"] = d[Col.SECONDS_PER_EPOCH] / d[Col.TRAIN_WINDOWS]
         entry: dict[str, Any] = {
-            "n_params_gru": float(d.loc[d["arch"] == "gru", "n_params"].mean()),
-            "n_params_lstm": float(d.loc[d["arch"] == "lstm", "n_params"].mean()),
+            "n_params_gru": float(d.loc[d[Col.ARCH] == "gru", Col.N_PARAMS].mean()),
+            "n_params_lstm": float(d.loc[d[Col.ARCH] == "lstm", Col.N_PARAMS].mean()),
             "differing_hyperparameters": _differing_params(d),
         }
         for unit, column in UNITS.items():
             if column in d:
-                entry[f"per_{unit}"] = _ratio(d.loc[d["arch"] == "gru", column].dropna().to_numpy(float),
-                                             d.loc[d["arch"] == "lstm", column].dropna().to_numpy(float))
+                entry[f"per_{unit}"] = _ratio(d.loc[d[Col.ARCH] == "gru", column].dropna().to_numpy(float),
+                                             d.loc[d[Col.ARCH] == "lstm", column].dropna().to_numpy(float))
         entry["sentence"] = _sentence(dataset, entry)
         out[dataset] = DatasetCost(**entry)
     return out

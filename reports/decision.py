@@ -8,11 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core.hparams import HPARAM_TYPES
 from pipeline.tracking.contract import Artifacts
 from pipeline.verdict.model import BASELINE_NAMES, WINNERS, ConfigChoice, DatasetVerdict, DMResult, MeanSd, Verdict
 from pipeline.verdict.stats import MAX_SEEDS, MoreThan, Resolving, needed, resolving
 from reports.advice import SweepCheck, SweepEdit
+from reports.schema import Col, check_runs_table
 from reports.wording import fmt, minutes_phrase, number, report_warnings, seeds_phrase
 
 ENSEMBLE_NOTE = ("Means here are arithmetic means over seeds (the verdict's are geometric: the typical seed). "
@@ -35,26 +35,28 @@ def configurations(table: pd.DataFrame, confirm: pd.DataFrame, ensembles: Mappin
     """Per dataset and architecture: the confirmed configuration, its tune-phase score, its selection mean ±
     sd, its confirm results (validation and test MASE over seeds) and the seed ensemble's test MASE, so a
     reader sees how much of the pick was luck and how single runs compare with their average."""
+    table = check_runs_table(table, needs=(Col.STATUS, Col.ROLE, Col.DATASET, Col.ARCH))
+    confirm = check_runs_table(confirm, needs=(Col.DATASET, Col.ARCH, Col.TEST_MASE))
     out: dict[str, dict[str, ConfigChoice]] = {}
-    done = table[table["status"] == "FINISHED"]
-    for (dataset, arch), runs in confirm.groupby(["dataset", "arch"], sort=True):
+    done = table[table[Col.STATUS] == "FINISHED"]
+    for (dataset, arch), runs in confirm.groupby([Col.DATASET, Col.ARCH], sort=True):
         first = runs.iloc[0]
-        config = {k: first[k] for k in HPARAM_TYPES if k in runs and pd.notna(first[k])}
-        source = first.get("source_trial") if "source_trial" in runs else None
-        cell = done[(done["dataset"] == dataset) & (done["arch"] == arch)]
+        config = {k: first[k] for k in Col.HPARAMS if k in runs and pd.notna(first[k])}
+        source = first.get(Col.SOURCE_TRIAL) if Col.SOURCE_TRIAL in runs else None
+        cell = done[(done[Col.DATASET] == dataset) & (done[Col.ARCH] == arch)]
         entry: dict[str, Any] = {
             "config": config, "source_trial": None if pd.isna(source) else int(source), "tune_val_mase": None,
             "selection_val_mase": _mean_sd(pd.Series(dtype=float)),
-            "confirm_val_mase": _mean_sd(runs["val_mase"] if "val_mase" in runs else pd.Series(dtype=float)),
-            "confirm_test_mase": _mean_sd(runs["test_mase"]),
+            "confirm_val_mase": _mean_sd(runs[Col.VAL_MASE] if Col.VAL_MASE in runs else pd.Series(dtype=float)),
+            "confirm_test_mase": _mean_sd(runs[Col.TEST_MASE]),
             "ensemble_test_mase": ensembles.get(str(dataset), {}).get(arch),
         }
         if entry["source_trial"] is not None:
-            trial = cell[(cell["role"] == "trial") & (pd.to_numeric(cell["index"]) == entry["source_trial"])]
-            if len(trial) and "val_mase" in trial:
-                entry["tune_val_mase"] = float(trial["val_mase"].iloc[0])
-            select = cell[(cell["role"] == "select") & (cell["source_trial"] == source)]
-            entry["selection_val_mase"] = _mean_sd(select["val_mase"] if "val_mase" in select else pd.Series())
+            trial = cell[(cell[Col.ROLE] == "trial") & (pd.to_numeric(cell[Col.INDEX]) == entry["source_trial"])]
+            if len(trial) and Col.VAL_MASE in trial:
+                entry["tune_val_mase"] = float(trial[Col.VAL_MASE].iloc[0])
+            select = cell[(cell[Col.ROLE] == "select") & (cell[Col.SOURCE_TRIAL] == source)]
+            entry["selection_val_mase"] = _mean_sd(select[Col.VAL_MASE] if Col.VAL_MASE in select else pd.Series())
         out.setdefault(str(dataset), {})[str(arch)] = ConfigChoice(**entry)
     return out
 

@@ -18,13 +18,16 @@ from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.verdict.horizon import series_paths_of
+from reports.build import chosen_confirm_runs
 from reports.runs import parent_run, runs_table
+from reports.schema import Col
 
 # the columns each row starts with, in this order; the hyperparameters and metrics follow
-LEAD = ("run_id", "run_name", "dataset", "arch", "role", "seed", "verdict", "useful", "chosen", "status",
-        "start_time", "end_time")
-SERIES_LEAD = ("run_id", "run_name", "dataset", "arch", "role", "seed", "verdict", "useful", "chosen", "series",
-               "test_mase")
+LEAD = (Col.RUN_ID, Col.RUN_NAME, Col.DATASET, Col.ARCH, Col.ROLE, Col.SEED, "verdict", "useful", "chosen", Col.STATUS,
+        Col.START_TIME, Col.END_TIME)
+# `test_mase` here is the run's score on one series, not the run's own
+SERIES_LEAD = (Col.RUN_ID, Col.RUN_NAME, Col.DATASET, Col.ARCH, Col.ROLE, Col.SEED, "verdict", "useful", "chosen",
+               "series", "test_mase")
 
 
 def iso_time(ms: Any) -> str | None:
@@ -37,18 +40,17 @@ def iso_time(ms: Any) -> str | None:
 def chosen(table: pd.DataFrame) -> pd.Series:
     """Per run: whether it trained its cell's chosen configuration (the one confirmed and reported): the chosen
     confirm runs, and the tune trial and selection runs of the configuration they came from."""
-    from reports.build import chosen_confirm_runs  # lazy: loads MLflow
-
     picked = chosen_confirm_runs(table)
-    out = table["run_id"].isin(picked["run_id"])
-    if "source_trial" not in table or picked.empty:
+    out = table[Col.RUN_ID].isin(picked[Col.RUN_ID])
+    if Col.SOURCE_TRIAL not in table or picked.empty:
         return out
-    sources = {(d, a, int(s)) for d, a, s in zip(picked["dataset"], picked["arch"], picked["source_trial"],
+    sources = {(d, a, int(s)) for d, a, s in zip(picked[Col.DATASET], picked[Col.ARCH], picked[Col.SOURCE_TRIAL],
                                                   strict=True) if pd.notna(s)}
 
     def came_from(row: pd.Series) -> bool:
-        number = row["index"] if row["role"] == "trial" else row["source_trial"] if row["role"] == "select" else None
-        return number is not None and pd.notna(number) and (row["dataset"], row["arch"], int(number)) in sources
+        role = row[Col.ROLE]
+        number = row[Col.INDEX] if role == "trial" else row[Col.SOURCE_TRIAL] if role == "select" else None
+        return number is not None and pd.notna(number) and (row[Col.DATASET], row[Col.ARCH], int(number)) in sources
 
     return out | table.apply(came_from, axis=1).astype(bool)
 
@@ -59,12 +61,12 @@ def export_table(client: TrackingClient, parent_run_id: str) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=list(LEAD))
     tags = parent_run(client, parent_run_id).tags
-    ends = table["end_time"] if "end_time" in table else pd.Series([None] * len(table), index=table.index)
+    ends = table[Col.END_TIME] if Col.END_TIME in table else pd.Series([None] * len(table), index=table.index)
     table = table.assign(
-        verdict=pd.Series([tags.get(Tags.verdict_of(ds)) for ds in table["dataset"]], index=table.index),
-        useful=pd.Series([tags.get(Tags.useful_of(ds)) for ds in table["dataset"]], index=table.index),
+        verdict=pd.Series([tags.get(Tags.verdict_of(ds)) for ds in table[Col.DATASET]], index=table.index),
+        useful=pd.Series([tags.get(Tags.useful_of(ds)) for ds in table[Col.DATASET]], index=table.index),
         chosen=chosen(table),
-        start_time=table["start_time"].map(iso_time),
+        start_time=table[Col.START_TIME].map(iso_time),
         end_time=ends.map(iso_time))
     return table[list(LEAD) + [c for c in table.columns if c not in LEAD]]
 

@@ -26,6 +26,7 @@ from pipeline.tracking.ensemble import BEFORE_MODELS, tag_model
 from pipeline.tracking.mlflow_io import read_artifact
 from pipeline.tracking.run_model import read_network
 from pipeline.verdict.model import Verdict
+from reports.schema import Col
 
 log = logging.getLogger("gatesweep.handover")
 Prepared = tuple[EnsembleInfo, dict[str, tuple[str, bytes]]]  # a model to upload: its description and networks
@@ -90,9 +91,9 @@ def prepare_network(client: TrackingClient, parent_run_id: str, sweep: str, data
     """The seed ensemble of `arch`'s confirm runs on `dataset` (`confirm`: the chosen confirm runs, with `run_id`,
     `artifact_uri` and `seed`) read from MLflow: its description and networks, or `none: <why>`. `refit`: the
     sweep's split, to train each network again on the full history (`deploy.refit`)."""
-    runs = confirm[(confirm["dataset"] == dataset) & (confirm["arch"] == arch)].sort_values("run_id")
+    runs = confirm[(confirm[Col.DATASET] == dataset) & (confirm[Col.ARCH] == arch)].sort_values(Col.RUN_ID)
     networks, forecasts = {}, []
-    for run_id, uri in zip(runs["run_id"], runs["artifact_uri"], strict=True):
+    for run_id, uri in zip(runs[Col.RUN_ID], runs[Col.ARTIFACT_URI], strict=True):
         network = read_network(client, uri, str(run_id))
         fc = read_artifact(client, uri, Artifacts.FORECASTS)
         if network is None or fc is None:
@@ -104,7 +105,7 @@ def prepare_network(client: TrackingClient, parent_run_id: str, sweep: str, data
     info = ensemble_info(sweep, dataset, arch, combine, parent_run_id, list(networks),
                          forecasts, json.loads(next(iter(networks.values()))[0]))
     if refit is not None:
-        return _refit(info, networks, dict(zip(runs["run_id"].astype(str), runs["seed"], strict=True)), refit)
+        return _refit(info, networks, dict(zip(runs[Col.RUN_ID].astype(str), runs[Col.SEED], strict=True)), refit)
     return info, networks
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.core.config import HPARAM_TYPES, SearchSpace
 from pipeline.core.space import optuna_space
+from reports.schema import Col, check_runs_table
 
 
 def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0) -> dict[str, float] | None:
@@ -22,7 +23,7 @@ def fanova_importance(trials: pd.DataFrame, space: SearchSpace, *, seed: int = 0
     """
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances  # lazy: loads Optuna
 
-    trials = trials.dropna(subset=["val_mase"])
+    trials = check_runs_table(trials, needs=(Col.VAL_MASE,)).dropna(subset=[Col.VAL_MASE])
     if len(trials) < 3 or not optuna_space(space):
         return None
     study = study_of(trials, space)
@@ -40,9 +41,9 @@ def study_of(trials: pd.DataFrame, space: SearchSpace, name: str | None = None) 
     dists = optuna_space(space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", study_name=name)
-    for _, row in trials.dropna(subset=["val_mase"]).iterrows():
+    for _, row in trials.dropna(subset=[Col.VAL_MASE]).iterrows():
         params = {n: _typed(n, row[n], dist) for n, dist in dists.items()}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row["val_mase"])))
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(row[Col.VAL_MASE])))
     return study
 
 

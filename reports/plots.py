@@ -14,6 +14,7 @@ from pandas.plotting import parallel_coordinates as draw
 from pipeline.core.hparams import Arch
 from pipeline.verdict.horizon import ENSEMBLE
 from pipeline.verdict.model import BASELINE_NAMES, BudgetCurve, DatasetVerdict, Night
+from reports.schema import Col, check_runs_table
 from reports.series import most_important, series_views
 
 COLORS = {"gru": "#1f77b4", "lstm": "#d62728"}
@@ -118,10 +119,10 @@ def mase_strip(confirm: pd.DataFrame, dataset: str, baselines: dict[str, float])
     every baseline the headline compares with, on a log axis (the verdict compares ratios). A baseline far
     below every network (an exact AR on a noiseless recurrence) is named in the legend, not drawn."""
     fig, ax = _figure()
-    d = confirm[confirm["dataset"] == dataset]
+    d = confirm[confirm[Col.DATASET] == dataset]
     rng = np.random.default_rng(0)
-    archs = sorted(d["arch"].unique())
-    values = [d.loc[d["arch"] == arch, "test_mase"].dropna().to_numpy() for arch in archs]
+    archs = sorted(d[Col.ARCH].unique())
+    values = [d.loc[d[Col.ARCH] == arch, Col.TEST_MASE].dropna().to_numpy() for arch in archs]
     for i, (arch, vals) in enumerate(zip(archs, values, strict=True)):
         ax.scatter(i + rng.uniform(-0.12, 0.12, len(vals)), vals, color=COLORS.get(arch), alpha=0.75,
                    label=f"{arch.upper()}, one dot per seed")
@@ -264,9 +265,9 @@ def tune_history(trials: pd.DataFrame, dataset: str) -> bytes:
     """Every tune-phase trial's validation MASE in the order the trials started, and each architecture's best
     so far (the optimisation history Optuna draws, in the report's colours)."""
     fig, ax = _figure()
-    for arch, d in trials.groupby("arch", sort=True):
-        d = d.assign(score=pd.to_numeric(d["val_mase"], errors="coerce"),
-                     order=pd.to_numeric(d["index"], errors="coerce")).dropna(subset=["score", "order"])
+    for arch, d in trials.groupby(Col.ARCH, sort=True):
+        d = d.assign(score=pd.to_numeric(d[Col.VAL_MASE], errors="coerce"),
+                     order=pd.to_numeric(d[Col.INDEX], errors="coerce")).dropna(subset=["score", "order"])
         d = d[d["score"] > 0].sort_values("order")
         color = COLORS.get(str(arch))
         ax.scatter(d["order"], d["score"], color=color, alpha=0.6, s=18, label=f"{str(arch).upper()} trial")
@@ -287,22 +288,23 @@ def tune_history(trials: pd.DataFrame, dataset: str) -> bytes:
 def parallel_coordinates(trials: pd.DataFrame, space: Any, dataset: str) -> bytes:
     """Every tune-phase trial as a line across its (scaled) hyperparameters and score, coloured by architecture."""
     # a trial stopped early by ASHA may have no final score: it has no place on the score axis
-    trials = trials[pd.to_numeric(trials["val_mase"], errors="coerce") > 0]
+    trials = check_runs_table(trials, needs=(Col.ARCH, Col.VAL_MASE))
+    trials = trials[pd.to_numeric(trials[Col.VAL_MASE], errors="coerce") > 0]
     names = [n for n in space.searched() if n in trials]
-    frame = pd.DataFrame({"arch": trials["arch"].str.upper()})
-    for name in [*names, "val_mase"]:
+    frame = pd.DataFrame({Col.ARCH: trials[Col.ARCH].str.upper()})
+    for name in [*names, Col.VAL_MASE]:
         col = trials[name]
         num = pd.to_numeric(col, errors="coerce")
         if num.notna().all():
-            vals = np.log(num) if name in ("learning_rate", "val_mase") else num
+            vals = np.log(num) if name in (Col.LEARNING_RATE, Col.VAL_MASE) else num
         else:  # a choice of names: their order in the search space
             vals = col.map({str(c): i for i, c in enumerate(space.values(name))}).astype(float)
         span = vals.max() - vals.min()
         frame[name] = (vals - vals.min()) / span if span > 0 else 0.5
     fig, ax = _figure(8, 3.6)
-    archs = sorted(frame["arch"].unique())
-    draw(frame, "arch", cols=[*names, "val_mase"], color=[COLORS[a.lower()] for a in archs], ax=ax, alpha=0.6)
-    cols = [*names, "val_mase"]
+    archs = sorted(frame[Col.ARCH].unique())
+    draw(frame, Col.ARCH, cols=[*names, Col.VAL_MASE], color=[COLORS[a.lower()] for a in archs], ax=ax, alpha=0.6)
+    cols = [*names, Col.VAL_MASE]
     for j, name in enumerate(cols):  # each axis's own values, where the 0-1 scale hides them
         last = j == len(cols) - 1  # the score axis is the right edge: its labels go inside
         for text, y in _axis_marks(trials[name], space, name):

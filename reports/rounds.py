@@ -15,6 +15,7 @@ from pipeline.core.config import ReportSpec
 from pipeline.verdict.model import DatasetVerdict, Rounds, RoundStep
 from pipeline.verdict.sequential import Design, replay
 from pipeline.verdict.stats import compare_architectures
+from reports.schema import Col, check_runs_table
 from reports.wording import worded
 
 # why a dataset's confirm seeds stopped
@@ -73,7 +74,8 @@ def sequential_verdicts(confirm: pd.DataFrame, baselines: dict[str, dict[str, fl
 
     `confirm` has columns dataset, arch, test_mase and index (the confirm run's index: its round follows from
     the design), and start_time (ms) when known; `cut`: why the sweep started no further round, if it says."""
-    confirm = confirm.assign(round=[design.spec.round_of(int(i)) for i in confirm["index"]])
+    confirm = check_runs_table(confirm, needs=(Col.DATASET, Col.ARCH, Col.TEST_MASE, Col.INDEX))
+    confirm = confirm.assign(round=[design.spec.round_of(int(i)) for i in confirm[Col.INDEX]])
     seq = replay(confirm, design, rules)
     outcome = {ds: seq.of(ds) for ds in seq.datasets}
     verdicts = compare_architectures(confirm, baselines, rules, sequential=outcome)
@@ -85,9 +87,9 @@ def sequential_verdicts(confirm: pd.DataFrame, baselines: dict[str, dict[str, fl
 def _minutes_needed(v: DatasetVerdict, confirm: pd.DataFrame) -> float | None:
     """Wall minutes that `seeds_needed` per architecture would take at the pace this sweep's confirm runs
     started (all datasets, the slots in use as they were)."""
-    if v.seeds_needed is None or "start_time" not in confirm:
+    if v.seeds_needed is None or Col.START_TIME not in confirm:
         return None
-    starts = confirm["start_time"].dropna().to_numpy(float)
+    starts = confirm[Col.START_TIME].dropna().to_numpy(float)
     if len(starts) < 2 or np.ptp(starts) <= 0:
         return None
     per_run = np.ptp(starts) / (len(starts) - 1) / 60_000

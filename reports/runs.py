@@ -19,6 +19,7 @@ from pipeline.core.hparams import HPARAM_TYPES, Arch, HParams
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import CHILD_TAG_COLUMNS, Metrics, Params, Tags
 from pipeline.tracking.mlflow_io import child_runs
+from reports.schema import Col, check_runs_table
 
 PARAM_COLUMNS = tuple(HPARAM_TYPES)
 TAG_COLUMNS = CHILD_TAG_COLUMNS  # tag -> column of the table
@@ -93,9 +94,9 @@ def _child(run: Any) -> ChildRun:
     """
     tags, name = run.data.tags, f"run {run.info.run_id} ({run.info.run_name})"
     values = {col: tags.get(tag) for tag, col in TAG_COLUMNS.items()}
-    if values["role"] == "tune":  # the tune phase's user-facing name, accepted for its stored role `trial`
-        values["role"] = "trial"
-    for column in ("role", "arch", "dataset"):
+    if values[Col.ROLE] == "tune":  # the tune phase's user-facing name, accepted for its stored role `trial`
+        values[Col.ROLE] = "trial"
+    for column in (Col.ROLE, Col.ARCH, Col.DATASET):
         if values[column] is None:
             tag = next(t for t, c in TAG_COLUMNS.items() if c == column)
             raise OffContract(f"{name}: no tag {tag} (the MLflow contract: every child run names its role, "
@@ -131,7 +132,8 @@ def _child(run: Any) -> ChildRun:
 
 def runs_table(client: TrackingClient, parent_run_id: str) -> pd.DataFrame:
     """One row per child run: identity tags, params, final metrics, status; sorted stably. Every final
-    metric of the contract is a column, NaN where a run has none.
+    metric of the contract is a column, NaN where a run has none. Checked against `reports.schema` (its
+    columns `Col.*`, their dtypes).
 
     Raises:
         OffContract: a child run that does not follow the MLflow contract.
@@ -140,10 +142,10 @@ def runs_table(client: TrackingClient, parent_run_id: str) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    for metric in Metrics.FINAL:
+    for metric in Col.METRICS:
         if metric not in df:
             df[metric] = float("nan")
-    return df.sort_values(["dataset", "arch", "role", "rank", "seed", "run_id"], kind="stable").reset_index(drop=True)
+    return check_runs_table(df.sort_values(list(Col.ORDER), kind="stable").reset_index(drop=True))
 
 
 def parent_run(client: TrackingClient, parent_run_id: str) -> ParentRun:

@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.tracking.contract import ARCHITECTURES, Tags
 from pipeline.verdict.horizon import ensemble_mase
+from reports.schema import Col
 
 
 def measure(tracking_uri: str, parents: list[str]) -> list[dict[str, object]]:
@@ -33,7 +34,7 @@ def measure(tracking_uri: str, parents: list[str]) -> list[dict[str, object]]:
         table = runs_table(client, parent)
         confirm = chosen_confirm_runs(table)
         forecasts = Forecasts(client, table)
-        for ds in sorted(confirm["dataset"].unique()):
+        for ds in sorted(confirm[Col.DATASET].unique()):
             paths = _arm_paths(confirm, ds, forecasts)
             for arch in ARCHITECTURES:
                 runs = paths[arch]
