@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -283,7 +284,22 @@ def _design(params: dict[str, str]) -> Design | None:
         return None
 
 
-def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict, dict[str, Any]]:
+@dataclass(frozen=True)
+class Evidence:
+    """What the verdict was reached from, kept for the figures, the hand-over and the MLflow marks: the runs
+    table, the chosen configurations' confirm runs, their forecasts, per dataset the series' views, and the
+    parent run's facts."""
+
+    table: pd.DataFrame
+    confirm: pd.DataFrame
+    forecasts: Forecasts
+    views: dict[str, list[SeriesView]]
+    spec: SweepSpec | None
+    experiment_id: str
+    parent_tags: dict[str, str]
+
+
+def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict, Evidence]:
     """The verdict (what `verdict.json` holds) and what the figures need.
 
     Raises:
@@ -367,14 +383,13 @@ def compute_verdict(client: TrackingClient, parent_run_id: str) -> tuple[Verdict
     verdict = verdict.model_copy(update={"next_steps": next_steps(verdict, check)})
     if parent.tags.get(Tags.NIGHTLY) == "true":
         verdict = verdict.model_copy(update={"nightly": compare_nights(client, parent, verdict)})
-    return verdict, {"confirm": confirm, "verdicts": verdicts, "forecasts": forecasts, "table": table,
-                     "spec": spec, "experiment_id": parent.experiment_id, "parent_tags": parent.tags,
-                     "views": views}
+    return verdict, Evidence(table=table, confirm=confirm, forecasts=forecasts, views=views, spec=spec,
+                             experiment_id=parent.experiment_id, parent_tags=parent.tags)
 
 
-def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
+def _figures(client: TrackingClient, verdict: Verdict, ctx: Evidence,
              forecast_figs: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
-    confirm, forecasts, table = ctx["confirm"], ctx["forecasts"], ctx["table"]
+    confirm, forecasts, table = ctx.confirm, ctx.forecasts, ctx.table
     margin = verdict.settings.equivalence_margin
     images = [("Effect per dataset with 95% CI: the GRU/LSTM ratio of geometric-mean test MASE, on a log axis; "
                "left of 1 GRU is better. An interval wholly off 1 names a winner (when p passes the rule too); "
@@ -428,7 +443,7 @@ def _figures(client: TrackingClient, verdict: Verdict, ctx: dict[str, Any],
                            f"by night (– : a night from before the usefulness rule): {useful}.",
                            plots.trend(verdict.nightly.history, ds)))
         trials = table[(table[Col.ROLE] == "trial") & (table[Col.STATUS] == "FINISHED") & (table[Col.DATASET] == ds)]
-        spec = ctx.get("spec")
+        spec = ctx.spec
         if len(trials) >= 2 and spec is not None and ds in {d.name for d in spec.datasets}:
             space = spec.space_for(ds)
             images.append((f"{ds}: tune phase, validation MASE per trial (dots) and each architecture's best so far "
@@ -489,8 +504,8 @@ def build_report(client: TrackingClient, parent_run_id: str, out_dir: Path, link
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "verdict.json").write_text(verdict.to_json(), encoding="utf-8")
     with _stage("drawing the report's figures"):
-        forecast_figs = forecast_figures(verdict, ctx["views"])
-        each_series = series_figures(verdict, ctx["views"], EMBEDDED_SERIES)
+        forecast_figs = forecast_figures(verdict, ctx.views)
+        each_series = series_figures(verdict, ctx.views, EMBEDDED_SERIES)
         figures = _figures(client, verdict, ctx, forecast_figs)
     with _stage("writing summary.md"):
         # summary.md links them; logged with it under report/figures/
@@ -510,12 +525,12 @@ def build_report(client: TrackingClient, parent_run_id: str, out_dir: Path, link
     with _stage("logging the report to MLflow"):
         _publish(client, parent_run_id, verdict, ctx, report_dir)
     with _stage("registering the recommended forecaster"):
-        hand_over(client, parent_run_id, verdict, ctx["confirm"], ctx["parent_tags"], Path(out_dir),
-                  ctx.get("spec"))
+        hand_over(client, parent_run_id, verdict, ctx.confirm, ctx.parent_tags, Path(out_dir),
+                  ctx.spec)
     return verdict
 
 
-def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: dict[str, Any],
+def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: Evidence,
              report_dir: Path) -> None:
     """The report's files, the runs' forecast pictures, the description, the verdict's tags and metrics on the
     parent run (a figure without a number is left out, and a tag per dataset says which and why)."""
@@ -526,10 +541,10 @@ def _publish(client: TrackingClient, parent_run_id: str, verdict: Verdict, ctx: 
         if why is None or not why.startswith("permission denied"):
             raise
         raise ReportNotPublished(why, verdict) from None
-    _run_forecast_pngs(client, ctx["confirm"], ctx["forecasts"])
-    tags, metrics = _verdict_marks(verdict, ctx["experiment_id"])
-    record_verdict(client, parent_run_id, ctx["experiment_id"], tags=tags, metrics=metrics,
-                   run_name=parent_run_name(verdict), failed_before=Tags.REPORT_FAILED in ctx["parent_tags"])
+    _run_forecast_pngs(client, ctx.confirm, ctx.forecasts)
+    tags, metrics = _verdict_marks(verdict, ctx.experiment_id)
+    record_verdict(client, parent_run_id, ctx.experiment_id, tags=tags, metrics=metrics,
+                   run_name=parent_run_name(verdict), failed_before=Tags.REPORT_FAILED in ctx.parent_tags)
 
 
 def _verdict_marks(verdict: Verdict, experiment_id: str) -> tuple[dict[str, str], list[tuple[str, float, int]]]:

@@ -65,7 +65,7 @@ def test_the_per_series_table_has_each_series_scores_as_computed_from_the_foreca
 def test_the_forecast_figure_draws_every_series_of_a_two_series_panel(panel: Any) -> None:
     client, parent_id, _ = panel
     _, ctx = compute_verdict(client, parent_id)
-    views = ctx["views"]["shop"]
+    views = ctx.views["shop"]
     assert most_important(views) == views
     fig = plots.forecast_figure(views, "shop", len(views), "lstm", "ets")
     truth = panel_truth()
@@ -84,7 +84,7 @@ def test_the_forecast_figure_draws_every_series_of_a_two_series_panel(panel: Any
 def test_the_largest_series_are_shown_when_a_panel_has_more_than_fit(panel: Any) -> None:
     client, parent_id, _ = panel
     _, ctx = compute_verdict(client, parent_id)
-    views = ctx["views"]["shop"]
+    views = ctx.views["shop"]
     assert [v.id for v in most_important(views, 1)] == ["north"]  # about 100 against 20
 
 
