@@ -38,12 +38,11 @@ from pipeline.engine.progress import Progress
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
 from pipeline.tracking.outbox import FLUSH_TIMEOUT_S, Outbox
-from pipeline.tracking.state import SweepState, new_run_dir
+from pipeline.tracking.state import REPORT_ERROR, SweepState, new_run_dir
 from pipeline.verdict.model import Verdict
 from pipeline.verdict.sequential import Design, replay
 
 log = logging.getLogger("gatesweep")
-REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
 INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the rest stays in the outbox
 
 
