@@ -268,7 +268,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pipeline.app.sweep import train_once  # lazy: loads SciPy (the verdict's statistics)
+    from pipeline.app.sweep import train_once  # lazy: the sweep loads SciPy (the verdict's tests)
 
     spec, series = load_sweep(args.space)
     if args.dataset and args.dataset not in series:
@@ -282,7 +282,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import run_sweep  # lazy: loads SciPy (the verdict's statistics)
+    from pipeline.app.sweep import run_sweep  # lazy: the sweep loads SciPy (the verdict's tests)
     spec, series = load_sweep(args.space)
     home = _writable_home(_out_dir(args, spec.name))
     if found := unfinished(home):  # two sweeps in one home would be fine; abandoning one silently is not
@@ -318,7 +318,7 @@ def _print_outcome(outcome: Any) -> int:
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import run_sweep  # lazy: loads SciPy (the verdict's statistics)
+    from pipeline.app.sweep import run_sweep  # lazy: the sweep loads SciPy (the verdict's tests)
     spec, series = load_sweep(args.space)
     base = _writable_home(_out_dir(args, spec.name))
     try:
@@ -376,14 +376,14 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import resume  # lazy: loads SciPy (the verdict's statistics)
+    from pipeline.app.sweep import resume  # lazy: the sweep loads SciPy (the verdict's tests)
 
     return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address, reports))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import sync, sync_models  # lazy: loads SciPy (the verdict's statistics)
+    from pipeline.app.sweep import sync, sync_models  # lazy: the sweep loads SciPy (the verdict's tests)
     from pipeline.tracking.uploads import kept_parents  # lazy: loads MLflow
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
