@@ -1,6 +1,7 @@
 """The import graph of `pipeline` and `reports` has no cycle, counting the imports made inside functions and
 under TYPE_CHECKING too (which import-linter's layers cannot see as cycles), and every module sits in a layer
-of the import-linter contract in pyproject.toml."""
+of the import-linter contract in pyproject.toml. An import inside a function in `pipeline` is there only to defer
+a heavy library (TensorFlow, Ray, MLflow, SciPy, ...), and says so."""
 
 from __future__ import annotations
 
@@ -23,20 +24,20 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _imported(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The modules of the packages that `name` imports anywhere in its file (module level, inside functions,
-    under TYPE_CHECKING). `from a import b` is module `a.b` when that is a module, else `a`."""
+def _names(node: ast.Import | ast.ImportFrom, name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """What one import statement of module `name` names, absolute: `from a import b` is `a.b` when that is a
+    module of the packages, else `a`."""
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names}
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: from the package, up `level - 1` packages
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*up, base] if base else up)
-            found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names}
+    base = node.module or ""
+    if node.level:  # relative: from the package, up `level - 1` packages
+        up = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*up, base] if base else up)
+    return {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names}
+
+
+def _internal(found: set[str], name: str, modules: dict[str, Path]) -> set[str]:
     out = set()
     for target in found:
         while target and target not in modules:  # `pipeline.core.config.SpecError` -> `pipeline.core.config`
@@ -44,6 +45,16 @@ def _imported(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
         if target and target != name:
             out.add(target)
     return out
+
+
+def _imported(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The modules of the packages that `name` imports anywhere in its file (module level, inside functions,
+    under TYPE_CHECKING)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found |= _names(node, name, path, modules)
+    return _internal(found, name, modules)
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -92,3 +103,81 @@ def test_every_module_is_in_a_layer_of_the_contract() -> None:
     named = [m.strip() for layer in layers for m in layer.split("|")]
     outside = [m for m in _modules() if m not in PACKAGES and not any(m == n or m.startswith(n + ".") for n in named)]
     assert outside == [], f"modules in no layer of the contract: {outside}"
+
+
+# what an import inside a function may defer without saying so (TensorFlow's own `keras` and the optional
+# `psycopg`, `playwright` and `PIL` included)
+HEAVY = ("tensorflow", "keras", "ray", "matplotlib", "statsforecast", "statsmodels", "mlflow", "optuna", "scipy",
+         "baycomp", "psycopg", "playwright", "PIL")
+
+
+def _in_functions(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements of a module that run only when a function is called."""
+    out = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            out += [n for n in ast.walk(fn) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return list({id(n): n for n in out}.values())  # a nested function's imports once
+
+
+def _at_import(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements a module runs when it is imported: not those inside functions, nor under
+    `if TYPE_CHECKING:`."""
+    out, todo = [], list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            out.append(node)
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo += node.orelse
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            todo += [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt)]
+    return out
+
+
+def _loads_heavy() -> set[str]:
+    """The modules of the packages whose import loads a heavy library (read from the source: each module's
+    import-time imports, followed through the packages)."""
+    modules = _modules()
+    direct, heavy = {}, set()
+    for name, path in modules.items():
+        found = set().union(*(_names(n, name, path, modules) for n in _at_import(ast.parse(path.read_text()))))
+        direct[name] = _internal(found, name, modules) | {m for m in found if m.split(".")[0] in PACKAGES} - {name}
+        if any(m.split(".")[0] in HEAVY for m in found):
+            heavy.add(name)
+    for name in modules:  # a package's import runs its `__init__` first
+        direct[name] |= {p for p in (name.rpartition(".")[0],) if p in modules}
+    changed = True
+    while changed:
+        grown = {n for n, deps in direct.items() if n not in heavy and deps & heavy}
+        heavy |= grown
+        changed = bool(grown)
+    return heavy
+
+
+def test_the_source_walk_knows_which_modules_load_a_heavy_library() -> None:
+    heavy = _loads_heavy()
+    assert {"pipeline.engine.tuning", "pipeline.tracking.mlflow_io", "pipeline.app.sweep", "reports"} <= heavy
+    assert not {"pipeline.main", "pipeline.app.cli", "pipeline.core.models", "pipeline.core.training"} & heavy
+
+
+def test_an_import_inside_a_function_defers_a_heavy_library_and_says_so() -> None:
+    """Inside a function, an import of a heavy library, or of a module of ours that loads one at import time,
+    with `# lazy: <why>` on its line; anything else belongs at the top of the module (where a cycle or a slow
+    start shows)."""
+    modules, heavy = _modules(), _loads_heavy()
+    bad = []
+    for name, path in modules.items():
+        if not name.startswith("pipeline"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in _in_functions(ast.parse(text)):
+            targets = _names(node, name, path, modules)
+            said = any("# lazy:" in line for line in lines[node.lineno - 1:node.end_lineno])
+            if all(t.split(".")[0] in HEAVY for t in targets):
+                continue
+            if not said or not _internal(targets, name, modules) & heavy:
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}"
+                           + ("" if said else "  (no `# lazy:` comment)"))
+    assert bad == [], "imports inside functions that defer no heavy library:\n" + "\n".join(bad)

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
+from pipeline.app.forecast import forecast
+from pipeline.app.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, lock_path, sweep_lock
 from pipeline.core.config import (
     HPARAM_TYPES,
     ChoiceParam,
@@ -46,6 +49,7 @@ from pipeline.core.origins import origins
 from pipeline.core.scoring import Scoring
 from pipeline.engine.interrupts import ACTIVE, Interrupted
 from pipeline.tracking.contract import Tags
+from pipeline.tracking.state import REPORT_ERROR, STATE_FILE, SweepState, sweep_of, unfinished, unwritable
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -277,8 +281,6 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
 
 def _writable_home(home: Path) -> Path:
     """The sweep's home, if a sweep can write there (else one line, exit 2: nothing has started)."""
-    from pipeline.tracking.state import unwritable  # lazy: keeps the command line's start quick
-
     if why := unwritable(home):
         raise UsageError(f"{home}: --out: {why}")
     return home
@@ -291,7 +293,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pipeline.app.sweep import train_once  # lazy: keeps the command line's start quick
+    from pipeline.app.sweep import train_once  # lazy: the sweep loads SciPy (the verdict's tests)
 
     spec, series = load_sweep(args.space)
     if args.dataset and args.dataset not in series:
@@ -305,9 +307,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import run_sweep  # lazy: keeps the command line's start quick
-    from pipeline.tracking.state import unfinished  # lazy: keeps the command line's start quick
-
+    from pipeline.app.sweep import run_sweep  # lazy: the sweep loads SciPy (the verdict's tests)
     spec, series = load_sweep(args.space)
     home = _writable_home(_out_dir(args, spec.name))
     if found := unfinished(home):  # two sweeps in one home would be fine; abandoning one silently is not
@@ -343,12 +343,7 @@ def _print_outcome(outcome: Any) -> int:
 
 def _cmd_nightly(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-
-    # lazy: keeps the command line's start quick
-    from pipeline.app.nightly import EXIT_CHANGED, EXIT_LOCKED, LockHeld, lock_path, sweep_lock
-    from pipeline.app.sweep import run_sweep  # lazy: keeps the command line's start quick
-    from pipeline.tracking.state import unfinished  # lazy: keeps the command line's start quick
-
+    from pipeline.app.sweep import run_sweep  # lazy: the sweep loads SciPy (the verdict's tests)
     spec, series = load_sweep(args.space)
     base = _writable_home(_out_dir(args, spec.name))
     try:
@@ -364,8 +359,6 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
             except (TrackingError, StoreUnavailable, SweepFailed, BadReference, ReportFailed):
                 raise  # exit 2 / exit 1 with their own line, as for `run`
             except Exception as exc:  # a scheduler needs a status and one line; the traceback goes to the log
-                import traceback  # lazy: keeps the command line's start quick
-
                 traceback.print_exc()
                 print(f"error: nightly run of {spec.name} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
                 return EXIT_FAILED
@@ -385,8 +378,6 @@ def _cmd_nightly(args: argparse.Namespace) -> int:
 def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
     """The output directory of a sweep given either that directory or the sweep's parent run id."""
     from pipeline.tracking.mlflow_io import sweep_parent  # lazy: loads MLflow
-    from pipeline.tracking.state import STATE_FILE, SweepState, sweep_of  # lazy: keeps the command line's start quick
-
     path = Path(run_or_dir)
     if path.is_dir() or not re.fullmatch(r"[0-9a-f]{32}", run_or_dir):
         found = sweep_of(path)
@@ -410,15 +401,14 @@ def sweep_dir(run_or_dir: str, tracking_uri: str) -> Path:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import resume  # lazy: keeps the command line's start quick
+    from pipeline.app.sweep import resume  # lazy: the sweep loads SciPy (the verdict's tests)
 
     return _print_outcome(resume(sweep_dir(args.run_or_dir, args.tracking_uri), args.address, reports))
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import sync, sync_models  # lazy: keeps the command line's start quick
-    from pipeline.tracking.state import sweep_of  # lazy: keeps the command line's start quick
+    from pipeline.app.sweep import sync, sync_models  # lazy: the sweep loads SciPy (the verdict's tests)
     from pipeline.tracking.uploads import kept_parents  # lazy: loads MLflow
 
     lookup = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
@@ -452,15 +442,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.tracking.mlflow_io import sweep_parent  # lazy: loads MLflow
+    from pipeline.tracking.mlflow_io import run_link, sweep_parent  # lazy: loads MLflow
     from reports import build_report  # lazy: loads MLflow
 
     client, run = sweep_parent(args.tracking_uri, args.parent_run_id)
     name = client.get_experiment(run.info.experiment_id).name
     # never over the sweep's own report: a rebuilt one sits beside it, to compare
     out = args.out if args.out else Path("gatesweep-output") / name / f"rebuilt-{args.parent_run_id[:8]}"
-    from pipeline.tracking.mlflow_io import run_link  # lazy: loads MLflow
-
     link = run_link(args.tracking_uri, run.info.experiment_id, args.parent_run_id)
     try:
         verdict = build_report(client, args.parent_run_id, out, link)
@@ -468,10 +456,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
         verdict = exc.verdict
         print(f"note: {exc}; the rebuilt report is only in {out}", file=sys.stderr)
     except ReportFailed as exc:  # the traceback is kept for whoever fixes the cause; the line is printed
-        import traceback  # lazy: keeps the command line's start quick
-
-        from pipeline.app.sweep import REPORT_ERROR  # lazy: keeps the command line's start quick
-
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT_ERROR).write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
         exc.note = "; ".join(filter(None, (exc.note, f"traceback in {out / REPORT_ERROR}")))
@@ -482,8 +466,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from pipeline.app.forecast import forecast  # lazy: keeps the command line's start quick
-
     print(forecast(args.tracking_uri, args.model, args.dataset, args.data, args.out), file=sys.stderr)
     return EXIT_OK
 

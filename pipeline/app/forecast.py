@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from pipeline.core.errors import UsageError
+from pipeline.core.handover import ForecastInputError
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Tags
 
@@ -34,7 +37,7 @@ def model_uri(client: TrackingClient, ref: str, dataset: str | None) -> str:
     prefix = Tags.model_of("")
     models = {k.removeprefix(prefix): v for k, v in run.data.tags.items() if k.startswith(prefix)}
     if not models:
-        from pipeline.tracking.ensemble import BEFORE_MODELS
+        from pipeline.tracking.ensemble import BEFORE_MODELS  # lazy: loads MLflow
 
         raise UsageError(f"{ref}: {BEFORE_MODELS} (no {prefix}<dataset> tag); run the sweep again with this "
                          "release to get one")
@@ -53,8 +56,6 @@ def model_uri(client: TrackingClient, ref: str, dataset: str | None) -> str:
 def read_frame(path: Path, ensemble: Any) -> Any:
     """A CSV in long format (`id`, `time`, `value` and the covariates by name; `id` may be left out for a model
     of one series)."""
-    import pandas as pd
-
     try:
         frame = pd.read_csv(path, dtype={"id": str, "time": str})
     except FileNotFoundError:
@@ -71,10 +72,8 @@ def read_frame(path: Path, ensemble: Any) -> Any:
 
 def forecast(tracking_uri: str, ref: str, dataset: str | None, data: Path | None, out: Path | None) -> str:
     """Load the model, forecast, write the CSV (stdout without `out`); returns the summary line."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from pipeline.core.handover import ForecastInputError
+    import mlflow  # lazy: loads MLflow
+    from mlflow.exceptions import MlflowException  # lazy: loads MLflow
 
     t0 = time.perf_counter()
     client = mlflow.MlflowClient(tracking_uri)

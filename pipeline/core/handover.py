@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.core.data import PreparedData, Scaler, Series, covariate_channels, covariate_scalers
 from pipeline.core.hparams import HParams
+from pipeline.core.models import build_model
 from pipeline.core.paths import forecast_paths
 from pipeline.core.transforms import Transform
 
@@ -128,9 +129,7 @@ class Network:
     """A confirm run's network rebuilt from its state and weights."""
 
     def __init__(self, state: NetworkState, weights: list[np.ndarray]) -> None:
-        import tensorflow as tf
-
-        from pipeline.core.models import build_model
+        import tensorflow as tf  # lazy: loads TensorFlow
 
         hp = state.hp
         self.state = state

@@ -4,15 +4,30 @@ statistical baselines, `pipeline.core.statistical`)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
+import json
+import logging
+import multiprocessing as mp
+import os
+import signal
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.core import statistical as statistical_module  # the parameter `statistical` of `baselines` is not it
 from pipeline.core.data import forecast_inputs, origin_inputs, split_bounds
 from pipeline.core.errors import BaselineWorkerDied
+from pipeline.core.origins import horizon_mase, origins, targets
 from pipeline.core.scoring import Scoring
+from pipeline.core.statistical import STATISTICAL, statistical_path
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -105,11 +120,6 @@ def baselines(series: np.ndarray, scoring: Scoring, window: int, *,
     part of its split, from the same origins, over the same horizon, against the same MASE scale). AR and the
     statistical models are fitted on what the confirm runs are fitted on (`scoring.final_fit`: the training part,
     or everything before the test part)."""
-    import time
-
-    from pipeline.core.origins import horizon_mase, origins, targets
-    from pipeline.core.statistical import STATISTICAL, statistical_path
-
     season, horizon = scoring.season, scoring.horizon
     (a0, a1), _, (lo, hi) = split_bounds(len(series), scoring.split)
     fit = (a0, lo) if scoring.final_fit == "train+validation" else (a0, a1)
@@ -140,8 +150,6 @@ def baselines(series: np.ndarray, scoring: Scoring, window: int, *,
 
 def _quiet_worker() -> None:
     """A baseline worker leaves Ctrl-C to the driver (which terminates the pool); SIGTERM ends it silently."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -161,8 +169,6 @@ def baselines_many(calls: list[dict[str, Any]], workers: int | None = None,
     `cache`: a directory of earlier results (`baseline_cache`), one JSON file per call keyed by everything the
     result depends on (the series' values, the call's settings, statsforecast's version and this code's): a
     call found there is not fitted again (a nightly run on unchanged data, a benchmark run twice)."""
-    import os
-
     keys = [_cache_key(call) for call in calls] if cache is not None else []
     found = {i: r for i, k in enumerate(keys) if cache is not None and (r := _cached(cache, k)) is not None}
     todo = [i for i in range(len(calls)) if i not in found]
@@ -186,10 +192,6 @@ def _pooled(calls: list[dict[str, Any]], workers: int) -> list[BaselineScores]:
     waiting); here a dead worker breaks the pool and `BaselineWorkerDied` says so. On any exception in the
     driver (Ctrl-C, SIGTERM turned into an exception) the workers are terminated at once rather than left to
     finish their chunks."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_quiet_worker)
     try:
         return list(pool.map(_baselines_of, calls, chunksize=max(1, len(calls) // (8 * workers))))
@@ -208,8 +210,6 @@ def _pooled(calls: list[dict[str, Any]], workers: int) -> list[BaselineScores]:
 def baseline_cache() -> Path | None:
     """Where fitted baselines are kept: `$GATESWEEP_CACHE/baselines` (default `~/.cache/gatesweep`), or None
     with `GATESWEEP_CACHE=off`."""
-    import os
-
     root = os.environ.get("GATESWEEP_CACHE", "")
     if root == "off":
         return None
@@ -220,18 +220,10 @@ def baseline_cache() -> Path | None:
 @functools.lru_cache(maxsize=1)
 def _code_fingerprint() -> bytes:
     """statsforecast's version and the baseline code: read once per process, not once per series."""
-    import inspect
-    from importlib.metadata import version
-
-    from pipeline.core import statistical
-
-    return (version("statsforecast") + inspect.getsource(statistical) + inspect.getsource(baselines)).encode()
+    return (version("statsforecast") + inspect.getsource(statistical_module) + inspect.getsource(baselines)).encode()
 
 
 def _cache_key(call: dict[str, Any]) -> str:
-    import hashlib
-    import json
-
     h = hashlib.sha256(np.ascontiguousarray(np.asarray(call["series"], float)).tobytes())
     # of the scoring, what the baselines read: a change of the networks' early stopping fits none of them again
     settings = {k: v for k, v in call.items() if k not in ("series", "scoring")} | {
@@ -242,8 +234,6 @@ def _cache_key(call: dict[str, Any]) -> str:
 
 
 def _cached(cache: Path, key: str) -> BaselineScores | None:
-    import json
-
     path = cache / key[:2] / f"{key}.json"
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
@@ -255,10 +245,6 @@ def _cached(cache: Path, key: str) -> BaselineScores | None:
 
 
 def _store(cache: Path, key: str, r: BaselineScores) -> None:
-    import json
-    import os
-    import tempfile
-
     folder = cache / key[:2]
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -271,6 +257,4 @@ def _store(cache: Path, key: str, r: BaselineScores) -> None:
             f.write(text)
         os.replace(tmp, folder / f"{key}.json")  # whole or absent, never half-written
     except OSError as exc:  # a read-only home: the sweep goes on, it only fits again next time
-        import logging
-
         logging.getLogger("gatesweep").warning("could not cache a fitted baseline in %s: %s", cache, exc)

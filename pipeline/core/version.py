@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 
@@ -18,8 +19,6 @@ def code_version() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version
-
         return f"gatesweep-{version('gatesweep')}"
     return commit + ("-dirty" if dirty else "")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.data import load_sweep
 from pipeline.core.errors import UsageError
 from pipeline.core.hparams import ARCHITECTURES
-from pipeline.dev.competition import BENCHMARKS
+from pipeline.dev.competition import BENCHMARKS, bench_spec, competition_benchmark, format_competition, space_for
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -57,16 +58,11 @@ def add_bench_parser(sub: Any) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from pipeline.dev.bench import format_benchmark, run_benchmark  # lazy: keeps the command line's start quick
+    from pipeline.dev.bench import format_benchmark, run_benchmark  # lazy: the sweep loads SciPy
 
     if args.epochs < 2 or args.points < 1:
         raise UsageError("(command line): --epochs must be >= 2 and --points >= 1")
     if args.benchmark:
-        import tempfile  # lazy: keeps the command line's start quick
-
-        # lazy: keeps the command line's start quick
-        from pipeline.dev.competition import bench_spec, competition_benchmark, format_competition, space_for
-
         if args.series is not None and args.series < 1:
             raise UsageError("(command line): --series must be >= 1")
         space = args.space or space_for(args.benchmark)
@@ -78,18 +74,13 @@ def run_bench(args: argparse.Namespace) -> int:
                                       networks=not args.baselines_only)
             return _bench_output(args, format_competition(r), r)
     if args.mlflow:
-        import tempfile  # lazy: keeps the command line's start quick
-
-        # lazy: keeps the command line's start quick
-        from pipeline.dev.bench import format_mlflow_benchmark, mlflow_benchmark
+        from pipeline.dev.bench import format_mlflow_benchmark, mlflow_benchmark  # lazy: the sweep loads SciPy
 
         load_sweep(args.mlflow)  # bad input: exit 2 before a server starts
         with tempfile.TemporaryDirectory() as tmp:
             r = mlflow_benchmark(args.mlflow, Path(tmp))
         return _bench_output(args, format_mlflow_benchmark(r), r)
     if args.scale:
-        import tempfile  # lazy: keeps the command line's start quick
-
         from pipeline.dev.scale import format_scale, scale_benchmark  # lazy: loads MLflow, Ray
 
         try:
@@ -114,9 +105,7 @@ def run_bench(args: argparse.Namespace) -> int:
             args.json.write_text(json.dumps({"rows": rows}, indent=2))
         return 0
     if args.orchestration:
-        import tempfile  # lazy: keeps the command line's start quick
-
-        from pipeline.dev.bench import orchestration_benchmark  # lazy: keeps the command line's start quick
+        from pipeline.dev.bench import orchestration_benchmark  # lazy: the sweep loads SciPy
 
         if args.trials < 2 or args.trial_epochs < 1:
             raise UsageError("(command line): --trials must be >= 2 and --trial-epochs >= 1")

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from pipeline.core.data import load_sweep
+from pipeline.core.metrics import smape
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Tags
 
@@ -76,9 +78,7 @@ def competition_benchmark(name: str, workdir: Path, *, series: int | None = None
                           networks: bool = True) -> dict[str, Any]:
     """The baselines (and, with `networks`, a whole sweep) on benchmark `name`: per method mean sMAPE and MASE,
     the seconds each took, and the published figures."""
-    from pipeline.app.sweep import dataset_baselines  # lazy: keeps the command line's start quick
-    from pipeline.core.data import load_sweep  # lazy: keeps the command line's start quick
-
+    from pipeline.app.sweep import dataset_baselines  # lazy: the sweep loads SciPy
     workdir.mkdir(parents=True, exist_ok=True)
     path = bench_spec(name, space or space_for(name), series, workdir)
     spec, panels = load_sweep(path)
@@ -116,7 +116,7 @@ def _networks(spec: Any, panels: dict[str, Any], path: Path, workdir: Path
     from mlflow import MlflowClient  # lazy: loads MLflow
 
     import reports  # lazy: loads MLflow
-    from pipeline.app.sweep import run_sweep  # lazy: keeps the command line's start quick
+    from pipeline.app.sweep import run_sweep  # lazy: the sweep loads SciPy
 
     uri = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
     outcome = run_sweep(spec, panels, path, tracking_uri=uri, address=None, home=workdir / "out", reporter=reports)
@@ -159,8 +159,6 @@ def confirm_arms(client: TrackingClient, parent_run_id: str) -> dict[str, Any]:
 
 def ensemble_scores(paths: list[list[np.ndarray]], truth: list[np.ndarray], scales: list[float]) -> dict[str, Any]:
     """The seeds' mean and median forecasts of every series, scored (sMAPE, MASE, means over series)."""
-    from pipeline.core.metrics import smape  # lazy: keeps the command line's start quick
-
     out: dict[str, Any] = {}
     for name, combine in (("mean", np.mean), ("median", np.median)):
         fc = [combine(np.stack([seed[i] for seed in paths]), axis=0) for i in range(len(truth))]

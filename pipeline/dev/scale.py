@@ -33,6 +33,7 @@ from pipeline.core.hparams import ARCHITECTURES
 from pipeline.core.jobs import Job
 from pipeline.core.outcome import FINAL_MARK
 from pipeline.dev.mlflow_server import MlflowServer
+from pipeline.dev.postgres import LocalPostgres
 from pipeline.engine.callbacks import OutboxCallback
 from pipeline.engine.tuning import CellSearcher, HistoryRows, drain_history
 from pipeline.tracking.outbox import Outbox
@@ -269,8 +270,6 @@ def scale_benchmark(workdir: Path, slots: list[int], stores: list[str], seconds:
                 server = MlflowServer(root / "server").start(timeout_s=180)
                 uri = server.url
             elif store == "postgres":
-                from pipeline.dev.postgres import LocalPostgres
-
                 db = LocalPostgres(root / "postgres").start()
                 server = MlflowServer(root / "server", backend_store_uri=db.create_database("mlflow")
                                       ).start(timeout_s=180)

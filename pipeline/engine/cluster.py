@@ -180,7 +180,7 @@ def _use_token(token: str) -> None:
     into a cached config when it is imported, so the cache is refreshed (as Ray's own tests do)."""
     os.environ["RAY_AUTH_MODE"], os.environ["RAY_AUTH_TOKEN"] = "token", token
     os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
-    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]  # lazy: loads Ray
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()

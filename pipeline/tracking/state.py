@@ -16,6 +16,7 @@ from pipeline.core.errors import BadReference
 
 STATE_FILE = "sweep_state.json"
 LATEST = "latest"  # in a sweep's home directory: a symlink to its newest run directory
+REPORT_ERROR = "report-error.txt"  # in a sweep's directory: the traceback of a report that failed
 
 # tune -> select -> confirm -> trained (every run in MLflow's hands) -> done (report made, parent finished)
 # where a sweep is: a phase of training (its runs have the role trial, select or confirm, `pipeline.core.jobs`),

@@ -24,7 +24,7 @@ from pipeline.core.outcome import FinalMetrics
 from pipeline.core.version import code_version
 from pipeline.tracking.client import TrackingClient
 from pipeline.tracking.contract import Artifacts, Metrics, Params, RunsView, Tags
-from pipeline.tracking.mlflow_io import TimedClient, child_runs, write_artifact, write_artifact_bytes
+from pipeline.tracking.mlflow_io import TimedClient, child_runs, refusal, run_link, write_artifact, write_artifact_bytes
 from pipeline.tracking.outbox import CorruptRecord
 from pipeline.tracking.records import RunRecord
 from pipeline.tracking.run_model import log_run_model, run_model_info
@@ -122,8 +122,6 @@ class SweepTracker:
                 self.client.set_experiment_tag(exp.experiment_id, Tags.WRITE_PROBE, "true")
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # any transport or store error means the same thing to the user
-            from pipeline.tracking.mlflow_io import refusal  # lazy: loads MLflow
-
             first = str(exc).splitlines()[0][:300] if str(exc) else exc.__class__.__name__
             why = refusal(exc, action) or f"tracking store unusable ({first})"
             raise TrackingError(f"{self.tracking_uri}: --tracking-uri: {why}") from None
@@ -184,8 +182,6 @@ class SweepTracker:
 
     def link(self) -> str | None:
         """The parent run's page in the MLflow UI (None for a store without a server)."""
-        from pipeline.tracking.mlflow_io import run_link  # lazy: loads MLflow
-
         assert self.experiment_id is not None and self.parent_id is not None
         return run_link(self.tracking_uri, self.experiment_id, self.parent_id)
 

@@ -39,7 +39,8 @@ def test_a_failed_report_is_one_line_leaves_the_parent_finished_and_resume_build
     from mlflow import MlflowClient
 
     import reports
-    from pipeline.app.sweep import REPORT_ERROR, resume
+    from pipeline.app.sweep import resume
+    from pipeline.tracking.state import REPORT_ERROR
 
     uri, out = _trained_sweep(tmp_path)
     client = MlflowClient(uri)
