@@ -166,7 +166,7 @@ def _child_keys(uri: str, parent_id: str) -> list[str]:
 def test_the_same_sweep_again_in_the_same_directory_loses_nothing(sweep: tuple[Path, str]) -> None:
     """Run twice in one directory and one store: both parents keep every child, each its own report.
     (A third run into another store was dropped to keep CI under 45 minutes; the outbox's per-parent
-    records are what made both cases work, and `tests/pipeline/test_outbox.py` covers them directly.)"""
+    records are what made both cases work, and `tests/pipeline/tracking/test_outbox.py` covers them directly.)"""
     cwd, first = sweep
     first_dir = Path(_client(cwd).get_run(first).data.tags["gatesweep.out_dir"])
     original = (first_dir / "report" / "verdict.json").read_bytes()

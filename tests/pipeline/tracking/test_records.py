@@ -17,7 +17,7 @@ from pipeline.tracking.contract import Metrics, Tags
 from pipeline.tracking.records import RunRecord
 
 # a tune-phase trial's record as b5f7259's OutboxCallback wrote it in a real sweep (its whole final report as `result`)
-OLD = Path(__file__).parents[1] / "data" / "outbox" / "b5f7259-trial-m1_monthly-gru-r0-0000.json"
+OLD = Path(__file__).parents[2] / "data" / "outbox" / "b5f7259-trial-m1_monthly-gru-r0-0000.json"
 
 
 def _as_the_outbox_keeps_it(record: RunRecord) -> RunRecord:

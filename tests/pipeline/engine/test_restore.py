@@ -11,7 +11,7 @@ from pipeline.core.hparams import HParams
 from pipeline.core.jobs import Job
 from pipeline.engine import tuning
 
-SPACE = Path(__file__).parents[1] / "data" / "valid" / "rounds.yaml"
+SPACE = Path(__file__).parents[2] / "data" / "valid" / "rounds.yaml"
 
 
 def _echo(config: dict[str, Any]) -> None:

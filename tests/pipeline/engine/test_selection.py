@@ -84,7 +84,7 @@ def test_a_confirm_round_is_judged_on_the_finished_runs_test_mase_alone() -> Non
     from pipeline.app.sweep import _judge
     from pipeline.core.config import load_spec
 
-    spec = load_spec(Path(__file__).parents[1] / "data" / "valid" / "rounds.yaml")
+    spec = load_spec(Path(__file__).parents[2] / "data" / "valid" / "rounds.yaml")
 
     def run(dataset: str, arch: str, seed: int, test_mase: float | None, status: Status = "FINISHED",
             variant: str | None = None) -> TrialOutcome:

@@ -72,7 +72,7 @@ def test_run_names_differ_within_the_15_characters_the_runs_table_shows() -> Non
     from pipeline.core.config import load_spec
     from pipeline.engine import tuning
 
-    spec = load_spec(Path(__file__).parents[1] / "data" / "valid" / "rounds.yaml")  # 2 datasets, 2 rounds
+    spec = load_spec(Path(__file__).parents[2] / "data" / "valid" / "rounds.yaml")  # 2 datasets, 2 rounds
     spec = spec.model_copy(update={"confirm": spec.confirm.model_copy(update={"param_matched": True})})
     best = {(ds, arch): [(HParams.of(arch, spec.space_for(ds).fixed()), 3)] for ds, arch in spec.cells()}
     jobs = tuning.confirm_jobs(spec, best) + tuning.confirm_jobs(spec, best, round_=2)
