@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.core.data import PreparedData, Scaler, Series, covariate_channels, covariate_scalers
 from pipeline.core.hparams import HParams
-from pipeline.core.models import build_model
+from pipeline.core.models import build_model, quiet_native_stderr
 from pipeline.core.paths import forecast_paths
 from pipeline.core.transforms import Transform
 
@@ -129,15 +129,16 @@ class Network:
     """A confirm run's network rebuilt from its state and weights."""
 
     def __init__(self, state: NetworkState, weights: list[np.ndarray]) -> None:
-        import tensorflow as tf  # lazy: loads TensorFlow
-
         hp = state.hp
         self.state = state
-        self.model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, state.outputs, state.inputs,
-                                 hp.normalize)
+        with quiet_native_stderr():  # a forecast's console shows gatesweep's lines, not TensorFlow's start-up
+            import tensorflow as tf  # lazy: loads TensorFlow
+
+            self.model = build_model(hp.arch, hp.hidden_size, hp.window, hp.num_layers, state.outputs, state.inputs,
+                                     hp.normalize)
+            # compiled as the confirm run's inference was (`pipeline.core.training`), so its arithmetic is the same
+            xla = not tf.config.list_logical_devices("GPU")
         self.model.set_weights(weights)
-        # compiled as the confirm run's inference was (`pipeline.core.training`), so its arithmetic is the same
-        xla = not tf.config.list_logical_devices("GPU")
         self._predict = tf.function(lambda x: self.model(x, training=False), jit_compile=xla)
         self._series = {s.id: s for s in state.series}
 

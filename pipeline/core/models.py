@@ -6,14 +6,34 @@ Layer settings stay cuDNN-eligible on GPU (tanh/sigmoid, no recurrent dropout, n
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import keras
 
 _configured: tuple[int, bool] | None = None
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """The process's stderr (file descriptor 2) sent to /dev/null while TensorFlow loads and scans its devices:
+    its C++ side prints "All log messages before absl::InitializeLog() ...", oneDNN, CUDA-stub and cuInit lines
+    that no log level reaches, among a command's own output. Python's exceptions still propagate (and print once
+    stderr is back); only native writes made inside the block are lost."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def configure_tensorflow(cpus: float = 1, gpus: float = 0) -> None:
