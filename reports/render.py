@@ -605,7 +605,7 @@ def report_html(verdict: Verdict, images: list[tuple[str, bytes]], link: str | N
                                     f"Not on every series: {e(line)}</p>" for line in series_caveats(verdict))
                 + f"<p class='note p-covers'>{e(P_VALUE_NOTE)}</p>"
                 + "".join(f"<p class='reconcile'>{e(line)}</p>" for line in reconciling(verdict))
-                + "".join(f"<p class='warn'>{e(w)}</p>" for w in report_warnings(verdict)))
+                + "".join(f"<p class='warn'>{_code(w)}</p>" for w in report_warnings(verdict)))
     recon = _reconciliation(verdict)
     for ds, rows in recon.items():
         decision += f"<h3>{e(ds)}: the chosen configurations, validation then test MASE</h3>" + _table(
