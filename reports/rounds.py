@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.config import ReportSpec
+from pipeline.core.errors import OffContract
+from pipeline.tracking.contract import Tags
 from pipeline.verdict.model import DatasetVerdict, Rounds, RoundStep
 from pipeline.verdict.sequential import Design, replay
 from pipeline.verdict.stats import compare_architectures
@@ -75,6 +77,11 @@ def sequential_verdicts(confirm: pd.DataFrame, baselines: dict[str, dict[str, fl
     `confirm` has columns dataset, arch, test_mase and index (the confirm run's index: its round follows from
     the design), and start_time (ms) when known; `cut`: why the sweep started no further round, if it says."""
     confirm = check_runs_table(confirm, needs=(Col.DATASET, Col.ARCH, Col.TEST_MASE, Col.INDEX))
+    unnumbered = confirm[confirm[Col.INDEX].isna()]
+    if len(unnumbered):  # a hand-logged run: say which, not a TypeError from int(NA)
+        run = unnumbered.iloc[0]
+        raise OffContract(f"run {run.get(Col.RUN_ID, '?')}: a confirm run without the tag {Tags.INDEX} in a sweep "
+                          "that bought seeds in rounds (the MLflow contract: a confirm run's index gives its round)")
     confirm = confirm.assign(round=[design.spec.round_of(int(i)) for i in confirm[Col.INDEX]])
     seq = replay(confirm, design, rules)
     outcome = {ds: seq.of(ds) for ds in seq.datasets}

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipeline.app.cli import main
+from pipeline.core.config import ReportSpec
+from pipeline.core.errors import OffContract
+from pipeline.verdict.sequential import Design
+from reports.rounds import sequential_verdicts
 from tests.reports.hand_made import log_hand_made_runs
 
 
@@ -93,3 +98,11 @@ def test_run_facts_are_read_under_system_and_under_their_old_bare_names(tmp_path
     table = runs_table(client, parent_id).set_index("run_id")
     assert table.loc[new, "epochs_trained"] == table.loc[old, "epochs_trained"] == 7.0
     assert "system/epochs_trained" not in table
+
+
+def test_a_confirm_run_without_an_index_in_a_sweep_of_rounds_is_one_line_naming_it() -> None:
+    """Hand-logged confirm runs with the rounds' settings but no `gatesweep.index`: their round is unknown."""
+    confirm = pd.DataFrame([{"run_id": f"r{arch}{k}", "dataset": "d", "arch": arch, "index": None if k == 3 else k,
+                             "test_mase": 0.5 + 0.01 * k} for arch in ("gru", "lstm") for k in range(5)])
+    with pytest.raises(OffContract, match=r"^run rgru3: a confirm run without the tag gatesweep.index"):
+        sequential_verdicts(confirm, {}, ReportSpec(), Design(5, 5, 10))
