@@ -32,6 +32,7 @@ import pandas as pd
 from pipeline.core.errors import OffContract
 from pipeline.core.hparams import ARCHITECTURES, HPARAM_TYPES
 from pipeline.tracking.contract import Metrics, Params
+from pipeline.verdict.columns import RunColumns
 
 __all__ = ["COLUMNS", "IDENTITY", "Col", "Column", "RunsTableError", "check_runs_table"]
 
@@ -53,10 +54,10 @@ class Col:
     END_TIME: Final = "end_time"
     ARTIFACT_URI: Final = "artifact_uri"
     ROLE: Final = "role"  # trial | select | confirm
-    ARCH: Final = "arch"
-    DATASET: Final = "dataset"
+    ARCH: Final = RunColumns.ARCH
+    DATASET: Final = RunColumns.DATASET
     SEED: Final = "seed"
-    INDEX: Final = "index"  # a trial's number; a confirm run's seed number (its round follows from it)
+    INDEX: Final = RunColumns.INDEX  # a trial's number; a confirm run's seed number (its round follows from it)
     RANK: Final = "rank"  # the configuration's rank among those selected (0: the best)
     NODE: Final = "node"
     ERROR: Final = "error"

@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from pipeline.core.config import ConfirmSpec, ReportSpec
+from pipeline.verdict.columns import RunColumns
 from pipeline.verdict.stats import Welch, decide, welch
 
 FUTILITY = 0.10  # stop a dataset when neither decision has this chance by max_seeds (`_reachable`)
@@ -273,7 +274,7 @@ def replay(confirm: pd.DataFrame, design: Design, rules: ReportSpec, *, final_lo
     look k sees every finished run of rounds 1..k. Datasets need 2 finished runs per arm at a look."""
     bound = np.log1p(rules.equivalence_margin)
     rounds = confirm["round"].fillna(1).astype(int) if "round" in confirm else pd.Series(1, index=confirm.index)
-    datasets = sorted(confirm["dataset"].unique())
+    datasets = sorted(confirm[RunColumns.DATASET].unique())
     n_looks = int(rounds.max()) if len(rounds) else 1
     looks, seeds_by_look = Looks(), []
     for k in range(1, n_looks + 1):
@@ -281,10 +282,10 @@ def replay(confirm: pd.DataFrame, design: Design, rules: ReportSpec, *, final_lo
                                                               "present")}
         counts = {}
         for ds in datasets:
-            d = confirm[(confirm["dataset"] == ds) & (rounds <= k)]
-            in_look = bool(((confirm["dataset"] == ds) & (rounds == k)).any())
-            g = np.log(d.loc[d["arch"] == "gru", "test_mase"].dropna().to_numpy(float))
-            l = np.log(d.loc[d["arch"] == "lstm", "test_mase"].dropna().to_numpy(float))
+            d = confirm[(confirm[RunColumns.DATASET] == ds) & (rounds <= k)]
+            in_look = bool(((confirm[RunColumns.DATASET] == ds) & (rounds == k)).any())
+            g = np.log(d.loc[d[RunColumns.ARCH] == "gru", RunColumns.TEST_MASE].dropna().to_numpy(float))
+            l = np.log(d.loc[d[RunColumns.ARCH] == "lstm", RunColumns.TEST_MASE].dropna().to_numpy(float))
             ok = in_look and len(g) >= 2 and len(l) >= 2
             w = welch(g, l, bound) if ok else welch(np.zeros(2), np.zeros(2), bound)
             for key, v in zip(("effect", "se", "df", "p", "p_equiv", "lo", "hi"), (w.effect, w.se, w.df, w.p, w.p_equiv,

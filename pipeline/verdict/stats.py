@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from pipeline.core.config import ReportSpec
+from pipeline.verdict.columns import RunColumns
 from pipeline.verdict.model import PRACTICAL_SEEDS, WINNERS, DatasetVerdict
 
 N_BOOT = 1999
@@ -214,10 +215,10 @@ def compare_architectures(confirm: pd.DataFrame, baselines: dict[str, dict[str, 
                                                  rules.smallest_effect)
     bound = np.log1p(margin)
     raw = []
-    for dataset in sorted(confirm["dataset"].unique()):
-        d = confirm[confirm["dataset"] == dataset]
-        g = d.loc[d["arch"] == "gru", "test_mase"].dropna().to_numpy(float)
-        l = d.loc[d["arch"] == "lstm", "test_mase"].dropna().to_numpy(float)
+    for dataset in sorted(confirm[RunColumns.DATASET].unique()):
+        d = confirm[confirm[RunColumns.DATASET] == dataset]
+        g = d.loc[d[RunColumns.ARCH] == "gru", RunColumns.TEST_MASE].dropna().to_numpy(float)
+        l = d.loc[d[RunColumns.ARCH] == "lstm", RunColumns.TEST_MASE].dropna().to_numpy(float)
         raw.append((dataset, g, l, welch(np.log(g), np.log(l), bound) if min(len(g), len(l)) >= 2
                     else _no_test(g, l)))
     p_holm = holm([float(w.p) if np.isfinite(w.p) else 1.0 for *_, w in raw])

@@ -48,3 +48,10 @@ def test_a_reader_names_the_columns_it_needs() -> None:
     with pytest.raises(RunsTableError, match="no column rank"):
         check_runs_table(_table(), needs=(Col.RANK,))
     assert check_runs_table(pd.DataFrame({Col.TEST_MASE: [1.0]}), needs=(Col.TEST_MASE,)).shape == (1, 1)
+
+
+def test_the_verdicts_statistics_read_the_runs_tables_own_column_names() -> None:
+    from pipeline.verdict.columns import RunColumns
+
+    assert (RunColumns.DATASET, RunColumns.ARCH, RunColumns.TEST_MASE, RunColumns.INDEX) == (
+        Col.DATASET, Col.ARCH, Col.TEST_MASE, Col.INDEX)
