@@ -214,9 +214,9 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
             lines.append(f"  dataset {ds.name}: {panel.describe()}")
             if ds.split is not None:
                 lines.append(f"  dataset {ds.name}: its own split: {ds.split.describe()}")
-            n = min(len(s) for s in panel.series)
-            lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, n)}")
-            few = _few_origins(spec, ds, n) if len(panel.series) == 1 else None
+            n, scoring = min(len(s) for s in panel.series), Scoring.of(spec, ds.name)
+            lines.append(f"  dataset {ds.name}: {_scoring(spec, ds, scoring, n)}")
+            few = _few_origins(scoring, n) if len(panel.series) == 1 else None
             if few:
                 lines.append(f"  note: dataset {ds.name}: {few}")
             if len(panel.series) > 1 or panel.dropped:
@@ -232,9 +232,8 @@ def _plan(spec: SweepSpec, path: Path, series: dict[str, Any] | None = None) -> 
     return "\n".join(lines)
 
 
-def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
+def _scoring(spec: SweepSpec, ds: Any, scoring: Scoring, n: int) -> str:
     """How a dataset is scored: its horizon and forecast origins per split, the strategies searched."""
-    scoring = Scoring.of(spec, ds.name)
     h = scoring.horizon
     _, (v0, v1), (s0, s1) = split_bounds(n, scoring.split)
     counts = [len(origins(lo, hi, h, scoring.origin_step, scoring.origin_count)) for lo, hi in ((v0, v1), (s0, s1))]
@@ -248,11 +247,10 @@ def _scoring(spec: SweepSpec, ds: Any, n: int) -> str:
 FEW_ORIGINS = 15  # fewer validation origins than this on one series: choosing between configurations is noisy
 
 
-def _few_origins(spec: SweepSpec, ds: Any, n: int) -> str | None:
+def _few_origins(scoring: Scoring, n: int) -> str | None:
     """On one series, validation with few origins picks configurations by noise (elnino, 9 origins a year apart:
     the better architecture's test MASE moved from 0.70 to 0.92 with the sweep's seed; 33 origins: 0.63-0.70).
     Say how many a smaller `origin_step` would give, when the sweep file leaves the origins to gatesweep."""
-    scoring = Scoring.of(spec, ds.name)
     h, step = scoring.horizon, scoring.origin_step or scoring.horizon
     if scoring.origin_count is not None or step == 1:
         return None

@@ -169,7 +169,8 @@ class SeedEnsemble:
                 for (_, o), r in zip(self.info.score_origins, self.info.scores, strict=True)]
         for (h, at), path in zip(newer, paths, strict=True):
             truth = np.asarray(h.y, float)[at[:, None] + np.arange(hz)[None, :]]
-            rows += [(int(o) + h.offset, r) for o, r in zip(at, np.abs(truth - path) / self.scales[h.id], strict=True)]
+            scores = calibration_scores([path], [truth], [self.scales[h.id]])
+            rows += [(int(o) + h.offset, r) for o, r in zip(at, scores, strict=True)]
         rows.sort(key=lambda r: r[0])  # stable: the sweep's rows first at a tie
         origins, scores = np.array([o for o, _ in rows]), np.vstack([r for _, r in rows])
         window = len(self.info.scores)

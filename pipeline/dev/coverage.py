@@ -82,12 +82,12 @@ def held_out_hits(y: np.ndarray, n: int, season: int | None, seeds: int,
                                 [targets(y, at, HORIZON)], [scale])
     k = len(test_at)
     fixed = conformal_half_widths(scores[:k])
-    rolling = [conformal_half_widths(scores[at + HORIZON <= o][-k:]) for o in held]
+    # rolling is ACI standing still (gamma 0): the plain quantile of the latest k errors known at each origin
+    rolling = {level: adaptive_walk(scores, at, HORIZON, level, gamma=0, window=k).widths[k:] for level in LEVELS}
     adaptive = {level: adaptive_walk(scores, at, HORIZON, level, window=k).widths[k:] for level in LEVELS}
     sweep = {level: adaptive_walk(scores[:k], at[:k], HORIZON, level, window=k).final_widths for level in LEVELS}
     return {"fixed": {level: scores[k:] <= w[None, :] for level, w in fixed.items()},
-            "rolling": {level: np.vstack([scores[k + i] <= r[level] for i, r in enumerate(rolling)])
-                        for level in LEVELS},
+            "rolling": {level: scores[k:] <= w for level, w in rolling.items()},
             "adaptive": {level: scores[k:] <= w for level, w in adaptive.items()},
             "adaptive-sweep": {level: scores[k:] <= w[None, :] for level, w in sweep.items()}}
 
